@@ -1,0 +1,137 @@
+//! Roles and permissions: the single table that says who may do what.
+//!
+//! Every HTTP endpoint names one [`Permission`]; [`Role::permits`] is the only place
+//! that decides whether a role holds it. Adding an endpoint means adding (or reusing)
+//! a permission here, so the decision never spreads across handlers.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The roles of a service center's staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 客服代表: answers and records calls, opens work orders, makes follow-up calls.
+    Agent,
+    /// 部门处理人: handles work dispatched to their own department.
+    Handler,
+    /// 客服经理: reviews, deadlines, campaigns, incidents, inspection, reports.
+    Manager,
+    /// 管理员: accounts, roles, departments, rules, calendars.
+    Admin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown role '{0}' (expected agent, handler, manager or admin)")]
+pub struct UnknownRole(pub String);
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Agent, Role::Handler, Role::Manager, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Handler => "handler",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Role, UnknownRole> {
+        match raw.trim() {
+            "agent" => Ok(Role::Agent),
+            "handler" => Ok(Role::Handler),
+            "manager" => Ok(Role::Manager),
+            "admin" => Ok(Role::Admin),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+
+    /// Whether this role holds `permission`. The one place where access is decided.
+    pub fn permits(self, permission: Permission) -> bool {
+        use Permission::*;
+        use Role::*;
+        match permission {
+            // Every signed-in person may see who they are and manage their own tokens
+            // and password.
+            OwnAccount => true,
+            // Looking up colleagues and departments (for assigning, transferring).
+            StaffDirectory | DepartmentRead => true,
+            // Accounts and the organisation are the administrator's.
+            StaffManage | DepartmentManage => matches!(self, Admin),
+            // The audit trail is read by managers (who supervise) and administrators.
+            AuditRead => matches!(self, Manager | Admin),
+            AuditVerify => matches!(self, Admin),
+            // Customer data: agents and managers work with all customers; handlers
+            // see customers through their department's work orders only.
+            CustomerRead => matches!(self, Agent | Manager | Admin),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an endpoint requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// One's own profile, password and API tokens.
+    OwnAccount,
+    /// The list of colleagues (names, staff numbers, departments).
+    StaffDirectory,
+    /// Creating, changing, disabling and unlocking accounts.
+    StaffManage,
+    /// Listing departments.
+    DepartmentRead,
+    /// Creating and renaming departments.
+    DepartmentManage,
+    /// Reading the audit trail.
+    AuditRead,
+    /// Running a full verification of the audit hash chain.
+    AuditVerify,
+    /// Reading customer records (every read is audited).
+    CustomerRead,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::OwnAccount,
+        Permission::StaffDirectory,
+        Permission::StaffManage,
+        Permission::DepartmentRead,
+        Permission::DepartmentManage,
+        Permission::AuditRead,
+        Permission::AuditVerify,
+        Permission::CustomerRead,
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_text() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Ok(role));
+        }
+        assert_eq!(Role::parse("root"), Err(UnknownRole("root".to_owned())));
+    }
+
+    #[test]
+    fn admin_alone_manages_accounts() {
+        for role in Role::ALL {
+            assert_eq!(role.permits(Permission::StaffManage), role == Role::Admin);
+        }
+    }
+
+    #[test]
+    fn handlers_do_not_browse_customers() {
+        assert!(!Role::Handler.permits(Permission::CustomerRead));
+        assert!(Role::Agent.permits(Permission::CustomerRead));
+    }
+}

@@ -1,0 +1,16 @@
+//! Kefu's business rules, free of IO.
+//!
+//! Nothing in this crate touches a database, the network, the file system or the
+//! clock: every function that depends on time takes `now` as a parameter. That keeps
+//! the rules deterministic and property-testable; the storage and server crates feed
+//! them validated values and persist what they return.
+
+pub mod access;
+pub mod audit;
+pub mod ids;
+pub mod lockout;
+pub mod staff;
+pub mod text;
+
+pub use access::{Permission, Role};
+pub use ids::{DepartmentId, StaffId};
