@@ -3,6 +3,8 @@
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::access::Role;
+use crate::ids::DepartmentId;
 use crate::text::{TextError, code_text, display_text};
 
 /// A staff number 工号, e.g. `KF1001`: 1–32 ASCII letters, digits, `-` or `_`.
@@ -59,6 +61,42 @@ impl DepartmentName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A department's short code, e.g. `REPAIR`: 1–32 ASCII letters, digits, `-` or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct DepartmentCode(String);
+
+impl DepartmentCode {
+    pub const MAX_LEN: usize = 32;
+
+    pub fn parse(raw: &str) -> Result<DepartmentCode, TextError> {
+        code_text(raw, Self::MAX_LEN).map(DepartmentCode)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a role and department do not go together.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AssignmentError {
+    #[error("a department handler must belong to a department")]
+    HandlerWithoutDepartment,
+}
+
+/// Checks that a role fits its department: handlers work for exactly one department
+/// (they see only its work); other roles may or may not belong to one.
+pub fn check_assignment(
+    role: Role,
+    department: Option<DepartmentId>,
+) -> Result<(), AssignmentError> {
+    match (role, department) {
+        (Role::Handler, None) => Err(AssignmentError::HandlerWithoutDepartment),
+        _ => Ok(()),
     }
 }
 
@@ -148,6 +186,16 @@ mod tests {
         );
         // Chinese letters count as letters.
         assert!(NewPassword::parse("客服中心热线服务2026", &staff_no).is_ok());
+    }
+
+    #[test]
+    fn handlers_need_a_department() {
+        assert_eq!(
+            check_assignment(Role::Handler, None),
+            Err(AssignmentError::HandlerWithoutDepartment)
+        );
+        assert!(check_assignment(Role::Handler, Some(DepartmentId(1))).is_ok());
+        assert!(check_assignment(Role::Agent, None).is_ok());
     }
 
     #[test]

@@ -1,0 +1,324 @@
+//! Opening the database, applying migrations and starting transactions.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor, SqlSafeStr, Transaction};
+
+use crate::error::StoreError;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A validated database location: an SQLite file or a PostgreSQL URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `postgres://…` and `postgresql://…`.
+    pub fn parse(raw: &str) -> Result<DatabaseUrl, StoreError> {
+        let raw = raw.trim();
+        if let Some(rest) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() || path == ":memory:" {
+                return Err(StoreError::BadUrl(
+                    "an SQLite URL must name a file, e.g. sqlite://data/kefu.db".to_owned(),
+                ));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            // Let the driver validate the rest now, so a bad URL fails before any
+            // connection attempt and with the driver's precise reason.
+            raw.parse::<sqlx::postgres::PgConnectOptions>()
+                .map_err(|e| StoreError::BadUrl(format!("{}: {e}", redact(raw))))?;
+            return Ok(DatabaseUrl::Postgres(raw.to_owned()));
+        }
+        let scheme = raw.split("://").next().unwrap_or(raw);
+        Err(StoreError::BadUrl(format!(
+            "unsupported scheme in '{}' (expected sqlite://PATH or postgres://…)",
+            redact(scheme)
+        )))
+    }
+
+    /// The SQLite file in `data_dir`, the default location.
+    pub fn default_in(data_dir: &Path) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(data_dir.join("kefu.db"))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// The URL with any password replaced, fit for logs and error messages.
+fn redact(raw: &str) -> String {
+    match (raw.find("://"), raw.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &raw[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &raw[..scheme_end + 3], &raw[at..]),
+                None => raw.to_owned(),
+            }
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// Connection-pool settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The database: a pool of connections to one SQLite file or PostgreSQL database.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
+
+macro_rules! migrations {
+    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
+        vec![$(Migration::new(
+            $version,
+            Cow::Borrowed($name),
+            MigrationType::Simple,
+            include_str!(concat!("../migrations/", $dir, "/", $name, ".sql")).into_sql_str(),
+            false,
+        )),*]
+    };
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    // Append-only: a released migration is never edited; changes get a new file.
+    Migrator::with_migrations(match backend {
+        Backend::Sqlite => migrations!("sqlite": 1 "0001_foundation"),
+        Backend::Postgres => migrations!("postgres": 1 "0001_foundation"),
+    })
+}
+
+impl Store {
+    /// Opens the database (creating an SQLite file and its directory if missing).
+    /// Does not migrate; call [`Store::migrate`].
+    pub async fn connect(url: &DatabaseUrl, options: &StoreOptions) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let any_options = match url {
+            DatabaseUrl::Sqlite(path) => {
+                prepare_sqlite_dir(path)?;
+                let sqlite = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true);
+                AnyConnectOptions::from_url(&sqlite.to_url_lossy()).map_err(StoreError::Connect)?
+            }
+            DatabaseUrl::Postgres(raw) => raw
+                .parse::<AnyConnectOptions>()
+                .map_err(|e| StoreError::BadUrl(e.to_string()))?,
+        };
+        let backend = url.backend();
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never block the writer. synchronous=FULL: a
+                        // commit acknowledged to a client survives power loss, not
+                        // only a process crash (NORMAL would risk the last commits).
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(any_options)
+            .await
+            .map_err(|e| match url {
+                DatabaseUrl::Sqlite(path) => StoreError::DataDir {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                },
+                DatabaseUrl::Postgres(_) => StoreError::Connect(e),
+            })?;
+        let store = Store { pool, backend };
+        if backend == Backend::Postgres {
+            store.check_postgres().await?;
+        }
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every migration not yet applied. Safe to run from several server
+    /// instances at once (the migrator takes a database lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrator(self.backend).run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Whether the database answers (for readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The number of migrations the code knows and how many the database has.
+    pub async fn migration_status(&self) -> Result<(usize, usize), StoreError> {
+        let known = migrator(self.backend).iter().count();
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or(0);
+        Ok((known, usize::try_from(applied).unwrap_or(0)))
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so a transaction that reads before it writes can
+    /// never fail half-way because another writer committed in between.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Closes every connection (waits for those in use).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn check_postgres(&self) -> Result<(), StoreError> {
+        let encoding: String = sqlx::query_scalar("SELECT CAST(pg_encoding_to_char(encoding) AS TEXT) FROM pg_database WHERE datname = current_database()")
+            .fetch_one(&self.pool)
+            .await?;
+        if encoding != "UTF8" {
+            return Err(StoreError::Unsupported(format!(
+                "the database encoding is {encoding}; Kefu needs UTF8 for Chinese text"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Creates the SQLite file's directory and proves it is writable, so the error names
+/// the directory instead of SQLite's "unable to open database file".
+fn prepare_sqlite_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let fail = |reason: String| StoreError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+    let probe = dir.join(format!(".kefu-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| fail(format!("not writable: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_supported_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/kefu.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/kefu.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:/tmp/k.db?mode=rwc").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/tmp/k.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://postgres@127.0.0.1:5432/test")
+                .unwrap()
+                .backend(),
+            Backend::Postgres
+        );
+    }
+
+    #[test]
+    fn refuses_bad_urls_with_reasons() {
+        for bad in [
+            "mysql://x/y",
+            "",
+            "sqlite://",
+            "sqlite::memory:",
+            "http://host",
+        ] {
+            let err = DatabaseUrl::parse(bad).unwrap_err();
+            assert!(matches!(err, StoreError::BadUrl(_)), "{bad}: {err}");
+        }
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h:notaport/db"),
+            Err(StoreError::BadUrl(_))
+        ));
+    }
+
+    #[test]
+    fn passwords_never_shown() {
+        let url = DatabaseUrl::parse("postgres://kefu:s3cret@db:5432/kefu").unwrap();
+        assert_eq!(url.to_string(), "postgres://kefu:***@db:5432/kefu");
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+}

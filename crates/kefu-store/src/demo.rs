@@ -1,0 +1,327 @@
+//! Realistic Chinese demo data: an organisation (departments, staff) and customers
+//! with names, phone numbers in the mixed formats real archives contain, and
+//! addresses in a city's service areas. Deterministic for a given seed, so
+//! benchmarks on the same profile see the same data.
+
+use jiff::Timestamp;
+use kefu_domain::audit::Actor;
+use kefu_domain::staff::{DepartmentCode, DepartmentName, PersonName, StaffNo};
+use kefu_domain::{DepartmentId, Role};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::audit::AuditEntry;
+use crate::customers::CustomerRow;
+use crate::staff::NewStaff;
+use crate::{Store, StoreError};
+
+/// The demo organisation's departments: (code, name).
+pub const DEPARTMENTS: &[(&str, &str)] = &[
+    ("CC", "客服中心"),
+    ("REPAIR", "维修部"),
+    ("BILLING", "抄表收费部"),
+    ("SAFETY", "安全检查部"),
+    ("ENGINEERING", "管网工程部"),
+];
+
+/// The demo accounts: (staff number, name, role, department code).
+pub const STAFF: &[(&str, &str, Role, Option<&str>)] = &[
+    ("admin", "系统管理员", Role::Admin, None),
+    ("manager", "王静", Role::Manager, Some("CC")),
+    ("KF1001", "李娜", Role::Agent, Some("CC")),
+    ("KF1002", "张伟", Role::Agent, Some("CC")),
+    ("KF1003", "刘洋", Role::Agent, Some("CC")),
+    ("KF1004", "陈晓梅", Role::Agent, Some("CC")),
+    ("WX2001", "赵磊", Role::Handler, Some("REPAIR")),
+    ("SF3001", "孙丽", Role::Handler, Some("BILLING")),
+    ("AJ4001", "周强", Role::Handler, Some("SAFETY")),
+    ("GC5001", "吴军", Role::Handler, Some("ENGINEERING")),
+];
+
+/// Creates the demo departments and accounts unless staff already exist. Every
+/// account gets `password_hash` (the caller hashes the one demo password).
+/// Returns whether anything was created.
+pub async fn seed_organisation(
+    store: &Store,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    if store.count_staff().await? > 0 {
+        return Ok(false);
+    }
+    let actor = Actor::System("demo".into());
+    let mut ids: Vec<(&str, DepartmentId)> = Vec::new();
+    for (code, name) in DEPARTMENTS {
+        let code =
+            DepartmentCode::parse(code).map_err(|e| StoreError::Unsupported(e.to_string()))?;
+        let name =
+            DepartmentName::parse(name).map_err(|e| StoreError::Unsupported(e.to_string()))?;
+        let department = store.create_department(&actor, &code, &name, now).await?;
+        ids.push((
+            DEPARTMENTS
+                .iter()
+                .find(|d| d.0 == code.as_str())
+                .map(|d| d.0)
+                .unwrap_or(""),
+            department.id,
+        ));
+    }
+    for (staff_no, name, role, department) in STAFF {
+        let new = NewStaff {
+            staff_no: StaffNo::parse(staff_no)
+                .map_err(|e| StoreError::Unsupported(e.to_string()))?,
+            name: PersonName::parse(name).map_err(|e| StoreError::Unsupported(e.to_string()))?,
+            role: *role,
+            department_id: department
+                .and_then(|code| ids.iter().find(|(c, _)| *c == code).map(|(_, id)| *id)),
+            password_hash: password_hash.to_owned(),
+            must_change_password: false,
+        };
+        store.create_staff(&actor, &new, now).await?;
+    }
+    Ok(true)
+}
+
+/// Rows per transaction when generating customers.
+const TX_ROWS: u64 = 20_000;
+
+/// Makes sure customers `KH00000001` … up to `n` exist (existing codes are kept),
+/// calling `progress` with the number done after each transaction.
+pub async fn generate_customers(
+    store: &Store,
+    n: u64,
+    seed: u64,
+    now: Timestamp,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    let mut start = 0;
+    while start < n {
+        let end = (start + TX_ROWS).min(n);
+        let rows: Vec<CustomerRow> = (start..end).map(|i| customer(seed, i)).collect();
+        inserted += store.insert_customers(&rows, now).await?;
+        start = end;
+        progress(end);
+    }
+    store
+        .record_audit(
+            &AuditEntry {
+                actor: &Actor::System("demo".into()),
+                action: "demo.customers",
+                object_type: "customer",
+                object_id: "*".into(),
+                detail: json!({ "requested": n, "inserted": inserted, "seed": seed }),
+            },
+            now,
+        )
+        .await?;
+    Ok(inserted)
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
+    "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁",
+    "任", "沈", "欧阳", "司马",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
+    "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "建华", "文", "华", "红", "玉兰", "志强",
+    "婷", "晓东", "海燕", "子涵", "浩然", "雨欣", "梓轩", "思远", "国庆", "建国", "淑珍",
+];
+/// Service areas: the districts of the demo city, with its area code 0531.
+const AREAS: &[&str] = &[
+    "历下区",
+    "市中区",
+    "槐荫区",
+    "天桥区",
+    "历城区",
+    "长清区",
+    "章丘区",
+    "高新区",
+];
+const STREETS: &[&str] = &[
+    "经十路",
+    "泉城路",
+    "解放路",
+    "山大路",
+    "花园路",
+    "二环东路",
+    "工业南路",
+    "舜耕路",
+    "英雄山路",
+    "北园大街",
+    "历山路",
+    "和平路",
+    "文化西路",
+    "旅游路",
+    "凤鸣路",
+];
+const ESTATES: &[&str] = &[
+    "阳光花园",
+    "泉景小区",
+    "明湖小区",
+    "山水家园",
+    "燕山新居",
+    "舜华园",
+    "龙奥金座",
+    "绿地城",
+    "鲁能领秀城",
+    "雅居园",
+];
+const ORG_WORDS: &[&str] = &[
+    "鑫源",
+    "华泰",
+    "瑞丰",
+    "金诚",
+    "宏达",
+    "泉润",
+    "齐鲁",
+    "恒信",
+    "大明湖",
+    "泰和",
+];
+const ORG_KINDS: &[&str] = &[
+    "商贸有限公司",
+    "餐饮店",
+    "物业服务有限公司",
+    "科技有限公司",
+    "大酒店",
+    "幼儿园",
+    "食品厂",
+    "洗浴中心",
+];
+const MOBILE_PREFIXES: &[&str] = &[
+    "138", "139", "135", "136", "150", "151", "158", "186", "187", "133", "177", "199",
+];
+
+fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
+}
+
+/// A mobile number in one of the formats found in real archives.
+fn mobile(rng: &mut StdRng) -> String {
+    let digits = format!(
+        "{}{:08}",
+        pick(rng, MOBILE_PREFIXES),
+        rng.random_range(0..100_000_000u32)
+    );
+    let (a, b, c) = (&digits[..3], &digits[3..7], &digits[7..]);
+    match rng.random_range(0..10) {
+        0..=3 => digits,
+        4 => format!("{a} {b} {c}"),
+        5 => format!("{a}-{b}-{c}"),
+        6 => format!("+86 {digits}"),
+        7 => format!("0086-{digits}"),
+        8 => format!("+86-{a}-{b}-{c}"),
+        _ => digits.chars().map(full_width).collect(),
+    }
+}
+
+/// A landline of the demo city in one of the common formats.
+fn landline(rng: &mut StdRng) -> String {
+    let local = format!(
+        "{}{:07}",
+        rng.random_range(5..9),
+        rng.random_range(0..10_000_000u32)
+    );
+    let (a, b) = (&local[..4], &local[4..]);
+    match rng.random_range(0..6) {
+        0 => format!("0531-{local}"),
+        1 => format!("(0531){a}-{b}"),
+        2 => format!("0531 {a} {b}"),
+        3 => format!("（0531）{local}"),
+        4 => format!("+86 531 {local}"),
+        _ => format!("0531-{local}-{}", rng.random_range(100..900)),
+    }
+}
+
+fn full_width(c: char) -> char {
+    match c {
+        '0'..='9' => char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c),
+        other => other,
+    }
+}
+
+/// The `i`-th demo customer (0-based) for `seed`: the same inputs give the same row.
+pub fn customer(seed: u64, i: u64) -> CustomerRow {
+    let mut rng = StdRng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let area = pick(&mut rng, AREAS);
+    let street = pick(&mut rng, STREETS);
+    let organisation = rng.random_ratio(1, 12);
+    let (name, kind, address) = if organisation {
+        (
+            format!(
+                "济南{}{}",
+                pick(&mut rng, ORG_WORDS),
+                pick(&mut rng, ORG_KINDS)
+            ),
+            "organisation",
+            format!("济南市{area}{street}{}号", rng.random_range(1..400)),
+        )
+    } else {
+        (
+            format!("{}{}", pick(&mut rng, SURNAMES), pick(&mut rng, GIVEN)),
+            "person",
+            format!(
+                "济南市{area}{street}{}{}号楼{}单元{}{:02}室",
+                pick(&mut rng, ESTATES),
+                rng.random_range(1..30),
+                rng.random_range(1..6),
+                rng.random_range(1..25),
+                rng.random_range(1..5),
+            ),
+        )
+    };
+    let phone = (organisation || rng.random_ratio(2, 5)).then(|| landline(&mut rng));
+    let mobile = (!organisation && rng.random_ratio(9, 10) || organisation && rng.random_bool(0.5))
+        .then(|| mobile(&mut rng));
+    let email = rng
+        .random_ratio(1, 5)
+        .then(|| format!("kh{:08}@example.com", i + 1));
+    CustomerRow {
+        code: format!("KH{:08}", i + 1),
+        name,
+        kind,
+        phone,
+        mobile,
+        email,
+        address: Some(address),
+        service_area: Some(area.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_are_deterministic_and_varied() {
+        assert_eq!(customer(7, 42), customer(7, 42));
+        assert_ne!(customer(7, 42), customer(8, 42));
+        let sample: Vec<_> = (0..2_000).map(|i| customer(1, i)).collect();
+        assert!(sample.iter().any(|c| c.kind == "organisation"));
+        assert!(
+            sample
+                .iter()
+                .any(|c| c.mobile.as_deref().is_some_and(|m| m.starts_with("+86")))
+        );
+        assert!(sample.iter().any(|c| {
+            c.mobile
+                .as_deref()
+                .is_some_and(|m| m.contains('１') || m.contains('３'))
+        }));
+        assert!(
+            sample
+                .iter()
+                .any(|c| c.phone.as_deref().is_some_and(|p| p.starts_with("(0531)")))
+        );
+        assert!(
+            sample
+                .iter()
+                .all(|c| c.mobile.is_some() || c.phone.is_some() || c.kind == "person")
+        );
+        assert_eq!(sample[0].code, "KH00000001");
+    }
+}

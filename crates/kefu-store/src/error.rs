@@ -1,0 +1,49 @@
+//! The storage error type: callers tell "not found" and "conflict" from failures.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule or an optimistic-concurrency check refused the change.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A reference to a row that does not exist (e.g. an unknown department).
+    #[error("invalid reference: {0}")]
+    InvalidReference(String),
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+    #[error("cannot use data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database does not meet Kefu's requirements: {0}")]
+    Unsupported(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) => match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(
+                    db.constraint()
+                        .map(|c| format!("duplicate value for {c}"))
+                        .unwrap_or_else(|| "duplicate value".to_owned()),
+                ),
+                sqlx::error::ErrorKind::ForeignKeyViolation => StoreError::InvalidReference(
+                    db.constraint()
+                        .map(|c| format!("referenced row does not exist ({c})"))
+                        .unwrap_or_else(|| "referenced row does not exist".to_owned()),
+                ),
+                _ => StoreError::Database(err),
+            },
+            _ => StoreError::Database(err),
+        }
+    }
+}
