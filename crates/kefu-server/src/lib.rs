@@ -1,1 +1,90 @@
-//! placeholder
+//! Kefu's HTTP server: the JSON API under `/api/v1`, health and metrics endpoints
+//! and the OpenAPI document, built by [`app`] from an [`AppState`].
+//!
+//! Handlers are thin: they parse input into domain values, call the store (or a
+//! domain function), and render JSON. Authentication and the permission check live
+//! in [`auth`]; errors in [`error`]; only this crate knows about HTTP.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod middleware;
+pub mod openapi;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use jiff::{SignedDuration, Timestamp};
+use kefu_domain::lockout::LockoutPolicy;
+use kefu_store::Store;
+
+pub use routes::staff::{CreatedStaff, create_account};
+
+/// Settings of the HTTP layer, loaded once by the binary.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub lockout: LockoutPolicy,
+    /// A console session ends after this long without use.
+    pub session_ttl: SignedDuration,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub cookie_secure: bool,
+    /// Requests taking longer are answered 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            lockout: LockoutPolicy::default(),
+            session_ttl: SignedDuration::from_hours(8),
+            body_limit_bytes: 1024 * 1024,
+            cookie_secure: false,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where handlers get the current time; tests substitute a fixed clock.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> AppState {
+        AppState {
+            store,
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The whole application as a router, ready to serve or to test with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    routes::system::metrics_handle();
+    let (api, _doc) = routes::api_router().split_for_parts();
+    let api = api.with_state(state.clone());
+    let system = routes::system::router().with_state(state.clone());
+    middleware::wrap(Router::new().merge(api).merge(system), &state.config)
+}

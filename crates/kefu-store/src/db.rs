@@ -239,6 +239,24 @@ impl Store {
         })
     }
 
+    /// The database's size on disk in bytes (SQLite: the file and its WAL).
+    pub async fn size_bytes(&self) -> Result<i64, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                sqlx::query_scalar(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+            Backend::Postgres => {
+                sqlx::query_scalar("SELECT CAST(pg_database_size(current_database()) AS BIGINT)")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        })
+    }
+
     /// Closes every connection (waits for those in use).
     pub async fn close(&self) {
         self.pool.close().await;

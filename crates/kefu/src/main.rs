@@ -1,1 +1,151 @@
-fn main() {}
+//! `kefu`: the command line of the Kefu customer-service center.
+//!
+//! Parses arguments, loads settings once, sets up logging, runs one command and
+//! turns its outcome into an exit code (0 ok, 1 error, 2 audit log broken).
+
+mod commands;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{Overrides, Settings};
+
+#[derive(Debug, Parser)]
+#[command(name = "kefu", version, about = "Kefu 客服 — customer-service center")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Settings file (TOML). Default: ./kefu.toml if it exists.
+    #[arg(long, global = true, env = "KEFU_CONFIG")]
+    config: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [env: KEFU_DATABASE_URL]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Directory for the embedded database [env: KEFU_DATA_DIR; default: data]
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve {
+        /// HOST:PORT to listen on [env: KEFU_LISTEN; default: 127.0.0.1:8080]
+        #[arg(long)]
+        listen: Option<String>,
+        /// Fill an empty database with demo staff and customers, and print the logins.
+        #[arg(long)]
+        demo: bool,
+        /// Customers to generate with --demo.
+        #[arg(long, default_value_t = 10_000, requires = "demo")]
+        demo_customers: u64,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Generate realistic Chinese demo data (staff, departments, customers).
+    Demo {
+        /// Number of customers to make sure exist.
+        #[arg(long, default_value_t = 10_000)]
+        customers: u64,
+        /// Seed of the generator: the same seed gives the same data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Staff accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// API tokens for integrations.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a staff account; prints its one-time password.
+    Create {
+        #[arg(long)]
+        staff_no: String,
+        #[arg(long)]
+        name: String,
+        /// agent, handler, manager or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Department code (required for handlers).
+        #[arg(long)]
+        department: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a bearer token acting as a staff member; prints it as the last line.
+    Create {
+        #[arg(long)]
+        staff_no: String,
+        /// What the token is for.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 0 when intact, 2 naming the first bad row.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        listen,
+        database_url: cli.global.database_url.clone(),
+        data_dir: cli.global.data_dir.clone(),
+    };
+    let settings = match Settings::load(cli.global.config.as_deref(), &overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    commands::init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

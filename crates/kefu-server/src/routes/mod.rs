@@ -1,0 +1,55 @@
+//! The API's resources, one router per module, and the system endpoints.
+
+pub(crate) mod audit;
+pub(crate) mod departments;
+pub(crate) mod session;
+pub(crate) mod staff;
+pub(crate) mod system;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::openapi::ApiDoc;
+
+/// Every `/api/v1` route, with its OpenAPI description.
+pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(session::router())
+        .merge(staff::router())
+        .merge(departments::router())
+        .merge(audit::router())
+}
+
+/// Query parameters for paged lists.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Paging {
+    /// Rows to skip (default 0).
+    pub offset: Option<i64>,
+    /// Rows to return, 1–500 (default 50).
+    pub limit: Option<i64>,
+}
+
+impl Paging {
+    pub(crate) fn page(&self) -> Result<kefu_store::PageRequest, crate::error::ApiError> {
+        let offset = self.offset.unwrap_or(0);
+        let limit = self.limit.unwrap_or(50);
+        if offset < 0 {
+            return Err(crate::error::ApiError::invalid(
+                "offset",
+                "must not be negative",
+            ));
+        }
+        if !(1..=kefu_store::PageRequest::MAX_LIMIT).contains(&limit) {
+            return Err(crate::error::ApiError::invalid(
+                "limit",
+                format!(
+                    "must be between 1 and {}",
+                    kefu_store::PageRequest::MAX_LIMIT
+                ),
+            ));
+        }
+        Ok(kefu_store::PageRequest::new(offset, limit))
+    }
+}

@@ -1,0 +1,292 @@
+//! What each command does.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
+use kefu_domain::audit::Actor;
+use kefu_domain::staff::StaffNo;
+use kefu_server::auth::{TOKEN_PREFIX, hash_password_blocking, new_secret, secret_hash};
+use kefu_server::{AppState, create_account};
+use kefu_store::audit::AuditVerdict;
+use kefu_store::{Store, demo};
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::Settings;
+use crate::{AdminCommand, AuditCommand, Command, TokenCommand};
+
+/// The password of every demo account (demo mode only).
+const DEMO_PASSWORD: &str = "kefu-demo-2026";
+
+pub fn init_logging(settings: &Settings) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    let store = open(&settings).await?;
+    let result = match command {
+        Command::Serve {
+            demo,
+            demo_customers,
+            ..
+        } => serve(&store, &settings, demo.then_some(demo_customers)).await,
+        Command::Migrate => {
+            let (known, applied) = store.migration_status().await?;
+            println!(
+                "database {}: {applied} of {known} migrations applied",
+                settings.database_url()?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { customers, seed } => demo_data(&store, customers, seed).await,
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    staff_no,
+                    name,
+                    role,
+                    department,
+                },
+        } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
+        Command::Token {
+            command: TokenCommand::Create { staff_no, name },
+        } => token_create(&store, &staff_no, &name).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify(&store).await,
+    };
+    store.close().await;
+    result
+}
+
+/// Opens and migrates the database every command works on.
+async fn open(settings: &Settings) -> anyhow::Result<Store> {
+    let url = settings.database_url()?;
+    let store = Store::connect(&url, &settings.store_options())
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating {url}"))?;
+    Ok(store)
+}
+
+async fn serve(
+    store: &Store,
+    settings: &Settings,
+    demo_customers: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let addr = settings.listen_addr()?;
+    // Bind first: a taken port should fail before any data is generated.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let now = Timestamp::now();
+    let mut banner = Vec::new();
+    if let Some(n) = demo_customers {
+        seed_demo(store, n, 2026).await?;
+        banner.push(format!("demo logins (password {DEMO_PASSWORD}):"));
+        for (no, name, role, _) in demo::STAFF {
+            banner.push(format!("  {no:<8} {name} ({role})"));
+        }
+    } else if store.count_staff().await? == 0 {
+        let created = create_account(
+            store,
+            &Actor::System("first-start".into()),
+            "admin",
+            "系统管理员",
+            "admin",
+            None,
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        banner.push("first start: created administrator 'admin'".into());
+        banner.push(format!(
+            "  one-time password: {} (change it at first sign-in)",
+            created.one_time_password
+        ));
+    }
+    kefu_store::search::warm_up();
+    let state = AppState::new(store.clone(), settings.server_config());
+    tokio::spawn(purge_sessions(store.clone()));
+    let url = format!("http://{}", listener.local_addr()?);
+    println!(
+        "Kefu is serving on {url}  (database: {})",
+        settings.database_url()?
+    );
+    println!("  API: {url}/api/v1   OpenAPI: {url}/api/openapi.json   health: {url}/healthz");
+    for line in banner {
+        println!("{line}");
+    }
+    axum::serve(listener, kefu_server::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+    tracing::info!("shutting down");
+}
+
+/// Removes expired sessions every hour.
+async fn purge_sessions(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match store.purge_expired_sessions(Timestamp::now()).await {
+            Ok(n) if n > 0 => tracing::info!(n, "expired sessions removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging sessions failed"),
+        }
+    }
+}
+
+async fn seed_demo(store: &Store, customers: u64, seed: u64) -> anyhow::Result<()> {
+    let hash = hash_password_blocking(DEMO_PASSWORD.to_owned())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    if demo::seed_organisation(store, &hash, Timestamp::now()).await? {
+        println!(
+            "demo: created {} departments and {} staff accounts",
+            demo::DEPARTMENTS.len(),
+            demo::STAFF.len()
+        );
+    }
+    let existing = u64::try_from(store.count_customers().await?).unwrap_or(0);
+    if existing < customers {
+        let bar = ProgressBar::new(customers);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message("customers");
+        demo::generate_customers(store, customers, seed, Timestamp::now(), |done| {
+            bar.set_position(done)
+        })
+        .await?;
+        bar.finish();
+    }
+    Ok(())
+}
+
+async fn demo_data(store: &Store, customers: u64, seed: u64) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    seed_demo(store, customers, seed).await?;
+    let elapsed = started.elapsed();
+    let total = store.count_customers().await?;
+    let size = store.size_bytes().await?;
+    println!(
+        "demo: {total} customers in the database; this run took {:.1} s; database size {:.1} MiB",
+        elapsed.as_secs_f64(),
+        size as f64 / (1024.0 * 1024.0)
+    );
+    println!("demo logins use the password {DEMO_PASSWORD}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn admin_create(
+    store: &Store,
+    staff_no: &str,
+    name: &str,
+    role: &str,
+    department: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let department_id = match department {
+        Some(code) => {
+            let all = store.list_departments().await?;
+            match all.iter().find(|d| d.code == code) {
+                Some(d) => Some(d.id.0),
+                None => bail!("no department with code '{code}'"),
+            }
+        }
+        None => None,
+    };
+    let created = create_account(
+        store,
+        &Actor::System("cli".into()),
+        staff_no,
+        name,
+        role,
+        department_id,
+        Timestamp::now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    println!("created {} {} ({role})", created.staff.staff_no, name);
+    println!("one-time password (must be changed at first sign-in):");
+    println!("{}", created.one_time_password);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token_create(store: &Store, staff_no: &str, name: &str) -> anyhow::Result<ExitCode> {
+    let no = StaffNo::parse(staff_no).map_err(|e| anyhow::anyhow!("staff number: {e}"))?;
+    let creds = store
+        .staff_credentials(&no)
+        .await?
+        .with_context(|| format!("no staff account '{staff_no}'"))?;
+    if !creds.member.active {
+        bail!("account '{staff_no}' is disabled");
+    }
+    let name =
+        kefu_domain::text::display_text(name, 64).map_err(|e| anyhow::anyhow!("name: {e}"))?;
+    let secret = new_secret(TOKEN_PREFIX);
+    let token = store
+        .create_api_token(
+            &Actor::System("cli".into()),
+            creds.member.id,
+            &name,
+            &secret_hash(&secret),
+            Timestamp::now(),
+        )
+        .await?;
+    println!(
+        "token {} '{}' for {staff_no} ({}):",
+        token.id, token.name, creds.member.role
+    );
+    println!("{secret}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_verify(store: &Store) -> anyhow::Result<ExitCode> {
+    match store.verify_audit().await? {
+        AuditVerdict::Intact { rows } => {
+            println!("audit log intact: {rows} records verified");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditVerdict::Broken {
+            first_bad_seq,
+            reason,
+        } => {
+            println!("audit log BROKEN at record {first_bad_seq}: {reason}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}

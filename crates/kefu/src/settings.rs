@@ -1,0 +1,201 @@
+//! Settings: defaults, then a TOML file, then `KEFU_` environment variables, then
+//! command-line flags; loaded and validated once in `main`, then split into the
+//! per-component structs the libraries take.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use jiff::SignedDuration;
+use kefu_domain::lockout::LockoutPolicy;
+use kefu_server::ServerConfig;
+use kefu_store::{DatabaseUrl, StoreOptions};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://…`; default: `kefu.db` in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the embedded database and other local files live.
+    pub data_dir: PathBuf,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// A tracing filter such as `info` or `kefu_server=debug,info`.
+    pub log_level: String,
+    pub auth: AuthSettings,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Consecutive failed sign-ins that lock an account.
+    pub max_failed_logins: u32,
+    pub lockout_minutes: i64,
+    /// A console session ends after this many hours without use.
+    pub session_hours: i64,
+    /// Set the cookie's Secure flag (when served over HTTPS).
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub body_limit_kib: usize,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub max_connections: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            data_dir: PathBuf::from("data"),
+            log_format: "text".into(),
+            log_level: "info".into(),
+            auth: AuthSettings::default(),
+            http: HttpSettings::default(),
+            database: DatabaseSettings::default(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            session_hours: 8,
+            cookie_secure: false,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            body_limit_kib: 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            max_connections: 10,
+        }
+    }
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads settings from `file` (required if named; `kefu.toml` if present
+    /// otherwise), the environment and `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    bail!("configuration file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("kefu.toml")),
+        }
+        let settings: Settings = figment
+            .merge(
+                Env::prefixed("KEFU_")
+                    .split("__")
+                    .filter(|key| !key.as_str().starts_with("test_") && key.as_str() != "config"),
+            )
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        self.database_url()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!(
+                "log_format must be 'text' or 'json', not '{}'",
+                self.log_format
+            );
+        }
+        if self.auth.max_failed_logins == 0 {
+            bail!("auth.max_failed_logins must be at least 1");
+        }
+        if self.auth.lockout_minutes <= 0 || self.auth.session_hours <= 0 {
+            bail!("auth.lockout_minutes and auth.session_hours must be positive");
+        }
+        if self.http.body_limit_kib == 0 || self.http.request_timeout_secs == 0 {
+            bail!("http.body_limit_kib and http.request_timeout_secs must be positive");
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen.parse().with_context(|| {
+            format!(
+                "listen address '{}' is not HOST:PORT (e.g. 127.0.0.1:8080)",
+                self.listen
+            )
+        })
+    }
+
+    pub fn database_url(&self) -> anyhow::Result<DatabaseUrl> {
+        match &self.database_url {
+            Some(raw) => Ok(DatabaseUrl::parse(raw)?),
+            None => Ok(DatabaseUrl::default_in(&self.data_dir)),
+        }
+    }
+
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            max_connections: self.database.max_connections,
+            ..StoreOptions::default()
+        }
+    }
+
+    pub fn server_config(&self) -> ServerConfig {
+        ServerConfig {
+            lockout: LockoutPolicy {
+                max_failures: self.auth.max_failed_logins,
+                lock_for: SignedDuration::from_mins(self.auth.lockout_minutes),
+            },
+            session_ttl: SignedDuration::from_hours(self.auth.session_hours),
+            body_limit_bytes: self.http.body_limit_kib * 1024,
+            cookie_secure: self.auth.cookie_secure,
+            request_timeout: Duration::from_secs(self.http.request_timeout_secs),
+        }
+    }
+}
