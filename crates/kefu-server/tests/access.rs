@@ -1,0 +1,150 @@
+//! Who may call what: every operation of the OpenAPI document × every role.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use axum::http::{Method, StatusCode};
+use common::{TestApp, code};
+use kefu_domain::Role;
+use kefu_store::backend_tests;
+use kefu_store::testing::TestDb;
+use serde_json::json;
+
+const ALL: &[&str] = &["agent", "handler", "manager", "admin"];
+const ADMIN: &[&str] = &["admin"];
+const SUPERVISORS: &[&str] = &["manager", "admin"];
+const PUBLIC: &[&str] = &["anonymous", "agent", "handler", "manager", "admin"];
+
+/// The access contract, written out independently of the code that enforces it.
+/// Adding an endpoint without a row here fails the test.
+fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]> {
+    BTreeMap::from([
+        (("POST", "/api/v1/auth/login"), PUBLIC),
+        (("POST", "/api/v1/auth/logout"), ALL),
+        (("GET", "/api/v1/me"), ALL),
+        (("PUT", "/api/v1/me/password"), ALL),
+        (("GET", "/api/v1/me/tokens"), ALL),
+        (("POST", "/api/v1/me/tokens"), ALL),
+        (("DELETE", "/api/v1/me/tokens/{id}"), ALL),
+        (("GET", "/api/v1/staff"), ALL),
+        (("POST", "/api/v1/staff"), ADMIN),
+        (("GET", "/api/v1/staff/{id}"), ALL),
+        (("PATCH", "/api/v1/staff/{id}"), ADMIN),
+        (("POST", "/api/v1/staff/{id}/password-reset"), ADMIN),
+        (("POST", "/api/v1/staff/{id}/unlock"), ADMIN),
+        (("GET", "/api/v1/departments"), ALL),
+        (("POST", "/api/v1/departments"), ADMIN),
+        (("GET", "/api/v1/departments/{id}"), ALL),
+        (("PATCH", "/api/v1/departments/{id}"), ADMIN),
+        (("GET", "/api/v1/audit"), SUPERVISORS),
+        (("GET", "/api/v1/audit/verify"), ADMIN),
+    ])
+}
+
+backend_tests!(
+    every_role_against_every_operation,
+    anonymous_callers_and_bad_tokens_are_refused
+);
+
+/// Operations listed in the served OpenAPI document, as (METHOD, path template).
+async fn documented_operations(app: &TestApp) -> Vec<(String, String)> {
+    let (status, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                ops.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+async fn every_role_against_every_operation(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let table = expected();
+    let documented = documented_operations(&app).await;
+    let in_doc: std::collections::BTreeSet<_> = documented
+        .iter()
+        .map(|(m, p)| (m.as_str(), p.as_str()))
+        .collect();
+    let in_table: std::collections::BTreeSet<_> = table.keys().copied().collect();
+    assert_eq!(
+        in_doc, in_table,
+        "the access table and the OpenAPI document must list the same operations"
+    );
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (method, template) in &documented {
+        // Ids that do not exist: an allowed call answers 404 or 422, never 403,
+        // and no call changes the accounts the matrix relies on.
+        let path = template.replace("{id}", "999999");
+        let allowed = table[&(method.as_str(), template.as_str())];
+        let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+        let callers: Vec<(&str, Option<&str>)> = std::iter::once(("anonymous", None))
+            .chain(Role::ALL.iter().map(|r| (r.as_str(), Some(app.token(*r)))))
+            .collect();
+        for (who, token) in callers {
+            let (status, response) = app
+                .call(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &path,
+                    token,
+                    body.clone(),
+                )
+                .await;
+            checked += 1;
+            let may = allowed.contains(&who);
+            let refused = status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED;
+            let ok = if may {
+                !refused
+            } else if who == "anonymous" {
+                status == StatusCode::UNAUTHORIZED && code(&response) == "auth.required"
+            } else {
+                status == StatusCode::FORBIDDEN && code(&response) == "auth.forbidden"
+            };
+            if !ok {
+                failures.push(format!("{who:>9} {method} {template}: {status} {response}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "access matrix violations:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(checked, table.len() * 5);
+}
+
+async fn anonymous_callers_and_bad_tokens_are_refused(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/me", Some("kefu_not-a-token"), None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.invalid_token")
+    );
+    let req = axum::http::Request::builder()
+        .uri("/api/v1/me")
+        .header("authorization", "Basic YWRtaW46YWRtaW4=")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, body) = app.send(req).await;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.bad_authorization")
+    );
+    let req = axum::http::Request::builder()
+        .uri("/api/v1/me")
+        .header("cookie", "kefu_session=forged")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, _) = app.send(req).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
