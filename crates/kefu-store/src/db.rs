@@ -167,6 +167,18 @@ impl Store {
                 .map_err(|e| StoreError::BadUrl(e.to_string()))?,
         };
         let backend = url.backend();
+        if backend == Backend::Postgres {
+            // One direct attempt first: the pool would retry until its timeout and
+            // then report only that it timed out, hiding e.g. "connection refused".
+            let probe = tokio::time::timeout(
+                options.acquire_timeout,
+                <sqlx::AnyConnection as sqlx::Connection>::connect_with(&any_options),
+            )
+            .await
+            .map_err(|_| StoreError::Connect(sqlx::Error::PoolTimedOut))?
+            .map_err(StoreError::Connect)?;
+            let _ = sqlx::Connection::close(probe).await;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

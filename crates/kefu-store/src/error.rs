@@ -16,14 +16,22 @@ pub enum StoreError {
     BadUrl(String),
     #[error("cannot use data directory {path}: {reason}")]
     DataDir { path: String, reason: String },
+    // The causes are part of the message (not `#[source]`), so a printed error
+    // chain does not repeat them.
     #[error("cannot connect to the database: {0}")]
-    Connect(#[source] sqlx::Error),
+    Connect(sqlx::Error),
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("database does not meet Kefu's requirements: {0}")]
     Unsupported(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(err)
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -127,11 +127,11 @@ impl Settings {
             None => figment = figment.merge(Toml::file("kefu.toml")),
         }
         let settings: Settings = figment
-            .merge(
-                Env::prefixed("KEFU_")
-                    .split("__")
-                    .filter(|key| !key.as_str().starts_with("test_") && key.as_str() != "config"),
-            )
+            .merge(Env::prefixed("KEFU_").split("__").filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                // KEFU_CONFIG names the file; KEFU_TEST_* configure the test suite.
+                !key.starts_with("test_") && key != "config"
+            }))
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")?;

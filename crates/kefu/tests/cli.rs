@@ -1,0 +1,353 @@
+//! The `kefu` command line, run as a user would run it.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kefu_store::backend_tests;
+use kefu_store::testing::TestDb;
+
+fn kefu(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KEFU_DATABASE_URL")
+        .env_remove("KEFU_DATA_DIR")
+        .env_remove("KEFU_LISTEN")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_line(o: &Output) -> String {
+    stdout(o).lines().last().unwrap_or_default().to_owned()
+}
+
+fn workdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+backend_tests!(
+    admin_and_token_creation_then_audit_verify_detects_an_edit,
+    audit_verify_names_a_deleted_row,
+    migrate_reports_the_schema_state,
+);
+
+async fn admin_and_token_creation_then_audit_verify_detects_an_edit(db: &TestDb) {
+    let dir = workdir();
+    let url = db.url.to_string();
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "admin",
+            "create",
+            "--staff-no",
+            "ADM9",
+            "--name",
+            "管理员",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        last_line(&out).len(),
+        16,
+        "the one-time password is the last line: {}",
+        stdout(&out)
+    );
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "admin",
+            "create",
+            "--staff-no",
+            "ADM9",
+            "--name",
+            "重复",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("already taken"), "{}", stderr(&out));
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "token",
+            "create",
+            "--staff-no",
+            "ADM9",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = last_line(&out);
+    assert!(token.starts_with("kefu_") && token.len() == 69, "{token}");
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "token",
+            "create",
+            "--staff-no",
+            "NOBODY",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = kefu(dir.path(), &["--database-url", &url, "audit", "verify"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("intact: 2 records"),
+        "{}",
+        stdout(&out)
+    );
+    db.execute_by_hand("UPDATE audit_log SET detail = '{\"role\":\"agent\"}' WHERE seq = 1")
+        .await;
+    let out = kefu(dir.path(), &["--database-url", &url, "audit", "verify"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("BROKEN at record 1"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+async fn audit_verify_names_a_deleted_row(db: &TestDb) {
+    let dir = workdir();
+    let url = db.url.to_string();
+    for no in ["A1", "A2", "A3"] {
+        let out = kefu(
+            dir.path(),
+            &[
+                "--database-url",
+                &url,
+                "admin",
+                "create",
+                "--staff-no",
+                no,
+                "--name",
+                "甲",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    db.execute_by_hand("DELETE FROM audit_log WHERE seq = 2")
+        .await;
+    let out = kefu(dir.path(), &["--database-url", &url, "audit", "verify"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("BROKEN at record 3"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+async fn migrate_reports_the_schema_state(db: &TestDb) {
+    let dir = workdir();
+    let out = kefu(
+        dir.path(),
+        &["--database-url", &db.url.to_string(), "migrate"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 of 1 migrations applied"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn bad_database_urls_are_refused_clearly() {
+    let dir = workdir();
+    let out = kefu(
+        dir.path(),
+        &["--database-url", "mysql://root@localhost/kefu", "migrate"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unsupported scheme"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kefu(
+        dir.path(),
+        &["--database-url", "postgres://u@h:notaport/db", "migrate"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid database URL"),
+        "{}",
+        stderr(&out)
+    );
+    let started = Instant::now();
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/kefu",
+            "migrate",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn an_unusable_data_directory_is_named_in_the_error() {
+    let dir = workdir();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let data_dir = file.join("data");
+    let out = kefu(
+        dir.path(),
+        &["--data-dir", data_dir.to_str().unwrap(), "migrate"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot use data directory") && err.contains("not-a-dir"),
+        "{err}"
+    );
+    assert!(!data_dir.exists());
+}
+
+#[test]
+fn bad_settings_are_refused_before_anything_runs() {
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("kefu.toml"),
+        "listen = \"127.0.0.1:8080\"\nlisten_port = 9\n",
+    )
+    .unwrap();
+    let out = kefu(dir.path(), &["migrate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("listen_port"), "{}", stderr(&out));
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+    std::fs::write(
+        dir.path().join("kefu.toml"),
+        "[auth]\nmax_failed_logins = 0\n",
+    )
+    .unwrap();
+    let out = kefu(dir.path(), &["migrate"]);
+    assert!(
+        stderr(&out).contains("max_failed_logins"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(dir.path().join("kefu.toml")).unwrap();
+    let out = kefu(dir.path(), &["serve", "--listen", "localhost"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("HOST:PORT"), "{}", stderr(&out));
+    let out = kefu(dir.path(), &["--config", "missing.toml", "migrate"]);
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}
+
+/// Starts `kefu serve` on a free port; returns the child and its base URL.
+fn start_server(dir: &Path, extra: &[&str]) -> (std::process::Child, String, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("KEFU_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut url = None;
+    // The URL line, then the banner: it ends with the first-start password or the
+    // last demo login. `lines` ends if the process exits.
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(rest) = line.strip_prefix("Kefu is serving on ") {
+            url = rest.split_whitespace().next().map(str::to_owned);
+        }
+        let done = line.contains("one-time password") || line.contains("GC5001");
+        seen.push(line);
+        if done || seen.len() > 40 {
+            break;
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("server did not start: {seen:?}"));
+    (child, url, seen)
+}
+
+/// A plain HTTP/1.1 GET over loopback; returns the status line and body.
+fn http_get(base: &str, path: &str) -> (String, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn serve_creates_the_first_admin_and_answers_health_checks() {
+    let dir = workdir();
+    let (mut child, url, banner) = start_server(dir.path(), &[]);
+    let (status, body) = http_get(&url, "/healthz");
+    let (ready, _) = http_get(&url, "/readyz");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("ok"), "{body}");
+    assert!(ready.contains("200"), "{ready}");
+    assert!(
+        banner.iter().any(|l| l.contains("one-time password")),
+        "{banner:?}"
+    );
+    assert!(dir.path().join("data/kefu.db").exists());
+}
+
+#[test]
+fn serve_demo_prints_the_demo_logins() {
+    let dir = workdir();
+    let (mut child, url, banner) = start_server(dir.path(), &["--demo", "--demo-customers", "300"]);
+    let (status, _) = http_get(&url, "/healthz");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        banner.iter().any(|l| l.contains("kefu-demo-2026")),
+        "{banner:?}"
+    );
+    assert!(banner.iter().any(|l| l.contains("KF1001")), "{banner:?}");
+}
