@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use crate::{Store, StoreError, ms};
+use crate::{Backend, Store, StoreError, ms};
 
 /// A customer row to insert in bulk. Phone numbers are kept as entered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO customers (code, name, kind, phone, mobile, email, address, service_area, created_at, updated_at) \
                  VALUES {} ON CONFLICT (code) DO NOTHING",
-                values_placeholders(chunk.len(), 10)
+                values_placeholders(self.backend(), chunk.len(), 10)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for row in chunk {
@@ -66,10 +66,14 @@ impl Store {
     }
 }
 
-/// `($1, $2, …), ($k, …)` for `n_rows` rows of `n_cols` parameters each. (sqlx's
-/// `QueryBuilder` writes `?` placeholders under the `Any` driver, which PostgreSQL
-/// does not accept.)
-pub(crate) fn values_placeholders(n_rows: usize, n_cols: usize) -> String {
+/// The VALUES list for `n_rows` rows of `n_cols` parameters each, bound in order:
+/// `($1, $2, …), ($k, …)` on PostgreSQL, `(?, ?, …), (?, …)` on SQLite.
+///
+/// SQLite looks numbered parameters up by walking a list, so a statement with
+/// thousands of `$n` parameters costs quadratic time to bind (measured: 1M rows in
+/// 114 s instead of seconds); anonymous `?` parameters bind in constant time. (sqlx's
+/// `QueryBuilder` cannot be used: under the `Any` driver it writes `?` for both.)
+pub(crate) fn values_placeholders(backend: Backend, n_rows: usize, n_cols: usize) -> String {
     let mut sql = String::with_capacity(n_rows * n_cols * 6);
     let mut n = 0;
     for r in 0..n_rows {
@@ -81,9 +85,14 @@ pub(crate) fn values_placeholders(n_rows: usize, n_cols: usize) -> String {
             if c > 0 {
                 sql.push(',');
             }
-            n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    n += 1;
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
         }
         sql.push(')');
     }
@@ -94,6 +103,14 @@ pub(crate) fn values_placeholders(n_rows: usize, n_cols: usize) -> String {
 mod tests {
     #[test]
     fn placeholders_number_every_parameter() {
-        assert_eq!(super::values_placeholders(2, 3), "($1,$2,$3),($4,$5,$6)");
+        use crate::Backend;
+        assert_eq!(
+            super::values_placeholders(Backend::Postgres, 2, 3),
+            "($1,$2,$3),($4,$5,$6)"
+        );
+        assert_eq!(
+            super::values_placeholders(Backend::Sqlite, 2, 2),
+            "(?,?),(?,?)"
+        );
     }
 }
