@@ -265,6 +265,29 @@ fn bad_settings_are_refused_before_anything_runs() {
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
 
+#[test]
+fn environment_variables_choose_the_data_directory() {
+    let dir = workdir();
+    let out = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env("KEFU_DATA_DIR", "elsewhere")
+        .env("KEFU_AUTH__SESSION_HOURS", "12")
+        .env_remove("KEFU_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.path().join("elsewhere/kefu.db").exists());
+    let out = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env("KEFU_AUTH__SESSION_HOURS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).to_lowercase().contains("session_hours"), "{}", stderr(&out));
+}
+
 /// Starts `kefu serve` on a free port; returns the child and its base URL.
 fn start_server(dir: &Path, extra: &[&str]) -> (std::process::Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))

@@ -247,13 +247,19 @@ async fn update_staff(
         department_id: req.department_id.map(|d| d.map(DepartmentId)),
         active: req.active,
     };
-    if who.staff.id.0 == id
-        && (changes.active == Some(false) || changes.role.is_some_and(|r| r != Role::Admin))
-    {
-        return Err(ApiError::invalid(
-            "active",
-            "administrators cannot disable or demote themselves",
-        ));
+    if who.staff.id.0 == id {
+        if changes.active == Some(false) {
+            return Err(ApiError::invalid(
+                "active",
+                "administrators cannot disable their own account",
+            ));
+        }
+        if changes.role.is_some_and(|r| r != Role::Admin) {
+            return Err(ApiError::invalid(
+                "role",
+                "administrators cannot demote themselves",
+            ));
+        }
     }
     let member = state
         .store
