@@ -53,19 +53,14 @@ pub async fn seed_organisation(
     let actor = Actor::System("demo".into());
     let mut ids: Vec<(&str, DepartmentId)> = Vec::new();
     for (code, name) in DEPARTMENTS {
-        let code =
+        let parsed_code =
             DepartmentCode::parse(code).map_err(|e| StoreError::Unsupported(e.to_string()))?;
-        let name =
+        let parsed_name =
             DepartmentName::parse(name).map_err(|e| StoreError::Unsupported(e.to_string()))?;
-        let department = store.create_department(&actor, &code, &name, now).await?;
-        ids.push((
-            DEPARTMENTS
-                .iter()
-                .find(|d| d.0 == code.as_str())
-                .map(|d| d.0)
-                .unwrap_or(""),
-            department.id,
-        ));
+        let department = store
+            .create_department(&actor, &parsed_code, &parsed_name, now)
+            .await?;
+        ids.push((code, department.id));
     }
     for (staff_no, name, role, department) in STAFF {
         let new = NewStaff {

@@ -285,7 +285,11 @@ fn environment_variables_choose_the_data_directory() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).to_lowercase().contains("session_hours"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("session_hours"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Starts `kefu serve` on a free port; returns the child and its base URL.

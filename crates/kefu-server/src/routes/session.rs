@@ -123,9 +123,10 @@ async fn login(
             now,
         )
         .await?;
+    // No Max-Age: the server ends idle sessions (sliding expiry); the browser drops
+    // the cookie when it closes.
     let cookie = format!(
-        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        state.config.session_ttl.as_secs(),
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict{}",
         if state.config.cookie_secure {
             "; Secure"
         } else {
