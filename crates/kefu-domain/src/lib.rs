@@ -9,8 +9,11 @@ pub mod access;
 pub mod audit;
 pub mod ids;
 pub mod lockout;
+pub mod money;
+pub mod phone;
 pub mod staff;
 pub mod text;
+pub mod tiering;
 
 pub use access::{Permission, Role};
 pub use ids::{DepartmentId, StaffId};
