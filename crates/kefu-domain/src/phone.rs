@@ -160,10 +160,10 @@ impl PhoneNumber {
                 digits = without.to_owned();
             }
         }
-        if let Some(ext) = &extension {
-            if ext.is_empty() || ext.len() > 6 || !ext.chars().all(|c| c.is_ascii_digit()) {
-                return Err(PhoneError::BadExtension(ext.clone()));
-            }
+        if let Some(ext) = &extension
+            && (ext.is_empty() || ext.len() > 6 || !ext.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(PhoneError::BadExtension(ext.clone()));
         }
         let (kind, key, area_len) = classify(&digits, default_area)?;
         Ok(PhoneNumber {
