@@ -63,8 +63,22 @@ impl Role {
             AuditRead => matches!(self, Manager | Admin),
             AuditVerify => matches!(self, Admin),
             // Customer data: agents and managers work with all customers; handlers
-            // see customers through their department's work orders only.
+            // see customers through their department's work orders only;
+            // administrators see records (masked) to support the others.
             CustomerRead => matches!(self, Agent | Manager | Admin),
+            CustomerWrite => matches!(self, Agent | Manager),
+            // Who sees numbers and money unmasked: agents call customers back;
+            // only managers need assets.
+            CustomerContactsFull => matches!(self, Agent | Manager),
+            CustomerAssetsFull => matches!(self, Manager),
+            // Bulk data in and out of the archive.
+            CustomerImport => matches!(self, Manager | Admin),
+            CustomerExport => matches!(self, Manager),
+            // Tier rules decide service levels: managers read them, admins edit them.
+            TierRulesRead => matches!(self, Manager | Admin),
+            TierRulesManage => matches!(self, Admin),
+            // Progress of background jobs (bulk recomputation, imports).
+            JobRead => matches!(self, Manager | Admin),
         }
     }
 }
@@ -95,10 +109,26 @@ pub enum Permission {
     AuditVerify,
     /// Reading customer records (every read is audited).
     CustomerRead,
+    /// Creating and changing customer records.
+    CustomerWrite,
+    /// Seeing customers' phone numbers unmasked.
+    CustomerContactsFull,
+    /// Seeing customers' assets unmasked.
+    CustomerAssetsFull,
+    /// Importing customer files.
+    CustomerImport,
+    /// Exporting customer segments.
+    CustomerExport,
+    /// Reading the tiering rules.
+    TierRulesRead,
+    /// Changing the tiering rules (recomputes every customer's tier).
+    TierRulesManage,
+    /// Following background jobs.
+    JobRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 16] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -107,6 +137,14 @@ impl Permission {
         Permission::AuditRead,
         Permission::AuditVerify,
         Permission::CustomerRead,
+        Permission::CustomerWrite,
+        Permission::CustomerContactsFull,
+        Permission::CustomerAssetsFull,
+        Permission::CustomerImport,
+        Permission::CustomerExport,
+        Permission::TierRulesRead,
+        Permission::TierRulesManage,
+        Permission::JobRead,
     ];
 }
 

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod customer;
 pub mod ids;
 pub mod lockout;
 pub mod money;
