@@ -34,6 +34,10 @@ pub struct ServerConfig {
     pub cookie_secure: bool,
     /// Requests taking longer are answered 503.
     pub request_timeout: Duration,
+    /// The center's time zone: "today" for age bands, business calendars.
+    pub time_zone: jiff::tz::TimeZone,
+    /// Completes local landline numbers written without area code (e.g. "0531").
+    pub area_code: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +48,8 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             cookie_secure: false,
             request_timeout: Duration::from_secs(30),
+            time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
+            area_code: None,
         }
     }
 }

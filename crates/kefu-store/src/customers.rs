@@ -1,27 +1,512 @@
-//! The customer archive (S1). This first part holds the identifying columns and the
-//! bulk path the demo generator and imports use.
+//! The customer archive (S1): profiles, normalised phone numbers, tags, tiers and
+//! their history. Every read of a customer record writes an audit entry in the same
+//! transaction as the read.
 
 use jiff::Timestamp;
+use jiff::civil::Date;
+use kefu_domain::audit::Actor;
+use kefu_domain::customer::{
+    AgeBand, BehaviourType, CustomerDraft, CustomerKind, Gender, Liquidity, PhoneLabel,
+};
+use kefu_domain::money::Yuan;
+use kefu_domain::phone::mask_key;
+use kefu_domain::tiering::TierDecision;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
 
-use crate::{Backend, Store, StoreError, ms};
+use crate::audit::{AuditEntry, append};
+use crate::tiers::{TierChangeReason, current_rules, record_tier_change};
+use crate::{Backend, Page, PageRequest, Store, StoreError, from_ms, ms};
 
-/// A customer row to insert in bulk. Phone numbers are kept as entered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerRow {
+/// A stored phone number: label, lookup key and extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredPhone {
+    pub label: PhoneLabel,
+    /// Normalised digits, e.g. `13812345678` or `053188886666`.
+    pub key: String,
+    pub extension: Option<String>,
+}
+
+/// A customer record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Customer {
+    pub id: i64,
     pub code: String,
     pub name: String,
-    /// `person` or `organisation`.
-    pub kind: &'static str,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
+    pub kind: CustomerKind,
+    pub phones: Vec<StoredPhone>,
     pub email: Option<String>,
     pub address: Option<String>,
     pub service_area: Option<String>,
+    pub occupation: Option<String>,
+    pub birth_date: Option<Date>,
+    pub age_band: Option<AgeBand>,
+    pub gender: Option<Gender>,
+    pub position: Option<String>,
+    pub assets: Option<Yuan>,
+    pub liquidity: Option<Liquidity>,
+    pub preferences: Option<String>,
+    pub family: Option<String>,
+    pub needs: Option<String>,
+    pub notes: Option<String>,
+    pub tags: Vec<String>,
+    pub preferred_contact_time: Option<String>,
+    pub behaviour_type: Option<BehaviourType>,
+    pub tier: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: i64,
 }
 
-/// Rows per INSERT statement: 9 parameters each stays far below both backends'
-/// parameter limits (SQLite 32766, PostgreSQL 65535).
-pub const INSERT_BATCH: usize = 1_000;
+/// Segment filters; every present filter must match (tags: all of them).
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub tier: Option<String>,
+    pub kind: Option<CustomerKind>,
+    pub occupation: Option<String>,
+    pub age_band: Option<AgeBand>,
+    pub gender: Option<Gender>,
+    pub position: Option<String>,
+    pub liquidity: Option<Liquidity>,
+    pub service_area: Option<String>,
+    pub tags: Vec<String>,
+}
+
+const COLUMNS: &str = "id, code, name, kind, email, address, service_area, occupation, birth_date, age_band, gender, \
+     position, assets_fen, liquidity, preferences, family, needs, notes, preferred_contact_time, behaviour_type, tier, \
+     created_at, updated_at, version";
+
+fn decode<T>(
+    field: &str,
+    raw: Option<String>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, sqlx::Error> {
+    raw.map(|r| {
+        parse(&r).ok_or_else(|| {
+            sqlx::Error::Decode(format!("customers.{field}: unexpected value '{r}'").into())
+        })
+    })
+    .transpose()
+}
+
+fn customer_from_row(row: &sqlx::any::AnyRow) -> Result<Customer, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Customer {
+        id: row.try_get("id")?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        kind: CustomerKind::parse(&kind).ok_or_else(|| {
+            sqlx::Error::Decode(format!("customers.kind: unexpected value '{kind}'").into())
+        })?,
+        phones: Vec::new(),
+        email: row.try_get("email")?,
+        address: row.try_get("address")?,
+        service_area: row.try_get("service_area")?,
+        occupation: row.try_get("occupation")?,
+        birth_date: decode("birth_date", row.try_get("birth_date")?, |s| s.parse().ok())?,
+        age_band: decode("age_band", row.try_get("age_band")?, AgeBand::parse)?,
+        gender: decode("gender", row.try_get("gender")?, Gender::parse)?,
+        position: row.try_get("position")?,
+        assets: row
+            .try_get::<Option<i64>, _>("assets_fen")?
+            .map(Yuan::from_fen),
+        liquidity: decode("liquidity", row.try_get("liquidity")?, Liquidity::parse)?,
+        preferences: row.try_get("preferences")?,
+        family: row.try_get("family")?,
+        needs: row.try_get("needs")?,
+        notes: row.try_get("notes")?,
+        tags: Vec::new(),
+        preferred_contact_time: row.try_get("preferred_contact_time")?,
+        behaviour_type: decode(
+            "behaviour_type",
+            row.try_get("behaviour_type")?,
+            BehaviourType::parse,
+        )?,
+        tier: row.try_get("tier")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        updated_at: from_ms(row.try_get("updated_at")?),
+        version: row.try_get("version")?,
+    })
+}
+
+/// `$from, $from+1, …` for `n` parameters.
+pub(crate) fn numbered_list(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Loads customers with their phones and tags, in the order of `ids`.
+pub(crate) async fn load_customers(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<Customer>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = numbered_list(1, ids.len());
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM customers WHERE id IN ({list})"
+    )));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    let mut customers: Vec<Customer> = q
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(customer_from_row)
+        .collect::<Result<_, _>>()?;
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT customer_id, label, phone_key, extension FROM customer_phones WHERE customer_id IN ({list}) \
+         ORDER BY customer_id, position"
+    )));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    for row in q.fetch_all(&mut *conn).await? {
+        let owner: i64 = row.try_get("customer_id")?;
+        let label: String = row.try_get("label")?;
+        let phone = StoredPhone {
+            label: PhoneLabel::parse(&label).ok_or_else(|| {
+                sqlx::Error::Decode(format!("customer_phones.label: '{label}'").into())
+            })?,
+            key: row.try_get("phone_key")?,
+            extension: row.try_get("extension")?,
+        };
+        if let Some(c) = customers.iter_mut().find(|c| c.id == owner) {
+            c.phones.push(phone);
+        }
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ({list}) ORDER BY customer_id, tag"
+    )));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    for row in q.fetch_all(&mut *conn).await? {
+        let owner: i64 = row.try_get("customer_id")?;
+        if let Some(c) = customers.iter_mut().find(|c| c.id == owner) {
+            c.tags.push(row.try_get("tag")?);
+        }
+    }
+    customers.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
+    Ok(customers)
+}
+
+/// Writes the phones and tags of customer `id`, replacing what was there.
+async fn write_contacts(
+    conn: &mut AnyConnection,
+    id: i64,
+    draft: &CustomerDraft,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM customer_tags WHERE customer_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for (position, phone) in draft.phones.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO customer_phones (customer_id, position, label, phone_key, extension) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(position as i64)
+        .bind(phone.label.code())
+        .bind(phone.number.key())
+        .bind(phone.number.extension())
+        .execute(&mut *conn)
+        .await?;
+    }
+    for tag in &draft.tags {
+        sqlx::query("INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)")
+            .bind(id)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The profile columns' values, in the order of [`PROFILE_COLUMNS`].
+const PROFILE_COLUMNS: &[&str] = &[
+    "name",
+    "kind",
+    "email",
+    "address",
+    "service_area",
+    "occupation",
+    "birth_date",
+    "age_band",
+    "gender",
+    "position",
+    "assets_fen",
+    "liquidity",
+    "preferences",
+    "family",
+    "needs",
+    "notes",
+    "preferred_contact_time",
+    "behaviour_type",
+];
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_profile<'q>(q: AnyQuery<'q>, d: &'q CustomerDraft) -> AnyQuery<'q> {
+    q.bind(d.name.as_str())
+        .bind(d.kind.code())
+        .bind(d.email.as_deref())
+        .bind(d.address.as_deref())
+        .bind(d.service_area.as_deref())
+        .bind(d.occupation.as_deref())
+        .bind(d.birth_date.map(|b| b.to_string()))
+        .bind(d.age_band.map(AgeBand::code))
+        .bind(d.gender.map(Gender::code))
+        .bind(d.position.as_deref())
+        .bind(d.assets.map(Yuan::fen))
+        .bind(d.liquidity.map(Liquidity::code))
+        .bind(d.preferences.as_deref())
+        .bind(d.family.as_deref())
+        .bind(d.needs.as_deref())
+        .bind(d.notes.as_deref())
+        .bind(d.preferred_contact_time.as_ref().map(ToString::to_string))
+        .bind(d.behaviour_type.map(BehaviourType::code))
+}
+
+/// The names of the profile fields that differ between a stored record and a draft.
+fn changed_fields(old: &Customer, new: &CustomerDraft) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |name: &'static str, differs: bool| {
+        if differs {
+            changed.push(name);
+        }
+    };
+    check("name", old.name != new.name);
+    check("kind", old.kind != new.kind);
+    let new_phones: Vec<(PhoneLabel, &str, Option<&str>)> = new
+        .phones
+        .iter()
+        .map(|p| (p.label, p.number.key(), p.number.extension()))
+        .collect();
+    let old_phones: Vec<(PhoneLabel, &str, Option<&str>)> = old
+        .phones
+        .iter()
+        .map(|p| (p.label, p.key.as_str(), p.extension.as_deref()))
+        .collect();
+    check("phones", old_phones != new_phones);
+    check("email", old.email != new.email);
+    check("address", old.address != new.address);
+    check("service_area", old.service_area != new.service_area);
+    check("occupation", old.occupation != new.occupation);
+    check("birth_date", old.birth_date != new.birth_date);
+    check("age_band", old.age_band != new.age_band);
+    check("gender", old.gender != new.gender);
+    check("position", old.position != new.position);
+    check("assets", old.assets != new.assets);
+    check("liquidity", old.liquidity != new.liquidity);
+    check("preferences", old.preferences != new.preferences);
+    check("family", old.family != new.family);
+    check("needs", old.needs != new.needs);
+    check("notes", old.notes != new.notes);
+    check(
+        "tags",
+        old.tags.iter().collect::<std::collections::BTreeSet<_>>() != new.tags.iter().collect(),
+    );
+    check(
+        "preferred_contact_time",
+        old.preferred_contact_time != new.preferred_contact_time.as_ref().map(ToString::to_string),
+    );
+    check("behaviour_type", old.behaviour_type != new.behaviour_type);
+    changed
+}
+
+/// Inserts a new customer inside the caller's transaction; returns its id.
+pub(crate) async fn insert_customer(
+    conn: &mut AnyConnection,
+    draft: &CustomerDraft,
+    decision: &TierDecision,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let placeholders = numbered_list(1, PROFILE_COLUMNS.len() + 5);
+    let sql = format!(
+        "INSERT INTO customers ({}, code, tier, created_at, updated_at, version) VALUES ({placeholders}) RETURNING id",
+        PROFILE_COLUMNS.join(", ")
+    );
+    let id: i64 = bind_profile(sqlx::query(sqlx::AssertSqlSafe(sql)), draft)
+        .bind(draft.code.as_str())
+        .bind(decision.tier_code.as_str())
+        .bind(ms(now))
+        .bind(ms(now))
+        .bind(1i64)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("customer code {} already exists", draft.code))
+            }
+            other => other,
+        })?
+        .try_get("id")?;
+    write_contacts(conn, id, draft).await?;
+    Ok(id)
+}
+
+/// Overwrites customer `id` with `draft` inside the caller's transaction.
+pub(crate) async fn overwrite_customer(
+    conn: &mut AnyConnection,
+    id: i64,
+    draft: &CustomerDraft,
+    tier: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let sets: Vec<String> = PROFILE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let n = PROFILE_COLUMNS.len();
+    let sql = format!(
+        "UPDATE customers SET {}, code = ${}, tier = ${}, updated_at = ${}, version = version + 1 WHERE id = ${}",
+        sets.join(", "),
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 4
+    );
+    bind_profile(sqlx::query(sqlx::AssertSqlSafe(sql)), draft)
+        .bind(draft.code.as_str())
+        .bind(tier)
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("customer code {} already exists", draft.code))
+            }
+            other => other,
+        })?;
+    write_contacts(conn, id, draft).await
+}
+
+fn lock_clause(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    }
+}
+
+impl CustomerFilter {
+    /// ` WHERE …` with numbered parameters from `$1`, and the values to bind.
+    fn to_sql(&self, today: Date) -> (String, Vec<String>) {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut params: Vec<String> = Vec::new();
+        let eq = |column: &str,
+                  value: Option<&str>,
+                  conditions: &mut Vec<String>,
+                  params: &mut Vec<String>| {
+            if let Some(v) = value {
+                params.push(v.to_owned());
+                conditions.push(format!("{column} = ${}", params.len()));
+            }
+        };
+        eq("tier", self.tier.as_deref(), &mut conditions, &mut params);
+        eq(
+            "kind",
+            self.kind.map(CustomerKind::code),
+            &mut conditions,
+            &mut params,
+        );
+        eq(
+            "occupation",
+            self.occupation.as_deref(),
+            &mut conditions,
+            &mut params,
+        );
+        eq(
+            "gender",
+            self.gender.map(Gender::code),
+            &mut conditions,
+            &mut params,
+        );
+        eq(
+            "position",
+            self.position.as_deref(),
+            &mut conditions,
+            &mut params,
+        );
+        eq(
+            "liquidity",
+            self.liquidity.map(Liquidity::code),
+            &mut conditions,
+            &mut params,
+        );
+        eq(
+            "service_area",
+            self.service_area.as_deref(),
+            &mut conditions,
+            &mut params,
+        );
+        if let Some(band) = self.age_band {
+            // Known birth dates decide by date; otherwise the recorded band.
+            let (after, until) = band.birth_dates(today);
+            let mut by_date = vec!["birth_date IS NOT NULL".to_owned()];
+            if let Some(a) = after {
+                params.push(a.to_string());
+                by_date.push(format!("birth_date > ${}", params.len()));
+            }
+            if let Some(u) = until {
+                params.push(u.to_string());
+                by_date.push(format!("birth_date <= ${}", params.len()));
+            }
+            params.push(band.code().to_owned());
+            conditions.push(format!(
+                "(({}) OR (birth_date IS NULL AND age_band = ${}))",
+                by_date.join(" AND "),
+                params.len()
+            ));
+        }
+        for tag in &self.tags {
+            params.push(tag.clone());
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = customers.id AND t.tag = ${})",
+                params.len()
+            ));
+        }
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        (clause, params)
+    }
+}
+
+fn bind_params<'q>(mut q: AnyQuery<'q>, params: &'q [String]) -> AnyQuery<'q> {
+    for p in params {
+        q = q.bind(p.as_str());
+    }
+    q
+}
+
+fn audit_read<'a>(
+    actor: &'a Actor,
+    action: &'a str,
+    object_id: String,
+    detail: serde_json::Value,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor,
+        action,
+        object_type: "customer",
+        object_id,
+        detail,
+    }
+}
 
 impl Store {
     pub async fn count_customers(&self) -> Result<i64, StoreError> {
@@ -30,36 +515,431 @@ impl Store {
             .await?)
     }
 
-    /// Inserts `rows` in one transaction; codes that already exist are skipped (so a
-    /// repeated run adds nothing twice). Returns how many rows were inserted.
-    pub async fn insert_customers(
+    /// Creates a customer, assigns its tier from the rules in force and records the
+    /// tier in its history.
+    pub async fn create_customer(
         &self,
-        rows: &[CustomerRow],
+        actor: &Actor,
+        draft: &CustomerDraft,
+        now: Timestamp,
+    ) -> Result<Customer, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rules = current_rules(&mut tx).await?;
+        let decision = rules.rules.evaluate(draft.assets);
+        let id = insert_customer(&mut tx, draft, &decision, now).await?;
+        record_tier_change(
+            &mut tx,
+            id,
+            None,
+            &decision,
+            TierChangeReason::Created,
+            rules.version,
+            actor,
+            now,
+        )
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "customer.create",
+                object_type: "customer",
+                object_id: id.to_string(),
+                detail: json!({ "code": draft.code, "tier": decision.tier_code }),
+            },
+            now,
+        )
+        .await?;
+        let customer = load_customers(&mut tx, &[id])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(customer)
+    }
+
+    /// Reads one customer; the read is audited.
+    pub async fn read_customer(
+        &self,
+        actor: &Actor,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Customer, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let customer = load_customers(&mut tx, &[id])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        append(
+            &mut tx,
+            &audit_read(
+                actor,
+                "customer.read",
+                id.to_string(),
+                json!({ "code": customer.code }),
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(customer)
+    }
+
+    /// Replaces a customer's profile if it is still at `expected_version`; the tier
+    /// is recomputed and a change recorded in its history.
+    pub async fn update_customer(
+        &self,
+        actor: &Actor,
+        id: i64,
+        expected_version: i64,
+        draft: &CustomerDraft,
+        now: Timestamp,
+    ) -> Result<Customer, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let current: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT version FROM customers WHERE id = $1{}",
+            lock_clause(self.backend())
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match current {
+            None => return Err(StoreError::NotFound),
+            Some(v) if v != expected_version => {
+                return Err(StoreError::Conflict(format!(
+                    "the customer was changed by someone else (now at version {v}); reload and try again"
+                )));
+            }
+            Some(_) => {}
+        }
+        let old = load_customers(&mut tx, &[id])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        let rules = current_rules(&mut tx).await?;
+        let decision = rules.rules.evaluate(draft.assets);
+        overwrite_customer(&mut tx, id, draft, &decision.tier_code, now).await?;
+        if decision.tier_code != old.tier {
+            record_tier_change(
+                &mut tx,
+                id,
+                Some(&old.tier),
+                &decision,
+                TierChangeReason::ProfileChanged,
+                rules.version,
+                actor,
+                now,
+            )
+            .await?;
+        }
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "customer.update",
+                object_type: "customer",
+                object_id: id.to_string(),
+                detail: json!({ "code": draft.code, "changed": changed_fields(&old, draft), "tier": decision.tier_code }),
+            },
+            now,
+        )
+        .await?;
+        let customer = load_customers(&mut tx, &[id])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(customer)
+    }
+
+    /// Deletes a customer if it is still at `expected_version`.
+    pub async fn delete_customer(
+        &self,
+        actor: &Actor,
+        id: i64,
+        expected_version: i64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row =
+            sqlx::query("DELETE FROM customers WHERE id = $1 AND version = $2 RETURNING code")
+                .bind(id)
+                .bind(expected_version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else {
+            return Err(crate::departments::stale_or_missing(&mut tx, "customers", id).await);
+        };
+        let code: String = row.try_get("code")?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "customer.delete",
+                object_type: "customer",
+                object_id: id.to_string(),
+                detail: json!({ "code": code }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The screen pop: customers with a phone whose key is `phone_key`. Audited,
+    /// with the number masked in the audit record.
+    pub async fn lookup_by_phone(
+        &self,
+        actor: &Actor,
+        phone_key: &str,
+        now: Timestamp,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT customer_id FROM customer_phones WHERE phone_key = $1 ORDER BY customer_id LIMIT 20",
+        )
+        .bind(phone_key)
+        .fetch_all(&mut *tx)
+        .await?;
+        let customers = load_customers(&mut tx, &ids).await?;
+        append(
+            &mut tx,
+            &audit_read(
+                actor,
+                "customer.lookup",
+                ids.first().map(ToString::to_string).unwrap_or_default(),
+                json!({ "phone": mask_key(phone_key), "matched": ids }),
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(customers)
+    }
+
+    /// A page of a segment, by code. The customers listed are audited as read.
+    pub async fn list_customers(
+        &self,
+        actor: &Actor,
+        filter: &CustomerFilter,
+        page: PageRequest,
+        today: Date,
+        now: Timestamp,
+    ) -> Result<Page<Customer>, StoreError> {
+        let (clause, params) = filter.to_sql(today);
+        let mut tx = self.begin_write().await?;
+        let total: i64 = {
+            let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS n FROM customers{clause}"
+            )));
+            bind_params(q, &params)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?
+        };
+        let n = params.len();
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM customers{clause} ORDER BY code LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        )));
+        let ids: Vec<i64> = bind_params(q, &params)
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let items = load_customers(&mut tx, &ids).await?;
+        if !ids.is_empty() {
+            append(
+                &mut tx,
+                &audit_read(
+                    actor,
+                    "customer.list",
+                    String::new(),
+                    json!({ "ids": ids, "total": total }),
+                ),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Page {
+            items,
+            total,
+            offset: page.offset,
+            limit: page.limit,
+        })
+    }
+
+    /// Streams a whole segment in pages of `batch` to `sink` (for exports); the
+    /// export is audited once with its size.
+    pub async fn export_customers(
+        &self,
+        actor: &Actor,
+        filter: &CustomerFilter,
+        today: Date,
+        now: Timestamp,
+        mut sink: impl FnMut(&[Customer]) -> Result<(), StoreError>,
+    ) -> Result<i64, StoreError> {
+        let (clause, params) = filter.to_sql(today);
+        let n = params.len();
+        let mut after = String::new();
+        let mut exported = 0i64;
+        loop {
+            let sep = if clause.is_empty() { " WHERE" } else { " AND" };
+            let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, code FROM customers{clause}{sep} code > ${} ORDER BY code LIMIT ${}",
+                n + 1,
+                n + 2
+            )));
+            let rows = bind_params(q, &params)
+                .bind(after.as_str())
+                .bind(1000i64)
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            let ids: Vec<i64> = rows
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            after = rows
+                .last()
+                .map(|r| r.try_get("code"))
+                .transpose()?
+                .unwrap_or_default();
+            let mut conn = self.pool.acquire().await?;
+            let batch = load_customers(&mut conn, &ids).await?;
+            drop(conn);
+            exported += batch.len() as i64;
+            sink(&batch)?;
+        }
+        self.record_audit(
+            &audit_read(
+                actor,
+                "customer.export",
+                String::new(),
+                json!({ "rows": exported }),
+            ),
+            now,
+        )
+        .await?;
+        Ok(exported)
+    }
+}
+
+/// Rows per INSERT statement in bulk paths.
+pub const INSERT_BATCH: usize = 500;
+
+impl Store {
+    /// Inserts customers whose codes do not exist yet, in one transaction, with
+    /// phones, tags and the first entry of their tier history. Existing codes are
+    /// skipped, so repeating a batch adds nothing. Returns the number inserted.
+    pub async fn insert_new_customers(
+        &self,
+        actor: &Actor,
+        drafts: &[CustomerDraft],
+        reason: TierChangeReason,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
+        let backend = self.backend();
         let mut tx = self.begin_write().await?;
-        let mut inserted = 0;
-        for chunk in rows.chunks(INSERT_BATCH) {
+        let rules = current_rules(&mut tx).await?;
+        let mut inserted = 0u64;
+        for chunk in drafts.chunks(INSERT_BATCH) {
+            let decisions: Vec<TierDecision> = chunk
+                .iter()
+                .map(|d| rules.rules.evaluate(d.assets))
+                .collect();
+            let n_cols = PROFILE_COLUMNS.len() + 4;
             let sql = format!(
-                "INSERT INTO customers (code, name, kind, phone, mobile, email, address, service_area, created_at, updated_at) \
-                 VALUES {} ON CONFLICT (code) DO NOTHING",
-                values_placeholders(self.backend(), chunk.len(), 10)
+                "INSERT INTO customers ({}, code, tier, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (code) DO NOTHING RETURNING id, code",
+                PROFILE_COLUMNS.join(", "),
+                values_placeholders(backend, chunk.len(), n_cols)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for row in chunk {
-                query = query
-                    .bind(row.code.as_str())
-                    .bind(row.name.as_str())
-                    .bind(row.kind)
-                    .bind(row.phone.as_deref())
-                    .bind(row.mobile.as_deref())
-                    .bind(row.email.as_deref())
-                    .bind(row.address.as_deref())
-                    .bind(row.service_area.as_deref())
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (draft, decision) in chunk.iter().zip(&decisions) {
+                q = bind_profile(q, draft)
+                    .bind(draft.code.as_str())
+                    .bind(decision.tier_code.as_str())
                     .bind(ms(now))
                     .bind(ms(now));
             }
-            inserted += query.execute(&mut *tx).await?.rows_affected();
+            let rows = q.fetch_all(&mut *tx).await?;
+            let mut ids: std::collections::HashMap<String, i64> =
+                std::collections::HashMap::with_capacity(rows.len());
+            for row in &rows {
+                ids.insert(row.try_get("code")?, row.try_get("id")?);
+            }
+            inserted += rows.len() as u64;
+            let new: Vec<(i64, &CustomerDraft, &TierDecision)> = chunk
+                .iter()
+                .zip(&decisions)
+                .filter_map(|(d, dec)| ids.get(&d.code).map(|id| (*id, d, dec)))
+                .collect();
+            let phones: Vec<(i64, usize, &kefu_domain::customer::CustomerPhone)> = new
+                .iter()
+                .flat_map(|(id, d, _)| d.phones.iter().enumerate().map(move |(i, p)| (*id, i, p)))
+                .collect();
+            for part in phones.chunks(INSERT_BATCH) {
+                let sql = format!(
+                    "INSERT INTO customer_phones (customer_id, position, label, phone_key, extension) VALUES {}",
+                    values_placeholders(backend, part.len(), 5)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, position, phone) in part {
+                    q = q
+                        .bind(*id)
+                        .bind(*position as i64)
+                        .bind(phone.label.code())
+                        .bind(phone.number.key())
+                        .bind(phone.number.extension());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            let tags: Vec<(i64, &String)> = new
+                .iter()
+                .flat_map(|(id, d, _)| d.tags.iter().map(move |t| (*id, t)))
+                .collect();
+            for part in tags.chunks(INSERT_BATCH) {
+                let sql = format!(
+                    "INSERT INTO customer_tags (customer_id, tag) VALUES {}",
+                    values_placeholders(backend, part.len(), 2)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, tag) in part {
+                    q = q.bind(*id).bind(tag.as_str());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            if !new.is_empty() {
+                let sql = format!(
+                    "INSERT INTO customer_tier_history (customer_id, at_ms, from_tier, to_tier, reason, assets_fen, \
+                     threshold_fen, rules_version, actor_label) VALUES {}",
+                    values_placeholders(backend, new.len(), 9)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let label = actor.label();
+                for (id, _, decision) in &new {
+                    q = q
+                        .bind(*id)
+                        .bind(ms(now))
+                        .bind(None::<String>)
+                        .bind(decision.tier_code.as_str())
+                        .bind(reason.code())
+                        .bind(decision.assets.map(Yuan::fen))
+                        .bind(decision.threshold.fen())
+                        .bind(rules.version)
+                        .bind(label.clone());
+                }
+                q.execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(inserted)
@@ -101,16 +981,15 @@ pub(crate) fn values_placeholders(backend: Backend, n_rows: usize, n_cols: usize
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn placeholders_number_every_parameter() {
-        use crate::Backend;
         assert_eq!(
-            super::values_placeholders(Backend::Postgres, 2, 3),
+            values_placeholders(Backend::Postgres, 2, 3),
             "($1,$2,$3),($4,$5,$6)"
         );
-        assert_eq!(
-            super::values_placeholders(Backend::Sqlite, 2, 2),
-            "(?,?),(?,?)"
-        );
+        assert_eq!(values_placeholders(Backend::Sqlite, 2, 2), "(?,?),(?,?)");
+        assert_eq!(numbered_list(3, 3), "$3,$4,$5");
     }
 }

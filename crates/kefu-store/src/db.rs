@@ -144,8 +144,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     // Append-only: a released migration is never edited; changes get a new file.
     Migrator::with_migrations(match backend {
-        Backend::Sqlite => migrations!("sqlite": 1 "0001_foundation"),
-        Backend::Postgres => migrations!("postgres": 1 "0001_foundation"),
+        Backend::Sqlite => migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive"),
+        Backend::Postgres => {
+            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive")
+        }
     })
 }
 

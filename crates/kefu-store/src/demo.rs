@@ -5,6 +5,8 @@
 
 use jiff::Timestamp;
 use kefu_domain::audit::Actor;
+use kefu_domain::customer::{CustomerDraft, CustomerInput, PhoneInput};
+use kefu_domain::money::Yuan;
 use kefu_domain::staff::{DepartmentCode, DepartmentName, PersonName, StaffNo};
 use kefu_domain::{DepartmentId, Role};
 use rand::rngs::StdRng;
@@ -12,8 +14,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::audit::AuditEntry;
-use crate::customers::CustomerRow;
 use crate::staff::NewStaff;
+use crate::tiers::TierChangeReason;
 use crate::{Store, StoreError};
 
 /// The demo organisation's departments: (code, name).
@@ -82,27 +84,38 @@ pub async fn seed_organisation(
 const TX_ROWS: u64 = 20_000;
 
 /// Makes sure customers `KH00000001` … up to `n` exist (existing codes are kept),
-/// calling `progress` with the number done after each transaction.
+/// calling `progress` with the number done after each transaction. `today` dates the
+/// generated birth dates' age bands.
 pub async fn generate_customers(
     store: &Store,
     n: u64,
     seed: u64,
+    today: jiff::civil::Date,
     now: Timestamp,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, StoreError> {
+    let actor = Actor::System("demo".into());
     let mut inserted = 0;
     let mut start = 0;
     while start < n {
         let end = (start + TX_ROWS).min(n);
-        let rows: Vec<CustomerRow> = (start..end).map(|i| customer(seed, i)).collect();
-        inserted += store.insert_customers(&rows, now).await?;
+        let drafts = (start..end)
+            .map(|i| {
+                CustomerDraft::parse(&customer(seed, i), today, Some(AREA_CODE)).map_err(|e| {
+                    StoreError::Unsupported(format!("demo customer {i} is invalid: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        inserted += store
+            .insert_new_customers(&actor, &drafts, TierChangeReason::Created, now)
+            .await?;
         start = end;
         progress(end);
     }
     store
         .record_audit(
             &AuditEntry {
-                actor: &Actor::System("demo".into()),
+                actor: &actor,
                 action: "demo.customers",
                 object_type: "customer",
                 object_id: "*".into(),
@@ -113,6 +126,9 @@ pub async fn generate_customers(
         .await?;
     Ok(inserted)
 }
+
+/// The demo city's area code (济南).
+pub const AREA_CODE: &str = "0531";
 
 const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
@@ -239,8 +255,53 @@ fn full_width(c: char) -> char {
     }
 }
 
+const OCCUPATIONS: &[&str] = &[
+    "教师",
+    "医生",
+    "工程师",
+    "公务员",
+    "个体经营",
+    "退休",
+    "会计",
+    "司机",
+    "销售",
+    "农民",
+    "学生",
+    "护士",
+    "律师",
+    "厨师",
+];
+const POSITIONS: &[&str] = &["职员", "经理", "主管", "总监", "负责人", "店长"];
+const TAGS: &[&str] = &[
+    "老客户",
+    "燃气用户",
+    "独居老人",
+    "低保户",
+    "重点用户",
+    "新用户",
+    "商户",
+    "投诉敏感",
+];
+const WINDOWS: &[&str] = &[
+    "09:00-11:30",
+    "14:00-17:00",
+    "09:00-11:30,14:00-17:00",
+    "18:30-20:30",
+];
+
+/// Assets in fen, skewed as a branch's depositors are: most below 10万, few above 30万.
+fn assets_fen(rng: &mut StdRng) -> i64 {
+    let yuan: i64 = match rng.random_range(0..100) {
+        0..=69 => rng.random_range(0..100_000),
+        70..=84 => rng.random_range(100_000..200_000),
+        85..=92 => rng.random_range(200_000..300_000),
+        _ => rng.random_range(300_000..5_000_000),
+    };
+    yuan * 100 + rng.random_range(0..100)
+}
+
 /// The `i`-th demo customer (0-based) for `seed`: the same inputs give the same row.
-pub fn customer(seed: u64, i: u64) -> CustomerRow {
+pub fn customer(seed: u64, i: u64) -> CustomerInput {
     let mut rng = StdRng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let area = pick(&mut rng, AREAS);
     let street = pick(&mut rng, STREETS);
@@ -252,13 +313,13 @@ pub fn customer(seed: u64, i: u64) -> CustomerRow {
                 pick(&mut rng, ORG_WORDS),
                 pick(&mut rng, ORG_KINDS)
             ),
-            "organisation",
+            "单位",
             format!("济南市{area}{street}{}号", rng.random_range(1..400)),
         )
     } else {
         (
             format!("{}{}", pick(&mut rng, SURNAMES), pick(&mut rng, GIVEN)),
-            "person",
+            "个人",
             format!(
                 "济南市{area}{street}{}{}号楼{}单元{}{:02}室",
                 pick(&mut rng, ESTATES),
@@ -269,21 +330,66 @@ pub fn customer(seed: u64, i: u64) -> CustomerRow {
             ),
         )
     };
-    let phone = (organisation || rng.random_ratio(2, 5)).then(|| landline(&mut rng));
-    let mobile = (!organisation && rng.random_ratio(9, 10) || organisation && rng.random_bool(0.5))
-        .then(|| mobile(&mut rng));
-    let email = rng
-        .random_ratio(1, 5)
-        .then(|| format!("kh{:08}@example.com", i + 1));
-    CustomerRow {
-        code: format!("KH{:08}", i + 1),
-        name,
-        kind,
-        phone,
-        mobile,
-        email,
+    let mut phones = Vec::new();
+    if organisation || rng.random_ratio(2, 5) {
+        phones.push(PhoneInput {
+            label: "电话".into(),
+            number: landline(&mut rng),
+        });
+    }
+    if !organisation && rng.random_ratio(9, 10) || organisation && rng.random_bool(0.5) {
+        phones.push(PhoneInput {
+            label: "手机".into(),
+            number: mobile(&mut rng),
+        });
+    }
+    if organisation && rng.random_ratio(1, 4) {
+        phones.push(PhoneInput {
+            label: "传真".into(),
+            number: landline(&mut rng),
+        });
+    }
+    phones.dedup_by(|a, b| a.number == b.number);
+    let person = !organisation;
+    let tags: Vec<String> = (0..rng.random_range(0..3))
+        .map(|_| pick(&mut rng, TAGS).to_owned())
+        .collect();
+    CustomerInput {
+        code: Some(format!("KH{:08}", i + 1)),
+        name: Some(name),
+        kind: Some(kind.into()),
+        phones,
+        email: rng
+            .random_ratio(1, 5)
+            .then(|| format!("kh{:08}@example.com", i + 1)),
         address: Some(address),
         service_area: Some(area.to_owned()),
+        occupation: (person && rng.random_ratio(4, 5))
+            .then(|| pick(&mut rng, OCCUPATIONS).to_owned()),
+        birth_date: (person && rng.random_ratio(3, 4)).then(|| {
+            format!(
+                "{}-{:02}-{:02}",
+                rng.random_range(1940..2006),
+                rng.random_range(1..13),
+                rng.random_range(1..29)
+            )
+        }),
+        gender: person.then(|| if rng.random_bool(0.5) { "男" } else { "女" }.to_owned()),
+        position: (rng.random_ratio(1, 4)).then(|| pick(&mut rng, POSITIONS).to_owned()),
+        assets: rng
+            .random_ratio(9, 10)
+            .then(|| Yuan::from_fen(assets_fen(&mut rng)).to_string()),
+        liquidity: rng
+            .random_ratio(1, 2)
+            .then(|| pick(&mut rng, &["高", "中", "低"]).to_owned()),
+        tags,
+        preferred_contact_time: rng
+            .random_ratio(1, 6)
+            .then(|| pick(&mut rng, WINDOWS).to_owned()),
+        behaviour_type: rng
+            .random_ratio(1, 3)
+            .then(|| pick(&mut rng, &["要求型", "困惑型", "冲动型"]).to_owned()),
+        ..CustomerInput::default()
     }
 }
 
@@ -292,31 +398,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn customers_are_deterministic_and_varied() {
+    fn customers_are_deterministic_varied_and_valid() {
         assert_eq!(customer(7, 42), customer(7, 42));
         assert_ne!(customer(7, 42), customer(8, 42));
-        let sample: Vec<_> = (0..2_000).map(|i| customer(1, i)).collect();
-        assert!(sample.iter().any(|c| c.kind == "organisation"));
-        assert!(
-            sample
-                .iter()
-                .any(|c| c.mobile.as_deref().is_some_and(|m| m.starts_with("+86")))
-        );
-        assert!(sample.iter().any(|c| {
-            c.mobile
-                .as_deref()
-                .is_some_and(|m| m.contains('１') || m.contains('３'))
-        }));
-        assert!(
-            sample
-                .iter()
-                .any(|c| c.phone.as_deref().is_some_and(|p| p.starts_with("(0531)")))
-        );
-        assert!(
-            sample
-                .iter()
-                .all(|c| c.mobile.is_some() || c.phone.is_some() || c.kind == "person")
-        );
-        assert_eq!(sample[0].code, "KH00000001");
+        let today = jiff::civil::Date::new(2026, 11, 23).unwrap();
+        let sample: Vec<_> = (0..3_000).map(|i| customer(1, i)).collect();
+        let numbers: Vec<&str> = sample
+            .iter()
+            .flat_map(|c| c.phones.iter().map(|p| p.number.as_str()))
+            .collect();
+        assert!(numbers.iter().any(|m| m.starts_with("+86")));
+        assert!(numbers.iter().any(|m| m.contains('１') || m.contains('３')));
+        assert!(numbers.iter().any(|p| p.starts_with("(0531)")));
+        assert!(sample.iter().any(|c| c.kind.as_deref() == Some("单位")));
+        let drafts: Vec<CustomerDraft> = sample
+            .iter()
+            .map(|c| {
+                CustomerDraft::parse(c, today, Some(AREA_CODE))
+                    .unwrap_or_else(|e| panic!("{c:?}: {e}"))
+            })
+            .collect();
+        let rules = kefu_domain::tiering::TierRules::default_rules();
+        for tier in ["normal", "quality", "key", "vip"] {
+            assert!(
+                drafts
+                    .iter()
+                    .any(|d| rules.evaluate(d.assets).tier_code == tier),
+                "no {tier} customer"
+            );
+        }
+        assert_eq!(drafts[0].code, "KH00000001");
     }
 }

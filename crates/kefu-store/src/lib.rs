@@ -19,6 +19,7 @@ pub mod search;
 pub mod sessions;
 pub mod staff;
 pub mod testing;
+pub mod tiers;
 
 pub use db::{Backend, DatabaseUrl, Store, StoreOptions};
 pub use error::StoreError;

@@ -524,13 +524,27 @@ async fn chinese_search_finds_segmented_words(db: &TestDb) {
 }
 
 async fn demo_customers_are_idempotent(db: &TestDb) {
-    let n = kefu_store::demo::generate_customers(&db.store, 2_500, 1, now(), |_| {})
-        .await
-        .unwrap();
+    let n = kefu_store::demo::generate_customers(
+        &db.store,
+        2_500,
+        1,
+        jiff::civil::Date::new(2026, 11, 23).unwrap(),
+        now(),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(n, 2_500);
-    let again = kefu_store::demo::generate_customers(&db.store, 3_000, 1, now(), |_| {})
-        .await
-        .unwrap();
+    let again = kefu_store::demo::generate_customers(
+        &db.store,
+        3_000,
+        1,
+        jiff::civil::Date::new(2026, 11, 23).unwrap(),
+        now(),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(again, 500);
     assert_eq!(db.store.count_customers().await.unwrap(), 3_000);
 }

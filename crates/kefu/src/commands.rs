@@ -49,7 +49,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { customers, seed } => demo_data(&store, customers, seed).await,
+        Command::Demo { customers, seed } => demo_data(&store, &settings, customers, seed).await,
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -96,7 +96,7 @@ async fn serve(
     let now = Timestamp::now();
     let mut banner = Vec::new();
     if let Some(n) = demo_customers {
-        seed_demo(store, n, 2026).await?;
+        seed_demo(store, settings, n, 2026).await?;
         banner.push(format!("demo logins (password {DEMO_PASSWORD}):"));
         for (no, name, role, _) in demo::STAFF {
             banner.push(format!("  {no:<8} {name} ({role})"));
@@ -169,7 +169,12 @@ async fn purge_sessions(store: Store) {
     }
 }
 
-async fn seed_demo(store: &Store, customers: u64, seed: u64) -> anyhow::Result<()> {
+async fn seed_demo(
+    store: &Store,
+    settings: &Settings,
+    customers: u64,
+    seed: u64,
+) -> anyhow::Result<()> {
     let hash = hash_password_blocking(DEMO_PASSWORD.to_owned())
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -188,7 +193,8 @@ async fn seed_demo(store: &Store, customers: u64, seed: u64) -> anyhow::Result<(
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_message("customers");
-        demo::generate_customers(store, customers, seed, Timestamp::now(), |done| {
+        let today = Timestamp::now().to_zoned(settings.time_zone()?).date();
+        demo::generate_customers(store, customers, seed, today, Timestamp::now(), |done| {
             bar.set_position(done)
         })
         .await?;
@@ -197,9 +203,14 @@ async fn seed_demo(store: &Store, customers: u64, seed: u64) -> anyhow::Result<(
     Ok(())
 }
 
-async fn demo_data(store: &Store, customers: u64, seed: u64) -> anyhow::Result<ExitCode> {
+async fn demo_data(
+    store: &Store,
+    settings: &Settings,
+    customers: u64,
+    seed: u64,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    seed_demo(store, customers, seed).await?;
+    seed_demo(store, settings, customers, seed).await?;
     let elapsed = started.elapsed();
     let total = store.count_customers().await?;
     let size = store.size_bytes().await?;

@@ -31,6 +31,26 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
+    pub center: CenterSettings,
+}
+
+/// Facts about the service center itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CenterSettings {
+    /// IANA time zone of the center's business day.
+    pub time_zone: String,
+    /// Area code completing local landline numbers written without one, e.g. "0531".
+    pub area_code: Option<String>,
+}
+
+impl Default for CenterSettings {
+    fn default() -> Self {
+        CenterSettings {
+            time_zone: "Asia/Shanghai".into(),
+            area_code: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +89,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             http: HttpSettings::default(),
             database: DatabaseSettings::default(),
+            center: CenterSettings::default(),
         }
     }
 }
@@ -160,6 +181,16 @@ impl Settings {
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }
+        self.time_zone()?;
+        if let Some(code) = &self.center.area_code {
+            let valid = code.starts_with('0')
+                && (3..=4).contains(&code.len())
+                && code.chars().all(|c| c.is_ascii_digit())
+                && kefu_domain::phone::PhoneNumber::parse(&format!("{code}88886666"), None).is_ok();
+            if !valid {
+                bail!("center.area_code '{code}' is not a Chinese area code such as 010 or 0531");
+            }
+        }
         Ok(())
     }
 
@@ -179,6 +210,15 @@ impl Settings {
         }
     }
 
+    pub fn time_zone(&self) -> anyhow::Result<jiff::tz::TimeZone> {
+        jiff::tz::TimeZone::get(&self.center.time_zone).with_context(|| {
+            format!(
+                "center.time_zone '{}' is not a known time zone",
+                self.center.time_zone
+            )
+        })
+    }
+
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             max_connections: self.database.max_connections,
@@ -196,6 +236,8 @@ impl Settings {
             body_limit_bytes: self.http.body_limit_kib * 1024,
             cookie_secure: self.auth.cookie_secure,
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
+            time_zone: self.time_zone().unwrap_or(jiff::tz::TimeZone::UTC),
+            area_code: self.center.area_code.clone(),
         }
     }
 }
