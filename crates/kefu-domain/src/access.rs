@@ -67,6 +67,8 @@ impl Role {
             // administrators see records (masked) to support the others.
             CustomerRead => matches!(self, Agent | Manager | Admin),
             CustomerWrite => matches!(self, Agent | Manager),
+            // Removing a record is a supervisor's decision.
+            CustomerDelete => matches!(self, Manager),
             // Who sees numbers and money unmasked: agents call customers back;
             // only managers need assets.
             CustomerContactsFull => matches!(self, Agent | Manager),
@@ -111,6 +113,8 @@ pub enum Permission {
     CustomerRead,
     /// Creating and changing customer records.
     CustomerWrite,
+    /// Deleting customer records.
+    CustomerDelete,
     /// Seeing customers' phone numbers unmasked.
     CustomerContactsFull,
     /// Seeing customers' assets unmasked.
@@ -128,7 +132,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -138,6 +142,7 @@ impl Permission {
         Permission::AuditVerify,
         Permission::CustomerRead,
         Permission::CustomerWrite,
+        Permission::CustomerDelete,
         Permission::CustomerContactsFull,
         Permission::CustomerAssetsFull,
         Permission::CustomerImport,

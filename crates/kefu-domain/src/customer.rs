@@ -207,6 +207,7 @@ impl std::fmt::Display for ContactWindows {
 
 /// A customer as submitted (API body, import row): raw text, not yet validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct CustomerInput {
     pub code: Option<String>,
@@ -236,6 +237,7 @@ pub struct CustomerInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PhoneInput {
     /// phone, mobile or fax (or 电话, 手机, 传真).
@@ -278,6 +280,7 @@ pub struct CustomerDraft {
 
 /// One refused field and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub reason: String,

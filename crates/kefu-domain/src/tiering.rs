@@ -26,6 +26,7 @@ pub struct Tier {
 
 /// Tiers as an administrator submits them, before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TierInput {
     pub code: String,

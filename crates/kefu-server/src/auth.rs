@@ -215,7 +215,14 @@ pub mod perm {
         DepartmentManage,
         AuditRead,
         AuditVerify,
-        CustomerRead
+        CustomerRead,
+        CustomerWrite,
+        CustomerDelete,
+        CustomerImport,
+        CustomerExport,
+        TierRulesRead,
+        TierRulesManage,
+        JobRead,
     );
 }
 

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 mod middleware;
 pub mod openapi;
 mod routes;
@@ -83,6 +84,14 @@ impl AppState {
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Today's date in the center's time zone.
+    pub fn today(&self) -> jiff::civil::Date {
+        self.clock
+            .now()
+            .to_zoned(self.config.time_zone.clone())
+            .date()
     }
 }
 

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "Staff accounts 工号"),
         (name = "departments", description = "Departments that handle dispatched work"),
         (name = "audit", description = "Tamper-evident audit trail"),
+        (name = "customers", description = "Customer archive 客户档案: profiles, screen pop, segments, tiers"),
     )
 )]
 pub struct ApiDoc;

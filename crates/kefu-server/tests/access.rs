@@ -15,6 +15,10 @@ use serde_json::json;
 const ALL: &[&str] = &["agent", "handler", "manager", "admin"];
 const ADMIN: &[&str] = &["admin"];
 const SUPERVISORS: &[&str] = &["manager", "admin"];
+const MANAGER: &[&str] = &["manager"];
+/// Department handlers reach customers only through their work orders.
+const CUSTOMER_READERS: &[&str] = &["agent", "manager", "admin"];
+const CUSTOMER_WRITERS: &[&str] = &["agent", "manager"];
 const PUBLIC: &[&str] = &["anonymous", "agent", "handler", "manager", "admin"];
 
 /// The access contract, written out independently of the code that enforces it.
@@ -40,6 +44,20 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("PATCH", "/api/v1/departments/{id}"), ADMIN),
         (("GET", "/api/v1/audit"), SUPERVISORS),
         (("GET", "/api/v1/audit/verify"), ADMIN),
+        (("GET", "/api/v1/customers"), CUSTOMER_READERS),
+        (("POST", "/api/v1/customers"), CUSTOMER_WRITERS),
+        (("GET", "/api/v1/customers/lookup"), CUSTOMER_READERS),
+        (("GET", "/api/v1/customers/{id}"), CUSTOMER_READERS),
+        (("PUT", "/api/v1/customers/{id}"), CUSTOMER_WRITERS),
+        (("DELETE", "/api/v1/customers/{id}"), MANAGER),
+        (
+            ("GET", "/api/v1/customers/{id}/tier-history"),
+            CUSTOMER_READERS,
+        ),
+        (("GET", "/api/v1/customers/{id}/timeline"), CUSTOMER_READERS),
+        (("GET", "/api/v1/tier-rules"), SUPERVISORS),
+        (("PUT", "/api/v1/tier-rules"), ADMIN),
+        (("GET", "/api/v1/jobs/{id}"), SUPERVISORS),
     ])
 }
 

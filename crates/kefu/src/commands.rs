@@ -121,6 +121,12 @@ async fn serve(
     }
     kefu_store::search::warm_up();
     let state = AppState::new(store.clone(), settings.server_config());
+    for job in kefu_server::jobs::resume(&state).await? {
+        println!(
+            "resuming job {} ({}, {} of {} done)",
+            job.id, job.kind, job.done, job.total
+        );
+    }
     tokio::spawn(purge_sessions(store.clone()));
     let url = format!("http://{}", listener.local_addr()?);
     println!(

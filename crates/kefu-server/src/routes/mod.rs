@@ -1,10 +1,12 @@
 //! The API's resources, one router per module, and the system endpoints.
 
 pub(crate) mod audit;
+pub(crate) mod customers;
 pub(crate) mod departments;
 pub(crate) mod session;
 pub(crate) mod staff;
 pub(crate) mod system;
+pub(crate) mod tiers;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +21,8 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(staff::router())
         .merge(departments::router())
         .merge(audit::router())
+        .merge(customers::router())
+        .merge(tiers::router())
 }
 
 /// Query parameters for paged lists.
