@@ -245,6 +245,57 @@ pub struct PhoneInput {
     pub number: String,
 }
 
+impl CustomerInput {
+    /// Overwrites the fields `other` provides (non-blank values; for phones, every
+    /// number of a label `other` lists replaces this input's numbers of that label;
+    /// tags, when `other` has any). Imports use it so a file updates only the columns
+    /// it fills in.
+    pub fn overlay(&mut self, other: &CustomerInput) {
+        fn take(target: &mut Option<String>, source: &Option<String>) {
+            if let Some(v) = source
+                && !v.trim().is_empty()
+            {
+                *target = Some(v.clone());
+            }
+        }
+        take(&mut self.code, &other.code);
+        take(&mut self.name, &other.name);
+        take(&mut self.kind, &other.kind);
+        take(&mut self.email, &other.email);
+        take(&mut self.address, &other.address);
+        take(&mut self.service_area, &other.service_area);
+        take(&mut self.occupation, &other.occupation);
+        take(&mut self.birth_date, &other.birth_date);
+        take(&mut self.age_band, &other.age_band);
+        take(&mut self.gender, &other.gender);
+        take(&mut self.position, &other.position);
+        take(&mut self.assets, &other.assets);
+        take(&mut self.liquidity, &other.liquidity);
+        take(&mut self.preferences, &other.preferences);
+        take(&mut self.family, &other.family);
+        take(&mut self.needs, &other.needs);
+        take(&mut self.notes, &other.notes);
+        take(
+            &mut self.preferred_contact_time,
+            &other.preferred_contact_time,
+        );
+        take(&mut self.behaviour_type, &other.behaviour_type);
+        if !other.tags.is_empty() {
+            self.tags = other.tags.clone();
+        }
+        let labels: Vec<Option<PhoneLabel>> = other
+            .phones
+            .iter()
+            .map(|p| PhoneLabel::parse(&p.label))
+            .collect();
+        if !other.phones.is_empty() {
+            self.phones
+                .retain(|p| !labels.contains(&PhoneLabel::parse(&p.label)));
+            self.phones.extend(other.phones.iter().cloned());
+        }
+    }
+}
+
 /// A phone number of a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerPhone {
@@ -712,6 +763,37 @@ mod tests {
         );
         assert_eq!(PhoneLabel::parse("传真"), Some(PhoneLabel::Fax));
         assert_eq!(Gender::parse("x"), None);
+    }
+
+    #[test]
+    fn overlay_replaces_only_what_is_given() {
+        let mut base = full();
+        let update = CustomerInput {
+            assets: Some("5万".into()),
+            notes: Some("  ".into()),
+            phones: vec![PhoneInput {
+                label: "mobile".into(),
+                number: "13900000000".into(),
+            }],
+            ..CustomerInput::default()
+        };
+        base.overlay(&update);
+        assert_eq!(base.assets.as_deref(), Some("5万"));
+        assert_eq!(
+            base.notes.as_deref(),
+            Some("第一行\n第二行"),
+            "blank cells keep the old value"
+        );
+        assert_eq!(base.name.as_deref(), Some(" 张三 "));
+        let numbers: Vec<(&str, &str)> = base
+            .phones
+            .iter()
+            .map(|p| (p.label.as_str(), p.number.as_str()))
+            .collect();
+        assert_eq!(
+            numbers,
+            vec![("电话", "(0531)8888-6666"), ("mobile", "13900000000")]
+        );
     }
 
     #[test]

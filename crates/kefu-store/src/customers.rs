@@ -847,103 +847,117 @@ impl Store {
         reason: TierChangeReason,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let backend = self.backend();
         let mut tx = self.begin_write().await?;
         let rules = current_rules(&mut tx).await?;
-        let mut inserted = 0u64;
-        for chunk in drafts.chunks(INSERT_BATCH) {
-            let decisions: Vec<TierDecision> = chunk
-                .iter()
-                .map(|d| rules.rules.evaluate(d.assets))
-                .collect();
-            let n_cols = PROFILE_COLUMNS.len() + 4;
-            let sql = format!(
-                "INSERT INTO customers ({}, code, tier, created_at, updated_at) VALUES {} \
-                 ON CONFLICT (code) DO NOTHING RETURNING id, code",
-                PROFILE_COLUMNS.join(", "),
-                values_placeholders(backend, chunk.len(), n_cols)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (draft, decision) in chunk.iter().zip(&decisions) {
-                q = bind_profile(q, draft)
-                    .bind(draft.code.as_str())
-                    .bind(decision.tier_code.as_str())
-                    .bind(ms(now))
-                    .bind(ms(now));
-            }
-            let rows = q.fetch_all(&mut *tx).await?;
-            let mut ids: std::collections::HashMap<String, i64> =
-                std::collections::HashMap::with_capacity(rows.len());
-            for row in &rows {
-                ids.insert(row.try_get("code")?, row.try_get("id")?);
-            }
-            inserted += rows.len() as u64;
-            let new: Vec<(i64, &CustomerDraft, &TierDecision)> = chunk
-                .iter()
-                .zip(&decisions)
-                .filter_map(|(d, dec)| ids.get(&d.code).map(|id| (*id, d, dec)))
-                .collect();
-            let phones: Vec<(i64, usize, &kefu_domain::customer::CustomerPhone)> = new
-                .iter()
-                .flat_map(|(id, d, _)| d.phones.iter().enumerate().map(move |(i, p)| (*id, i, p)))
-                .collect();
-            for part in phones.chunks(INSERT_BATCH) {
-                let sql = format!(
-                    "INSERT INTO customer_phones (customer_id, position, label, phone_key, extension) VALUES {}",
-                    values_placeholders(backend, part.len(), 5)
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (id, position, phone) in part {
-                    q = q
-                        .bind(*id)
-                        .bind(*position as i64)
-                        .bind(phone.label.code())
-                        .bind(phone.number.key())
-                        .bind(phone.number.extension());
-                }
-                q.execute(&mut *tx).await?;
-            }
-            let tags: Vec<(i64, &String)> = new
-                .iter()
-                .flat_map(|(id, d, _)| d.tags.iter().map(move |t| (*id, t)))
-                .collect();
-            for part in tags.chunks(INSERT_BATCH) {
-                let sql = format!(
-                    "INSERT INTO customer_tags (customer_id, tag) VALUES {}",
-                    values_placeholders(backend, part.len(), 2)
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (id, tag) in part {
-                    q = q.bind(*id).bind(tag.as_str());
-                }
-                q.execute(&mut *tx).await?;
-            }
-            if !new.is_empty() {
-                let sql = format!(
-                    "INSERT INTO customer_tier_history (customer_id, at_ms, from_tier, to_tier, reason, assets_fen, \
-                     threshold_fen, rules_version, actor_label) VALUES {}",
-                    values_placeholders(backend, new.len(), 9)
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                let label = actor.label();
-                for (id, _, decision) in &new {
-                    q = q
-                        .bind(*id)
-                        .bind(ms(now))
-                        .bind(None::<String>)
-                        .bind(decision.tier_code.as_str())
-                        .bind(reason.code())
-                        .bind(decision.assets.map(Yuan::fen))
-                        .bind(decision.threshold.fen())
-                        .bind(rules.version)
-                        .bind(label.clone());
-                }
-                q.execute(&mut *tx).await?;
-            }
-        }
+        let inserted =
+            insert_drafts(&mut tx, self.backend(), &rules, actor, drafts, reason, now).await?;
         tx.commit().await?;
         Ok(inserted)
     }
+}
+
+/// The bulk insert inside the caller's transaction; see [`Store::insert_new_customers`].
+pub(crate) async fn insert_drafts(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    rules: &crate::tiers::VersionedRules,
+    actor: &Actor,
+    drafts: &[CustomerDraft],
+    reason: TierChangeReason,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let mut inserted = 0u64;
+    for chunk in drafts.chunks(INSERT_BATCH) {
+        let decisions: Vec<TierDecision> = chunk
+            .iter()
+            .map(|d| rules.rules.evaluate(d.assets))
+            .collect();
+        let n_cols = PROFILE_COLUMNS.len() + 4;
+        let sql = format!(
+            "INSERT INTO customers ({}, code, tier, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (code) DO NOTHING RETURNING id, code",
+            PROFILE_COLUMNS.join(", "),
+            values_placeholders(backend, chunk.len(), n_cols)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (draft, decision) in chunk.iter().zip(&decisions) {
+            q = bind_profile(q, draft)
+                .bind(draft.code.as_str())
+                .bind(decision.tier_code.as_str())
+                .bind(ms(now))
+                .bind(ms(now));
+        }
+        let rows = q.fetch_all(&mut *tx).await?;
+        let mut ids: std::collections::HashMap<String, i64> =
+            std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            ids.insert(row.try_get("code")?, row.try_get("id")?);
+        }
+        inserted += rows.len() as u64;
+        let new: Vec<(i64, &CustomerDraft, &TierDecision)> = chunk
+            .iter()
+            .zip(&decisions)
+            .filter_map(|(d, dec)| ids.get(&d.code).map(|id| (*id, d, dec)))
+            .collect();
+        let phones: Vec<(i64, usize, &kefu_domain::customer::CustomerPhone)> = new
+            .iter()
+            .flat_map(|(id, d, _)| d.phones.iter().enumerate().map(move |(i, p)| (*id, i, p)))
+            .collect();
+        for part in phones.chunks(INSERT_BATCH) {
+            let sql = format!(
+                "INSERT INTO customer_phones (customer_id, position, label, phone_key, extension) VALUES {}",
+                values_placeholders(backend, part.len(), 5)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, position, phone) in part {
+                q = q
+                    .bind(*id)
+                    .bind(*position as i64)
+                    .bind(phone.label.code())
+                    .bind(phone.number.key())
+                    .bind(phone.number.extension());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let tags: Vec<(i64, &String)> = new
+            .iter()
+            .flat_map(|(id, d, _)| d.tags.iter().map(move |t| (*id, t)))
+            .collect();
+        for part in tags.chunks(INSERT_BATCH) {
+            let sql = format!(
+                "INSERT INTO customer_tags (customer_id, tag) VALUES {}",
+                values_placeholders(backend, part.len(), 2)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, tag) in part {
+                q = q.bind(*id).bind(tag.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        if !new.is_empty() {
+            let sql = format!(
+                "INSERT INTO customer_tier_history (customer_id, at_ms, from_tier, to_tier, reason, assets_fen, \
+                     threshold_fen, rules_version, actor_label) VALUES {}",
+                values_placeholders(backend, new.len(), 9)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let label = actor.label();
+            for (id, _, decision) in &new {
+                q = q
+                    .bind(*id)
+                    .bind(ms(now))
+                    .bind(None::<String>)
+                    .bind(decision.tier_code.as_str())
+                    .bind(reason.code())
+                    .bind(decision.assets.map(Yuan::fen))
+                    .bind(decision.threshold.fen())
+                    .bind(rules.version)
+                    .bind(label.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+    }
+    Ok(inserted)
 }
 
 /// The VALUES list for `n_rows` rows of `n_cols` parameters each, bound in order:

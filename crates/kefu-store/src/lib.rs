@@ -15,6 +15,7 @@ mod db;
 pub mod demo;
 pub mod departments;
 mod error;
+pub mod import;
 pub mod search;
 pub mod sessions;
 pub mod staff;

@@ -588,3 +588,246 @@ async fn bulk_insert_skips_existing_codes(db: &TestDb) {
         "import"
     );
 }
+
+mod import {
+    use super::*;
+    use kefu_store::import::{ImportRow, RowOutcome};
+
+    fn row(
+        number: usize,
+        code: Option<&str>,
+        name: Option<&str>,
+        mobile: Option<&str>,
+        assets: Option<&str>,
+    ) -> ImportRow {
+        ImportRow {
+            number,
+            input: CustomerInput {
+                code: code.map(Into::into),
+                name: name.map(Into::into),
+                phones: mobile
+                    .map(|m| {
+                        vec![PhoneInput {
+                            label: "手机".into(),
+                            number: m.into(),
+                        }]
+                    })
+                    .unwrap_or_default(),
+                assets: assets.map(Into::into),
+                ..CustomerInput::default()
+            },
+        }
+    }
+
+    backend_tests!(
+        import_inserts_then_reimport_changes_nothing,
+        import_updates_only_the_cells_given_and_matches_by_phone,
+        import_rejects_bad_rows_and_commits_the_rest,
+    );
+
+    async fn import_inserts_then_reimport_changes_nothing(db: &TestDb) {
+        let s = &db.store;
+        let rows: Vec<ImportRow> = (0..1_500)
+            .map(|i| {
+                row(
+                    i + 2,
+                    Some(&format!("IM{i:05}")),
+                    Some("王五"),
+                    Some(&format!("139{i:08}")),
+                    Some("12万"),
+                )
+            })
+            .collect();
+        let first = s
+            .import_customers(&agent(), &rows, today(), None, now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                first.inserted,
+                first.updated,
+                first.unchanged,
+                first.rejected
+            ),
+            (1_500, 0, 0, 0)
+        );
+        let audit_before = s.verify_audit().await.unwrap();
+        let again = s
+            .import_customers(&agent(), &rows, today(), None, now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                again.inserted,
+                again.updated,
+                again.unchanged,
+                again.rejected
+            ),
+            (0, 0, 1_500, 0)
+        );
+        assert_eq!(s.count_customers().await.unwrap(), 1_500);
+        // Only the import's own audit record was added.
+        match (audit_before, s.verify_audit().await.unwrap()) {
+            (
+                kefu_store::audit::AuditVerdict::Intact { rows: a },
+                kefu_store::audit::AuditVerdict::Intact { rows: b },
+            ) => assert_eq!(b, a + 1),
+            other => panic!("{other:?}"),
+        }
+        let found = s
+            .lookup_by_phone(&agent(), "13900000042", now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (found[0].code.as_str(), found[0].tier.as_str()),
+            ("IM00042", "quality")
+        );
+        assert_eq!(
+            s.tier_history(found[0].id).await.unwrap()[0].reason,
+            "import"
+        );
+    }
+
+    async fn import_updates_only_the_cells_given_and_matches_by_phone(db: &TestDb) {
+        let s = &db.store;
+        let mut input = CustomerInput {
+            code: Some("KH1".into()),
+            name: Some("张三".into()),
+            notes: Some("重要备注".into()),
+            phones: vec![PhoneInput {
+                label: "mobile".into(),
+                number: "13812345678".into(),
+            }],
+            assets: Some("5万".into()),
+            ..CustomerInput::default()
+        };
+        let created = s
+            .create_customer(
+                &agent(),
+                &CustomerDraft::parse(&input, today(), None).unwrap(),
+                now(),
+            )
+            .await
+            .unwrap();
+        // By code: only assets change; notes and phones stay.
+        let r = s
+            .import_customers(
+                &agent(),
+                &[row(2, Some("KH1"), None, None, Some("35万"))],
+                today(),
+                None,
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r.rows[0].1,
+            RowOutcome::Updated {
+                customer_id: created.id
+            }
+        );
+        let after = s.read_customer(&agent(), created.id, now()).await.unwrap();
+        assert_eq!(
+            (
+                after.tier.as_str(),
+                after.notes.as_deref(),
+                after.phones[0].key.as_str()
+            ),
+            ("vip", Some("重要备注"), "13812345678")
+        );
+        // Without code: matched by the phone number, in another format.
+        let r = s
+            .import_customers(
+                &agent(),
+                &[row(
+                    2,
+                    None,
+                    Some("张三丰"),
+                    Some("+86 138 1234 5678"),
+                    None,
+                )],
+                today(),
+                None,
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r.rows[0].1,
+            RowOutcome::Updated {
+                customer_id: created.id
+            }
+        );
+        assert_eq!(
+            s.read_customer(&agent(), created.id, now())
+                .await
+                .unwrap()
+                .name,
+            "张三丰"
+        );
+        input.name = Some("张三丰".into());
+        assert_eq!(s.count_customers().await.unwrap(), 1);
+    }
+
+    async fn import_rejects_bad_rows_and_commits_the_rest(db: &TestDb) {
+        let s = &db.store;
+        s.create_customer(&agent(), &draft("SHARED1", None, &["0531-88886666"]), now())
+            .await
+            .unwrap();
+        s.create_customer(&agent(), &draft("SHARED2", None, &["0531-88886666"]), now())
+            .await
+            .unwrap();
+        let rows = vec![
+            row(2, Some("N1"), Some("甲"), Some("13812345678"), Some("1000")),
+            row(3, Some("N2"), Some("乙"), Some("1381234567"), None),
+            row(4, Some("N1"), Some("丙"), None, None),
+            row(5, None, Some("丁"), Some("13900000000"), None),
+            row(6, None, Some("戊"), Some("(0531)8888-6666"), None),
+            row(7, Some("N3"), None, None, Some("12.345")),
+            row(8, Some("N4"), Some("己"), None, Some("100万")),
+        ];
+        let r = s
+            .import_customers(&agent(), &rows, today(), Some("0531"), now())
+            .await
+            .unwrap();
+        assert_eq!((r.inserted, r.rejected), (2, 5));
+        let rejected: Vec<(usize, String)> = r
+            .rows
+            .iter()
+            .filter_map(|(n, o)| match o {
+                RowOutcome::Rejected { errors } => Some((
+                    *n,
+                    errors
+                        .iter()
+                        .map(|e| e.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            rejected,
+            vec![
+                (3, "phones[0]".into()),
+                (4, "code".into()),
+                (5, "code".into()),
+                (6, "phones".into()),
+                (7, "name+assets".into())
+            ]
+        );
+        assert_eq!(s.count_customers().await.unwrap(), 4);
+        let f = CustomerFilter {
+            tier: Some("vip".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.list_customers(&agent(), &f, PageRequest::default(), today(), now())
+                .await
+                .unwrap()
+                .items[0]
+                .code,
+            "N4"
+        );
+    }
+}
