@@ -392,7 +392,7 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
     }
 }
 
-/// Normalises tags: trimmed, de-duplicated, each 1–32 characters, at most 20.
+/// Normalises tags: trimmed, de-duplicated, sorted, each 1–32 characters, at most 20.
 pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, String> {
     let mut tags: Vec<String> = Vec::new();
     for tag in raw {
@@ -407,6 +407,8 @@ pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, String> {
     if tags.len() > MAX_TAGS {
         return Err(format!("at most {MAX_TAGS} tags"));
     }
+    // A set: one canonical order, so the same tags in another order are no change.
+    tags.sort();
     Ok(tags)
 }
 
@@ -650,7 +652,7 @@ mod tests {
         assert_eq!(d.phones[1].label, PhoneLabel::Phone);
         assert_eq!(d.assets, Some(Yuan::from_yuan(250_000)));
         assert_eq!(d.age_band, Some(AgeBand::From45To54));
-        assert_eq!(d.tags, vec!["老客户".to_owned(), "燃气".to_owned()]);
+        assert_eq!(d.tags, vec!["燃气".to_owned(), "老客户".to_owned()]);
         assert_eq!(
             d.preferred_contact_time.unwrap().to_string(),
             "09:00-11:30,14:00-17:00"

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod import;
 pub mod jobs;
 mod middleware;
 pub mod openapi;
@@ -31,6 +32,8 @@ pub struct ServerConfig {
     pub session_ttl: SignedDuration,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
+    /// Largest accepted import file.
+    pub import_limit_bytes: usize,
     /// Mark the session cookie `Secure` (behind HTTPS).
     pub cookie_secure: bool,
     /// Requests taking longer are answered 503.
@@ -47,6 +50,7 @@ impl Default for ServerConfig {
             lockout: LockoutPolicy::default(),
             session_ttl: SignedDuration::from_hours(8),
             body_limit_bytes: 1024 * 1024,
+            import_limit_bytes: 64 * 1024 * 1024,
             cookie_secure: false,
             request_timeout: Duration::from_secs(30),
             time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
@@ -98,7 +102,7 @@ impl AppState {
 /// The whole application as a router, ready to serve or to test with `oneshot`.
 pub fn app(state: AppState) -> Router {
     routes::system::metrics_handle();
-    let (api, _doc) = routes::api_router().split_for_parts();
+    let (api, _doc) = routes::api_router(&state.config).split_for_parts();
     let api = api.with_state(state.clone());
     let system = routes::system::router().with_state(state.clone());
     middleware::wrap(Router::new().merge(api).merge(system), &state.config)

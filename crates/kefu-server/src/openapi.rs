@@ -51,5 +51,9 @@ impl Modify for SecuritySchemes {
 /// The document served at `/api/openapi.json`.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| crate::routes::api_router().split_for_parts().1)
+    DOC.get_or_init(|| {
+        crate::routes::api_router(&crate::ServerConfig::default())
+            .split_for_parts()
+            .1
+    })
 }

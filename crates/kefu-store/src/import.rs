@@ -159,6 +159,7 @@ impl Store {
         today: Date,
         area_code: Option<&str>,
         now: Timestamp,
+        progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<ImportResult, StoreError> {
         let mut tx = self.begin_write().await?;
         let rules = current_rules(&mut tx).await?;
@@ -256,10 +257,23 @@ impl Store {
                 Some(Err(rejected)) => rejected,
                 Some(Ok(id)) => {
                     if let Some(first) = seen_ids.insert(id, row.number) {
-                        reject(
-                            "code",
-                            format!("row {first} already updates the same customer"),
-                        )
+                        match row
+                            .input
+                            .code
+                            .as_deref()
+                            .map(str::trim)
+                            .filter(|c| !c.is_empty())
+                        {
+                            Some(code) => {
+                                reject("code", format!("{code} is a duplicate of row {first}"))
+                            }
+                            None => reject(
+                                "phones",
+                                format!(
+                                    "row {first} already updates the customer with this number"
+                                ),
+                            ),
+                        }
                     } else if let Some(current) = existing.get(&id) {
                         let mut merged = customer_to_input(current);
                         merged.overlay(&row.input);
@@ -327,6 +341,9 @@ impl Store {
                 RowOutcome::Rejected { .. } => result.rejected += 1,
             }
             result.rows.push((row.number, outcome));
+            if result.rows.len() % 1_000 == 0 {
+                progress(result.rows.len());
+            }
         }
         let inserted = insert_drafts(
             &mut tx,
@@ -364,6 +381,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        progress(rows.len());
         Ok(result)
     }
 }

@@ -639,7 +639,7 @@ mod import {
             })
             .collect();
         let first = s
-            .import_customers(&agent(), &rows, today(), None, now())
+            .import_customers(&agent(), &rows, today(), None, now(), &mut |_| {})
             .await
             .unwrap();
         assert_eq!(
@@ -653,7 +653,7 @@ mod import {
         );
         let audit_before = s.verify_audit().await.unwrap();
         let again = s
-            .import_customers(&agent(), &rows, today(), None, now())
+            .import_customers(&agent(), &rows, today(), None, now(), &mut |_| {})
             .await
             .unwrap();
         assert_eq!(
@@ -717,6 +717,7 @@ mod import {
                 today(),
                 None,
                 now(),
+                &mut |_| {},
             )
             .await
             .unwrap();
@@ -749,6 +750,7 @@ mod import {
                 today(),
                 None,
                 now(),
+                &mut |_| {},
             )
             .await
             .unwrap();
@@ -787,7 +789,7 @@ mod import {
             row(8, Some("N4"), Some("己"), None, Some("100万")),
         ];
         let r = s
-            .import_customers(&agent(), &rows, today(), Some("0531"), now())
+            .import_customers(&agent(), &rows, today(), Some("0531"), now(), &mut |_| {})
             .await
             .unwrap();
         assert_eq!((r.inserted, r.rejected), (2, 5));

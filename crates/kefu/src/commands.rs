@@ -15,7 +15,7 @@ use kefu_store::{Store, demo};
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::Settings;
-use crate::{AdminCommand, AuditCommand, Command, TokenCommand};
+use crate::{AdminCommand, AuditCommand, Command, ImportCommand, TokenCommand};
 
 /// The password of every demo account (demo mode only).
 const DEMO_PASSWORD: &str = "kefu-demo-2026";
@@ -59,6 +59,27 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                     department,
                 },
         } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
+        Command::Import {
+            command:
+                ImportCommand::Customers {
+                    file,
+                    encoding,
+                    format,
+                    header_map,
+                    report,
+                },
+        } => {
+            import_customers(
+                &store,
+                &settings,
+                &file,
+                encoding.as_deref(),
+                format.as_deref(),
+                header_map.as_deref(),
+                report.as_deref(),
+            )
+            .await
+        }
         Command::Token {
             command: TokenCommand::Create { staff_no, name },
         } => token_create(&store, &staff_no, &name).await,
@@ -306,4 +327,133 @@ async fn audit_verify(store: &Store) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_customers(
+    store: &Store,
+    settings: &Settings,
+    file: &std::path::Path,
+    encoding: Option<&str>,
+    format: Option<&str>,
+    header_map: Option<&str>,
+    report: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use kefu_files::{FileFormat, Limits, TextEncoding};
+    let limits = Limits {
+        max_bytes: settings.http.import_limit_mib * 1024 * 1024,
+        ..Limits::default()
+    };
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if size > limits.max_bytes as u64 {
+        bail!(
+            "{} is {size} bytes; at most {} bytes are accepted (http.import_limit_mib); nothing was imported",
+            file.display(),
+            limits.max_bytes
+        );
+    }
+    let options = kefu_server::import::ImportOptions {
+        encoding: encoding
+            .map(|e| {
+                TextEncoding::parse(e)
+                    .with_context(|| format!("--encoding '{e}' is not utf-8, gbk or gb18030"))
+            })
+            .transpose()?,
+        format: match format {
+            None => None,
+            Some("csv") => Some(FileFormat::Csv),
+            Some("xlsx") => Some(FileFormat::Xlsx),
+            Some(other) => bail!("--format '{other}' is not csv or xlsx"),
+        },
+        header_map: header_map
+            .map(kefu_files::customers::parse_header_map)
+            .transpose()?
+            .unwrap_or_default(),
+        limits,
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let started = Instant::now();
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(format!("importing {}", file.display()));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let now = Timestamp::now();
+    let today = now.to_zoned(settings.time_zone()?).date();
+    let actor = Actor::System("cli-import".into());
+    let result = kefu_server::import::import_customer_file(
+        store,
+        &actor,
+        bytes,
+        options,
+        today,
+        settings.center.area_code.as_deref(),
+        now,
+        &mut |done| bar.set_message(format!("checked {done} rows")),
+    )
+    .await;
+    bar.finish_and_clear();
+    let summary = match result {
+        Ok(r) => r,
+        Err(kefu_server::import::ImportFailure::File(e)) => {
+            bail!("{}: {e}; nothing was imported", file.display())
+        }
+        Err(kefu_server::import::ImportFailure::Store(e)) => {
+            return Err(e).context("import failed; nothing was imported");
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{}: {} rows ({}{}) in {secs:.1} s ({:.0} rows/s)",
+        file.display(),
+        summary.rows,
+        summary.format,
+        summary
+            .encoding
+            .as_deref()
+            .map(|e| format!(", {e}"))
+            .unwrap_or_default(),
+        summary.rows as f64 / secs.max(1e-9)
+    );
+    println!(
+        "  inserted {}, updated {}, unchanged {}, rejected {}",
+        summary.inserted, summary.updated, summary.unchanged, summary.rejected
+    );
+    if !summary.ignored_columns.is_empty() {
+        println!("  ignored columns: {}", summary.ignored_columns.join(", "));
+    }
+    const SHOWN: usize = 50;
+    for e in summary.errors.iter().take(SHOWN) {
+        match &e.column {
+            Some(c) => println!("  row {} [{c}]: {}", e.row, e.reason),
+            None => println!("  row {}: {}", e.row, e.reason),
+        }
+    }
+    if summary.errors.len() > SHOWN {
+        println!(
+            "  … and {} more (use --report FILE for all)",
+            summary.errors.len() - SHOWN
+        );
+    }
+    if let Some(path) = report {
+        let rows = summary.errors.iter().map(|e| {
+            vec![
+                e.row.to_string(),
+                e.column.clone().unwrap_or_default(),
+                e.reason.clone(),
+            ]
+        });
+        let bytes = kefu_files::write_csv(&["行号", "列", "原因"], rows)?;
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("  rejected rows written to {}", path.display());
+    }
+    Ok(if summary.rejected > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

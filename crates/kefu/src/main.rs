@@ -60,6 +60,11 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Import records from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Staff accounts.
     Admin {
         #[command(subcommand)]
@@ -74,6 +79,28 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import customers from CSV (UTF-8, BOM, GBK/GB18030) or XLSX. Exit 0 when every
+    /// row was imported, 3 when some were rejected (the others are committed), 1 when
+    /// the file could not be imported at all.
+    Customers {
+        file: PathBuf,
+        /// utf-8, gbk or gb18030 (detected when absent).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// csv or xlsx (detected when absent).
+        #[arg(long)]
+        format: Option<String>,
+        /// Extra column names, e.g. "手机号码=mobile,单位名称=name".
+        #[arg(long)]
+        header_map: Option<String>,
+        /// Write every rejected row to this CSV file.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 

@@ -69,6 +69,8 @@ pub struct AuthSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     pub body_limit_kib: usize,
+    /// Largest customer file accepted for import.
+    pub import_limit_mib: usize,
     pub request_timeout_secs: u64,
 }
 
@@ -109,6 +111,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             body_limit_kib: 1024,
+            import_limit_mib: 64,
             request_timeout_secs: 30,
         }
     }
@@ -175,7 +178,10 @@ impl Settings {
         if self.auth.lockout_minutes <= 0 || self.auth.session_hours <= 0 {
             bail!("auth.lockout_minutes and auth.session_hours must be positive");
         }
-        if self.http.body_limit_kib == 0 || self.http.request_timeout_secs == 0 {
+        if self.http.body_limit_kib == 0
+            || self.http.import_limit_mib == 0
+            || self.http.request_timeout_secs == 0
+        {
             bail!("http.body_limit_kib and http.request_timeout_secs must be positive");
         }
         if self.database.max_connections == 0 {
@@ -234,6 +240,7 @@ impl Settings {
             },
             session_ttl: SignedDuration::from_hours(self.auth.session_hours),
             body_limit_bytes: self.http.body_limit_kib * 1024,
+            import_limit_bytes: self.http.import_limit_mib * 1024 * 1024,
             cookie_secure: self.auth.cookie_secure,
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             time_zone: self.time_zone().unwrap_or(jiff::tz::TimeZone::UTC),

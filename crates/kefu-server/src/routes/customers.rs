@@ -236,10 +236,12 @@ pub(crate) struct SegmentQuery {
     tags: Option<String>,
     offset: Option<i64>,
     limit: Option<i64>,
+    /// Exports only: csv (UTF-8 with BOM, opens in Excel) or xlsx.
+    pub(crate) format: Option<String>,
 }
 
 impl SegmentQuery {
-    fn filter(&self) -> ApiResult<CustomerFilter> {
+    pub(crate) fn filter(&self) -> ApiResult<CustomerFilter> {
         fn parsed<T>(
             field: &str,
             raw: &Option<String>,
@@ -300,6 +302,12 @@ async fn list_customers(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<SegmentQuery>,
 ) -> ApiResult<Json<CustomerPage>> {
+    if q.format.is_some() {
+        return Err(ApiError::invalid(
+            "format",
+            "applies to /api/v1/customers/export only",
+        ));
+    }
     let filter = q.filter()?;
     let page = Paging {
         offset: q.offset,

@@ -1,6 +1,7 @@
 //! The API's resources, one router per module, and the system endpoints.
 
 pub(crate) mod audit;
+pub(crate) mod customer_files;
 pub(crate) mod customers;
 pub(crate) mod departments;
 pub(crate) mod session;
@@ -15,13 +16,14 @@ use crate::AppState;
 use crate::openapi::ApiDoc;
 
 /// Every `/api/v1` route, with its OpenAPI description.
-pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(session::router())
         .merge(staff::router())
         .merge(departments::router())
         .merge(audit::router())
         .merge(customers::router())
+        .merge(customer_files::router(config.import_limit_bytes))
         .merge(tiers::router())
 }
 

@@ -1,0 +1,190 @@
+//! Customer import (file upload) and export (CSV or XLSX download).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use kefu_files::customers::parse_header_map;
+use kefu_files::{FileFormat, TextEncoding};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Authorized, perm};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiQuery;
+use crate::import::{
+    ExportFormat, ImportFailure, ImportOptions, ImportReport, export_customers,
+    import_customer_file,
+};
+use crate::routes::customers::SegmentQuery;
+
+pub(crate) fn router(import_limit_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(import_customers))
+        .layer(DefaultBodyLimit::max(import_limit_bytes))
+        .merge(OpenApiRouter::new().routes(routes!(export)))
+}
+
+/// The raw request body, with the API's error for bodies over the limit.
+pub(crate) struct ApiBytes(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "request.too_large",
+                        "the file is larger than the import limit",
+                    )
+                } else {
+                    ApiError::new(e.status(), "request.unreadable_body", e.body_text())
+                }
+            })
+    }
+}
+
+impl From<ImportFailure> for ApiError {
+    fn from(f: ImportFailure) -> Self {
+        match f {
+            ImportFailure::File(e) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "import.invalid_file",
+                e.to_string(),
+            ),
+            ImportFailure::Store(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportQuery {
+    /// utf-8, gbk or gb18030; detected when absent.
+    encoding: Option<String>,
+    /// csv or xlsx; detected when absent.
+    format: Option<String>,
+    /// Extra column names, e.g. `手机号码=mobile,单位名称=name`.
+    header_map: Option<String>,
+}
+
+/// Imports customers from a CSV or XLSX file sent as the request body. Valid rows
+/// are committed together; the report lists every rejected row with its reason.
+#[utoipa::path(post, path = "/api/v1/customers/import", tag = "customers", params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or XLSX"),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ImportReport), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "import.invalid_file: nothing was imported")))]
+async fn import_customers(
+    who: Authorized<perm::CustomerImport>,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiBytes(body): ApiBytes,
+) -> ApiResult<Json<ImportReport>> {
+    let encoding = q
+        .encoding
+        .as_deref()
+        .map(|e| {
+            TextEncoding::parse(e).ok_or_else(|| {
+                ApiError::invalid("encoding", format!("'{e}' is not utf-8, gbk or gb18030"))
+            })
+        })
+        .transpose()?;
+    let format = match q.format.as_deref() {
+        None => None,
+        Some("csv") => Some(FileFormat::Csv),
+        Some("xlsx") => Some(FileFormat::Xlsx),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("'{other}' is not csv or xlsx"),
+            ));
+        }
+    };
+    let header_map = q
+        .header_map
+        .as_deref()
+        .map(parse_header_map)
+        .transpose()
+        .map_err(|e| ApiError::invalid("header_map", e))?
+        .unwrap_or_default();
+    let options = ImportOptions {
+        encoding,
+        format,
+        header_map,
+        ..ImportOptions::default()
+    };
+    let report = import_customer_file(
+        &state.store,
+        &who.actor(),
+        body.to_vec(),
+        options,
+        state.today(),
+        state.config.area_code.as_deref(),
+        state.clock.now(),
+        &mut |_| {},
+    )
+    .await?;
+    Ok(Json(report))
+}
+
+/// A segment as a file (at most 100 000 customers), masked by role like the API.
+#[utoipa::path(get, path = "/api/v1/customers/export", tag = "customers", params(SegmentQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, description = "the file", content_type = "text/csv"),
+        (status = 409, body = ErrorBody, description = "segment too large"), (status = 422, body = ErrorBody)))]
+async fn export(
+    who: Authorized<perm::CustomerExport>,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SegmentQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let format = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        other => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("'{other}' is not csv or xlsx"),
+            ));
+        }
+    };
+    let filter = q.filter()?;
+    let bytes = export_customers(
+        &state.store,
+        &who.actor(),
+        who.role(),
+        &filter,
+        format,
+        state.today(),
+        state.clock.now(),
+    )
+    .await?;
+    let (content_type, ext) = match format {
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        ExportFormat::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let disposition = format!(
+        "attachment; filename=\"customers-{}.{ext}\"",
+        state.today().strftime("%Y%m%d")
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(ApiError::internal)?,
+    );
+    Ok((headers, bytes))
+}
