@@ -58,6 +58,8 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("GET", "/api/v1/tier-rules"), SUPERVISORS),
         (("PUT", "/api/v1/tier-rules"), ADMIN),
         (("GET", "/api/v1/jobs/{id}"), SUPERVISORS),
+        (("POST", "/api/v1/customers/import"), SUPERVISORS),
+        (("GET", "/api/v1/customers/export"), MANAGER),
     ])
 }
 

@@ -39,6 +39,7 @@ fn workdir() -> tempfile::TempDir {
 }
 
 backend_tests!(
+    import_customers_reports_rows_and_exits_by_outcome,
     admin_and_token_creation_then_audit_verify_detects_an_edit,
     audit_verify_names_a_deleted_row,
     migrate_reports_the_schema_state,
@@ -387,4 +388,76 @@ fn serve_demo_prints_the_demo_logins() {
         "{banner:?}"
     );
     assert!(banner.iter().any(|l| l.contains("KF1001")), "{banner:?}");
+}
+
+async fn import_customers_reports_rows_and_exits_by_outcome(db: &TestDb) {
+    let dir = workdir();
+    let url = db.url.to_string();
+    let text = "客户编号,姓名,手机,存款\r\nC1,张伟,138-1234-5678,15万\r\nC2,,13900001111,\r\nC3,李娜,+86 139 0000 2222,\r\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    std::fs::write(dir.path().join("customers.csv"), &gbk).unwrap();
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "import",
+            "customers",
+            "customers.csv",
+            "--report",
+            "rejected.csv",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("GB18030") && text.contains("inserted 2, updated 0, unchanged 0, rejected 1"),
+        "{text}"
+    );
+    assert!(text.contains("row 3 [姓名]"), "{text}");
+    let report = std::fs::read(dir.path().join("rejected.csv")).unwrap();
+    assert!(String::from_utf8_lossy(&report).contains("3,姓名"));
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "import",
+            "customers",
+            "customers.csv",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("inserted 0, updated 0, unchanged 2, rejected 1"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::write(dir.path().join("good.csv"), "客户编号,姓名\nC9,王芳\n").unwrap();
+    let out = kefu(
+        dir.path(),
+        &["--database-url", &url, "import", "customers", "good.csv"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(dir.path().join("blob.bin"), b"\x00\x01\x02").unwrap();
+    let out = kefu(
+        dir.path(),
+        &["--database-url", &url, "import", "customers", "blob.bin"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("nothing was imported"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kefu(
+        dir.path(),
+        &["--database-url", &url, "import", "customers", "missing.csv"],
+    );
+    assert_eq!(out.status.code(), Some(1));
 }
