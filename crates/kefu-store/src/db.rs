@@ -111,6 +111,9 @@ impl std::fmt::Debug for DatabaseUrl {
 pub struct StoreOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// SQLite page cache per connection. Bulk loads into large indexes are several
+    /// times faster with a cache that holds the indexes' upper levels.
+    pub sqlite_cache_mib: u32,
 }
 
 impl Default for StoreOptions {
@@ -118,6 +121,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
+            sqlite_cache_mib: 16,
         }
     }
 }
@@ -181,12 +185,16 @@ impl Store {
             .map_err(StoreError::Connect)?;
             let _ = sqlx::Connection::close(probe).await;
         }
+        let cache_mib = options.sqlite_cache_mib;
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        let cache =
+                            format!("PRAGMA cache_size = -{};", u64::from(cache_mib) * 1024);
+                        conn.execute(sqlx::AssertSqlSafe(cache)).await?;
                         // WAL: readers never block the writer. synchronous=FULL: a
                         // commit acknowledged to a client survives power loss, not
                         // only a process crash (NORMAL would risk the last commits).

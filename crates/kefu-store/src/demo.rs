@@ -95,17 +95,29 @@ pub async fn generate_customers(
     mut progress: impl FnMut(u64),
 ) -> Result<u64, StoreError> {
     let actor = Actor::System("demo".into());
+    // Generating and validating the next batch overlaps with inserting this one.
+    let make = move |start: u64, end: u64| {
+        tokio::task::spawn_blocking(move || {
+            (start..end)
+                .map(|i| {
+                    CustomerDraft::parse(&customer(seed, i), today, Some(AREA_CODE)).map_err(|e| {
+                        StoreError::Unsupported(format!("demo customer {i} is invalid: {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+    };
     let mut inserted = 0;
     let mut start = 0;
-    while start < n {
+    let mut pending = (start < n).then(|| make(start, (start + TX_ROWS).min(n)));
+    while let Some(batch) = pending.take() {
+        let drafts = batch
+            .await
+            .map_err(|e| StoreError::Unsupported(format!("demo generator failed: {e}")))??;
         let end = (start + TX_ROWS).min(n);
-        let drafts = (start..end)
-            .map(|i| {
-                CustomerDraft::parse(&customer(seed, i), today, Some(AREA_CODE)).map_err(|e| {
-                    StoreError::Unsupported(format!("demo customer {i} is invalid: {e}"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        if end < n {
+            pending = Some(make(end, (end + TX_ROWS).min(n)));
+        }
         inserted += store
             .insert_new_customers(&actor, &drafts, TierChangeReason::Created, now)
             .await?;

@@ -15,7 +15,10 @@ use kefu_store::{Store, demo};
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::Settings;
-use crate::{AdminCommand, AuditCommand, Command, ImportCommand, TokenCommand};
+use crate::{AdminCommand, AuditCommand, BenchCommand, Command, ImportCommand, TokenCommand};
+
+/// SQLite page cache for bulk commands (demo data, imports), in MiB.
+const BULK_CACHE_MIB: u32 = 128;
 
 /// The password of every demo account (demo mode only).
 const DEMO_PASSWORD: &str = "kefu-demo-2026";
@@ -34,7 +37,9 @@ pub fn init_logging(settings: &Settings) {
 }
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
-    let store = open(&settings).await?;
+    // Bulk commands get a larger SQLite cache: index maintenance dominates them.
+    let bulk = matches!(command, Command::Demo { .. } | Command::Import { .. });
+    let store = open(&settings, bulk).await?;
     let result = match command {
         Command::Serve {
             demo,
@@ -59,6 +64,25 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                     department,
                 },
         } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
+        Command::Bench {
+            command:
+                BenchCommand::Customers {
+                    requests,
+                    concurrency,
+                    import_rows,
+                    seed,
+                },
+        } => {
+            let options = crate::bench::BenchOptions {
+                requests,
+                concurrency,
+                import_rows,
+                seed,
+            };
+            crate::bench::customers(&store, &settings, options)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Import {
             command:
                 ImportCommand::Customers {
@@ -92,9 +116,13 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
 }
 
 /// Opens and migrates the database every command works on.
-async fn open(settings: &Settings) -> anyhow::Result<Store> {
+async fn open(settings: &Settings, bulk: bool) -> anyhow::Result<Store> {
     let url = settings.database_url()?;
-    let store = Store::connect(&url, &settings.store_options())
+    let mut options = settings.store_options();
+    if bulk {
+        options.sqlite_cache_mib = options.sqlite_cache_mib.max(BULK_CACHE_MIB);
+    }
+    let store = Store::connect(&url, &options)
         .await
         .with_context(|| format!("opening {url}"))?;
     store

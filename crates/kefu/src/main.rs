@@ -3,6 +3,7 @@
 //! Parses arguments, loads settings once, sets up logging, runs one command and
 //! turns its outcome into an exit code (0 ok, 1 error, 2 audit log broken).
 
+mod bench;
 mod commands;
 mod settings;
 
@@ -60,6 +61,11 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Measure performance through the HTTP API on loopback (prints figures).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Import records from files.
     Import {
         #[command(subcommand)]
@@ -79,6 +85,26 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Screen-pop lookups, segment pages and a GBK CSV import against the customers in
+    /// the database (make them with `kefu demo --customers N`).
+    Customers {
+        /// Requests per query scenario.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Rows of the import file (0 skips the import).
+        #[arg(long, default_value_t = 100_000)]
+        import_rows: usize,
+        /// The seed the demo data was made with.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
     },
 }
 

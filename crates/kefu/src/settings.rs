@@ -78,6 +78,8 @@ pub struct HttpSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     pub max_connections: u32,
+    /// SQLite page cache per connection, in MiB.
+    pub sqlite_cache_mib: u32,
 }
 
 impl Default for Settings {
@@ -121,6 +123,7 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         DatabaseSettings {
             max_connections: 10,
+            sqlite_cache_mib: 16,
         }
     }
 }
@@ -228,6 +231,7 @@ impl Settings {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             max_connections: self.database.max_connections,
+            sqlite_cache_mib: self.database.sqlite_cache_mib,
             ..StoreOptions::default()
         }
     }
