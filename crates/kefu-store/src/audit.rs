@@ -190,9 +190,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Page {
-            items,
-            total,
+        Ok(Page { items, total, total_exact: true,
             offset: page.offset,
             limit: page.limit,
         })

@@ -558,20 +558,23 @@ impl Store {
         Ok(customer)
     }
 
-    /// Reads one customer; the read is audited.
+    /// Reads one customer. The read is audited; the audit record is committed before
+    /// the record is returned. The read itself holds no write lock, so large reads
+    /// never stall writers (SQLite has one).
     pub async fn read_customer(
         &self,
         actor: &Actor,
         id: i64,
         now: Timestamp,
     ) -> Result<Customer, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let customer = load_customers(&mut tx, &[id])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)?;
-        append(
-            &mut tx,
+        let customer = {
+            let mut conn = self.pool.acquire().await?;
+            load_customers(&mut conn, &[id])
+                .await?
+                .pop()
+                .ok_or(StoreError::NotFound)?
+        };
+        self.record_audit(
             &audit_read(
                 actor,
                 "customer.read",
@@ -581,7 +584,6 @@ impl Store {
             now,
         )
         .await?;
-        tx.commit().await?;
         Ok(customer)
     }
 
@@ -687,38 +689,37 @@ impl Store {
         Ok(())
     }
 
-    /// The screen pop: customers with a phone whose key is `phone_key`. Audited,
-    /// with the number masked in the audit record.
+    /// The screen pop: customers with a phone whose key is `phone_key`. Audited (the
+    /// number masked in the audit record) before the result is returned.
     pub async fn lookup_by_phone(
         &self,
         actor: &Actor,
         phone_key: &str,
         now: Timestamp,
     ) -> Result<Vec<Customer>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT customer_id FROM customer_phones WHERE phone_key = $1 ORDER BY customer_id LIMIT 20",
-        )
-        .bind(phone_key)
-        .fetch_all(&mut *tx)
-        .await?;
-        let customers = load_customers(&mut tx, &ids).await?;
-        append(
-            &mut tx,
-            &audit_read(
-                actor,
-                "customer.lookup",
-                ids.first().map(ToString::to_string).unwrap_or_default(),
-                json!({ "phone": mask_key(phone_key), "matched": ids }),
-            ),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        let (ids, customers) = {
+            let mut conn = self.pool.acquire().await?;
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT DISTINCT customer_id FROM customer_phones WHERE phone_key = $1 ORDER BY customer_id LIMIT 20",
+            )
+            .bind(phone_key)
+            .fetch_all(&mut *conn)
+            .await?;
+            let customers = load_customers(&mut conn, &ids).await?;
+            (ids, customers)
+        };
+        let entry = audit_read(
+            actor,
+            "customer.lookup",
+            ids.first().map(ToString::to_string).unwrap_or_default(),
+            json!({ "phone": mask_key(phone_key), "matched": ids }),
+        );
+        self.record_audit(&entry, now).await?;
         Ok(customers)
     }
 
-    /// A page of a segment, by code. The customers listed are audited as read.
+    /// A page of a segment, by code. The customers listed are audited as read before
+    /// the page is returned.
     pub async fn list_customers(
         &self,
         actor: &Actor,
@@ -728,34 +729,35 @@ impl Store {
         now: Timestamp,
     ) -> Result<Page<Customer>, StoreError> {
         let (clause, params) = filter.to_sql(today);
-        let mut tx = self.begin_write().await?;
-        let total: i64 = {
+        let (total, ids, items) = {
+            let mut conn = self.pool.acquire().await?;
             let q = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) AS n FROM customers{clause}"
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customers{clause} LIMIT {}) counted",
+                COUNT_LIMIT + 1
             )));
-            bind_params(q, &params)
-                .fetch_one(&mut *tx)
+            let total: i64 = bind_params(q, &params)
+                .fetch_one(&mut *conn)
                 .await?
-                .try_get("n")?
+                .try_get("n")?;
+            let n = params.len();
+            let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM customers{clause} ORDER BY code LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            )));
+            let ids: Vec<i64> = bind_params(q, &params)
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            let items = load_customers(&mut conn, &ids).await?;
+            (total, ids, items)
         };
-        let n = params.len();
-        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM customers{clause} ORDER BY code LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        )));
-        let ids: Vec<i64> = bind_params(q, &params)
-            .bind(page.limit)
-            .bind(page.offset)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        let items = load_customers(&mut tx, &ids).await?;
         if !ids.is_empty() {
-            append(
-                &mut tx,
+            self.record_audit(
                 &audit_read(
                     actor,
                     "customer.list",
@@ -766,10 +768,10 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await?;
-        Ok(Page {
+                Ok(Page {
             items,
-            total,
+            total: total.min(COUNT_LIMIT),
+            total_exact: total <= COUNT_LIMIT,
             offset: page.offset,
             limit: page.limit,
         })
@@ -832,6 +834,10 @@ impl Store {
         Ok(exported)
     }
 }
+
+/// Segments are counted exactly up to this many customers; beyond it the count is
+/// reported as a lower bound.
+pub const COUNT_LIMIT: i64 = 10_000;
 
 /// Rows per INSERT statement in bulk paths.
 pub const INSERT_BATCH: usize = 500;

@@ -44,7 +44,10 @@ pub(crate) fn from_ms(ms: i64) -> jiff::Timestamp {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// The number of matches, or a lower bound when `total_exact` is false (large
+    /// segments are counted only up to a limit, to keep pages fast).
     pub total: i64,
+    pub total_exact: bool,
     pub offset: i64,
     pub limit: i64,
 }

@@ -288,7 +288,10 @@ impl SegmentQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CustomerPage {
     items: Vec<CustomerView>,
+    /// Matches, counted exactly up to 10 000; beyond that a lower bound.
     total: i64,
+    /// false when `total` is a lower bound.
+    total_exact: bool,
     offset: i64,
     limit: i64,
 }
@@ -326,7 +329,8 @@ async fn list_customers(
         .await?;
     Ok(Json(CustomerPage {
         items: views(&state, &who, found.items).await?,
-        total: found.total,
+                total: found.total,
+        total_exact: found.total_exact,
         offset: found.offset,
         limit: found.limit,
     }))
