@@ -118,18 +118,115 @@ fn fields_from_row(row: &sqlx::any::AnyRow) -> Result<AuditFields, sqlx::Error> 
 
 const VERIFY_BATCH: i64 = 5_000;
 
+/// An audit record waiting for the group commit, and who waits for it.
+struct Queued {
+    actor: Actor,
+    action: String,
+    object_type: String,
+    object_id: String,
+    detail: serde_json::Value,
+    now: Timestamp,
+    done: tokio::sync::oneshot::Sender<Result<i64, String>>,
+}
+
+/// Group commit of standalone audit records (reads of customer data, exports).
+///
+/// Every screen pop writes an audit record, and each write transaction costs a
+/// durable commit (an fsync on SQLite). A single writer task takes every record
+/// queued meanwhile and commits them together, then answers each caller: a caller
+/// still gets its answer only after its record is durable, but concurrent callers
+/// share one commit instead of queueing for the write lock one by one.
+#[derive(Clone)]
+pub(crate) struct AuditQueue {
+    sender: tokio::sync::mpsc::UnboundedSender<Queued>,
+}
+
+/// Records committed together at most.
+const GROUP_LIMIT: usize = 256;
+
+impl AuditQueue {
+    pub(crate) fn start(pool: sqlx::AnyPool, backend: Backend) -> AuditQueue {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Queued>();
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut group = vec![first];
+                while group.len() < GROUP_LIMIT {
+                    match receiver.try_recv() {
+                        Ok(next) => group.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let outcome = commit_group(&pool, backend, &group).await;
+                match outcome {
+                    Ok(seqs) => {
+                        for (q, seq) in group.into_iter().zip(seqs) {
+                            let _ = q.done.send(Ok(seq));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for q in group {
+                            let _ = q.done.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        AuditQueue { sender }
+    }
+}
+
+async fn commit_group(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    group: &[Queued],
+) -> Result<Vec<i64>, StoreError> {
+    let mut tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    let mut seqs = Vec::with_capacity(group.len());
+    for q in group {
+        let entry = AuditEntry {
+            actor: &q.actor,
+            action: &q.action,
+            object_type: &q.object_type,
+            object_id: q.object_id.clone(),
+            detail: q.detail.clone(),
+        };
+        seqs.push(append(&mut tx, &entry, q.now).await?);
+    }
+    tx.commit().await?;
+    Ok(seqs)
+}
+
 impl Store {
     /// Records an event that is not part of another change (a read of customer
-    /// data, a failed login) in a transaction of its own.
+    /// data, a failed login, an export). Returns once the record is committed;
+    /// records from concurrent callers are committed together.
     pub async fn record_audit(
         &self,
         entry: &AuditEntry<'_>,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let seq = append(&mut tx, entry, now).await?;
-        tx.commit().await?;
-        Ok(seq)
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let queued = Queued {
+            actor: entry.actor.clone(),
+            action: entry.action.to_owned(),
+            object_type: entry.object_type.to_owned(),
+            object_id: entry.object_id.clone(),
+            detail: entry.detail.clone(),
+            now,
+            done,
+        };
+        self.audit_queue
+            .sender
+            .send(queued)
+            .map_err(|_| StoreError::Unsupported("the audit writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unsupported("the audit writer has stopped".into()))?
+            .map_err(|e| StoreError::Unsupported(format!("audit record not written: {e}")))
     }
 
     /// Lists audit records, newest first.
@@ -190,7 +287,10 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Page { items, total, total_exact: true,
+        Ok(Page {
+            items,
+            total,
+            total_exact: true,
             offset: page.offset,
             limit: page.limit,
         })

@@ -768,7 +768,7 @@ impl Store {
             )
             .await?;
         }
-                Ok(Page {
+        Ok(Page {
             items,
             total: total.min(COUNT_LIMIT),
             total_exact: total <= COUNT_LIMIT,

@@ -131,6 +131,8 @@ impl Default for StoreOptions {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// Commits standalone audit records in groups (see [`crate::audit`]).
+    pub(crate) audit_queue: crate::audit::AuditQueue,
 }
 
 macro_rules! migrations {
@@ -216,7 +218,12 @@ impl Store {
                 },
                 DatabaseUrl::Postgres(_) => StoreError::Connect(e),
             })?;
-        let store = Store { pool, backend };
+        let audit_queue = crate::audit::AuditQueue::start(pool.clone(), backend);
+        let store = Store {
+            pool,
+            backend,
+            audit_queue,
+        };
         if backend == Backend::Postgres {
             store.check_postgres().await?;
         }

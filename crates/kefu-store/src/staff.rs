@@ -213,7 +213,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let items = rows.iter().map(member_from_row).collect::<Result<_, _>>()?;
-        Ok(Page { items, total, total_exact: true,
+        Ok(Page {
+            items,
+            total,
+            total_exact: true,
             offset: page.offset,
             limit: page.limit,
         })

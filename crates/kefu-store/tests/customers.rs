@@ -56,7 +56,41 @@ backend_tests!(
     rule_changes_recompute_every_customer_as_a_resumable_job,
     deleting_needs_the_current_version,
     bulk_insert_skips_existing_codes,
+    concurrent_reads_are_each_audited_in_group_commits,
 );
+
+async fn concurrent_reads_are_each_audited_in_group_commits(db: &TestDb) {
+    let s = &db.store;
+    let c = s
+        .create_customer(&agent(), &draft("KH1", None, &["13812345678"]), now())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..60 {
+        let store = s.clone();
+        tasks.push(tokio::spawn(async move {
+            store.lookup_by_phone(&agent(), "13812345678", now()).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap()[0].id, c.id);
+    }
+    let lookups = s
+        .list_audit(
+            &AuditFilter {
+                action: Some("customer.lookup".into()),
+                ..Default::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lookups.total, 60);
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        kefu_store::audit::AuditVerdict::Intact { rows: 61 }
+    ));
+}
 
 async fn customers_are_created_read_and_audited(db: &TestDb) {
     let s = &db.store;

@@ -329,7 +329,7 @@ async fn list_customers(
         .await?;
     Ok(Json(CustomerPage {
         items: views(&state, &who, found.items).await?,
-                total: found.total,
+        total: found.total,
         total_exact: found.total_exact,
         offset: found.offset,
         limit: found.limit,
