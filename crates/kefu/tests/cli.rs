@@ -460,4 +460,18 @@ async fn import_customers_reports_rows_and_exits_by_outcome(db: &TestDb) {
         &["--database-url", &url, "import", "customers", "missing.csv"],
     );
     assert_eq!(out.status.code(), Some(1));
+    // A 1 GiB file (sparse: no disk space used) is refused before it is read.
+    let huge = std::fs::File::create(dir.path().join("huge.csv")).unwrap();
+    huge.set_len(1 << 30).unwrap();
+    drop(huge);
+    let out = kefu(
+        dir.path(),
+        &["--database-url", &url, "import", "customers", "huge.csv"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("1073741824 bytes"),
+        "{}",
+        stderr(&out)
+    );
 }
