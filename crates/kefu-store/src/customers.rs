@@ -405,52 +405,21 @@ impl CustomerFilter {
     fn to_sql(&self, today: Date) -> (String, Vec<String>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut params: Vec<String> = Vec::new();
-        let eq = |column: &str,
-                  value: Option<&str>,
-                  conditions: &mut Vec<String>,
-                  params: &mut Vec<String>| {
+        let equals: [(&str, Option<&str>); 7] = [
+            ("tier", self.tier.as_deref()),
+            ("kind", self.kind.map(CustomerKind::code)),
+            ("occupation", self.occupation.as_deref()),
+            ("gender", self.gender.map(Gender::code)),
+            ("position", self.position.as_deref()),
+            ("liquidity", self.liquidity.map(Liquidity::code)),
+            ("service_area", self.service_area.as_deref()),
+        ];
+        for (column, value) in equals {
             if let Some(v) = value {
                 params.push(v.to_owned());
                 conditions.push(format!("{column} = ${}", params.len()));
             }
-        };
-        eq("tier", self.tier.as_deref(), &mut conditions, &mut params);
-        eq(
-            "kind",
-            self.kind.map(CustomerKind::code),
-            &mut conditions,
-            &mut params,
-        );
-        eq(
-            "occupation",
-            self.occupation.as_deref(),
-            &mut conditions,
-            &mut params,
-        );
-        eq(
-            "gender",
-            self.gender.map(Gender::code),
-            &mut conditions,
-            &mut params,
-        );
-        eq(
-            "position",
-            self.position.as_deref(),
-            &mut conditions,
-            &mut params,
-        );
-        eq(
-            "liquidity",
-            self.liquidity.map(Liquidity::code),
-            &mut conditions,
-            &mut params,
-        );
-        eq(
-            "service_area",
-            self.service_area.as_deref(),
-            &mut conditions,
-            &mut params,
-        );
+        }
         if let Some(band) = self.age_band {
             // Known birth dates decide by date; otherwise the recorded band.
             let (after, until) = band.birth_dates(today);
