@@ -118,6 +118,9 @@ pub async fn import_customer_file(
     let result = store
         .import_customers(actor, &import_rows, today, area_code, now, progress)
         .await?;
+    if result.inserted + result.updated >= ANALYZE_AFTER_ROWS {
+        store.analyze(false).await?;
+    }
 
     let mut errors: Vec<RowError> = problems
         .into_iter()
@@ -160,6 +163,9 @@ pub async fn import_customer_file(
         errors,
     })
 }
+
+/// Imports changing at least this many customers refresh the planner statistics.
+const ANALYZE_AFTER_ROWS: u64 = 10_000;
 
 /// The largest segment one export may hold.
 pub const MAX_EXPORT_ROWS: i64 = 100_000;

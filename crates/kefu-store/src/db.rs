@@ -286,6 +286,21 @@ impl Store {
         })
     }
 
+    /// Refreshes the planner's statistics; run after bulk loads, or the planner
+    /// keeps estimating from an empty table (PostgreSQL picks scans that are slower
+    /// by orders of magnitude until autovacuum catches up).
+    /// With `vacuum` (after loading a whole data set), PostgreSQL also marks pages
+    /// all-visible, which lets counts use index-only scans.
+    pub async fn analyze(&self, vacuum: bool) -> Result<(), StoreError> {
+        let sql = match (self.backend, vacuum) {
+            (Backend::Sqlite, _) => "PRAGMA optimize = 0x10002",
+            (Backend::Postgres, false) => "ANALYZE",
+            (Backend::Postgres, true) => "VACUUM ANALYZE",
+        };
+        sqlx::raw_sql(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection (waits for those in use).
     pub async fn close(&self) {
         self.pool.close().await;

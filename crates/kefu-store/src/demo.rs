@@ -124,6 +124,7 @@ pub async fn generate_customers(
         start = end;
         progress(end);
     }
+    store.analyze(true).await?;
     store
         .record_audit(
             &AuditEntry {
