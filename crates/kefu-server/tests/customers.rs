@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use common::{TestApp, code, staff_no};
 use kefu_domain::Role;
+use kefu_server::ServerConfig;
 use kefu_store::backend_tests;
 use kefu_store::testing::TestDb;
 use serde_json::{Value, json};
@@ -106,16 +107,47 @@ async fn each_role_sees_what_it_may_and_every_read_is_audited(db: &TestDb) {
 }
 
 async fn lookup_accepts_every_format_and_refuses_non_numbers(db: &TestDb) {
-    let app = TestApp::new(db).await;
+    let app = TestApp::with_config(
+        db,
+        ServerConfig {
+            area_code: Some("0531".into()),
+            ..ServerConfig::default()
+        },
+    )
+    .await;
     let created = create(&app, zhang()).await;
-    for written in [
-        "13812345678",
-        "+86 138 1234 5678",
-        "0086-138-1234-5678",
-        "１３８１２３４５６７８",
-        "0531 8888 6666",
-        "(0531)88886666",
-    ] {
+    let mut beijing = zhang();
+    beijing["code"] = json!("BJ1");
+    beijing["phones"] = json!([{ "label": "电话", "number": "010-12345678 转 8001" }, { "label": "手机", "number": "400-810-8888" }]);
+    let beijing = create(&app, beijing).await;
+    // (written form, expected customer): 24 formats on every backend.
+    let cases: &[(&str, &Value)] = &[
+        ("13812345678", &created),
+        ("138 1234 5678", &created),
+        ("138-1234-5678", &created),
+        ("+86 138 1234 5678", &created),
+        ("+86-138-1234-5678", &created),
+        ("+8613812345678", &created),
+        ("0086 138 1234 5678", &created),
+        ("0086-138-1234-5678", &created),
+        ("8613812345678", &created),
+        ("１３８１２３４５６７８", &created),
+        ("＋８６ １３８ １２３４ ５６７８", &created),
+        ("(+86)138.1234.5678", &created),
+        ("0531 8888 6666", &created),
+        ("(0531)88886666", &created),
+        ("（0531）8888-6666", &created),
+        ("0531-88886666-12", &created),
+        ("+86 531 8888 6666", &created),
+        ("88886666", &created),
+        ("8888-6666", &created),
+        ("010-12345678", &beijing),
+        ("(010) 1234 5678", &beijing),
+        ("+86 10 1234 5678", &beijing),
+        ("010-12345678 ext. 8001", &beijing),
+        ("4008108888", &beijing),
+    ];
+    for (written, expected) in cases {
         let (status, found) = app
             .get(
                 &format!("/api/v1/customers/lookup?phone={}", urlencode(written)),
@@ -123,9 +155,12 @@ async fn lookup_accepts_every_format_and_refuses_non_numbers(db: &TestDb) {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{written}: {found}");
-        assert_eq!(found["matches"].as_array().unwrap().len(), 1, "{written}");
-        assert_eq!(found["matches"][0]["id"], created["id"]);
-        assert_eq!(found["matches"][0]["tier"], "key");
+        assert_eq!(
+            found["matches"].as_array().unwrap().len(),
+            1,
+            "{written}: {found}"
+        );
+        assert_eq!(found["matches"][0]["id"], expected["id"], "{written}");
     }
     let (_, found) = app
         .get("/api/v1/customers/lookup?phone=13900000000", Role::Agent)
@@ -136,10 +171,24 @@ async fn lookup_accepts_every_format_and_refuses_non_numbers(db: &TestDb) {
         .await;
     assert_eq!(masked["number"], "138****5678");
     assert_eq!(masked["matches"][0]["phones"][0]["number"], "138****5678");
-    for bad in ["abc", "12345678901", "%2B1%20212%20555%200100", ""] {
+    let invalid = [
+        "abc",
+        "12345678901",
+        "+1 212 555 0100",
+        "+852 2345 6789",
+        "138-1234-567",
+        "0131-88886666",
+        "0531-0888666",
+        "010-1234567",
+        "0531-88886666 转 abc",
+        "123",
+        "",
+        "电话13812345678",
+    ];
+    for bad in invalid {
         let (status, body) = app
             .get(
-                &format!("/api/v1/customers/lookup?phone={bad}"),
+                &format!("/api/v1/customers/lookup?phone={}", urlencode(bad)),
                 Role::Agent,
             )
             .await;
