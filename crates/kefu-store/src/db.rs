@@ -114,6 +114,9 @@ pub struct StoreOptions {
     /// SQLite page cache per connection. Bulk loads into large indexes are several
     /// times faster with a cache that holds the indexes' upper levels.
     pub sqlite_cache_mib: u32,
+    /// SQLite `synchronous=FULL` (true, the default) or `NORMAL`: whether a commit
+    /// must survive power loss, or only a crash of the process.
+    pub sqlite_power_safe: bool,
 }
 
 impl Default for StoreOptions {
@@ -122,6 +125,7 @@ impl Default for StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
             sqlite_cache_mib: 16,
+            sqlite_power_safe: true,
         }
     }
 }
@@ -188,6 +192,7 @@ impl Store {
             let _ = sqlx::Connection::close(probe).await;
         }
         let cache_mib = options.sqlite_cache_mib;
+        let durable = options.sqlite_power_safe;
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -197,13 +202,15 @@ impl Store {
                         let cache =
                             format!("PRAGMA cache_size = -{};", u64::from(cache_mib) * 1024);
                         conn.execute(sqlx::AssertSqlSafe(cache)).await?;
-                        // WAL: readers never block the writer. synchronous=FULL: a
-                        // commit acknowledged to a client survives power loss, not
-                        // only a process crash (NORMAL would risk the last commits).
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
+                        // WAL: readers never block the writer. synchronous=FULL (the
+                        // default): a commit acknowledged to a client survives power
+                        // loss, not only a process crash; NORMAL survives a crash of
+                        // Kefu but may lose the last commits on power loss.
+                        let sync = if durable { "FULL" } else { "NORMAL" };
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                        )))
                         .await?;
                     }
                     Ok(())

@@ -80,6 +80,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// SQLite page cache per connection, in MiB.
     pub sqlite_cache_mib: u32,
+    /// SQLite commits survive power loss (synchronous=FULL). false trades that for
+    /// faster commits that survive only a crash of the process (NORMAL).
+    pub sqlite_power_safe: bool,
 }
 
 impl Default for Settings {
@@ -124,6 +127,7 @@ impl Default for DatabaseSettings {
         DatabaseSettings {
             max_connections: 10,
             sqlite_cache_mib: 16,
+            sqlite_power_safe: true,
         }
     }
 }
@@ -232,6 +236,7 @@ impl Settings {
         StoreOptions {
             max_connections: self.database.max_connections,
             sqlite_cache_mib: self.database.sqlite_cache_mib,
+            sqlite_power_safe: self.database.sqlite_power_safe,
             ..StoreOptions::default()
         }
     }
