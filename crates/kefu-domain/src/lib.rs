@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod calendar;
 pub mod customer;
 pub mod ids;
 pub mod lockout;

@@ -1,0 +1,476 @@
+//! The business calendar: working hours per weekday, statutory holidays and 调休
+//! make-up working days, and deadline arithmetic in business time.
+//!
+//! Calendars are data (see `data/calendar-cn.txt`, the default, with the official
+//! 2025 and 2026 schedules); [`BusinessCalendar::parse`] reads that format and says
+//! which line is wrong. Times are local to the center's time zone, which callers
+//! pass in; instants in and out are [`Timestamp`]s.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use thiserror::Error;
+
+/// The calendar shipped with Kefu: Monday–Friday office hours and the State
+/// Council's holiday schedules for 2025 and 2026.
+pub const DEFAULT_CALENDAR: &str = include_str!("../data/calendar-cn.txt");
+
+/// A working interval within one day, `start < end`.
+pub type Interval = (Time, Time);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessCalendar {
+    /// Working intervals per weekday, Monday first.
+    week: [Vec<Interval>; 7],
+    /// Hours on 调休 days (weekend days worked).
+    makeup_hours: Vec<Interval>,
+    holidays: BTreeSet<Date>,
+    /// 调休 days and their names.
+    makeup_days: BTreeMap<Date, String>,
+    holiday_names: BTreeMap<Date, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CalendarError {
+    #[error("line {line}: {reason}")]
+    Line { line: usize, reason: String },
+    #[error("the calendar has no working hours on any weekday")]
+    NoWorkingHours,
+}
+
+/// How far deadline arithmetic looks ahead before giving up (a calendar with
+/// months of holidays is a configuration error, not a reason to loop forever).
+const HORIZON_DAYS: i64 = 3 * 366;
+
+fn weekday_index(d: Weekday) -> usize {
+    d.to_monday_zero_offset() as usize
+}
+
+fn parse_day(word: &str) -> Option<usize> {
+    Some(match word {
+        "mon" => 0,
+        "tue" => 1,
+        "wed" => 2,
+        "thu" => 3,
+        "fri" => 4,
+        "sat" => 5,
+        "sun" => 6,
+        _ => return None,
+    })
+}
+
+fn parse_days(spec: &str) -> Result<Vec<usize>, String> {
+    let mut days = Vec::new();
+    for part in spec.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (
+                    parse_day(a).ok_or(format!("'{a}' is not a weekday"))?,
+                    parse_day(b).ok_or(format!("'{b}' is not a weekday"))?,
+                );
+                if a > b {
+                    return Err(format!("'{part}' runs backwards"));
+                }
+                days.extend(a..=b);
+            }
+            None => {
+                days.push(parse_day(part).ok_or(format!("'{part}' is not a weekday (mon … sun)"))?)
+            }
+        }
+    }
+    Ok(days)
+}
+
+fn parse_intervals(words: &[&str]) -> Result<Vec<Interval>, String> {
+    if words.is_empty() {
+        return Err("expected at least one interval like 08:30-12:00".into());
+    }
+    let mut intervals: Vec<Interval> = Vec::new();
+    for w in words {
+        let (a, b) = w
+            .split_once('-')
+            .ok_or(format!("'{w}' is not an interval like 08:30-12:00"))?;
+        let t = |s: &str| {
+            Time::strptime("%H:%M", s).map_err(|_| format!("'{s}' is not a time like 08:30"))
+        };
+        let (start, end) = (t(a)?, t(b)?);
+        if start >= end {
+            return Err(format!("'{w}' ends before it starts"));
+        }
+        intervals.push((start, end));
+    }
+    intervals.sort();
+    if intervals.windows(2).any(|p| p[0].1 > p[1].0) {
+        return Err("intervals overlap".into());
+    }
+    Ok(intervals)
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    s.parse::<Date>()
+        .map_err(|_| format!("'{s}' is not a date like 2026-10-01"))
+}
+
+impl BusinessCalendar {
+    /// Reads the calendar format (see [`DEFAULT_CALENDAR`]).
+    pub fn parse(text: &str) -> Result<BusinessCalendar, CalendarError> {
+        let mut cal = BusinessCalendar {
+            week: Default::default(),
+            makeup_hours: Vec::new(),
+            holidays: BTreeSet::new(),
+            makeup_days: BTreeMap::new(),
+            holiday_names: BTreeMap::new(),
+        };
+        let mut makeup_given = false;
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            let content = raw.split('#').next().unwrap_or_default().trim();
+            if content.is_empty() {
+                continue;
+            }
+            let fail = |reason: String| CalendarError::Line { line, reason };
+            let words: Vec<&str> = content.split_whitespace().collect();
+            match words[0] {
+                "hours" => {
+                    let days =
+                        parse_days(words.get(1).copied().unwrap_or_default()).map_err(fail)?;
+                    let intervals = parse_intervals(&words[2.min(words.len())..]).map_err(fail)?;
+                    for d in days {
+                        cal.week[d] = intervals.clone();
+                    }
+                }
+                "makeup-hours" => {
+                    cal.makeup_hours = parse_intervals(&words[1..]).map_err(fail)?;
+                    makeup_given = true;
+                }
+                "holiday" => {
+                    let spec = words
+                        .get(1)
+                        .ok_or_else(|| fail("expected a date or a range a..b".into()))?;
+                    let (from, to) = match spec.split_once("..") {
+                        Some((a, b)) => {
+                            (parse_date(a).map_err(fail)?, parse_date(b).map_err(fail)?)
+                        }
+                        None => {
+                            let d = parse_date(spec).map_err(fail)?;
+                            (d, d)
+                        }
+                    };
+                    if from > to {
+                        return Err(fail(format!("'{spec}' runs backwards")));
+                    }
+                    if to.since(from).map(|s| s.get_days()).unwrap_or(i32::MAX) > 60 {
+                        return Err(fail(format!("'{spec}' is longer than 60 days")));
+                    }
+                    let name = words[2..].join(" ");
+                    let mut d = from;
+                    while d <= to {
+                        if cal.makeup_days.contains_key(&d) {
+                            return Err(fail(format!("{d} is also listed as a working day")));
+                        }
+                        cal.holidays.insert(d);
+                        cal.holiday_names.insert(d, name.clone());
+                        d = d.tomorrow().map_err(|e| fail(e.to_string()))?;
+                    }
+                }
+                "workday" => {
+                    let d = parse_date(words.get(1).copied().unwrap_or_default()).map_err(fail)?;
+                    if cal.holidays.contains(&d) {
+                        return Err(fail(format!("{d} is also listed as a holiday")));
+                    }
+                    cal.makeup_days.insert(d, words[2..].join(" "));
+                }
+                other => {
+                    return Err(fail(format!(
+                        "unknown entry '{other}' (hours, makeup-hours, holiday, workday)"
+                    )));
+                }
+            }
+        }
+        if cal.week.iter().all(Vec::is_empty) {
+            return Err(CalendarError::NoWorkingHours);
+        }
+        if !makeup_given {
+            cal.makeup_hours = cal
+                .week
+                .iter()
+                .find(|w| !w.is_empty())
+                .cloned()
+                .unwrap_or_default();
+        }
+        Ok(cal)
+    }
+
+    /// The shipped default calendar.
+    pub fn default_cn() -> BusinessCalendar {
+        // The shipped file is tested to parse; an empty calendar would only appear
+        // if someone broke it, and the test catches that first.
+        BusinessCalendar::parse(DEFAULT_CALENDAR).unwrap_or_else(|_| BusinessCalendar {
+            week: Default::default(),
+            makeup_hours: Vec::new(),
+            holidays: BTreeSet::new(),
+            makeup_days: BTreeMap::new(),
+            holiday_names: BTreeMap::new(),
+        })
+    }
+
+    pub fn is_holiday(&self, date: Date) -> bool {
+        self.holidays.contains(&date)
+    }
+
+    /// The name of the holiday on `date`, e.g. 国庆节.
+    pub fn holiday_name(&self, date: Date) -> Option<&str> {
+        self.holiday_names.get(&date).map(String::as_str)
+    }
+
+    /// Whether `date` is a 调休 day (a weekend day worked).
+    pub fn is_makeup_day(&self, date: Date) -> bool {
+        self.makeup_days.contains_key(&date)
+    }
+
+    /// The working intervals of a local date.
+    pub fn working_hours(&self, date: Date) -> &[Interval] {
+        if self.holidays.contains(&date) {
+            &[]
+        } else if self.makeup_days.contains_key(&date) {
+            &self.makeup_hours
+        } else {
+            &self.week[weekday_index(date.weekday())]
+        }
+    }
+
+    pub fn is_working_day(&self, date: Date) -> bool {
+        !self.working_hours(date).is_empty()
+    }
+
+    /// The working intervals of `date` as instants in `tz`.
+    fn day_spans(&self, date: Date, tz: &TimeZone) -> Vec<(Timestamp, Timestamp)> {
+        self.working_hours(date)
+            .iter()
+            .filter_map(|(a, b)| {
+                let start = date.to_datetime(*a).to_zoned(tz.clone()).ok()?.timestamp();
+                let end = date.to_datetime(*b).to_zoned(tz.clone()).ok()?.timestamp();
+                Some((start, end))
+            })
+            .collect()
+    }
+
+    /// The instant at which `duration` of business time has passed since `start`.
+    /// `None` when no working time is found within three years.
+    pub fn deadline(
+        &self,
+        start: Timestamp,
+        duration: SignedDuration,
+        tz: &TimeZone,
+    ) -> Option<Timestamp> {
+        if duration.is_negative() {
+            return None;
+        }
+        if duration.is_zero() {
+            return Some(start);
+        }
+        let mut left = duration;
+        let mut date = start.to_zoned(tz.clone()).date();
+        for _ in 0..HORIZON_DAYS {
+            for (a, b) in self.day_spans(date, tz) {
+                if b <= start {
+                    continue;
+                }
+                let from = a.max(start);
+                let available = b.duration_since(from);
+                if left <= available {
+                    return from.checked_add(left).ok();
+                }
+                left -= available;
+            }
+            date = date.tomorrow().ok()?;
+        }
+        None
+    }
+
+    /// Business time in `[a, b)`; negative when `b` is before `a`.
+    pub fn business_time_between(
+        &self,
+        a: Timestamp,
+        b: Timestamp,
+        tz: &TimeZone,
+    ) -> SignedDuration {
+        if b < a {
+            return -self.business_time_between(b, a, tz);
+        }
+        let mut total = SignedDuration::ZERO;
+        let mut date = a.to_zoned(tz.clone()).date();
+        let last = b.to_zoned(tz.clone()).date();
+        while date <= last {
+            for (s, e) in self.day_spans(date, tz) {
+                let (from, to) = (s.max(a), e.min(b));
+                if from < to {
+                    total += to.duration_since(from);
+                }
+            }
+            match date.tomorrow() {
+                Ok(next) => date = next,
+                Err(_) => break,
+            }
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tz() -> TimeZone {
+        TimeZone::get("Asia/Shanghai").unwrap()
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(tz())
+            .unwrap()
+            .timestamp()
+    }
+
+    fn cal() -> BusinessCalendar {
+        BusinessCalendar::default_cn()
+    }
+
+    #[test]
+    fn shipped_calendar_has_the_official_2026_schedule() {
+        let c = BusinessCalendar::parse(DEFAULT_CALENDAR).unwrap();
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        for off in [
+            "2026-01-01",
+            "2026-02-15",
+            "2026-02-23",
+            "2026-05-05",
+            "2026-10-01",
+            "2026-10-07",
+            "2025-10-08",
+        ] {
+            assert!(c.is_holiday(d(off)) && !c.is_working_day(d(off)), "{off}");
+        }
+        for makeup in [
+            "2026-01-04",
+            "2026-02-14",
+            "2026-02-28",
+            "2026-05-09",
+            "2026-09-20",
+            "2026-10-10",
+            "2025-09-28",
+        ] {
+            assert!(
+                c.is_makeup_day(d(makeup)) && c.is_working_day(d(makeup)),
+                "{makeup}"
+            );
+        }
+        assert_eq!(c.holiday_name(d("2026-02-17")), Some("春节"));
+        assert!(!c.is_working_day(d("2026-11-22")), "an ordinary Sunday");
+        assert!(c.is_working_day(d("2026-11-23")), "an ordinary Monday");
+    }
+
+    #[test]
+    fn deadlines_skip_the_spring_festival_and_count_its_makeup_saturdays() {
+        let c = cal();
+        // Days have 7.5 working hours (08:30–12:00, 13:30–17:30).
+        // Friday 2026-02-13 16:30 + 8 h: 1 h on Friday, then Saturday 2026-02-14 is a
+        // 调休 working day: 3.5 h in the morning and 3.5 h from 13:30 → Sat 17:00.
+        assert_eq!(
+            c.deadline(at("2026-02-13T16:30"), SignedDuration::from_hours(8), &tz()),
+            Some(at("2026-02-14T17:00"))
+        );
+        // One more hour: the Festival runs Feb 15–23, so work resumes Tue Feb 24.
+        assert_eq!(
+            c.deadline(at("2026-02-13T16:30"), SignedDuration::from_hours(9), &tz()),
+            Some(at("2026-02-24T09:00"))
+        );
+        // National Day: Wed 2026-09-30 17:00 + 1 h → 0.5 h on Wednesday, Oct 1–7 off,
+        // Thursday Oct 8 09:00.
+        assert_eq!(
+            c.deadline(at("2026-09-30T17:00"), SignedDuration::from_hours(1), &tz()),
+            Some(at("2026-10-08T09:00"))
+        );
+        // Four working days later, the 调休 Saturday Oct 10 counts and Sunday does not.
+        assert_eq!(
+            c.deadline(
+                at("2026-09-30T17:00"),
+                SignedDuration::from_mins(30 + 3 * 450 + 30),
+                &tz()
+            ),
+            Some(at("2026-10-12T09:00"))
+        );
+        // Starting in a lunch break or a holiday starts counting at the next interval.
+        assert_eq!(
+            c.deadline(at("2026-11-23T12:10"), SignedDuration::from_mins(30), &tz()),
+            Some(at("2026-11-23T14:00"))
+        );
+        assert_eq!(
+            c.deadline(at("2026-10-03T10:00"), SignedDuration::ZERO, &tz()),
+            Some(at("2026-10-03T10:00"))
+        );
+        assert_eq!(
+            c.business_time_between(at("2026-09-30T17:00"), at("2026-10-12T09:00"), &tz()),
+            SignedDuration::from_mins(30 + 3 * 450 + 30)
+        );
+    }
+
+    #[test]
+    fn malformed_calendars_name_the_line() {
+        let cases = [
+            ("hours mon-fri 08:30-12:00\nholiday 2026-13-01", 2),
+            ("hours mon-fri 17:00-09:00", 1),
+            ("hours xyz 08:00-12:00", 1),
+            ("hours mon-fri 08:00-12:00\nvacation 2026-01-01", 2),
+            (
+                "hours mon-fri 08:00-12:00\nholiday 2026-01-05..2026-01-01",
+                2,
+            ),
+            ("hours mon-fri 08:00-12:00 11:00-14:00", 1),
+            (
+                "hours mon-fri 08:00-12:00\nholiday 2026-01-01\nworkday 2026-01-01",
+                3,
+            ),
+        ];
+        for (text, line) in cases {
+            match BusinessCalendar::parse(text) {
+                Err(CalendarError::Line { line: l, .. }) => assert_eq!(l, line, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            BusinessCalendar::parse("# nothing\n"),
+            Err(CalendarError::NoWorkingHours)
+        );
+    }
+
+    proptest! {
+        /// Adding business time and measuring it back gives the same duration;
+        /// deadlines are monotonic in the duration.
+        #[test]
+        fn deadline_and_measure_agree(
+            start_min in 0i64..(2 * 366 * 24 * 60),
+            minutes in 0i64..(40 * 60),
+            more in 0i64..(10 * 60),
+        ) {
+            let c = cal();
+            let start = at("2025-01-01T00:00").checked_add(SignedDuration::from_mins(start_min)).unwrap();
+            let d = SignedDuration::from_mins(minutes);
+            let end = c.deadline(start, d, &tz()).unwrap();
+            prop_assert!(end >= start);
+            prop_assert_eq!(c.business_time_between(start, end, &tz()), d);
+            let later = c.deadline(start, d + SignedDuration::from_mins(more), &tz()).unwrap();
+            prop_assert!(later >= end);
+            // A positive deadline always falls within working hours of a working day.
+            if minutes > 0 {
+                let local = end.to_zoned(tz());
+                let hours = c.working_hours(local.date());
+                prop_assert!(hours.iter().any(|(a, b)| *a < local.time() && local.time() <= *b));
+            }
+        }
+    }
+}
