@@ -16,6 +16,7 @@ pub mod phone;
 pub mod staff;
 pub mod text;
 pub mod tiering;
+pub mod workflow;
 
 pub use access::{Permission, Role};
 pub use ids::{DepartmentId, StaffId};
