@@ -187,6 +187,14 @@ impl PhoneNumber {
         self.extension.as_deref()
     }
 
+    /// A number read back from storage: its lookup key and extension. `None` if the
+    /// key is not a valid number (only possible when edited by hand).
+    pub fn from_key(key: &str, extension: Option<&str>) -> Option<PhoneNumber> {
+        let mut number = PhoneNumber::parse(key, None).ok()?;
+        number.extension = extension.map(str::to_owned);
+        Some(number)
+    }
+
     /// The canonical written form: `138 1234 5678`, `0531-88886666`, `0531-88886666 转 123`.
     pub fn display(&self) -> String {
         let base = match self.kind {

@@ -5,7 +5,6 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use kefu_domain::Permission;
 use kefu_domain::audit::Actor;
-use kefu_domain::phone::PhoneNumber;
 use kefu_files::customers::{ColumnMap, Field, export_headers, export_row, map_rows};
 use kefu_files::{FileError, FileFormat, Limits, TextEncoding, read_table};
 use kefu_store::customers::CustomerFilter;
@@ -202,15 +201,7 @@ pub async fn export_customers(
                 }
                 let mut input = customer_to_input(c);
                 for (phone, stored) in input.phones.iter_mut().zip(&c.phones) {
-                    let parsed = PhoneNumber::parse(&stored.key, None).ok();
-                    phone.number = match (parsed, see_contacts) {
-                        (Some(p), true) => match &stored.extension {
-                            Some(ext) => format!("{} 转 {ext}", p.display()),
-                            None => p.display(),
-                        },
-                        (Some(p), false) => p.masked(),
-                        (None, _) => "****".into(),
-                    };
+                    phone.number = stored.shown(see_contacts);
                 }
                 if !see_contacts {
                     input.email = input.email.map(|_| "***".into());

@@ -9,7 +9,7 @@ use kefu_domain::customer::{
     AgeBand, BehaviourType, CustomerDraft, CustomerKind, Gender, Liquidity, PhoneLabel,
 };
 use kefu_domain::money::Yuan;
-use kefu_domain::phone::mask_key;
+use kefu_domain::phone::{PhoneNumber, mask_key};
 use kefu_domain::tiering::TierDecision;
 use serde::Serialize;
 use serde_json::json;
@@ -26,6 +26,21 @@ pub struct StoredPhone {
     /// Normalised digits, e.g. `13812345678` or `053188886666`.
     pub key: String,
     pub extension: Option<String>,
+}
+
+impl StoredPhone {
+    pub fn number(&self) -> Option<PhoneNumber> {
+        PhoneNumber::from_key(&self.key, self.extension.as_deref())
+    }
+
+    /// The number as shown: in full with its extension, or masked.
+    pub fn shown(&self, full: bool) -> String {
+        match self.number() {
+            Some(n) if full => n.display(),
+            Some(n) => n.masked(),
+            None => "****".into(),
+        }
+    }
 }
 
 /// A customer record as stored.
@@ -194,6 +209,14 @@ pub(crate) async fn load_customers(
     }
     customers.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
     Ok(customers)
+}
+
+/// Loads one customer, or `NotFound`.
+async fn load_one(conn: &mut AnyConnection, id: i64) -> Result<Customer, StoreError> {
+    load_customers(conn, &[id])
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
 }
 
 /// Writes the phones and tags of customer `id`, replacing what was there.
@@ -519,10 +542,7 @@ impl Store {
             now,
         )
         .await?;
-        let customer = load_customers(&mut tx, &[id])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)?;
+        let customer = load_one(&mut tx, id).await?;
         tx.commit().await?;
         Ok(customer)
     }
@@ -538,10 +558,7 @@ impl Store {
     ) -> Result<Customer, StoreError> {
         let customer = {
             let mut conn = self.pool.acquire().await?;
-            load_customers(&mut conn, &[id])
-                .await?
-                .pop()
-                .ok_or(StoreError::NotFound)?
+            load_one(&mut conn, id).await?
         };
         self.record_audit(
             &audit_read(
@@ -583,10 +600,7 @@ impl Store {
             }
             Some(_) => {}
         }
-        let old = load_customers(&mut tx, &[id])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)?;
+        let old = load_one(&mut tx, id).await?;
         let rules = current_rules(&mut tx).await?;
         let decision = rules.rules.evaluate(draft.assets);
         overwrite_customer(&mut tx, id, draft, &decision.tier_code, now).await?;
@@ -615,10 +629,7 @@ impl Store {
             now,
         )
         .await?;
-        let customer = load_customers(&mut tx, &[id])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)?;
+        let customer = load_one(&mut tx, id).await?;
         tx.commit().await?;
         Ok(customer)
     }

@@ -63,10 +63,7 @@ pub fn customer_to_input(c: &Customer) -> CustomerInput {
             .iter()
             .map(|p| PhoneInput {
                 label: p.label.code().to_owned(),
-                number: match &p.extension {
-                    Some(ext) => format!("{} 转 {ext}", p.key),
-                    None => p.key.clone(),
-                },
+                number: p.number().map_or_else(|| p.key.clone(), |n| n.display()),
             })
             .collect(),
         email: c.email.clone(),

@@ -10,7 +10,7 @@ use kefu_domain::customer::{
     Liquidity,
 };
 use kefu_domain::phone::PhoneNumber;
-use kefu_store::customers::{Customer, CustomerFilter};
+use kefu_store::customers::{Customer, CustomerFilter, StoredPhone};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -101,20 +101,11 @@ fn mask_email(email: &str) -> String {
     }
 }
 
-fn phone_view(label: &str, key: &str, extension: Option<&str>, full: bool) -> PhoneView {
-    let parsed = PhoneNumber::parse(key, None).ok();
-    let number = match (&parsed, full) {
-        (Some(p), true) => match extension {
-            Some(ext) => format!("{} 转 {ext}", p.display()),
-            None => p.display(),
-        },
-        (Some(p), false) => p.masked(),
-        (None, _) => "****".into(),
-    };
+fn phone_view(phone: &StoredPhone, full: bool) -> PhoneView {
     PhoneView {
-        label: label.to_owned(),
-        number,
-        dial: full.then(|| key.to_owned()),
+        label: phone.label.code().to_owned(),
+        number: phone.shown(full),
+        dial: full.then(|| phone.key.clone()),
     }
 }
 
@@ -135,7 +126,7 @@ impl CustomerView {
             phones: c
                 .phones
                 .iter()
-                .map(|p| phone_view(p.label.code(), &p.key, p.extension.as_deref(), see.contacts))
+                .map(|p| phone_view(p, see.contacts))
                 .collect(),
             email: c
                 .email
