@@ -81,6 +81,24 @@ impl Role {
             TierRulesManage => matches!(self, Admin),
             // Progress of background jobs (bulk recomputation, imports).
             JobRead => matches!(self, Manager | Admin),
+            // Calls: agents and managers record them; the telephony bridge posts
+            // events with an integration token of an agent, manager or admin account.
+            ContactRead | ContactWrite => matches!(self, Agent | Manager),
+            TelephonyIngest => matches!(self, Agent | Manager | Admin),
+            // Work orders: handlers see their department's (scoped by the store).
+            WorkOrderRead | WorkOrderComment => matches!(self, Agent | Handler | Manager),
+            WorkOrderCreate | WorkOrderDispatch | WorkOrderCallback => {
+                matches!(self, Agent | Manager)
+            }
+            WorkOrderHandle => matches!(self, Handler | Manager),
+            // 经理审查: only the manager reviews a complaint's result.
+            WorkOrderReview => matches!(self, Manager),
+            // Kinds, routing rules and deadline policies.
+            ServiceRulesRead => matches!(self, Manager | Admin),
+            ServiceRulesManage => matches!(self, Admin),
+            // Breached deadlines are escalated to the manager.
+            EscalationRead => matches!(self, Manager),
+            WebhookManage => matches!(self, Admin),
         }
     }
 }
@@ -129,10 +147,38 @@ pub enum Permission {
     TierRulesManage,
     /// Following background jobs.
     JobRead,
+    /// Reading call records and promised callbacks.
+    ContactRead,
+    /// Recording calls, promising and completing callbacks.
+    ContactWrite,
+    /// Posting telephony (CTI) events.
+    TelephonyIngest,
+    /// Reading work orders (handlers: their department's only).
+    WorkOrderRead,
+    /// Internal notes and customer-visible replies on work orders.
+    WorkOrderComment,
+    /// Opening work orders.
+    WorkOrderCreate,
+    /// Dispatching, closing, reopening and cancelling work orders.
+    WorkOrderDispatch,
+    /// Accepting, transferring and recording results (the department's work).
+    WorkOrderHandle,
+    /// Manager review of a complaint's result.
+    WorkOrderReview,
+    /// Recording the satisfaction callback.
+    WorkOrderCallback,
+    /// Reading kinds, routing rules and deadline policies.
+    ServiceRulesRead,
+    /// Changing kinds, routing rules and deadline policies.
+    ServiceRulesManage,
+    /// Seeing deadline escalations.
+    EscalationRead,
+    /// Registering webhooks.
+    WebhookManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 31] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -150,6 +196,20 @@ impl Permission {
         Permission::TierRulesRead,
         Permission::TierRulesManage,
         Permission::JobRead,
+        Permission::ContactRead,
+        Permission::ContactWrite,
+        Permission::TelephonyIngest,
+        Permission::WorkOrderRead,
+        Permission::WorkOrderComment,
+        Permission::WorkOrderCreate,
+        Permission::WorkOrderDispatch,
+        Permission::WorkOrderHandle,
+        Permission::WorkOrderReview,
+        Permission::WorkOrderCallback,
+        Permission::ServiceRulesRead,
+        Permission::ServiceRulesManage,
+        Permission::EscalationRead,
+        Permission::WebhookManage,
     ];
 }
 

@@ -8,15 +8,18 @@
 pub mod access;
 pub mod audit;
 pub mod calendar;
+pub mod contact;
 pub mod customer;
 pub mod ids;
 pub mod lockout;
 pub mod money;
 pub mod phone;
+pub mod sla;
 pub mod staff;
 pub mod text;
 pub mod tiering;
 pub mod workflow;
+pub mod workorder;
 
 pub use access::{Permission, Role};
 pub use ids::{DepartmentId, StaffId};
