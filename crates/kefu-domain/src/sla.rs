@@ -287,8 +287,8 @@ pub fn new_breaches(
         .collect()
 }
 
-/// When the escalation sweep must look at the order next: the earliest deadline
-/// still unmet and not escalated. `None`: nothing left to watch.
+/// When the escalation sweep must look at the order next: the earliest deadline not
+/// met in time and not escalated. `None`: nothing left to watch.
 pub fn next_check(
     deadlines: &Deadlines,
     met: &Met,
@@ -296,8 +296,12 @@ pub fn next_check(
 ) -> Option<Timestamp> {
     DeadlineKind::ALL
         .into_iter()
-        .filter(|k| !escalated.contains(k) && met.get(*k).is_none())
-        .filter_map(|k| deadlines.get(k))
+        .filter(|k| !escalated.contains(k))
+        .filter_map(|k| {
+            let due = deadlines.get(k)?;
+            // Met in time: nothing to watch. Met late: still a breach to report.
+            met.get(k).is_none_or(|m| m > due).then_some(due)
+        })
         .min()
 }
 

@@ -30,6 +30,47 @@ pub enum State {
     Cancelled,
 }
 
+impl State {
+    pub const ALL: [State; 7] = [
+        State::New,
+        State::Dispatched,
+        State::InProgress,
+        State::ResultRecorded,
+        State::AwaitingCallback,
+        State::Closed,
+        State::Cancelled,
+    ];
+
+    /// The stable code stored and used in the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            State::New => "new",
+            State::Dispatched => "dispatched",
+            State::InProgress => "in_progress",
+            State::ResultRecorded => "result_recorded",
+            State::AwaitingCallback => "awaiting_callback",
+            State::Closed => "closed",
+            State::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.code() == raw.trim())
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            State::New => "新建",
+            State::Dispatched => "已派单",
+            State::InProgress => "处理中",
+            State::ResultRecorded => "已出结果",
+            State::AwaitingCallback => "待回访",
+            State::Closed => "已办结",
+            State::Cancelled => "已撤销",
+        }
+    }
+}
+
 /// What someone does to a work order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -144,13 +144,16 @@ pub fn priority(kind: &KindSpec, urgency: Urgency, tier_boost: u8) -> Priority {
 /// A routing rule: where orders matching every given field go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RoutingRule {
     /// Work-order kind code; absent matches any.
     pub kind: Option<String>,
     /// Contact category code; absent matches any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub category: Option<Category>,
     /// Service area; absent matches any.
     pub service_area: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub department_id: DepartmentId,
 }
 

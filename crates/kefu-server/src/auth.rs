@@ -115,6 +115,22 @@ impl Principal {
     pub fn role(&self) -> Role {
         self.staff.role
     }
+
+    /// The work-order scope: a department handler sees their department's orders
+    /// only (none, without a department); everyone else is unrestricted.
+    pub fn scope(&self) -> Option<kefu_domain::DepartmentId> {
+        (self.staff.role == Role::Handler).then(|| {
+            self.staff
+                .department_id
+                .unwrap_or(kefu_domain::DepartmentId(-1))
+        })
+    }
+
+    /// Refuses unless the role holds `permission` (for decisions that depend on the
+    /// request body, such as which workflow command is asked for).
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        check(self, permission)
+    }
 }
 
 fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -223,6 +239,16 @@ pub mod perm {
         TierRulesRead,
         TierRulesManage,
         JobRead,
+        ContactRead,
+        ContactWrite,
+        TelephonyIngest,
+        WorkOrderRead,
+        WorkOrderComment,
+        WorkOrderCreate,
+        ServiceRulesRead,
+        ServiceRulesManage,
+        EscalationRead,
+        WebhookManage,
     );
 }
 

@@ -109,6 +109,31 @@ impl From<StoreError> for ApiError {
                 "validation.invalid_reference",
                 message,
             ),
+            StoreError::Transition(refused) => ApiError::new(
+                StatusCode::CONFLICT,
+                "workflow.illegal_transition",
+                format!(
+                    "cannot {} a work order in state {}; allowed: {}",
+                    refused.command.code(),
+                    refused.state.code(),
+                    if refused.allowed.is_empty() {
+                        "none (the order is finished)".to_owned()
+                    } else {
+                        refused
+                            .allowed
+                            .iter()
+                            .map(|c| c.code())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            )
+            .with_details(serde_json::json!({
+                "state": refused.state.code(),
+                "command": refused.command.code(),
+                "allowed": refused.allowed.iter().map(|c| c.code()).collect::<Vec<_>>(),
+            })),
+            StoreError::Invalid { field, reason } => ApiError::invalid(&field, reason),
             other => ApiError::internal(other),
         }
     }

@@ -42,6 +42,12 @@ pub struct ServerConfig {
     pub time_zone: jiff::tz::TimeZone,
     /// Completes local landline numbers written without area code (e.g. "0531").
     pub area_code: Option<String>,
+    /// Working hours, statutory holidays and 调休 days for business-time deadlines.
+    pub calendar: kefu_domain::calendar::BusinessCalendar,
+    /// How often the escalation sweep looks for breached deadlines.
+    pub sweep_interval: Duration,
+    /// Self-service lookups allowed per client address and per order number per hour.
+    pub public_lookups_per_hour: i64,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +61,9 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
             area_code: None,
+            calendar: kefu_domain::calendar::BusinessCalendar::default_cn(),
+            sweep_interval: Duration::from_secs(30),
+            public_lookups_per_hour: 20,
         }
     }
 }
@@ -79,14 +88,25 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub clock: Arc<dyn Clock>,
+    /// The calendar and time zone deadlines are computed in.
+    pub sla: Arc<kefu_store::workorders::SlaContext>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig) -> AppState {
+        AppState::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(store: Store, config: ServerConfig, clock: Arc<dyn Clock>) -> AppState {
+        let sla = Arc::new(kefu_store::workorders::SlaContext {
+            calendar: config.calendar.clone(),
+            tz: config.time_zone.clone(),
+        });
         AppState {
             store,
             config: Arc::new(config),
-            clock: Arc::new(SystemClock),
+            clock,
+            sla,
         }
     }
 
@@ -104,6 +124,8 @@ pub fn app(state: AppState) -> Router {
     routes::system::metrics_handle();
     let (api, _doc) = routes::api_router(&state.config).split_for_parts();
     let api = api.with_state(state.clone());
-    let system = routes::system::router().with_state(state.clone());
+    let system = routes::system::router()
+        .merge(routes::public::page_router())
+        .with_state(state.clone());
     middleware::wrap(Router::new().merge(api).merge(system), &state.config)
 }

@@ -21,6 +21,10 @@ use utoipa::{Modify, OpenApi};
         (name = "departments", description = "Departments that handle dispatched work"),
         (name = "audit", description = "Tamper-evident audit trail"),
         (name = "customers", description = "Customer archive 客户档案: profiles, screen pop, segments, tiers"),
+        (name = "contacts", description = "Calls 来电与去电: telephony events, screen pop, call records, callbacks"),
+        (name = "work-orders", description = "Work orders 工单: workflows, deadlines, inboxes, escalations"),
+        (name = "service-rules", description = "Kinds, routing rules, deadline policies, webhooks"),
+        (name = "public", description = "Self-service status for customers (no sign-in)"),
     )
 )]
 pub struct ApiDoc;

@@ -20,6 +20,12 @@ const MANAGER: &[&str] = &["manager"];
 const CUSTOMER_READERS: &[&str] = &["agent", "manager", "admin"];
 const CUSTOMER_WRITERS: &[&str] = &["agent", "manager"];
 const PUBLIC: &[&str] = &["anonymous", "agent", "handler", "manager", "admin"];
+/// Calls are recorded by agents and their manager.
+const CALL_STAFF: &[&str] = &["agent", "manager"];
+/// The telephony bridge may use an integration account of these roles.
+const TELEPHONY: &[&str] = &["agent", "manager", "admin"];
+/// Work orders: agents open them, departments handle them, the manager oversees.
+const WORK_ORDER_STAFF: &[&str] = &["agent", "handler", "manager"];
 
 /// The access contract, written out independently of the code that enforces it.
 /// Adding an endpoint without a row here fails the test.
@@ -60,6 +66,41 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("GET", "/api/v1/jobs/{id}"), SUPERVISORS),
         (("POST", "/api/v1/customers/import"), SUPERVISORS),
         (("GET", "/api/v1/customers/export"), MANAGER),
+        (("POST", "/api/v1/telephony/events"), TELEPHONY),
+        (("PUT", "/api/v1/me/seat"), CALL_STAFF),
+        (("DELETE", "/api/v1/me/seat"), CALL_STAFF),
+        (("GET", "/api/v1/contacts"), CALL_STAFF),
+        (("POST", "/api/v1/contacts"), CALL_STAFF),
+        (("GET", "/api/v1/contacts/{id}"), CALL_STAFF),
+        (("PUT", "/api/v1/contacts/{id}/record"), CALL_STAFF),
+        (("GET", "/api/v1/callbacks"), CALL_STAFF),
+        (("POST", "/api/v1/callbacks/{id}/complete"), CALL_STAFF),
+        (("GET", "/api/v1/work-orders"), WORK_ORDER_STAFF),
+        (("POST", "/api/v1/work-orders"), CALL_STAFF),
+        (("GET", "/api/v1/work-orders/{id}"), WORK_ORDER_STAFF),
+        // Which command a role may issue is decided per command (tested apart).
+        (
+            ("POST", "/api/v1/work-orders/{id}/transitions"),
+            WORK_ORDER_STAFF,
+        ),
+        (("POST", "/api/v1/work-orders/{id}/notes"), WORK_ORDER_STAFF),
+        (
+            ("POST", "/api/v1/work-orders/{id}/progress-notice"),
+            CALL_STAFF,
+        ),
+        (("GET", "/api/v1/departments/{id}/inbox"), WORK_ORDER_STAFF),
+        (("GET", "/api/v1/escalations"), MANAGER),
+        (("POST", "/api/v1/escalations/{id}/acknowledge"), MANAGER),
+        (("GET", "/api/v1/work-order-kinds"), WORK_ORDER_STAFF),
+        (("POST", "/api/v1/work-order-kinds"), ADMIN),
+        (("GET", "/api/v1/routing-rules"), SUPERVISORS),
+        (("PUT", "/api/v1/routing-rules"), ADMIN),
+        (("GET", "/api/v1/sla-policies"), SUPERVISORS),
+        (("PUT", "/api/v1/sla-policies"), ADMIN),
+        (("GET", "/api/v1/webhooks"), ADMIN),
+        (("POST", "/api/v1/webhooks"), ADMIN),
+        (("DELETE", "/api/v1/webhooks/{id}"), ADMIN),
+        (("GET", "/api/v1/public/status"), PUBLIC),
     ])
 }
 

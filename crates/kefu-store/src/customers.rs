@@ -416,7 +416,7 @@ pub(crate) async fn overwrite_customer(
     write_contacts(conn, id, draft).await
 }
 
-fn lock_clause(backend: Backend) -> &'static str {
+pub(crate) fn lock_clause(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",

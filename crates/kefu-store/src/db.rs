@@ -154,9 +154,11 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     // Append-only: a released migration is never edited; changes get a new file.
     Migrator::with_migrations(match backend {
-        Backend::Sqlite => migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive"),
+        Backend::Sqlite => {
+            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service")
+        }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive")
+            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service")
         }
     })
 }

@@ -26,6 +26,22 @@ pub enum StoreError {
     Unsupported(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// A workflow refused the command; nothing changed.
+    #[error("{0}")]
+    Transition(kefu_domain::workflow::TransitionError),
+    /// A value that is well-formed but not acceptable in the current data (e.g. a
+    /// transfer to the department that already has the order).
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl StoreError {
+    pub fn invalid(field: &str, reason: impl std::fmt::Display) -> StoreError {
+        StoreError::Invalid {
+            field: field.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

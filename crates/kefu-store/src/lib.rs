@@ -10,6 +10,7 @@
 //! as the change itself (see [`audit`]).
 
 pub mod audit;
+pub mod contacts;
 pub mod customers;
 mod db;
 pub mod demo;
@@ -21,6 +22,8 @@ pub mod sessions;
 pub mod staff;
 pub mod testing;
 pub mod tiers;
+pub mod webhooks;
+pub mod workorders;
 
 pub use db::{Backend, DatabaseUrl, Store, StoreOptions};
 pub use error::StoreError;

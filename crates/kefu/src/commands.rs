@@ -177,6 +177,8 @@ async fn serve(
         );
     }
     tokio::spawn(purge_sessions(store.clone()));
+    kefu_server::jobs::spawn_deadline_sweep(state.clone());
+    kefu_server::jobs::spawn_webhook_dispatcher(state.clone());
     let url = format!("http://{}", listener.local_addr()?);
     println!(
         "Kefu is serving on {url}  (database: {})",
@@ -186,9 +188,12 @@ async fn serve(
     for line in banner {
         println!("{line}");
     }
-    axum::serve(listener, kefu_server::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        kefu_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -42,6 +42,11 @@ pub struct CenterSettings {
     pub time_zone: String,
     /// Area code completing local landline numbers written without one, e.g. "0531".
     pub area_code: Option<String>,
+    /// The business calendar (working hours, holidays, 调休 days); default: the
+    /// shipped one with the 2025 and 2026 official schedules.
+    pub calendar_file: Option<PathBuf>,
+    /// Seconds between escalation sweeps over breached deadlines.
+    pub sweep_interval_secs: u64,
 }
 
 impl Default for CenterSettings {
@@ -49,6 +54,8 @@ impl Default for CenterSettings {
         CenterSettings {
             time_zone: "Asia/Shanghai".into(),
             area_code: None,
+            calendar_file: None,
+            sweep_interval_secs: 30,
         }
     }
 }
@@ -195,6 +202,10 @@ impl Settings {
             bail!("database.max_connections must be at least 1");
         }
         self.time_zone()?;
+        self.calendar()?;
+        if self.center.sweep_interval_secs == 0 {
+            bail!("center.sweep_interval_secs must be at least 1");
+        }
         if let Some(code) = &self.center.area_code {
             let valid = code.starts_with('0')
                 && (3..=4).contains(&code.len())
@@ -232,6 +243,20 @@ impl Settings {
         })
     }
 
+    /// The business calendar: the file named in the settings, or the shipped one.
+    pub fn calendar(&self) -> anyhow::Result<kefu_domain::calendar::BusinessCalendar> {
+        match &self.center.calendar_file {
+            None => Ok(kefu_domain::calendar::BusinessCalendar::default_cn()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read center.calendar_file {}", path.display())
+                })?;
+                kefu_domain::calendar::BusinessCalendar::parse(&text)
+                    .with_context(|| format!("center.calendar_file {}", path.display()))
+            }
+        }
+    }
+
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             max_connections: self.database.max_connections,
@@ -254,6 +279,12 @@ impl Settings {
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             time_zone: self.time_zone().unwrap_or(jiff::tz::TimeZone::UTC),
             area_code: self.center.area_code.clone(),
+            // Validated at load; the shipped calendar if the file changed since.
+            calendar: self
+                .calendar()
+                .unwrap_or_else(|_| kefu_domain::calendar::BusinessCalendar::default_cn()),
+            sweep_interval: Duration::from_secs(self.center.sweep_interval_secs),
+            ..ServerConfig::default()
         }
     }
 }

@@ -393,7 +393,24 @@ async fn lookup(
         .lookup_by_phone(&who.actor(), number.key(), state.clock.now())
         .await?;
     let see = Visibility::of(&who);
-    let matches = views(&state, &who, found)
+    let matches = cards(&state, &who, found).await?;
+    Ok(Json(LookupResult {
+        number: if see.contacts {
+            number.display()
+        } else {
+            number.masked()
+        },
+        matches,
+    }))
+}
+
+/// Screen-pop cards of customers, masked for the caller.
+pub(crate) async fn cards(
+    state: &AppState,
+    who: &Principal,
+    found: Vec<Customer>,
+) -> ApiResult<Vec<CustomerCard>> {
+    Ok(views(state, who, found)
         .await?
         .into_iter()
         .map(|v| CustomerCard {
@@ -410,15 +427,7 @@ async fn lookup(
             preferred_contact_time: v.preferred_contact_time,
             tags: v.tags,
         })
-        .collect();
-    Ok(Json(LookupResult {
-        number: if see.contacts {
-            number.display()
-        } else {
-            number.masked()
-        },
-        matches,
-    }))
+        .collect())
 }
 
 /// One customer (the read is audited).

@@ -1,13 +1,17 @@
 //! The API's resources, one router per module, and the system endpoints.
 
 pub(crate) mod audit;
+pub(crate) mod contacts;
 pub(crate) mod customer_files;
 pub(crate) mod customers;
 pub(crate) mod departments;
+pub(crate) mod public;
+pub(crate) mod service_rules;
 pub(crate) mod session;
 pub(crate) mod staff;
 pub(crate) mod system;
 pub(crate) mod tiers;
+pub(crate) mod work_orders;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,11 +29,16 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(customers::router())
         .merge(customer_files::router(config.import_limit_bytes))
         .merge(tiers::router())
+        .merge(contacts::router())
+        .merge(work_orders::router())
+        .merge(service_rules::router())
+        .merge(public::router())
 }
 
 /// Query parameters for paged lists.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Paging {
     /// Rows to skip (default 0).
     pub offset: Option<i64>,

@@ -100,11 +100,7 @@ impl TestApp {
                 .unwrap();
             tokens.insert(role, secret);
         }
-        let state = AppState {
-            store,
-            config: Arc::new(config),
-            clock: clock.clone(),
-        };
+        let state = AppState::with_clock(store, config, clock.clone());
         TestApp {
             router: kefu_server::app(state.clone()),
             state,

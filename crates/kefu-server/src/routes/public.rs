@@ -1,0 +1,221 @@
+//! Self-service status (S3): a customer looks up a request by its number and the last
+//! four digits of their phone, without signing in. Unknown numbers and wrong digits
+//! get the same answer, and lookups are rate-limited per client address and per
+//! order number (counters in the database, shared by every server instance), so the
+//! endpoint cannot be used to enumerate orders or guess digits.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Html;
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiQuery;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(status))
+}
+
+/// The page at `/status` (outside the API document).
+pub(crate) fn page_router() -> axum::Router<AppState> {
+    axum::Router::new().route("/status", axum::routing::get(status_page))
+}
+
+/// The client's address (the TCP peer); "local" when served without one (tests).
+pub(crate) struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "local".to_owned(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusQuery {
+    /// The work-order number, e.g. GD202611250000123.
+    number: String,
+    /// The last four digits of the phone number given when the request was made.
+    phone4: String,
+}
+
+/// What the customer sees: nothing else about the order or themselves.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PublicStatusView {
+    number: String,
+    kind: String,
+    /// new, dispatched, in_progress, result_recorded, awaiting_callback, closed, cancelled.
+    state: String,
+    state_name: String,
+    /// The latest reply written for the customer.
+    last_reply: Option<String>,
+    last_reply_at: Option<String>,
+    updated_at: String,
+}
+
+const WINDOW: SignedDuration = SignedDuration::from_hours(1);
+
+async fn lookup(state: &AppState, client: &str, q: &StatusQuery) -> ApiResult<PublicStatusView> {
+    let number = q.number.trim();
+    let digits = q.phone4.trim();
+    if number.is_empty() || number.len() > 32 || !number.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ApiError::invalid("number", "is not a work-order number"));
+    }
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::invalid("phone4", "must be exactly four digits"));
+    }
+    let now = state.clock.now();
+    let limit = state.config.public_lookups_per_hour;
+    let by_client = state
+        .store
+        .rate_limit_hit(&format!("status:ip:{client}"), WINDOW, now)
+        .await?;
+    let by_number = state
+        .store
+        .rate_limit_hit(
+            &format!("status:no:{}", number.to_ascii_uppercase()),
+            WINDOW,
+            now,
+        )
+        .await?;
+    if by_client > limit || by_number > limit / 2 {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many lookups; try again in an hour or call the hotline",
+        ));
+    }
+    let found = state.store.public_status(number).await?;
+    match found {
+        Some(s) if s.phone_key.as_deref().is_some_and(|k| k.ends_with(digits)) => {
+            Ok(PublicStatusView {
+                number: s.number,
+                kind: s.kind_name,
+                state: s.state.code().into(),
+                state_name: s.state.label_zh().into(),
+                last_reply: s.last_reply,
+                last_reply_at: s.last_reply_at.map(|t| t.to_string()),
+                updated_at: s.updated_at.to_string(),
+            })
+        }
+        // The same answer whether the number is unknown or the digits are wrong.
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no request with this number and phone digits",
+        )),
+    }
+}
+
+/// The status of a request, for the customer (no sign-in).
+#[utoipa::path(get, path = "/api/v1/public/status", tag = "public", params(StatusQuery),
+    responses((status = 200, body = PublicStatusView), (status = 404, body = ErrorBody, description = "unknown number or wrong digits (indistinguishable)"),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn status(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    ApiQuery(q): ApiQuery<StatusQuery>,
+) -> ApiResult<Json<PublicStatusView>> {
+    Ok(Json(lookup(&state, &client, &q).await?))
+}
+
+/// Texts of the status page, by language.
+struct PageText {
+    title: &'static str,
+    number: &'static str,
+    phone4: &'static str,
+    submit: &'static str,
+    state: &'static str,
+    reply: &'static str,
+    updated: &'static str,
+}
+
+const ZH_CN: PageText = PageText {
+    title: "工单进度查询",
+    number: "工单号",
+    phone4: "手机或电话后四位",
+    submit: "查询",
+    state: "当前状态",
+    reply: "最新答复",
+    updated: "更新时间",
+};
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    number: Option<String>,
+    phone4: Option<String>,
+}
+
+/// A plain page for customers: a form, and the answer below it.
+async fn status_page(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> (StatusCode, Html<String>) {
+    let t = &ZH_CN;
+    let (status, answer) = match (q.number, q.phone4) {
+        (Some(number), Some(phone4)) => {
+            match lookup(&state, &client, &StatusQuery { number, phone4 }).await {
+                Ok(v) => (
+                    StatusCode::OK,
+                    format!(
+                        "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} · {}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+                        t.number,
+                        escape(&v.number),
+                        t.state,
+                        escape(&v.kind),
+                        escape(&v.state_name),
+                        t.reply,
+                        escape(v.last_reply.as_deref().unwrap_or("—")),
+                        t.updated,
+                        escape(&v.updated_at),
+                    ),
+                ),
+                Err(e) => (
+                    e.status,
+                    format!("<p role=\"alert\">{}</p>", escape(&e.message)),
+                ),
+            }
+        }
+        _ => (StatusCode::OK, String::new()),
+    };
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+             <title>{title}</title></head><body><h1>{title}</h1><form method=\"get\" action=\"/status\">\
+             <label>{number} <input name=\"number\" required maxlength=\"32\"></label> \
+             <label>{phone4} <input name=\"phone4\" required pattern=\"[0-9]{{4}}\" maxlength=\"4\" inputmode=\"numeric\"></label> \
+             <button>{submit}</button></form>{answer}</body></html>",
+            title = t.title,
+            number = t.number,
+            phone4 = t.phone4,
+            submit = t.submit,
+        )),
+    )
+}

@@ -1,0 +1,289 @@
+//! Service rules over HTTP: work-order kinds, routing rules, deadline policies and
+//! webhooks (administrators change them; managers read them).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use kefu_domain::sla::{SlaPolicy, validate_policies};
+use kefu_domain::workorder::{KindSpec, RoutingRule};
+use kefu_store::webhooks::EVENT_TYPES;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Authorized, new_secret, perm};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_kinds, save_kind))
+        .routes(routes!(get_routing, set_routing))
+        .routes(routes!(get_policies, set_policies))
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(delete_webhook))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KindView {
+    code: String,
+    name: String,
+    /// complaint, service or answer.
+    workflow: String,
+    /// 0–3, added to the priority score.
+    base_priority: u8,
+    #[serde(default)]
+    builtin: bool,
+}
+
+impl From<KindSpec> for KindView {
+    fn from(k: KindSpec) -> KindView {
+        KindView {
+            code: k.code,
+            name: k.name,
+            workflow: k.workflow.name.into(),
+            base_priority: k.base_priority,
+            builtin: k.builtin,
+        }
+    }
+}
+
+/// Work-order kinds: the five built-in ones and those configured.
+#[utoipa::path(get, path = "/api/v1/work-order-kinds", tag = "service-rules",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = Vec<KindView>)))]
+async fn list_kinds(
+    _who: Authorized<perm::WorkOrderRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<KindView>>> {
+    Ok(Json(
+        state
+            .store
+            .list_kinds()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Adds or changes a configurable kind (built-in kinds keep their workflow).
+#[utoipa::path(post, path = "/api/v1/work-order-kinds", tag = "service-rules", request_body = KindView,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = KindView), (status = 422, body = ErrorBody)))]
+async fn save_kind(
+    who: Authorized<perm::ServiceRulesManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<KindView>,
+) -> ApiResult<Json<KindView>> {
+    let kind = KindSpec::parse(
+        &input.code,
+        &input.name,
+        &input.workflow,
+        input.base_priority,
+    )
+    .map_err(|e| ApiError::invalid("kind", e))?;
+    state
+        .store
+        .save_kind(&who.actor(), &kind, state.clock.now())
+        .await?;
+    Ok(Json(kind.into()))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoutingRules {
+    /// In order; the most specific matching rule wins, the first among equals.
+    rules: Vec<RoutingRule>,
+}
+
+/// The routing rules (kind, category, service area → department).
+#[utoipa::path(get, path = "/api/v1/routing-rules", tag = "service-rules",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = RoutingRules)))]
+async fn get_routing(
+    _who: Authorized<perm::ServiceRulesRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<RoutingRules>> {
+    Ok(Json(RoutingRules {
+        rules: state.store.routing_rules().await?,
+    }))
+}
+
+/// Replaces the routing rules.
+#[utoipa::path(put, path = "/api/v1/routing-rules", tag = "service-rules", request_body = RoutingRules,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = RoutingRules), (status = 422, body = ErrorBody)))]
+async fn set_routing(
+    who: Authorized<perm::ServiceRulesManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<RoutingRules>,
+) -> ApiResult<Json<RoutingRules>> {
+    if input.rules.len() > 1000 {
+        return Err(ApiError::invalid("rules", "at most 1000 rules"));
+    }
+    state
+        .store
+        .set_routing_rules(&who.actor(), &input.rules, state.clock.now())
+        .await?;
+    Ok(Json(input))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SlaPolicies {
+    /// 0: the shipped defaults.
+    #[serde(default)]
+    version: i64,
+    policies: Vec<SlaPolicy>,
+}
+
+/// The deadline policies in force.
+#[utoipa::path(get, path = "/api/v1/sla-policies", tag = "service-rules",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = SlaPolicies)))]
+async fn get_policies(
+    _who: Authorized<perm::ServiceRulesRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<SlaPolicies>> {
+    let (version, policies) = state.store.sla_policies().await?;
+    Ok(Json(SlaPolicies { version, policies }))
+}
+
+/// Replaces the deadline policies; new orders get them, open ones keep theirs.
+#[utoipa::path(put, path = "/api/v1/sla-policies", tag = "service-rules", request_body = SlaPolicies,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = SlaPolicies), (status = 422, body = ErrorBody)))]
+async fn set_policies(
+    who: Authorized<perm::ServiceRulesManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<SlaPolicies>,
+) -> ApiResult<Json<SlaPolicies>> {
+    validate_policies(&input.policies).map_err(|e| ApiError::invalid("policies", e))?;
+    let version = state
+        .store
+        .set_sla_policies(&who.actor(), &input.policies, state.clock.now())
+        .await?;
+    Ok(Json(SlaPolicies {
+        version,
+        policies: input.policies,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookView {
+    id: i64,
+    url: String,
+    events: Vec<String>,
+    active: bool,
+    created_at: String,
+    /// Shown once, at creation: the HMAC-SHA256 key that signs deliveries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewWebhook {
+    /// http:// URL receiving POSTs.
+    url: String,
+    /// Event types (work_order.created, work_order.state_changed,
+    /// work_order.deadline_breached) or ["*"].
+    events: Vec<String>,
+}
+
+/// Webhooks.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "service-rules",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = Vec<WebhookView>)))]
+async fn list_webhooks(
+    _who: Authorized<perm::WebhookManage>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<WebhookView>>> {
+    Ok(Json(
+        state
+            .store
+            .list_webhooks()
+            .await?
+            .into_iter()
+            .map(|w| WebhookView {
+                id: w.id,
+                url: w.url,
+                events: w.events,
+                active: w.active,
+                created_at: w.created_at.to_string(),
+                secret: None,
+            })
+            .collect(),
+    ))
+}
+
+/// Registers a webhook; the answer carries its signing secret, shown once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "service-rules", request_body = NewWebhook,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = WebhookView), (status = 422, body = ErrorBody)))]
+async fn create_webhook(
+    who: Authorized<perm::WebhookManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<NewWebhook>,
+) -> ApiResult<(StatusCode, Json<WebhookView>)> {
+    let url = input.url.trim();
+    let parsed: axum::http::Uri = url
+        .parse()
+        .map_err(|_| ApiError::invalid("url", "is not a URL"))?;
+    if parsed.scheme_str() != Some("http") || parsed.host().is_none() || url.len() > 2000 {
+        return Err(ApiError::invalid(
+            "url",
+            "must be an http:// URL with a host (deliveries are signed; put TLS in a relay on the receiving side)",
+        ));
+    }
+    if input.events.is_empty() {
+        return Err(ApiError::invalid(
+            "events",
+            "name at least one event type, or \"*\"",
+        ));
+    }
+    for e in &input.events {
+        if e != "*" && !EVENT_TYPES.contains(&e.as_str()) {
+            return Err(ApiError::invalid(
+                "events",
+                format!("'{e}' is not one of {}", EVENT_TYPES.join(", ")),
+            ));
+        }
+    }
+    let secret = new_secret("whsec_");
+    let hook = state
+        .store
+        .create_webhook(&who.actor(), url, &secret, &input.events, state.clock.now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookView {
+            id: hook.id,
+            url: hook.url,
+            events: hook.events,
+            active: hook.active,
+            created_at: hook.created_at.to_string(),
+            secret: Some(secret),
+        }),
+    ))
+}
+
+/// Removes a webhook and its pending deliveries.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "service-rules", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_webhook(
+    who: Authorized<perm::WebhookManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .delete_webhook(&who.actor(), id, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            kefu_store::StoreError::NotFound => ApiError::not_found("webhook"),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,861 @@
+//! Contacts (S2): seats (which agent is at which extension), telephony events stored
+//! idempotently and folded into the call's contact, contacts entered by hand, the
+//! agent's record of a call, and promised callbacks.
+
+use jiff::Timestamp;
+use kefu_domain::StaffId;
+use kefu_domain::audit::Actor;
+use kefu_domain::contact::{
+    CallEvent, CallEventKind, CallTimeline, Category, Channel, Direction, FiveW2H, Outcome, Party,
+};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+use crate::audit::{AuditEntry, append};
+use crate::customers::lock_clause;
+use crate::{Page, PageRequest, Store, StoreError, from_ms, ms};
+
+/// A telephony event, validated by the caller.
+#[derive(Debug, Clone)]
+pub struct TelephonyEvent {
+    pub call_id: String,
+    /// The sender's event id, or `kind@instant` when it sends none.
+    pub dedup_key: String,
+    pub kind: CallEventKind,
+    pub at: Timestamp,
+    pub direction: Direction,
+    /// The customer's number as a lookup key (inbound: the caller; outbound: the callee).
+    pub customer_key: Option<String>,
+    /// The other end as sent (the hotline or the customer), for the record.
+    pub callee: Option<String>,
+    pub extension: Option<String>,
+    pub hung_up_by: Option<Party>,
+    pub transfer_target: Option<String>,
+}
+
+/// What storing a telephony event did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventApplied {
+    pub contact_id: i64,
+    /// False when the same event had been received before (nothing changed).
+    pub applied: bool,
+    /// True when this event created the contact.
+    pub created: bool,
+    pub customer_id: Option<i64>,
+    pub phone_key: Option<String>,
+}
+
+/// A contact as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    pub id: i64,
+    pub call_id: Option<String>,
+    pub direction: Direction,
+    pub channel: Channel,
+    pub phone_key: Option<String>,
+    pub callee: Option<String>,
+    pub customer_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub extension: Option<String>,
+    pub phase: String,
+    pub ring_at: Option<Timestamp>,
+    pub answer_at: Option<Timestamp>,
+    pub end_at: Option<Timestamp>,
+    pub hold_ms: i64,
+    pub hung_up_by: Option<Party>,
+    pub transferred_to: Option<String>,
+    pub category: Option<Category>,
+    pub five_w2h: FiveW2H,
+    pub summary: Option<String>,
+    pub outcome: Option<String>,
+    pub outcome_work_order_id: Option<i64>,
+    pub callback_due: Option<Timestamp>,
+    pub transfer_target: Option<String>,
+    pub transfer_reason: Option<String>,
+    pub work_order_id: Option<i64>,
+    pub purpose: Option<String>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: i64,
+}
+
+/// What the agent records about a contact.
+#[derive(Debug, Clone, Default)]
+pub struct ContactRecord {
+    pub category: Option<Category>,
+    pub five_w2h: FiveW2H,
+    pub summary: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Set when the agent identifies the customer on the call (e.g. an unknown
+    /// number); `None` keeps the match.
+    pub customer_id: Option<i64>,
+}
+
+/// A contact entered by hand.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub direction: Direction,
+    pub channel: Channel,
+    pub phone_key: Option<String>,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub record: ContactRecord,
+}
+
+/// A promised callback, a due task for its agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Callback {
+    pub id: i64,
+    pub contact_id: i64,
+    pub customer_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub phone_key: Option<String>,
+    pub due_at: Timestamp,
+    pub done_at: Option<Timestamp>,
+    pub done_by: Option<String>,
+    pub done_note: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// Which callbacks to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackScope {
+    /// Not done yet (pending and overdue).
+    Open,
+    /// Past due and not done.
+    Overdue,
+    Done,
+}
+
+const CONTACT_COLUMNS: &str = "id, call_id, direction, channel, phone_key, callee, customer_id, agent_id, extension, phase, \
+     ring_at, answer_at, end_at, hold_ms, hung_up_by, transferred_to, category, five_w2h, summary, outcome, \
+     outcome_work_order_id, callback_due, transfer_target, transfer_reason, work_order_id, purpose, created_by, \
+     created_at, updated_at, version";
+
+fn decode_err(what: &str, raw: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("{what}: unexpected value '{raw}'").into())
+}
+
+fn contact_from_row(row: &sqlx::any::AnyRow) -> Result<Contact, sqlx::Error> {
+    let direction: String = row.try_get("direction")?;
+    let channel: String = row.try_get("channel")?;
+    let hung: Option<String> = row.try_get("hung_up_by")?;
+    let category: Option<String> = row.try_get("category")?;
+    let five: String = row.try_get("five_w2h")?;
+    let t = |name: &str| -> Result<Option<Timestamp>, sqlx::Error> {
+        Ok(row.try_get::<Option<i64>, _>(name)?.map(from_ms))
+    };
+    Ok(Contact {
+        id: row.try_get("id")?,
+        call_id: row.try_get("call_id")?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| decode_err("contacts.direction", &direction))?,
+        channel: Channel::parse(&channel)
+            .ok_or_else(|| decode_err("contacts.channel", &channel))?,
+        phone_key: row.try_get("phone_key")?,
+        callee: row.try_get("callee")?,
+        customer_id: row.try_get("customer_id")?,
+        agent_id: row.try_get("agent_id")?,
+        extension: row.try_get("extension")?,
+        phase: row.try_get("phase")?,
+        ring_at: t("ring_at")?,
+        answer_at: t("answer_at")?,
+        end_at: t("end_at")?,
+        hold_ms: row.try_get("hold_ms")?,
+        hung_up_by: hung
+            .map(|h| Party::parse(&h).ok_or_else(|| decode_err("contacts.hung_up_by", &h)))
+            .transpose()?,
+        transferred_to: row.try_get("transferred_to")?,
+        category: category
+            .map(|c| Category::parse(&c).ok_or_else(|| decode_err("contacts.category", &c)))
+            .transpose()?,
+        five_w2h: serde_json::from_str(&five)
+            .map_err(|e| decode_err("contacts.five_w2h", &e.to_string()))?,
+        summary: row.try_get("summary")?,
+        outcome: row.try_get("outcome")?,
+        outcome_work_order_id: row.try_get("outcome_work_order_id")?,
+        callback_due: t("callback_due")?,
+        transfer_target: row.try_get("transfer_target")?,
+        transfer_reason: row.try_get("transfer_reason")?,
+        work_order_id: row.try_get("work_order_id")?,
+        purpose: row.try_get("purpose")?,
+        created_by: row.try_get("created_by")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        updated_at: from_ms(row.try_get("updated_at")?),
+        version: row.try_get("version")?,
+    })
+}
+
+fn callback_from_row(row: &sqlx::any::AnyRow) -> Result<Callback, sqlx::Error> {
+    Ok(Callback {
+        id: row.try_get("id")?,
+        contact_id: row.try_get("contact_id")?,
+        customer_id: row.try_get("customer_id")?,
+        agent_id: row.try_get("agent_id")?,
+        phone_key: row.try_get("phone_key")?,
+        due_at: from_ms(row.try_get("due_at")?),
+        done_at: row.try_get::<Option<i64>, _>("done_at")?.map(from_ms),
+        done_by: row.try_get("done_by")?,
+        done_note: row.try_get("done_note")?,
+        created_at: from_ms(row.try_get("created_at")?),
+    })
+}
+
+pub(crate) async fn load_contact(conn: &mut AnyConnection, id: i64) -> Result<Contact, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    Ok(contact_from_row(&row)?)
+}
+
+/// The one customer with this number, if exactly one has it.
+pub(crate) async fn match_customer(
+    conn: &mut AnyConnection,
+    phone_key: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(key) = phone_key else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT customer_id FROM customer_phones WHERE phone_key = $1 ORDER BY customer_id LIMIT 2",
+    )
+    .bind(key)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(if ids.len() == 1 { Some(ids[0]) } else { None })
+}
+
+async fn customer_exists(conn: &mut AnyConnection, id: i64) -> Result<(), StoreError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::InvalidReference(format!("customer {id} does not exist")))
+}
+
+/// Inserts a contact row and returns its id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_contact(
+    conn: &mut AnyConnection,
+    call_id: Option<&str>,
+    direction: Direction,
+    channel: Channel,
+    phone_key: Option<&str>,
+    customer_id: Option<i64>,
+    agent_id: Option<i64>,
+    phase: &str,
+    ring_at: Option<Timestamp>,
+    end_at: Option<Timestamp>,
+    work_order: Option<(i64, &str)>,
+    summary: Option<&str>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO contacts (call_id, direction, channel, phone_key, customer_id, agent_id, phase, ring_at, end_at, \
+         work_order_id, purpose, summary, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+    )
+    .bind(call_id)
+    .bind(direction.code())
+    .bind(channel.code())
+    .bind(phone_key)
+    .bind(customer_id)
+    .bind(agent_id)
+    .bind(phase)
+    .bind(ring_at.map(ms))
+    .bind(end_at.map(ms))
+    .bind(work_order.map(|w| w.0))
+    .bind(work_order.map(|w| w.1))
+    .bind(summary)
+    .bind(actor.label())
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Writes the agent's record onto a contact and keeps the promised callback in step.
+async fn apply_record(
+    conn: &mut AnyConnection,
+    contact: &Contact,
+    record: &ContactRecord,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if let Some(customer_id) = record.customer_id {
+        customer_exists(conn, customer_id).await?;
+    }
+    let (outcome, due, target, reason) = match &record.outcome {
+        None => (contact.outcome.clone(), None, None, None),
+        Some(Outcome::Resolved) => (Some("resolved".to_owned()), None, None, None),
+        Some(Outcome::CallbackPromised { due }) => {
+            (Some("callback".to_owned()), Some(*due), None, None)
+        }
+        Some(Outcome::Transferred { target, reason }) => (
+            Some("transferred".to_owned()),
+            None,
+            Some(target.clone()),
+            Some(reason.clone()),
+        ),
+        Some(Outcome::WorkOrderOpened { .. }) => {
+            return Err(StoreError::invalid(
+                "outcome.type",
+                "open a work order from the contact instead",
+            ));
+        }
+    };
+    // Once a work order is opened from the call, that stays its outcome.
+    if contact.outcome.as_deref() == Some("work_order") && record.outcome.is_some() {
+        return Err(StoreError::invalid(
+            "outcome.type",
+            "a work order was opened from this contact; its outcome stays work_order",
+        ));
+    }
+    let customer_id = record.customer_id.or(contact.customer_id);
+    sqlx::query(
+        "UPDATE contacts SET category = $1, five_w2h = $2, summary = $3, outcome = $4, callback_due = $5, \
+         transfer_target = $6, transfer_reason = $7, customer_id = $8, agent_id = COALESCE(agent_id, $9), \
+         updated_at = $10, version = version + 1 WHERE id = $11",
+    )
+    .bind(record.category.map(|c| c.code()).or(contact.category.map(|c| c.code())))
+    .bind(
+        serde_json::to_string(if record.five_w2h.is_empty() {
+            &contact.five_w2h
+        } else {
+            &record.five_w2h
+        })
+        .unwrap_or_else(|_| "{}".into()),
+    )
+    .bind(record.summary.as_deref().or(contact.summary.as_deref()))
+    .bind(outcome.as_deref())
+    .bind(due.map(ms).or(if record.outcome.is_none() { contact.callback_due.map(ms) } else { None }))
+    .bind(target.as_deref().or(if record.outcome.is_none() { contact.transfer_target.as_deref() } else { None }))
+    .bind(reason.as_deref().or(if record.outcome.is_none() { contact.transfer_reason.as_deref() } else { None }))
+    .bind(customer_id)
+    .bind(actor.staff_id().map(|s| s.0))
+    .bind(ms(now))
+    .bind(contact.id)
+    .execute(&mut *conn)
+    .await?;
+    if record.outcome.is_some() {
+        match due {
+            Some(due) => {
+                let agent = contact.agent_id.or(actor.staff_id().map(|s| s.0));
+                sqlx::query(
+                    "INSERT INTO callbacks (contact_id, customer_id, agent_id, phone_key, due_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at, customer_id = excluded.customer_id",
+                )
+                .bind(contact.id)
+                .bind(customer_id)
+                .bind(agent)
+                .bind(contact.phone_key.as_deref())
+                .bind(ms(due))
+                .bind(ms(now))
+                .execute(&mut *conn)
+                .await?;
+            }
+            None => {
+                // The promise was withdrawn (the outcome changed): drop it unless done.
+                sqlx::query("DELETE FROM callbacks WHERE contact_id = $1 AND done_at IS NULL")
+                    .bind(contact.id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Signs `staff` in at `extension` (签入), replacing whoever sat there and any
+    /// other seat of the same person.
+    pub async fn sign_in_seat(
+        &self,
+        actor: &Actor,
+        staff: StaffId,
+        extension: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM seats WHERE extension = $1 OR staff_id = $2")
+            .bind(extension)
+            .bind(staff.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO seats (extension, staff_id, signed_in_at) VALUES ($1, $2, $3)")
+            .bind(extension)
+            .bind(staff.0)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "seat.sign_in",
+                object_type: "seat",
+                object_id: extension.to_owned(),
+                detail: json!({ "staff_id": staff.0 }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Signs `staff` out of their seat (签出). Unknown seats are fine.
+    pub async fn sign_out_seat(
+        &self,
+        actor: &Actor,
+        staff: StaffId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let ext: Option<String> =
+            sqlx::query_scalar("DELETE FROM seats WHERE staff_id = $1 RETURNING extension")
+                .bind(staff.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(ext) = ext {
+            append(
+                &mut tx,
+                &AuditEntry {
+                    actor,
+                    action: "seat.sign_out",
+                    object_type: "seat",
+                    object_id: ext,
+                    detail: json!({ "staff_id": staff.0 }),
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The extension `staff` is signed in at.
+    pub async fn seat_of(&self, staff: StaffId) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT extension FROM seats WHERE staff_id = $1")
+                .bind(staff.0)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Stores a telephony event once and refolds the call's contact from all its
+    /// events. The same event again changes nothing; events may come in any order.
+    /// An event other than ringing for a call never seen, without the customer's
+    /// number, is refused with `NotFound` and changes nothing.
+    pub async fn record_call_event(
+        &self,
+        actor: &Actor,
+        event: &TelephonyEvent,
+        now: Timestamp,
+    ) -> Result<EventApplied, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, customer_id, phone_key FROM contacts WHERE call_id = $1{}",
+            lock_clause(self.backend())
+        )))
+        .bind(&event.call_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if existing.is_none()
+            && event.kind != CallEventKind::Ringing
+            && event.customer_key.is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO telephony_events (call_id, dedup_key, kind, at_ms, caller, callee, extension, hung_up_by, \
+             transfer_target, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (call_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&event.call_id)
+        .bind(&event.dedup_key)
+        .bind(event.kind.code())
+        .bind(ms(event.at))
+        .bind(event.customer_key.as_deref())
+        .bind(event.callee.as_deref())
+        .bind(event.extension.as_deref())
+        .bind(event.hung_up_by.map(|p| p.code()))
+        .bind(event.transfer_target.as_deref())
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_none() {
+            // A duplicate: the contact exists (it was created with the first copy).
+            let row = existing.ok_or(StoreError::NotFound)?;
+            return Ok(EventApplied {
+                contact_id: row.try_get("id")?,
+                applied: false,
+                created: false,
+                customer_id: row.try_get("customer_id")?,
+                phone_key: row.try_get("phone_key")?,
+            });
+        }
+        let agent_id: Option<i64> = match &event.extension {
+            Some(ext) => {
+                sqlx::query_scalar("SELECT staff_id FROM seats WHERE extension = $1")
+                    .bind(ext)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let (contact_id, created, customer_id, phone_key) = match existing {
+            Some(row) => (
+                row.try_get::<i64, _>("id")?,
+                false,
+                row.try_get::<Option<i64>, _>("customer_id")?,
+                row.try_get::<Option<String>, _>("phone_key")?,
+            ),
+            None => {
+                let customer_id = match_customer(&mut tx, event.customer_key.as_deref()).await?;
+                let id = insert_contact(
+                    &mut tx,
+                    Some(&event.call_id),
+                    event.direction,
+                    Channel::Phone,
+                    event.customer_key.as_deref(),
+                    customer_id,
+                    agent_id,
+                    "ringing",
+                    None,
+                    None,
+                    None,
+                    None,
+                    actor,
+                    now,
+                )
+                .await?;
+                append(
+                    &mut tx,
+                    &AuditEntry {
+                        actor,
+                        action: "contact.create",
+                        object_type: "contact",
+                        object_id: id.to_string(),
+                        detail: json!({ "call_id": event.call_id, "customer_id": customer_id }),
+                    },
+                    now,
+                )
+                .await?;
+                (id, true, customer_id, event.customer_key.clone())
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT kind, at_ms, hung_up_by, transfer_target, callee, extension FROM telephony_events WHERE call_id = $1",
+        )
+        .bind(&event.call_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut callee: Option<String> = None;
+        let mut extension: Option<String> = None;
+        for row in &rows {
+            let kind: String = row.try_get("kind")?;
+            let hung: Option<String> = row.try_get("hung_up_by")?;
+            events.push(CallEvent {
+                kind: CallEventKind::parse(&kind)
+                    .ok_or_else(|| decode_err("telephony_events.kind", &kind))?,
+                at: from_ms(row.try_get("at_ms")?),
+                hung_up_by: hung.as_deref().and_then(Party::parse),
+                transfer_target: row.try_get("transfer_target")?,
+            });
+            callee = callee.or(row.try_get("callee")?);
+            extension = extension.or(row.try_get("extension")?);
+        }
+        let timeline = CallTimeline::fold(&events);
+        let phase = serde_json::to_value(timeline.phase)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "ringing".into());
+        sqlx::query(
+            "UPDATE contacts SET phase = $1, ring_at = $2, answer_at = $3, end_at = $4, hold_ms = $5, hung_up_by = $6, \
+             transferred_to = $7, callee = $8, extension = $9, agent_id = COALESCE(agent_id, $10), updated_at = $11 \
+             WHERE id = $12",
+        )
+        .bind(&phase)
+        .bind(timeline.ring_at.map(ms))
+        .bind(timeline.answer_at.map(ms))
+        .bind(timeline.end_at.map(ms))
+        .bind(timeline.hold_time().as_millis() as i64)
+        .bind(timeline.hung_up_by.map(|p| p.code()))
+        .bind(timeline.transferred_to.as_deref())
+        .bind(callee.as_deref())
+        .bind(extension.as_deref())
+        .bind(agent_id)
+        .bind(ms(now))
+        .bind(contact_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(EventApplied {
+            contact_id,
+            applied: true,
+            created,
+            customer_id,
+            phone_key,
+        })
+    }
+
+    /// Records a contact entered by hand (a walk-in, a call the telephony system did
+    /// not report, an e-mail).
+    pub async fn create_contact(
+        &self,
+        actor: &Actor,
+        new: &NewContact,
+        now: Timestamp,
+    ) -> Result<Contact, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let matched = match new.record.customer_id {
+            Some(id) => {
+                customer_exists(&mut tx, id).await?;
+                Some(id)
+            }
+            None => match_customer(&mut tx, new.phone_key.as_deref()).await?,
+        };
+        let id = insert_contact(
+            &mut tx,
+            None,
+            new.direction,
+            new.channel,
+            new.phone_key.as_deref(),
+            matched,
+            actor.staff_id().map(|s| s.0),
+            if new.ended_at.is_some() {
+                "ended"
+            } else {
+                "talking"
+            },
+            Some(new.started_at),
+            new.ended_at,
+            None,
+            None,
+            actor,
+            now,
+        )
+        .await?;
+        let contact = load_contact(&mut tx, id).await?;
+        let record = ContactRecord {
+            customer_id: matched,
+            ..new.record.clone()
+        };
+        apply_record(&mut tx, &contact, &record, actor, now).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "contact.create",
+                object_type: "contact",
+                object_id: id.to_string(),
+                detail: json!({ "customer_id": matched, "manual": true }),
+            },
+            now,
+        )
+        .await?;
+        let contact = load_contact(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    /// Writes the agent's record of a contact if it is still at `expected_version`.
+    pub async fn record_contact(
+        &self,
+        actor: &Actor,
+        id: i64,
+        expected_version: i64,
+        record: &ContactRecord,
+        now: Timestamp,
+    ) -> Result<Contact, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let contact = load_contact(&mut tx, id).await?;
+        if contact.version != expected_version {
+            return Err(StoreError::Conflict(format!(
+                "the contact was changed meanwhile (now at version {}); reload and try again",
+                contact.version
+            )));
+        }
+        apply_record(&mut tx, &contact, record, actor, now).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "contact.record",
+                object_type: "contact",
+                object_id: id.to_string(),
+                detail: json!({
+                    "category": record.category.map(|c| c.code()),
+                    "outcome": record.outcome.as_ref().map(|o| o.code()),
+                }),
+            },
+            now,
+        )
+        .await?;
+        let contact = load_contact(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    pub async fn get_contact(&self, id: i64) -> Result<Contact, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_contact(&mut conn, id).await
+    }
+
+    /// Contacts of a customer (or all), newest first.
+    pub async fn list_contacts(
+        &self,
+        customer_id: Option<i64>,
+        agent_id: Option<i64>,
+        page: PageRequest,
+    ) -> Result<Page<Contact>, StoreError> {
+        let mut clauses = Vec::new();
+        let mut binds = Vec::new();
+        if let Some(c) = customer_id {
+            binds.push(c);
+            clauses.push(format!("customer_id = ${}", binds.len()));
+        }
+        if let Some(a) = agent_id {
+            binds.push(a);
+            clauses.push(format!("agent_id = ${}", binds.len()));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let mut conn = self.pool.acquire().await?;
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM contacts{filter}"
+        )));
+        for b in &binds {
+            count = count.bind(*b);
+        }
+        let total = count.fetch_one(&mut *conn).await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts{filter} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+            page.limit, page.offset
+        )));
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let items = q
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(contact_from_row)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            total,
+            total_exact: true,
+            offset: page.offset,
+            limit: page.limit,
+        })
+    }
+
+    /// Callbacks, soonest due first; `agent` limits them to one agent's tasks.
+    pub async fn list_callbacks(
+        &self,
+        agent: Option<StaffId>,
+        scope: CallbackScope,
+        now: Timestamp,
+        page: PageRequest,
+    ) -> Result<Vec<Callback>, StoreError> {
+        let state = match scope {
+            CallbackScope::Open => "done_at IS NULL",
+            CallbackScope::Overdue => "done_at IS NULL AND due_at < $2",
+            CallbackScope::Done => "done_at IS NOT NULL",
+        };
+        let agent_clause = if agent.is_some() {
+            "agent_id = $1"
+        } else {
+            "$1 = $1"
+        };
+        let order = if scope == CallbackScope::Done {
+            "done_at DESC"
+        } else {
+            "due_at"
+        };
+        let sql = format!(
+            "SELECT id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at \
+             FROM callbacks WHERE {agent_clause} AND {state} {} ORDER BY {order}, id LIMIT {} OFFSET {}",
+            if scope == CallbackScope::Overdue {
+                ""
+            } else {
+                "AND $2 = $2"
+            },
+            page.limit,
+            page.offset
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(agent.map_or(0, |a| a.0))
+            .bind(ms(now))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(callback_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Marks a callback done (the customer was called), once.
+    pub async fn complete_callback(
+        &self,
+        actor: &Actor,
+        id: i64,
+        note: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Callback, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "UPDATE callbacks SET done_at = $1, done_by = $2, done_note = $3 WHERE id = $4 AND done_at IS NULL \
+             RETURNING id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at",
+        )
+        .bind(ms(now))
+        .bind(actor.label())
+        .bind(note)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM callbacks WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match exists {
+                Some(_) => StoreError::Conflict("the callback is already done".into()),
+                None => StoreError::NotFound,
+            });
+        };
+        let callback = callback_from_row(&row)?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "callback.complete",
+                object_type: "callback",
+                object_id: id.to_string(),
+                detail: json!({ "overdue": callback.due_at < now }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(callback)
+    }
+}
