@@ -1,0 +1,140 @@
+//! Work-order storage on both backends: the escalation sweep run by two independent
+//! store instances (as two server processes would) escalates each breach once.
+#![allow(clippy::unwrap_used)]
+
+use jiff::{SignedDuration, Timestamp};
+use kefu_domain::audit::Actor;
+use kefu_domain::calendar::BusinessCalendar;
+use kefu_domain::workorder::Urgency;
+use kefu_store::testing::TestDb;
+use kefu_store::workorders::{NewWorkOrder, SlaContext};
+use kefu_store::{Store, StoreOptions, backend_tests};
+
+backend_tests!(two_instances_escalate_each_breach_once);
+
+fn t0() -> Timestamp {
+    Timestamp::from_second(1_790_000_000).unwrap()
+}
+
+fn ctx() -> SlaContext {
+    SlaContext {
+        calendar: BusinessCalendar::default_cn(),
+        tz: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+    }
+}
+
+fn order(i: usize) -> NewWorkOrder {
+    NewWorkOrder {
+        kind: if i % 2 == 0 { "complaint" } else { "repair" }.into(),
+        urgency: Urgency::Normal,
+        customer_id: None,
+        contact_id: None,
+        phone_key: None,
+        subject: format!("测试工单 {i}"),
+        description: None,
+        category: None,
+        service_area: None,
+        department_id: None,
+        assignee_id: None,
+        complaint_cause: None,
+        complained_staff_id: None,
+        dispatch: false,
+    }
+}
+
+async fn count(store: &Store, db: &TestDb, sql: &str) -> i64 {
+    let _ = store;
+    let url = match &db.url {
+        kefu_store::DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+        kefu_store::DatabaseUrl::Postgres(u) => u.clone(),
+    };
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn two_instances_escalate_each_breach_once(db: &TestDb) {
+    let system = Actor::System("test".into());
+    let ctx = ctx();
+    let n = 240;
+    for i in 0..n {
+        db.store
+            .create_work_order(
+                &system,
+                &order(i),
+                &ctx,
+                t0() + SignedDuration::from_secs(i as i64),
+            )
+            .await
+            .unwrap();
+    }
+    db.store
+        .create_webhook(&system, "http://127.0.0.1:9/hook", "s", &["*".into()], t0())
+        .await
+        .unwrap();
+    // A second, independent pool on the same database: another server instance.
+    let other = Store::connect(
+        &db.url,
+        &StoreOptions {
+            max_connections: 3,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let later = t0() + SignedDuration::from_hours(24 * 40);
+    let sweep = |store: Store| async move {
+        let mut made = Vec::new();
+        loop {
+            // Small batches so both instances interleave over many transactions.
+            let (rows, batch) = store.escalate_due(later, 7).await.unwrap();
+            made.extend(batch.into_iter().map(|e| (e.work_order_id, e.deadline)));
+            if rows == 0 {
+                return made;
+            }
+        }
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(sweep(db.store.clone())),
+        tokio::spawn(sweep(other.clone()))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut all: Vec<_> = a.iter().chain(b.iter()).cloned().collect();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        total,
+        "an escalation was reported by both instances"
+    );
+    // Complaints breach three deadlines (response, 24-hour notice, resolution),
+    // repairs two (no progress notice in their policy).
+    assert_eq!(total, n / 2 * 3 + n / 2 * 2);
+    let stored = count(&db.store, db, "SELECT COUNT(*) FROM escalations").await;
+    let events = count(
+        &db.store,
+        db,
+        "SELECT COUNT(*) FROM work_order_events WHERE event = 'escalated'",
+    )
+    .await;
+    let outbox = count(
+        &db.store,
+        db,
+        "SELECT COUNT(*) FROM webhook_outbox WHERE event_type = 'work_order.deadline_breached'",
+    )
+    .await;
+    assert_eq!(
+        (stored, events, outbox),
+        (total as i64, total as i64, total as i64)
+    );
+    // Nothing is left to sweep, by either instance.
+    assert_eq!(db.store.escalate_due(later, 100).await.unwrap().0, 0);
+    assert_eq!(other.escalate_due(later, 100).await.unwrap().0, 0);
+    eprintln!("instance split: {} + {}", a.len(), b.len());
+    other.close().await;
+}
