@@ -780,3 +780,124 @@ async fn routing_priority_and_handler_scope(db: &TestDb) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+mod webhooks {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    type Seen = Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>;
+
+    /// A receiver on loopback that fails its first request and accepts the rest.
+    async fn receiver() -> (String, Seen) {
+        let seen: Seen = Arc::default();
+        let record = seen.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let record = record.clone();
+                async move {
+                    let mut list = record.lock().unwrap();
+                    list.push((headers, body));
+                    if list.len() == 1 {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::NO_CONTENT
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    async fn signed_deliveries_are_retried_until_accepted(db: &TestDb) {
+        let (app, customer_id) = setup(db).await;
+        let (url, seen) = receiver().await;
+        let admin = Some(app.token(Role::Admin));
+        for bad in [
+            json!({ "url": "ftp://x/y", "events": ["*"] }),
+            json!({ "url": url, "events": ["order.eaten"] }),
+        ] {
+            let (status, _) = app
+                .call(Method::POST, "/api/v1/webhooks", admin, Some(bad))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        let (status, hook) = app
+            .call(
+                Method::POST,
+                "/api/v1/webhooks",
+                admin,
+                Some(json!({ "url": url, "events": ["work_order.created"] })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let secret = hook["secret"].as_str().unwrap().to_owned();
+        let (_, o) = app
+            .post("/api/v1/work-orders", Role::Agent, json!({ "kind": "repair", "subject": "热水器打不着火", "customer_id": customer_id }))
+            .await;
+        // A state change is not subscribed: one delivery only.
+        transition(
+            &app,
+            Role::Handler,
+            o["id"].as_i64().unwrap(),
+            json!({ "command": "accept" }),
+        )
+        .await;
+        assert_eq!(
+            kefu_server::jobs::dispatch_webhooks_once(&app.state)
+                .await
+                .unwrap(),
+            1
+        );
+        // The failed attempt waits for its backoff.
+        assert_eq!(
+            kefu_server::jobs::dispatch_webhooks_once(&app.state)
+                .await
+                .unwrap(),
+            0
+        );
+        app.advance(SignedDuration::from_secs(11));
+        assert_eq!(
+            kefu_server::jobs::dispatch_webhooks_once(&app.state)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            kefu_server::jobs::dispatch_webhooks_once(&app.state)
+                .await
+                .unwrap(),
+            0
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        let header = |i: usize, name: &str| seen[i].0[name].to_str().unwrap().to_owned();
+        // Both attempts carry the same delivery id, so receivers can deduplicate.
+        assert_eq!(header(0, "x-kefu-delivery"), header(1, "x-kefu-delivery"));
+        assert_eq!(header(1, "x-kefu-event"), "work_order.created");
+        let body: Value = serde_json::from_str(&seen[1].1).unwrap();
+        assert_eq!(body["data"]["number"], o["number"]);
+        let signature = header(1, "x-kefu-signature");
+        let t: i64 = signature
+            .strip_prefix("t=")
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            signature,
+            kefu_server::jobs::webhook_signature(&secret, t, &seen[1].1)
+        );
+        assert_ne!(
+            signature,
+            kefu_server::jobs::webhook_signature("wrong", t, &seen[1].1)
+        );
+    }
+
+    backend_tests!(signed_deliveries_are_retried_until_accepted);
+}

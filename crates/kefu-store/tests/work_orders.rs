@@ -25,7 +25,12 @@ fn ctx() -> SlaContext {
 
 fn order(i: usize) -> NewWorkOrder {
     NewWorkOrder {
-        kind: if i.is_multiple_of(2) { "complaint" } else { "repair" }.into(),
+        kind: if i.is_multiple_of(2) {
+            "complaint"
+        } else {
+            "repair"
+        }
+        .into(),
         urgency: Urgency::Normal,
         customer_id: None,
         contact_id: None,
