@@ -406,6 +406,242 @@ pub fn customer(seed: u64, i: u64) -> CustomerInput {
     }
 }
 
+/// What customers call about, per work-order kind.
+const ORDER_SUBJECTS: &[(&str, &[&str])] = &[
+    (
+        "repair",
+        &[
+            "燃气表不走字",
+            "灶具点不着火",
+            "厨房有燃气异味",
+            "热水器无法点火",
+            "表具漏气",
+            "管道锈蚀需更换",
+            "壁挂炉报故障码E3",
+            "阀门关不严",
+        ],
+    ),
+    (
+        "complaint",
+        &[
+            "维修人员上门迟到",
+            "账单金额异常偏高",
+            "营业厅排队时间过长",
+            "抄表员态度生硬",
+            "承诺回电未兑现",
+            "停气未提前通知",
+        ],
+    ),
+    (
+        "service_request",
+        &[
+            "办理燃气过户",
+            "新房开通燃气",
+            "申请改管移表",
+            "变更缴费方式",
+            "申请安全检查",
+            "办理销户",
+        ],
+    ),
+    (
+        "answer",
+        &[
+            "阶梯气价如何计算",
+            "如何网上缴费",
+            "预付费表充值后不到账",
+            "发票如何开具",
+            "安检收费标准",
+        ],
+    ),
+    (
+        "suggestion",
+        &[
+            "建议增加营业网点",
+            "建议短信提醒缴费",
+            "建议延长热线服务时间",
+        ],
+    ),
+];
+
+/// Which demo department handles a kind.
+fn department_for(kind: &str) -> &'static str {
+    match kind {
+        "repair" => "REPAIR",
+        "service_request" => "BILLING",
+        "complaint" => "CC",
+        "answer" => "BILLING",
+        _ => "CC",
+    }
+}
+
+/// Rows per transaction when generating work orders.
+const ORDER_TX_ROWS: u64 = 20_000;
+
+/// Adds `n` work orders spread over the year before `now`: most closed, the recent
+/// ones open in every state, deadlines from the shipped policies on `ctx`'s calendar,
+/// past breaches marked escalated as a running center's sweep would have left them.
+/// Customers are drawn from those in the database.
+pub async fn generate_work_orders(
+    store: &Store,
+    n: u64,
+    seed: u64,
+    ctx: &crate::workorders::SlaContext,
+    now: Timestamp,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, StoreError> {
+    use kefu_domain::sla::{self, DeadlineKind, Met};
+    use kefu_domain::workflow::State;
+    use kefu_domain::workorder::{Urgency, builtin_kinds, priority};
+
+    let actor = Actor::System("demo".into());
+    let departments = store.list_departments().await?;
+    let dept = |code: &str| departments.iter().find(|d| d.code == code).map(|d| d.id.0);
+    let kinds = builtin_kinds();
+    if store.routing_rules().await?.is_empty() {
+        // The demo center routes by kind, everything else to the center itself.
+        let mut rules = Vec::new();
+        for code in std::iter::once(None).chain(kinds.iter().map(|k| Some(k.code.as_str()))) {
+            let department = dept(code.map_or("CC", department_for));
+            if let Some(id) = department {
+                rules.push(kefu_domain::workorder::RoutingRule {
+                    kind: code.map(str::to_owned),
+                    category: None,
+                    service_area: None,
+                    department_id: DepartmentId(id),
+                });
+            }
+        }
+        store.set_routing_rules(&actor, &rules, now).await?;
+    }
+    let policies = sla::default_policies();
+    let tiers = kefu_domain::tiering::TierRules::default_rules();
+    let range = store.customer_id_range().await?;
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x0D0E_0F00);
+    let year_ms: i64 = 365 * 24 * 3600 * 1000;
+    let mut done = 0;
+    while done < n {
+        let batch = (n - done).min(ORDER_TX_ROWS);
+        let mut rows = Vec::with_capacity(batch as usize);
+        for chunk_start in (0..batch).step_by(500) {
+            let chunk = (batch - chunk_start).min(500);
+            let wanted: Vec<i64> = match range {
+                Some((lo, hi)) => (0..chunk).map(|_| rng.random_range(lo..=hi)).collect(),
+                None => Vec::new(),
+            };
+            let facts = store.customer_facts(&wanted).await?;
+            for i in 0..chunk {
+                let kind = &kinds[match rng.random_range(0..100) {
+                    0..=44 => 0,
+                    45..=57 => 1,
+                    58..=79 => 2,
+                    80..=94 => 3,
+                    _ => 4,
+                }];
+                let customer = (!facts.is_empty() && rng.random_ratio(9, 10))
+                    .then(|| &facts[(i as usize) % facts.len()]);
+                let urgency = match rng.random_range(0..100) {
+                    0..=2 => Urgency::Emergency,
+                    3..=17 => Urgency::Urgent,
+                    _ => Urgency::Normal,
+                };
+                let boost = customer
+                    .and_then(|c| tiers.tier(&c.3))
+                    .map_or(0, |t| t.priority_boost);
+                let prio = priority(kind, urgency, boost);
+                // Skewed to the recent past: a quarter of the orders in the last month.
+                let age_ms = if rng.random_ratio(1, 4) {
+                    rng.random_range(0..year_ms / 12)
+                } else {
+                    rng.random_range(0..year_ms)
+                };
+                let created =
+                    Timestamp::from_millisecond(now.as_millisecond() - age_ms).unwrap_or(now);
+                let deadlines = sla::policy_for(&policies, &kind.code, prio)
+                    .map(|p| sla::deadlines(p, created, &ctx.calendar, &ctx.tz))
+                    .unwrap_or_default();
+                let recent = age_ms < 7 * 24 * 3600 * 1000;
+                let state = if !recent && rng.random_ratio(97, 100) {
+                    if rng.random_ratio(1, 40) {
+                        State::Cancelled
+                    } else {
+                        State::Closed
+                    }
+                } else {
+                    let open = kind.workflow.states();
+                    open[rng.random_range(0..open.len())]
+                };
+                let after = |mins: i64| {
+                    let t = created + jiff::SignedDuration::from_mins(mins);
+                    (t <= now).then_some(t)
+                };
+                let responded = !matches!(state, State::New | State::Dispatched);
+                let resolved = kefu_domain::workorder::is_resolved(kind.workflow, state);
+                let met = Met {
+                    first_response: if responded {
+                        after(rng.random_range(5..600))
+                    } else {
+                        None
+                    },
+                    progress_notice: if kind.is_complaint() && responded {
+                        after(rng.random_range(600..1500))
+                    } else {
+                        None
+                    },
+                    resolution: if resolved {
+                        after(rng.random_range(60..6000))
+                    } else {
+                        None
+                    },
+                };
+                let escalated: Vec<DeadlineKind> = DeadlineKind::ALL
+                    .into_iter()
+                    .filter(|k| sla::is_breached(&deadlines, &met, *k, now))
+                    .collect();
+                let finished = kefu_domain::workorder::is_final(state);
+                let updated = [met.first_response, met.progress_notice, met.resolution]
+                    .into_iter()
+                    .flatten()
+                    .max()
+                    .unwrap_or(created);
+                let subjects = ORDER_SUBJECTS
+                    .iter()
+                    .find(|(k, _)| *k == kind.code)
+                    .map_or(&["其他事项"][..], |(_, s)| *s);
+                rows.push(crate::workorders::BulkWorkOrder {
+                    kind: kind.code.clone(),
+                    workflow: kind.workflow.name,
+                    state,
+                    priority: prio,
+                    urgency,
+                    customer_id: customer.map(|c| c.0),
+                    phone_key: customer.and_then(|c| c.1.clone()),
+                    subject: pick(&mut rng, subjects).to_owned(),
+                    category: None,
+                    service_area: customer.and_then(|c| c.2.clone()),
+                    department_id: if state == State::New {
+                        None
+                    } else {
+                        dept(department_for(&kind.code))
+                    },
+                    created_at: created,
+                    updated_at: updated,
+                    deadlines,
+                    met,
+                    escalated,
+                    closed_at: finished.then_some(updated),
+                    reopen_count: i64::from(rng.random_ratio(1, 30)),
+                });
+            }
+        }
+        done += store
+            .insert_work_orders_bulk(&actor, &rows, &ctx.tz, now)
+            .await?;
+        progress(done);
+    }
+    store.analyze(true).await?;
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

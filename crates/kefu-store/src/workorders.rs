@@ -1525,3 +1525,220 @@ fn uuid_like(now: Timestamp) -> String {
     use rand::Rng;
     format!("{}-{:016x}", ms(now), rand::rng().random::<u64>())
 }
+
+/// A work order written in bulk (demo data and migrations from other systems):
+/// every column as it should be stored, history not included.
+#[derive(Debug, Clone)]
+pub struct BulkWorkOrder {
+    pub kind: String,
+    pub workflow: &'static str,
+    pub state: State,
+    pub priority: Priority,
+    pub urgency: Urgency,
+    pub customer_id: Option<i64>,
+    pub phone_key: Option<String>,
+    pub subject: String,
+    pub category: Option<Category>,
+    pub service_area: Option<String>,
+    pub department_id: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub deadlines: Deadlines,
+    pub met: Met,
+    /// Deadlines already breached and reported (as a running center would have).
+    pub escalated: Vec<DeadlineKind>,
+    pub closed_at: Option<Timestamp>,
+    pub reopen_count: i64,
+}
+
+const BULK_COLUMNS: [&str; 29] = [
+    "id",
+    "number",
+    "kind",
+    "workflow",
+    "state",
+    "is_open",
+    "reopen_count",
+    "priority",
+    "urgency",
+    "customer_id",
+    "phone_key",
+    "subject",
+    "category",
+    "service_area",
+    "department_id",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "first_response_due",
+    "progress_due",
+    "resolution_due",
+    "first_response_at",
+    "progress_notice_at",
+    "resolved_at",
+    "closed_at",
+    "escalated",
+    "next_check_at",
+    "inbox_due",
+    "version",
+];
+
+impl Store {
+    /// Inserts orders in bulk with consecutive ids after the largest existing one,
+    /// numbered like orders opened one by one. One transaction; no history rows.
+    pub async fn insert_work_orders_bulk(
+        &self,
+        actor: &Actor,
+        rows: &[BulkWorkOrder],
+        tz: &TimeZone,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        const CHUNK: usize = 500;
+        let mut tx = self.begin_write().await?;
+        let mut next_id: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM work_orders")
+                .fetch_one(&mut *tx)
+                .await?;
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO work_orders ({}) VALUES {}",
+                BULK_COLUMNS.join(", "),
+                crate::customers::values_placeholders(
+                    self.backend(),
+                    chunk.len(),
+                    BULK_COLUMNS.len()
+                )
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                let id = next_id;
+                next_id += 1;
+                let date = r.created_at.to_zoned(tz.clone()).date();
+                let view = WorkOrder {
+                    id,
+                    number: String::new(),
+                    kind: r.kind.clone(),
+                    workflow: r.workflow.to_owned(),
+                    state: r.state,
+                    reopen_count: r.reopen_count,
+                    priority: r.priority,
+                    urgency: r.urgency,
+                    customer_id: r.customer_id,
+                    contact_id: None,
+                    phone_key: None,
+                    subject: String::new(),
+                    description: None,
+                    category: None,
+                    service_area: None,
+                    department_id: r.department_id,
+                    assignee_id: None,
+                    complaint_cause: None,
+                    complained_staff_id: None,
+                    created_by: String::new(),
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                    deadlines: r.deadlines,
+                    met: r.met,
+                    escalated: r.escalated.clone(),
+                    closed_at: r.closed_at,
+                    last_reply: None,
+                    last_reply_at: None,
+                    version: 1,
+                };
+                let (next_check, inbox_due) = watch(&view);
+                q = q
+                    .bind(id)
+                    .bind(format!("GD{}{id:07}", date.strftime("%Y%m%d")))
+                    .bind(r.kind.clone())
+                    .bind(r.workflow)
+                    .bind(r.state.code())
+                    .bind(i64::from(!workorder::is_final(r.state)))
+                    .bind(r.reopen_count)
+                    .bind(i64::from(r.priority.level()))
+                    .bind(r.urgency.code())
+                    .bind(r.customer_id)
+                    .bind(r.phone_key.clone())
+                    .bind(r.subject.clone())
+                    .bind(r.category.map(|c| c.code()))
+                    .bind(r.service_area.clone())
+                    .bind(r.department_id)
+                    .bind(actor.label())
+                    .bind(ms(r.created_at))
+                    .bind(ms(r.updated_at))
+                    .bind(r.deadlines.first_response.map(ms))
+                    .bind(r.deadlines.progress_notice.map(ms))
+                    .bind(r.deadlines.resolution.map(ms))
+                    .bind(r.met.first_response.map(ms))
+                    .bind(r.met.progress_notice.map(ms))
+                    .bind(r.met.resolution.map(ms))
+                    .bind(r.closed_at.map(ms))
+                    .bind(escalated_text(&r.escalated))
+                    .bind(next_check)
+                    .bind(inbox_due)
+                    .bind(1i64);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        if self.backend() == Backend::Postgres {
+            // Explicit ids do not advance the identity sequence.
+            sqlx::query(
+                "SELECT setval(pg_get_serial_sequence('work_orders', 'id'), (SELECT MAX(id) FROM work_orders))",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "work_order.bulk_insert",
+                object_type: "work_order",
+                object_id: "*".into(),
+                detail: json!({ "rows": rows.len() }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Customers for bulk work orders: (id, first phone key, service area, tier) of
+    /// those among `ids` that exist.
+    pub async fn customer_facts(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Option<String>, Option<String>, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = crate::customers::numbered_list(1, ids.len());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.id, c.service_area, c.tier, (SELECT p.phone_key FROM customer_phones p WHERE p.customer_id = c.id \
+             ORDER BY p.position LIMIT 1) AS phone_key FROM customers c WHERE c.id IN ({list})"
+        )));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("phone_key")?,
+                    r.try_get("service_area")?,
+                    r.try_get("tier")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The smallest and largest customer id.
+    pub async fn customer_id_range(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query("SELECT MIN(id) AS lo, MAX(id) AS hi FROM customers")
+            .fetch_one(&self.pool)
+            .await?;
+        let (lo, hi): (Option<i64>, Option<i64>) = (row.try_get("lo")?, row.try_get("hi")?);
+        Ok(lo.zip(hi))
+    }
+}

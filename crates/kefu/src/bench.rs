@@ -93,14 +93,95 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn get(client: &HttpClient, url: &str, token: &str) -> anyhow::Result<u16> {
-    let req = hyper::Request::get(url)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Full::new(Bytes::new()))?;
-    let res = client.request(req).await?;
+/// One request of a scenario.
+struct Req {
+    method: hyper::Method,
+    url: String,
+    body: Option<String>,
+    /// The status that counts as success.
+    expect: u16,
+}
+
+async fn send(client: &HttpClient, req: &Req, token: &str) -> anyhow::Result<(u16, Bytes)> {
+    let mut builder = hyper::Request::builder()
+        .method(req.method.clone())
+        .uri(&req.url)
+        .header("authorization", format!("Bearer {token}"));
+    if req.body.is_some() {
+        builder = builder.header("content-type", "application/json");
+    }
+    let request = builder.body(Full::new(Bytes::from(req.body.clone().unwrap_or_default())))?;
+    let res = client.request(request).await?;
     let status = res.status().as_u16();
-    res.into_body().collect().await?;
-    Ok(status)
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// Runs `requests` requests `make(i)` from `concurrency` workers.
+async fn run_requests(
+    name: &'static str,
+    client: &HttpClient,
+    token: &str,
+    requests: usize,
+    concurrency: usize,
+    make: Arc<dyn Fn(usize) -> Req + Send + Sync>,
+) -> Summary {
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, token, next, make) =
+            (client.clone(), token.to_owned(), next.clone(), make.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut first_error = None;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let req = make(i);
+                let t = Instant::now();
+                match send(&client, &req, &token).await {
+                    Ok((status, _)) if status == req.expect => {
+                        latencies.push(t.elapsed().as_secs_f64() * 1000.0)
+                    }
+                    other => {
+                        errors += 1;
+                        if first_error.is_none() {
+                            first_error = Some(match other {
+                                Ok((status, body)) => {
+                                    format!("{status} {}", String::from_utf8_lossy(&body))
+                                }
+                                Err(e) => e.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            (latencies, errors, first_error)
+        }));
+    }
+    let mut sorted_ms = Vec::with_capacity(requests);
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e, first)) = t.await {
+            sorted_ms.extend(l);
+            errors += e;
+            if let Some(first) = first {
+                eprintln!("{name}: first error: {first}");
+            }
+        }
+    }
+    sorted_ms.sort_by(f64::total_cmp);
+    Summary {
+        name,
+        n: sorted_ms.len(),
+        errors,
+        wall: started.elapsed(),
+        sorted_ms,
+    }
 }
 
 /// Runs `requests` GETs of the URLs `make(i)` from `concurrency` workers.
@@ -112,46 +193,58 @@ async fn run_gets(
     concurrency: usize,
     make: Arc<dyn Fn(usize) -> String + Send + Sync>,
 ) -> Summary {
-    let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
-        let (client, token, next, make) =
-            (client.clone(), token.to_owned(), next.clone(), make.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0;
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= requests {
-                    break;
-                }
-                let url = make(i);
-                let t = Instant::now();
-                match get(&client, &url, &token).await {
-                    Ok(200) => latencies.push(t.elapsed().as_secs_f64() * 1000.0),
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut sorted_ms = Vec::with_capacity(requests);
-    let mut errors = 0;
-    for t in tasks {
-        if let Ok((l, e)) = t.await {
-            sorted_ms.extend(l);
-            errors += e;
-        }
-    }
-    sorted_ms.sort_by(f64::total_cmp);
-    Summary {
+    run_requests(
         name,
-        n: sorted_ms.len(),
-        errors,
-        wall: started.elapsed(),
-        sorted_ms,
-    }
+        client,
+        token,
+        requests,
+        concurrency,
+        Arc::new(move |i| Req {
+            method: hyper::Method::GET,
+            url: make(i),
+            body: None,
+            expect: 200,
+        }),
+    )
+    .await
+}
+
+/// A fresh API token for a demo account.
+async fn bench_token(store: &Store, staff_no: &str) -> anyhow::Result<String> {
+    let member = store
+        .staff_credentials(&StaffNo::parse(staff_no).map_err(|e| anyhow::anyhow!("{e}"))?)
+        .await?
+        .with_context(|| format!("no '{staff_no}' account; run `kefu demo` first"))?;
+    let token = new_secret(TOKEN_PREFIX);
+    store
+        .create_api_token(
+            &Actor::System("bench".into()),
+            member.member.id,
+            "bench",
+            &secret_hash(&token),
+            Timestamp::now(),
+        )
+        .await?;
+    Ok(token)
+}
+
+/// Serves the app in this process on an ephemeral loopback port.
+async fn start_server(
+    store: &Store,
+    settings: &Settings,
+) -> anyhow::Result<(
+    String,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    HttpClient,
+)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let state = AppState::new(store.clone(), settings.server_config());
+    let server = tokio::spawn(async move { axum::serve(listener, kefu_server::app(state)).await });
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(64)
+        .build_http();
+    Ok((base, server, client))
 }
 
 /// A GBK-encoded CSV with Chinese headers: `rows` new customers.
@@ -195,28 +288,8 @@ pub async fn customers(
         bail!("the database has no customers; run `kefu demo --customers N` first");
     }
     // A token for the manager (full view, like the heaviest masking-free path).
-    let manager = store
-        .staff_credentials(&StaffNo::parse("manager").map_err(|e| anyhow::anyhow!("{e}"))?)
-        .await?
-        .context("no 'manager' account; run `kefu demo` first")?;
-    let token = new_secret(TOKEN_PREFIX);
-    store
-        .create_api_token(
-            &Actor::System("bench".into()),
-            manager.member.id,
-            "bench",
-            &secret_hash(&token),
-            Timestamp::now(),
-        )
-        .await?;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(store.clone(), settings.server_config());
-    let server = tokio::spawn(async move { axum::serve(listener, kefu_server::app(state)).await });
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(64)
-        .build_http();
+    let token = bench_token(store, "manager").await?;
+    let (base, server, client) = start_server(store, settings).await?;
 
     println!(
         "kefu bench customers: {} backend, {n_customers} customers, {} requests per scenario, {} concurrent clients",
@@ -354,6 +427,228 @@ pub async fn customers(
         println!("rss after import: {:.1} MiB", rss_mib());
     }
     server.abort();
+    Ok(())
+}
+
+/// Median and largest of some durations, in milliseconds.
+fn median_max(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    (
+        ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN),
+        ms.last().copied().unwrap_or(f64::NAN),
+    )
+}
+
+/// `kefu bench work-orders`: calls and work orders through the HTTP API on loopback,
+/// and the deadline sweep in process.
+pub async fn work_orders(
+    store: &Store,
+    settings: &Settings,
+    requests: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let n_orders = store.count_work_orders().await?;
+    let n_customers = store.count_customers().await?;
+    let Some((lo, hi)) = store.customer_id_range().await? else {
+        bail!("the database has no customers; run `kefu demo --customers N --work-orders M` first");
+    };
+    let departments = store.list_departments().await?;
+    let repair = departments
+        .iter()
+        .find(|d| d.code == "REPAIR")
+        .map(|d| d.id.0)
+        .context("no REPAIR department; run `kefu demo` first")?;
+    let agent = bench_token(store, "KF1001").await?;
+    let manager = bench_token(store, "manager").await?;
+    let (base, server, client) = start_server(store, settings).await?;
+    println!(
+        "kefu bench work-orders: {} backend, {n_customers} customers, {n_orders} work orders, {requests} requests per scenario",
+        store.backend().as_str()
+    );
+    println!("rss before: {:.1} MiB", rss_mib());
+
+    // Opening orders as agents do after a call: mixed kinds, random customers.
+    const KINDS: [&str; 5] = ["repair", "complaint", "service_request", "answer", "repair"];
+    const SUBJECTS: [&str; 5] = [
+        "厨房燃气表漏气",
+        "维修人员上门迟到",
+        "申请改管移表",
+        "阶梯气价如何计算",
+        "热水器无法点火",
+    ];
+    for (name, clients, n) in [
+        ("create (1 client)", 1, requests / 4),
+        ("create (8)", 8, requests),
+        ("create (32)", 32, requests),
+    ] {
+        let url = format!("{base}/api/v1/work-orders");
+        let summary = run_requests(
+            name,
+            &client,
+            &agent,
+            n,
+            clients,
+            Arc::new(move |i| {
+                let mut rng =
+                    rand::rngs::StdRng::seed_from_u64(seed ^ (i as u64) << 8 ^ clients as u64);
+                let k = rng.random_range(0..KINDS.len());
+                Req {
+                    method: hyper::Method::POST,
+                    url: url.clone(),
+                    body: Some(
+                        serde_json::json!({
+                            "kind": KINDS[k],
+                            "subject": SUBJECTS[k],
+                            "customer_id": rng.random_range(lo..=hi),
+                        })
+                        .to_string(),
+                    ),
+                    expect: 201,
+                }
+            }),
+        )
+        .await;
+        summary.print();
+    }
+
+    // The department inbox: open orders by nearest deadline, 50 a page.
+    let inbox = format!("{base}/api/v1/departments/{repair}/inbox?limit=50");
+    let first = inbox.clone();
+    run_gets(
+        "inbox page 1",
+        &client,
+        &manager,
+        requests,
+        8,
+        Arc::new(move |_| first.clone()),
+    )
+    .await
+    .print();
+    let paged = inbox.clone();
+    run_gets(
+        "inbox pages 1-10",
+        &client,
+        &manager,
+        requests,
+        8,
+        Arc::new(move |i| format!("{paged}&offset={}", (i % 10) * 50)),
+    )
+    .await
+    .print();
+    let breached = format!("{base}/api/v1/work-orders?deadline=breached&limit=50");
+    run_gets(
+        "breached list",
+        &client,
+        &manager,
+        requests / 4,
+        8,
+        Arc::new(move |_| breached.clone()),
+    )
+    .await
+    .print();
+
+    // Telephony: a ringing event for a demo customer's number answers with the pop.
+    let n_demo = u64::try_from(n_customers).unwrap_or(1).max(1);
+    let calls = Arc::new(
+        (0..requests)
+            .map(|i| {
+                let c = demo::customer(seed, (i as u64).wrapping_mul(7919) % n_demo);
+                let number = c
+                    .phones
+                    .first()
+                    .map_or_else(|| "13800000000".to_owned(), |p| p.number.clone());
+                serde_json::json!({
+                    "call_id": format!("bench-{}-{i}", Timestamp::now().as_millisecond()),
+                    "type": "ringing",
+                    "at": Timestamp::now().to_string(),
+                    "caller": number,
+                    "extension": "8001",
+                })
+                .to_string()
+            })
+            .collect::<Vec<_>>(),
+    );
+    for (name, clients, offset) in [
+        ("ringing→pop (1)", 1usize, 0usize),
+        ("ringing→pop (8)", 8, requests / 4),
+    ] {
+        let (calls, url) = (calls.clone(), format!("{base}/api/v1/telephony/events"));
+        let n = if clients == 1 {
+            requests / 4
+        } else {
+            requests - requests / 4
+        };
+        run_requests(
+            name,
+            &client,
+            &agent,
+            n,
+            clients,
+            Arc::new(move |i| Req {
+                method: hyper::Method::POST,
+                url: url.clone(),
+                body: Some(calls[offset + i].clone()),
+                expect: 200,
+            }),
+        )
+        .await
+        .print();
+    }
+    println!("rss after requests: {:.1} MiB", rss_mib());
+    server.abort();
+
+    // The deadline sweep, in process: in the steady state (only what came due since
+    // the last run), then as if the server had been down for an hour and a day.
+    let config = settings.server_config();
+    let open = store
+        .list_work_orders(
+            None,
+            &kefu_store::workorders::WorkOrderFilter {
+                open_only: true,
+                ..Default::default()
+            },
+            kefu_store::PageRequest::new(0, 1),
+            Timestamp::now(),
+        )
+        .await?
+        .total;
+    let mut steady = Vec::new();
+    for _ in 0..7 {
+        let state = AppState::new(store.clone(), config.clone());
+        let t = Instant::now();
+        kefu_server::jobs::sweep_deadlines(&state).await?;
+        steady.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (median, max) = median_max(steady);
+    println!(
+        "sweep (steady)   {n_orders} orders ({open}{} open): median {median:.2} ms, max {max:.2} ms over 7 runs",
+        if open >= 10_000 { "+" } else { "" }
+    );
+    struct Later(jiff::SignedDuration);
+    impl kefu_server::Clock for Later {
+        fn now(&self) -> Timestamp {
+            Timestamp::now() + self.0
+        }
+    }
+    for (label, ahead) in [
+        ("1 h", jiff::SignedDuration::from_hours(1)),
+        ("1 day", jiff::SignedDuration::from_hours(24)),
+    ] {
+        let state = AppState::with_clock(store.clone(), config.clone(), Arc::new(Later(ahead)));
+        let t = Instant::now();
+        let made = kefu_server::jobs::sweep_deadlines(&state).await?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "sweep (+{label:<5}) escalated {} breaches in {:.3} s ({:.3} ms each)",
+            made.len(),
+            secs,
+            secs * 1000.0 / made.len().max(1) as f64
+        );
+    }
+    println!(
+        "database size: {:.1} MiB",
+        store.size_bytes().await? as f64 / (1024.0 * 1024.0)
+    );
     Ok(())
 }
 

@@ -54,7 +54,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { customers, seed } => demo_data(&store, &settings, customers, seed).await,
+        Command::Demo {
+            customers,
+            work_orders,
+            seed,
+        } => demo_data(&store, &settings, customers, work_orders, seed).await,
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -64,6 +68,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                     department,
                 },
         } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
+        Command::Bench {
+            command: BenchCommand::WorkOrders { requests, seed },
+        } => crate::bench::work_orders(&store, &settings, requests, seed)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Bench {
             command:
                 BenchCommand::Customers {
@@ -145,7 +154,7 @@ async fn serve(
     let now = Timestamp::now();
     let mut banner = Vec::new();
     if let Some(n) = demo_customers {
-        seed_demo(store, settings, n, 2026).await?;
+        seed_demo(store, settings, n, n / 5, 2026).await?;
         banner.push(format!("demo logins (password {DEMO_PASSWORD}):"));
         for (no, name, role, _) in demo::STAFF {
             banner.push(format!("  {no:<8} {name} ({role})"));
@@ -233,6 +242,7 @@ async fn seed_demo(
     store: &Store,
     settings: &Settings,
     customers: u64,
+    work_orders: u64,
     seed: u64,
 ) -> anyhow::Result<()> {
     let hash = hash_password_blocking(DEMO_PASSWORD.to_owned())
@@ -260,6 +270,30 @@ async fn seed_demo(
         .await?;
         bar.finish();
     }
+    let existing = u64::try_from(store.count_work_orders().await?).unwrap_or(0);
+    if existing < work_orders {
+        let bar = ProgressBar::new(work_orders - existing);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message("work orders");
+        let config = settings.server_config();
+        let ctx = kefu_store::workorders::SlaContext {
+            calendar: config.calendar,
+            tz: config.time_zone,
+        };
+        demo::generate_work_orders(
+            store,
+            work_orders - existing,
+            seed,
+            &ctx,
+            Timestamp::now(),
+            |done| bar.set_position(done),
+        )
+        .await?;
+        bar.finish();
+    }
     Ok(())
 }
 
@@ -267,15 +301,17 @@ async fn demo_data(
     store: &Store,
     settings: &Settings,
     customers: u64,
+    work_orders: u64,
     seed: u64,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    seed_demo(store, settings, customers, seed).await?;
+    seed_demo(store, settings, customers, work_orders, seed).await?;
     let elapsed = started.elapsed();
     let total = store.count_customers().await?;
+    let orders = store.count_work_orders().await?;
     let size = store.size_bytes().await?;
     println!(
-        "demo: {total} customers in the database; this run took {:.1} s; database size {:.1} MiB",
+        "demo: {total} customers and {orders} work orders in the database; this run took {:.1} s; database size {:.1} MiB",
         elapsed.as_secs_f64(),
         size as f64 / (1024.0 * 1024.0)
     );

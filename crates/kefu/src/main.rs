@@ -52,11 +52,14 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
-    /// Generate realistic Chinese demo data (staff, departments, customers).
+    /// Generate realistic Chinese demo data (staff, departments, customers, work orders).
     Demo {
         /// Number of customers to make sure exist.
         #[arg(long, default_value_t = 10_000)]
         customers: u64,
+        /// Number of work orders to make sure exist (spread over the past year).
+        #[arg(long, default_value_t = 2_000)]
+        work_orders: u64,
         /// Seed of the generator: the same seed gives the same data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
@@ -90,6 +93,17 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Work orders and calls: creation with 1, 8 and 32 clients, department inbox
+    /// pages, the deadline sweep, telephony ringing → screen pop (make the data with
+    /// `kefu demo --customers N --work-orders M`).
+    WorkOrders {
+        /// Requests per scenario.
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        /// The seed the demo data was made with.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Screen-pop lookups, segment pages and a GBK CSV import against the customers in
     /// the database (make them with `kefu demo --customers N`).
     Customers {
