@@ -145,7 +145,11 @@ pub(crate) struct AuditQueue {
 const GROUP_LIMIT: usize = 256;
 
 impl AuditQueue {
-    pub(crate) fn start(pool: sqlx::AnyPool, backend: Backend) -> AuditQueue {
+    pub(crate) fn start(
+        pool: sqlx::AnyPool,
+        backend: Backend,
+        writer: crate::db::WriterTurn,
+    ) -> AuditQueue {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Queued>();
         tokio::spawn(async move {
             while let Some(first) = receiver.recv().await {
@@ -156,7 +160,7 @@ impl AuditQueue {
                         Err(_) => break,
                     }
                 }
-                let outcome = commit_group(&pool, backend, &group).await;
+                let outcome = commit_group(&pool, backend, &writer, &group).await;
                 match outcome {
                     Ok(seqs) => {
                         for (q, seq) in group.into_iter().zip(seqs) {
@@ -179,12 +183,10 @@ impl AuditQueue {
 async fn commit_group(
     pool: &sqlx::AnyPool,
     backend: Backend,
+    writer: &crate::db::WriterTurn,
     group: &[Queued],
 ) -> Result<Vec<i64>, StoreError> {
-    let mut tx = match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => pool.begin().await?,
-    };
+    let mut tx = crate::db::begin_write(pool, backend, writer).await?;
     let mut seqs = Vec::with_capacity(group.len());
     for q in group {
         let entry = AuditEntry {

@@ -135,6 +135,10 @@ impl Default for StoreOptions {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time. Writers of this process queue here, in
+    /// order, instead of polling the file lock with SQLite's sleeping busy handler
+    /// (which left waiters asleep for tens of milliseconds after the lock was free).
+    pub(crate) writer: WriterTurn,
     /// Commits standalone audit records in groups (see [`crate::audit`]).
     pub(crate) audit_queue: crate::audit::AuditQueue,
 }
@@ -227,10 +231,12 @@ impl Store {
                 },
                 DatabaseUrl::Postgres(_) => StoreError::Connect(e),
             })?;
-        let audit_queue = crate::audit::AuditQueue::start(pool.clone(), backend);
+        let writer = WriterTurn::new(backend);
+        let audit_queue = crate::audit::AuditQueue::start(pool.clone(), backend, writer.clone());
         let store = Store {
             pool,
             backend,
+            writer,
             audit_queue,
         };
         if backend == Backend::Postgres {
@@ -270,11 +276,8 @@ impl Store {
     /// Starts a transaction that will write. On SQLite it takes the write lock at
     /// once (`BEGIN IMMEDIATE`), so a transaction that reads before it writes can
     /// never fail half-way because another writer committed in between.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        begin_write(&self.pool, self.backend, &self.writer).await
     }
 
     /// The database's size on disk in bytes (SQLite: the file and its WAL).
@@ -326,6 +329,65 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The in-process queue of SQLite writers (no queue on PostgreSQL, whose row locks
+/// let writers proceed in parallel).
+#[derive(Clone)]
+pub(crate) struct WriterTurn(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriterTurn {
+    fn new(backend: Backend) -> WriterTurn {
+        WriterTurn(
+            (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
+        )
+    }
+}
+
+/// A write transaction; on SQLite it also holds this process's writer turn until it
+/// commits or is dropped (rolled back). Derefs to the connection for queries.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// Starts a write transaction: waits for the writer turn (SQLite), then takes a
+/// connection and the database's write lock at once (`BEGIN IMMEDIATE`), so a
+/// transaction that reads before it writes never fails half-way because another
+/// writer committed in between.
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+    backend: Backend,
+    writer: &WriterTurn,
+) -> Result<WriteTx, StoreError> {
+    let turn = match &writer.0 {
+        Some(m) => Some(m.clone().lock_owned().await),
+        None => None,
+    };
+    let tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    Ok(WriteTx { tx, _turn: turn })
 }
 
 /// Creates the SQLite file's directory and proves it is writable, so the error names

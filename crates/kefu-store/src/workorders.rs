@@ -1485,6 +1485,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let window_ms = window.as_millis().max(1) as i64;
         let start = ms(now) - ms(now).rem_euclid(window_ms);
+        let mut tx = self.begin_write().await?;
         let hits: i64 = sqlx::query_scalar(
             "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
              ON CONFLICT (bucket) DO UPDATE SET \
@@ -1493,8 +1494,9 @@ impl Store {
         )
         .bind(bucket)
         .bind(start)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(hits)
     }
 

@@ -43,6 +43,7 @@ backend_tests!(
     admin_and_token_creation_then_audit_verify_detects_an_edit,
     audit_verify_names_a_deleted_row,
     migrate_reports_the_schema_state,
+    two_server_processes_escalate_each_breach_once,
 );
 
 async fn admin_and_token_creation_then_audit_verify_detects_an_edit(db: &TestDb) {
@@ -474,4 +475,120 @@ async fn import_customers_reports_rows_and_exits_by_outcome(db: &TestDb) {
         "{}",
         stderr(&out)
     );
+}
+
+/// Starts `kefu serve` on `database` with a one-second deadline sweep; returns once
+/// it serves.
+fn start_sweeping_server(dir: &Path, database: &str) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args([
+            "--database-url",
+            database,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env("KEFU_CENTER__SWEEP_INTERVAL_SECS", "1")
+        .env_remove("KEFU_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line.starts_with("Kefu is serving on ") {
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines.by_ref() {});
+            return child;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start");
+}
+
+async fn two_server_processes_escalate_each_breach_once(db: &TestDb) {
+    use jiff::{SignedDuration, Timestamp};
+    use kefu_domain::audit::Actor;
+    let system = Actor::System("test".into());
+    kefu_store::demo::seed_organisation(&db.store, "not-a-hash", Timestamp::now())
+        .await
+        .unwrap();
+    let ctx = kefu_store::workorders::SlaContext {
+        calendar: kefu_domain::calendar::BusinessCalendar::default_cn(),
+        tz: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+    };
+    // Orders received 40 days ago: every deadline has passed unmet.
+    let long_ago = Timestamp::now() - SignedDuration::from_hours(24 * 40);
+    let mut ids = Vec::new();
+    for i in 0u32..40 {
+        let new = kefu_store::workorders::NewWorkOrder {
+            kind: if i.is_multiple_of(2) {
+                "complaint"
+            } else {
+                "repair"
+            }
+            .into(),
+            urgency: kefu_domain::workorder::Urgency::Normal,
+            customer_id: None,
+            contact_id: None,
+            phone_key: None,
+            subject: format!("积压工单 {i}"),
+            description: None,
+            category: None,
+            service_area: None,
+            department_id: None,
+            assignee_id: None,
+            complaint_cause: None,
+            complained_staff_id: None,
+            dispatch: false,
+        };
+        ids.push(
+            db.store
+                .create_work_order(&system, &new, &ctx, long_ago)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    // Complaints: response, 24-hour notice, resolution; repairs: response, resolution.
+    let expected = 20 * 3 + 20 * 2;
+    let dir = workdir();
+    let url = db.url.to_string();
+    let mut servers = [
+        start_sweeping_server(dir.path(), &url),
+        start_sweeping_server(dir.path(), &url),
+    ];
+    let count = || async {
+        db.store
+            .list_escalations(false, kefu_store::PageRequest::new(0, 500))
+            .await
+            .unwrap()
+            .len()
+    };
+    let started = Instant::now();
+    while count().await < expected && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let both keep sweeping a few more rounds: nothing may be escalated again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let escalations = count().await;
+    let mut events = 0;
+    for id in &ids {
+        events += db
+            .store
+            .work_order_events(*id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.event == "escalated")
+            .count();
+    }
+    for server in &mut servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+    assert_eq!((escalations, events), (expected, expected));
 }
