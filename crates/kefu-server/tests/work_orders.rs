@@ -265,6 +265,10 @@ async fn the_complaint_chain_from_a_ringing_call_to_the_archive(db: &TestDb) {
     // Every step is in the audit chain.
     let (_, verdict) = app.get("/api/v1/audit/verify", Role::Admin).await;
     assert_eq!(verdict["intact"], true, "{verdict}");
+    assert_eq!(
+        app.state.store.open_count_drift().await.unwrap(),
+        Vec::new()
+    );
 }
 
 async fn progress_notice_and_escalations_happen_once(db: &TestDb) {

@@ -416,8 +416,63 @@ fn webhook_payload(order: &WorkOrder) -> serde_json::Value {
     })
 }
 
-/// Writes the mutable columns of `order` (after a change) and bumps its version.
-async fn save_order(conn: &mut AnyConnection, order: &WorkOrder) -> Result<(), StoreError> {
+/// Where an order counts: its department (0: none yet) and whether it is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Placement {
+    department: i64,
+    open: bool,
+}
+
+fn placement(department_id: Option<i64>, state: State) -> Placement {
+    Placement {
+        department: department_id.unwrap_or(0),
+        open: !workorder::is_final(state),
+    }
+}
+
+/// Adds `delta` to a department's count of open orders.
+async fn adjust_open(
+    conn: &mut AnyConnection,
+    department: i64,
+    delta: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO work_order_open_counts (department_id, open_orders) VALUES ($1, $2) \
+         ON CONFLICT (department_id) DO UPDATE SET open_orders = work_order_open_counts.open_orders + excluded.open_orders",
+    )
+    .bind(department)
+    .bind(delta)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the order between the open counts when its department or openness changed.
+async fn recount(
+    conn: &mut AnyConnection,
+    before: Placement,
+    after: Placement,
+) -> Result<(), StoreError> {
+    if before == after {
+        return Ok(());
+    }
+    if before.open {
+        adjust_open(conn, before.department, -1).await?;
+    }
+    if after.open {
+        adjust_open(conn, after.department, 1).await?;
+    }
+    Ok(())
+}
+
+/// Writes the mutable columns of `order` (after a change) and bumps its version;
+/// `before` is where the order counted before the change.
+async fn save_order(
+    conn: &mut AnyConnection,
+    order: &WorkOrder,
+    before: Placement,
+) -> Result<(), StoreError> {
+    recount(conn, before, placement(order.department_id, order.state)).await?;
     let (next_check, inbox_due) = watch(order);
     sqlx::query(
         "UPDATE work_orders SET state = $1, is_open = $2, reopen_count = $3, department_id = $4, assignee_id = $5, \
@@ -713,6 +768,16 @@ impl Store {
             .await?;
         let mut order = load_order(&mut tx, id, "").await?;
         order.deadlines = deadlines;
+        let before = placement(order.department_id, order.state);
+        recount(
+            &mut tx,
+            Placement {
+                department: 0,
+                open: false,
+            },
+            before,
+        )
+        .await?;
         insert_event(
             &mut tx,
             id,
@@ -749,7 +814,7 @@ impl Store {
             )
             .await?;
         }
-        save_order(&mut tx, &order).await?;
+        save_order(&mut tx, &order, before).await?;
         if let Some(contact_id) = new.contact_id {
             sqlx::query(
                 "UPDATE contacts SET outcome = 'work_order', outcome_work_order_id = $1, updated_at = $2, \
@@ -797,6 +862,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut order = load_order(&mut tx, id, lock_clause(self.backend())).await?;
         check_scope(&order, scope)?;
+        let before = placement(order.department_id, order.state);
         if let Some(v) = req.expected_version
             && v != order.version
         {
@@ -908,7 +974,7 @@ impl Store {
         order.state = next.state;
         order.reopen_count = i64::from(next.reopen_count);
         order.updated_at = now;
-        save_order(&mut tx, &order).await?;
+        save_order(&mut tx, &order, before).await?;
         insert_event(
             &mut tx,
             id,
@@ -1010,7 +1076,7 @@ impl Store {
             order.met.progress_notice = Some(now);
         }
         order.updated_at = now;
-        save_order(&mut tx, &order).await?;
+        save_order(&mut tx, &order, placement(order.department_id, order.state)).await?;
         insert_event(
             &mut tx,
             id,
@@ -1070,7 +1136,8 @@ impl Store {
             order.last_reply_at = Some(now);
         }
         order.updated_at = now;
-        save_order(&mut tx, &order).await?;
+        let unchanged = placement(order.department_id, order.state);
+        save_order(&mut tx, &order, unchanged).await?;
         let event = match visibility {
             NoteVisibility::Internal => "note",
             NoteVisibility::Customer => "reply",
@@ -1243,16 +1310,40 @@ impl Store {
             "w.created_at DESC, w.id DESC"
         };
         let mut conn = self.pool.acquire().await?;
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM work_orders w{filter_sql} LIMIT 10001) counted"
-        )));
-        for t in &texts {
-            count = count.bind(t.clone());
-        }
-        for i in &ints {
-            count = count.bind(*i);
-        }
-        let total = count.fetch_one(&mut *conn).await?;
+        // An inbox (open orders of one department, nothing else filtered) has its
+        // size kept as a running count; other lists are counted up to 10 001.
+        let inbox = filter.open_only
+            && filter.breached.is_none()
+            && filter.due_within.is_none()
+            && filter.state.is_none()
+            && filter.kind.is_none()
+            && filter.customer_id.is_none()
+            && filter.tier.is_none();
+        let inbox_department = match (scope, filter.department_id) {
+            (Some(a), Some(b)) if a != b => None,
+            (a, b) => a.or(b),
+        };
+        let total = match inbox_department.filter(|_| inbox) {
+            Some(d) => sqlx::query_scalar::<_, i64>(
+                "SELECT open_orders FROM work_order_open_counts WHERE department_id = $1",
+            )
+            .bind(d.0)
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or(0),
+            None => {
+                let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM work_orders w{filter_sql} LIMIT 10001) counted"
+                )));
+                for t in &texts {
+                    count = count.bind(t.clone());
+                }
+                for i in &ints {
+                    count = count.bind(*i);
+                }
+                count.fetch_one(&mut *conn).await?
+            }
+        };
         let cols = COLUMNS
             .split(", ")
             .map(|c| format!("w.{c}"))
@@ -1276,8 +1367,8 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok(Page {
             items,
-            total: total.min(10_000),
-            total_exact: total <= 10_000,
+            total: if inbox { total } else { total.min(10_000) },
+            total_exact: inbox || total <= 10_000,
             offset: page.offset,
             limit: page.limit,
         })
@@ -1681,6 +1772,13 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        let mut opened: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+        for r in rows.iter().filter(|r| !workorder::is_final(r.state)) {
+            *opened.entry(r.department_id.unwrap_or(0)).or_default() += 1;
+        }
+        for (department, n) in opened {
+            adjust_open(&mut tx, department, n).await?;
+        }
         if self.backend() == Backend::Postgres {
             // Explicit ids do not advance the identity sequence.
             sqlx::query(
@@ -1742,5 +1840,42 @@ impl Store {
             .await?;
         let (lo, hi): (Option<i64>, Option<i64>) = (row.try_get("lo")?, row.try_get("hi")?);
         Ok(lo.zip(hi))
+    }
+}
+
+impl Store {
+    /// Open work orders in all, from the running counts.
+    pub async fn count_open_work_orders(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(open_orders), 0) AS BIGINT) FROM work_order_open_counts",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Departments whose running count of open orders differs from a real count:
+    /// (department, counted, recorded). Empty when the counts are right.
+    pub async fn open_count_drift(&self) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(a.department_id, b.department_id) AS d, COALESCE(a.n, 0) AS counted, \
+             COALESCE(b.open_orders, 0) AS recorded FROM \
+             (SELECT COALESCE(department_id, 0) AS department_id, COUNT(*) AS n FROM work_orders WHERE is_open = 1 \
+              GROUP BY COALESCE(department_id, 0)) a \
+             FULL OUTER JOIN work_order_open_counts b ON a.department_id = b.department_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut drift = Vec::new();
+        for r in &rows {
+            let (d, counted, recorded): (i64, i64, i64) = (
+                r.try_get("d")?,
+                r.try_get("counted")?,
+                r.try_get("recorded")?,
+            );
+            if counted != recorded {
+                drift.push((d, counted, recorded));
+            }
+        }
+        Ok(drift)
     }
 }

@@ -205,5 +205,6 @@ async fn demo_orders_look_swept_and_numbering_continues(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(next.id, 1_201);
+    assert_eq!(db.store.open_count_drift().await.unwrap(), Vec::new());
     assert!(next.number.ends_with("0001201"), "{}", next.number);
 }

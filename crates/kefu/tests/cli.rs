@@ -247,6 +247,46 @@ fn an_unusable_data_directory_is_named_in_the_error() {
 }
 
 #[test]
+fn a_malformed_calendar_file_is_refused_naming_its_line() {
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("kefu.toml"),
+        "[center]\ncalendar_file = \"holidays.txt\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("holidays.txt"),
+        "hours mon-fri 08:30-12:00\nholiday 2027-02-30 春节\n",
+    )
+    .unwrap();
+    let out = kefu(dir.path(), &["migrate"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("holidays.txt") && err.contains("line 2"),
+        "{err}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+    // A good file (the 2027 schedule added as a file edit) is accepted.
+    std::fs::write(
+        dir.path().join("holidays.txt"),
+        "hours mon-fri 08:30-12:00 13:30-17:30\nholiday 2027-01-01 元旦\n",
+    )
+    .unwrap();
+    let out = kefu(dir.path(), &["migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = kefu(dir.path(), &["--config", "kefu.toml", "migrate"]);
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::remove_file(dir.path().join("holidays.txt")).unwrap();
+    let out = kefu(dir.path(), &["migrate"]);
+    assert!(
+        stderr(&out).contains("cannot read center.calendar_file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn bad_settings_are_refused_before_anything_runs() {
     let dir = workdir();
     std::fs::write(
