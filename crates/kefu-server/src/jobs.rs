@@ -82,6 +82,11 @@ pub fn spawn_deadline_sweep(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "deadline sweep failed"),
             }
+            // Self-service rate-limit windows last an hour; older ones are spent.
+            let spent = state.clock.now() - jiff::SignedDuration::from_hours(2);
+            if let Err(e) = state.store.purge_rate_limits(spent).await {
+                tracing::warn!(error = %e, "purging rate-limit windows failed");
+            }
         }
     })
 }

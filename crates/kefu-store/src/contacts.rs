@@ -465,6 +465,24 @@ impl Store {
         event: &TelephonyEvent,
         now: Timestamp,
     ) -> Result<EventApplied, StoreError> {
+        // Two first events of one call arriving together on PostgreSQL both find no
+        // contact; one creation wins the unique call id, the other rolls back and is
+        // applied again against the contact the winner made.
+        let mut attempt = 0;
+        loop {
+            match self.try_record_call_event(actor, event, now).await {
+                Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_record_call_event(
+        &self,
+        actor: &Actor,
+        event: &TelephonyEvent,
+        now: Timestamp,
+    ) -> Result<EventApplied, StoreError> {
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, customer_id, phone_key FROM contacts WHERE call_id = $1{}",

@@ -1844,6 +1844,18 @@ impl Store {
 }
 
 impl Store {
+    /// Forgets rate-limit windows that ended before `before`.
+    pub async fn purge_rate_limits(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+            .bind(ms(before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Open work orders in all, from the running counts.
     pub async fn count_open_work_orders(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(

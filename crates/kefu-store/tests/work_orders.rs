@@ -12,7 +12,8 @@ use kefu_store::{Store, StoreOptions, backend_tests};
 
 backend_tests!(
     two_instances_escalate_each_breach_once,
-    demo_orders_look_swept_and_numbering_continues
+    demo_orders_look_swept_and_numbering_continues,
+    concurrent_first_events_of_a_call_make_one_contact
 );
 
 fn t0() -> Timestamp {
@@ -207,4 +208,56 @@ async fn demo_orders_look_swept_and_numbering_continues(db: &TestDb) {
     assert_eq!(next.id, 1_201);
     assert_eq!(db.store.open_count_drift().await.unwrap(), Vec::new());
     assert!(next.number.ends_with("0001201"), "{}", next.number);
+}
+
+async fn concurrent_first_events_of_a_call_make_one_contact(db: &TestDb) {
+    use kefu_domain::contact::{CallEventKind, Direction};
+    use kefu_store::contacts::TelephonyEvent;
+    let other = Store::connect(
+        &db.url,
+        &StoreOptions {
+            max_connections: 3,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for call in 0..5 {
+        let mut tasks = Vec::new();
+        for (i, kind) in CallEventKind::ALL.iter().enumerate() {
+            let store = if i.is_multiple_of(2) {
+                db.store.clone()
+            } else {
+                other.clone()
+            };
+            let event = TelephonyEvent {
+                call_id: format!("race-{call}"),
+                dedup_key: format!("e{i}"),
+                kind: *kind,
+                at: t0() + SignedDuration::from_secs(i as i64),
+                direction: Direction::Inbound,
+                customer_key: Some("13905312468".into()),
+                callee: None,
+                extension: None,
+                hung_up_by: None,
+                transfer_target: None,
+            };
+            tasks.push(tokio::spawn(async move {
+                store
+                    .record_call_event(&Actor::System("cti".into()), &event, t0())
+                    .await
+            }));
+        }
+        let mut contacts = Vec::new();
+        for t in tasks {
+            let applied = t.await.unwrap().unwrap();
+            assert!(applied.applied);
+            contacts.push(applied.contact_id);
+        }
+        contacts.dedup();
+        assert_eq!(contacts.len(), 1, "one contact per call: {contacts:?}");
+        let contact = db.store.get_contact(contacts[0]).await.unwrap();
+        assert_eq!(contact.phase, "ended");
+    }
+    other.close().await;
 }
