@@ -372,6 +372,8 @@ async fn telephony_events_are_idempotent_and_order_free(db: &TestDb) {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["applied"], true);
     }
+    // Call progress on a known contact changes times, not customer data: no audit.
+    assert_eq!(app.audit_rows().await, audit);
     let id = first["contact_id"].as_i64().unwrap();
     let (_, contact) = app
         .get(&format!("/api/v1/contacts/{id}"), Role::Agent)
@@ -380,6 +382,7 @@ async fn telephony_events_are_idempotent_and_order_free(db: &TestDb) {
     assert_eq!(contact["hold_seconds"], 60);
     assert_eq!(contact["hung_up_by"], "agent");
     // The same event again changes nothing (the ringing repeat still pops the card).
+    let audit = app.audit_rows().await;
     let (status, again) = event(
         &app,
         json!({ "call_id": "c-9", "event_id": "e3", "type": "held", "at": at(&app, 60) }),
@@ -389,16 +392,17 @@ async fn telephony_events_are_idempotent_and_order_free(db: &TestDb) {
         (status, again["applied"].as_bool()),
         (StatusCode::OK, Some(false))
     );
+    assert_eq!(app.audit_rows().await, audit);
     let (_, again) = event(&app, ringing).await;
     assert_eq!(again["applied"], false);
     assert_eq!(again["contact_id"], id);
+    // Only the screen pop's reads were audited: the lookup and the recent contacts.
+    assert_eq!(app.audit_rows().await, audit + 2);
     let (_, unchanged) = app
         .get(&format!("/api/v1/contacts/{id}"), Role::Agent)
         .await;
     assert_eq!(unchanged["version"], contact["version"]);
     assert_eq!(unchanged["updated_at"], contact["updated_at"]);
-    // Only the repeated screen pop's audited lookup was added.
-    assert_eq!(app.audit_rows().await, audit + 1);
     // An event for an unknown call without the caller's number is refused.
     let audit = app.audit_rows().await;
     let (status, body) = event(

@@ -729,17 +729,41 @@ impl Store {
         Ok(contact)
     }
 
-    pub async fn get_contact(&self, id: i64) -> Result<Contact, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        load_contact(&mut conn, id).await
+    /// One contact. The read is audited before the record is returned (contacts
+    /// carry the customer's number and what they said).
+    pub async fn get_contact(
+        &self,
+        actor: &Actor,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Contact, StoreError> {
+        let contact = {
+            let mut conn = self.pool.acquire().await?;
+            load_contact(&mut conn, id).await?
+        };
+        self.record_audit(
+            &AuditEntry {
+                actor,
+                action: "contact.read",
+                object_type: "contact",
+                object_id: id.to_string(),
+                detail: json!({ "customer_id": contact.customer_id }),
+            },
+            now,
+        )
+        .await?;
+        Ok(contact)
     }
 
-    /// Contacts of a customer (or all), newest first.
+    /// Contacts of a customer (or all), newest first. The contacts listed are
+    /// audited as read before the page is returned.
     pub async fn list_contacts(
         &self,
+        actor: &Actor,
         customer_id: Option<i64>,
         agent_id: Option<i64>,
         page: PageRequest,
+        now: Timestamp,
     ) -> Result<Page<Contact>, StoreError> {
         let mut clauses = Vec::new();
         let mut binds = Vec::new();
@@ -771,12 +795,30 @@ impl Store {
         for b in &binds {
             q = q.bind(*b);
         }
-        let items = q
+        let items: Vec<Contact> = q
             .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(contact_from_row)
             .collect::<Result<_, _>>()?;
+        drop(conn);
+        if !items.is_empty() {
+            self.record_audit(
+                &AuditEntry {
+                    actor,
+                    action: "contact.list",
+                    object_type: "contact",
+                    object_id: String::new(),
+                    detail: json!({
+                        "customer_id": customer_id,
+                        "agent_id": agent_id,
+                        "read": items.iter().map(|c| c.id).collect::<Vec<_>>(),
+                    }),
+                },
+                now,
+            )
+            .await?;
+        }
         Ok(Page {
             items,
             total,

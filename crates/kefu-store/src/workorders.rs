@@ -1176,15 +1176,31 @@ impl Store {
         })
     }
 
-    /// One order, if the caller's scope includes it.
+    /// One order, if the caller's scope includes it. The read is audited (the detail
+    /// carries the customer's number) before the record is returned.
     pub async fn get_work_order(
         &self,
+        actor: &Actor,
         scope: Option<DepartmentId>,
         id: i64,
+        now: Timestamp,
     ) -> Result<WorkOrder, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let order = load_order(&mut conn, id, "").await?;
+        let order = {
+            let mut conn = self.pool.acquire().await?;
+            load_order(&mut conn, id, "").await?
+        };
         check_scope(&order, scope)?;
+        self.record_audit(
+            &AuditEntry {
+                actor,
+                action: "work_order.read",
+                object_type: "work_order",
+                object_id: id.to_string(),
+                detail: json!({ "number": order.number, "customer_id": order.customer_id }),
+            },
+            now,
+        )
+        .await?;
         Ok(order)
     }
 

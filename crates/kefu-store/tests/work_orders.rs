@@ -256,7 +256,11 @@ async fn concurrent_first_events_of_a_call_make_one_contact(db: &TestDb) {
         }
         contacts.dedup();
         assert_eq!(contacts.len(), 1, "one contact per call: {contacts:?}");
-        let contact = db.store.get_contact(contacts[0]).await.unwrap();
+        let contact = db
+            .store
+            .get_contact(&Actor::System("test".into()), contacts[0], t0())
+            .await
+            .unwrap();
         assert_eq!(contact.phase, "ended");
     }
     other.close().await;

@@ -330,7 +330,13 @@ async fn screen_pop(
             let orders = state.store.customer_open_orders(id, 5).await?;
             let contacts = state
                 .store
-                .list_contacts(Some(id), None, kefu_store::PageRequest::new(0, 5))
+                .list_contacts(
+                    &who.actor(),
+                    Some(id),
+                    None,
+                    kefu_store::PageRequest::new(0, 5),
+                    now,
+                )
                 .await?;
             (
                 summaries(state, orders).await?,
@@ -563,10 +569,14 @@ async fn get_contact(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ContactView>> {
-    let contact = state.store.get_contact(id).await.map_err(|e| match e {
-        kefu_store::StoreError::NotFound => ApiError::not_found("contact"),
-        other => other.into(),
-    })?;
+    let contact = state
+        .store
+        .get_contact(&who.actor(), id, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            kefu_store::StoreError::NotFound => ApiError::not_found("contact"),
+            other => other.into(),
+        })?;
     Ok(Json(ContactView::new(contact, sees_numbers(&who))))
 }
 
@@ -603,7 +613,13 @@ async fn list_contacts(
     .page()?;
     let found = state
         .store
-        .list_contacts(q.customer_id, q.agent_id, page)
+        .list_contacts(
+            &who.actor(),
+            q.customer_id,
+            q.agent_id,
+            page,
+            state.clock.now(),
+        )
         .await?;
     let full = sees_numbers(&who);
     Ok(Json(ContactPage {

@@ -516,7 +516,7 @@ async fn get_work_order(
 ) -> ApiResult<Json<WorkOrderView>> {
     let order = state
         .store
-        .get_work_order(who.scope(), id)
+        .get_work_order(&who.actor(), who.scope(), id, state.clock.now())
         .await
         .map_err(not_found)?;
     Ok(Json(detail(&state, &who, order).await?))
