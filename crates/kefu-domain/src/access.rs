@@ -99,6 +99,8 @@ impl Role {
             // Breached deadlines are escalated to the manager.
             EscalationRead => matches!(self, Manager),
             WebhookManage => matches!(self, Admin),
+            // The dashboard's figures (S11): the manager's.
+            ReportRead => matches!(self, Manager),
         }
     }
 }
@@ -175,10 +177,12 @@ pub enum Permission {
     EscalationRead,
     /// Registering webhooks.
     WebhookManage,
+    /// Reading report figures and the dashboard.
+    ReportRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 31] = [
+    pub const ALL: [Permission; 32] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -210,6 +214,7 @@ impl Permission {
         Permission::ServiceRulesManage,
         Permission::EscalationRead,
         Permission::WebhookManage,
+        Permission::ReportRead,
     ];
 }
 

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod calendar;
 pub mod contact;
 pub mod customer;
+pub mod greeting;
 pub mod ids;
 pub mod lockout;
 pub mod money;

@@ -6,7 +6,9 @@
 //! in [`auth`]; errors in [`error`]; only this crate knows about HTTP.
 
 pub mod auth;
+mod console;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod import;
 pub mod jobs;
@@ -90,6 +92,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The calendar and time zone deadlines are computed in.
     pub sla: Arc<kefu_store::workorders::SlaContext>,
+    /// Live events for console screens.
+    pub events: events::EventHub,
 }
 
 impl AppState {
@@ -103,6 +107,7 @@ impl AppState {
             tz: config.time_zone.clone(),
         });
         AppState {
+            events: events::EventHub::start(store.clone()),
             store,
             config: Arc::new(config),
             clock,
@@ -125,7 +130,7 @@ pub fn app(state: AppState) -> Router {
     let (api, _doc) = routes::api_router(&state.config).split_for_parts();
     let api = api.with_state(state.clone());
     let system = routes::system::router()
-        .merge(routes::public::page_router())
+        .merge(console::router())
         .with_state(state.clone());
     middleware::wrap(Router::new().merge(api).merge(system), &state.config)
 }

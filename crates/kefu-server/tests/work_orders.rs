@@ -269,6 +269,44 @@ async fn the_complaint_chain_from_a_ringing_call_to_the_archive(db: &TestDb) {
         app.state.store.open_count_drift().await.unwrap(),
         Vec::new()
     );
+    assert_eq!(
+        app.state.store.state_count_drift().await.unwrap(),
+        Vec::new()
+    );
+    // The report counters saw the call, both callbacks and the archived complaint.
+    let today = app.state.today();
+    let counts = |metric: &'static str| {
+        let store = app.state.store.clone();
+        async move {
+            store
+                .daily_counts(metric, today, today)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.key, c.n))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    use kefu_store::reports::metric;
+    assert_eq!(counts(metric::CONTACTS).await.get("complaint"), Some(&1));
+    let satisfaction = counts(metric::SATISFACTION).await;
+    assert_eq!(
+        (
+            satisfaction.get("satisfied"),
+            satisfaction.get("unsatisfied")
+        ),
+        (Some(&1), Some(&1))
+    );
+    assert_eq!(
+        counts(metric::COMPLAINT_CAUSE).await.get("product_defect"),
+        Some(&1)
+    );
+    assert!(
+        counts(metric::DEADLINE)
+            .await
+            .get("met")
+            .is_some_and(|n| *n >= 1)
+    );
 }
 
 async fn progress_notice_and_escalations_happen_once(db: &TestDb) {

@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::audit::{AuditEntry, append};
 use crate::customers::lock_clause;
+use crate::reports::{UNCATEGORISED, bump, day_key, hour_key, metric};
 use crate::{Page, PageRequest, Store, StoreError, from_ms, ms};
 
 /// A telephony event, validated by the caller.
@@ -245,6 +246,7 @@ async fn customer_exists(conn: &mut AnyConnection, id: i64) -> Result<(), StoreE
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_contact(
     conn: &mut AnyConnection,
+    tz: &jiff::tz::TimeZone,
     call_id: Option<&str>,
     direction: Direction,
     channel: Channel,
@@ -280,12 +282,16 @@ pub(crate) async fn insert_contact(
     .bind(ms(now))
     .fetch_one(&mut *conn)
     .await?;
+    let day = day_key(tz, now);
+    bump(conn, &day, metric::CONTACTS, UNCATEGORISED, 1).await?;
+    bump(conn, &day, metric::CONTACTS_HOUR, &hour_key(tz, now), 1).await?;
     Ok(id)
 }
 
 /// Writes the agent's record onto a contact and keeps the promised callback in step.
 async fn apply_record(
     conn: &mut AnyConnection,
+    tz: &jiff::tz::TimeZone,
     contact: &Contact,
     record: &ContactRecord,
     actor: &Actor,
@@ -321,6 +327,15 @@ async fn apply_record(
         ));
     }
     let customer_id = record.customer_id.or(contact.customer_id);
+    if let Some(new) = record.category
+        && contact.category != Some(new)
+    {
+        // The contact moves between category counters of the day it happened.
+        let day = day_key(tz, contact.created_at);
+        let old = contact.category.map_or(UNCATEGORISED, |c| c.code());
+        bump(conn, &day, metric::CONTACTS, old, -1).await?;
+        bump(conn, &day, metric::CONTACTS, new.code(), 1).await?;
+    }
     sqlx::query(
         "UPDATE contacts SET category = $1, five_w2h = $2, summary = $3, outcome = $4, callback_due = $5, \
          transfer_target = $6, transfer_reason = $7, customer_id = $8, agent_id = COALESCE(agent_id, $9), \
@@ -545,6 +560,7 @@ impl Store {
                 let customer_id = match_customer(&mut tx, event.customer_key.as_deref()).await?;
                 let id = insert_contact(
                     &mut tx,
+                    &self.tz,
                     Some(&event.call_id),
                     event.direction,
                     Channel::Phone,
@@ -649,6 +665,7 @@ impl Store {
         };
         let id = insert_contact(
             &mut tx,
+            &self.tz,
             None,
             new.direction,
             new.channel,
@@ -673,7 +690,7 @@ impl Store {
             customer_id: matched,
             ..new.record.clone()
         };
-        apply_record(&mut tx, &contact, &record, actor, now).await?;
+        apply_record(&mut tx, &self.tz, &contact, &record, actor, now).await?;
         append(
             &mut tx,
             &AuditEntry {
@@ -708,7 +725,7 @@ impl Store {
                 contact.version
             )));
         }
-        apply_record(&mut tx, &contact, record, actor, now).await?;
+        apply_record(&mut tx, &self.tz, &contact, record, actor, now).await?;
         append(
             &mut tx,
             &AuditEntry {

@@ -979,6 +979,76 @@ pub(crate) fn values_placeholders(backend: Backend, n_rows: usize, n_cols: usize
     sql
 }
 
+impl Store {
+    /// Customers whose code is `q` or whose name starts with `q`, by name (at most
+    /// `limit`). The customers found are audited as read before they are returned.
+    pub async fn find_customers(
+        &self,
+        actor: &Actor,
+        q: &str,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let q = q.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = limit.clamp(1, 200);
+        let customers = {
+            let mut conn = self.pool.acquire().await?;
+            let mut ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE code = $1")
+                .bind(q)
+                .fetch_all(&mut *conn)
+                .await?;
+            let by_name: Vec<i64> = match self.backend() {
+                Backend::Sqlite => {
+                    // Binary collation: names starting with q sort in [q, q + U+10FFFF).
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM customers WHERE name >= $1 AND name < $2 ORDER BY name, id LIMIT {limit}"
+                    )))
+                    .bind(q)
+                    .bind(format!("{q}\u{10FFFF}"))
+                    .fetch_all(&mut *conn)
+                    .await?
+                }
+                Backend::Postgres => {
+                    let pattern = format!(
+                        "{}%",
+                        q.replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_")
+                    );
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM customers WHERE name LIKE $1 ORDER BY name, id LIMIT {limit}"
+                    )))
+                    .bind(pattern)
+                    .fetch_all(&mut *conn)
+                    .await?
+                }
+            };
+            for id in by_name {
+                if !ids.contains(&id) && (ids.len() as i64) < limit {
+                    ids.push(id);
+                }
+            }
+            load_customers(&mut conn, &ids).await?
+        };
+        if !customers.is_empty() {
+            self.record_audit(
+                &audit_read(
+                    actor,
+                    "customer.search",
+                    String::new(),
+                    json!({ "read": customers.iter().map(|c| c.id).collect::<Vec<_>>() }),
+                ),
+                now,
+            )
+            .await?;
+        }
+        Ok(customers)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

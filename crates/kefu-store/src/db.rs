@@ -117,6 +117,8 @@ pub struct StoreOptions {
     /// SQLite `synchronous=FULL` (true, the default) or `NORMAL`: whether a commit
     /// must survive power loss, or only a crash of the process.
     pub sqlite_power_safe: bool,
+    /// The center's time zone: report counters count per local day and hour.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for StoreOptions {
@@ -126,6 +128,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(10),
             sqlite_cache_mib: 16,
             sqlite_power_safe: true,
+            time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
         }
     }
 }
@@ -141,6 +144,10 @@ pub struct Store {
     pub(crate) writer: WriterTurn,
     /// Commits standalone audit records in groups (see [`crate::audit`]).
     pub(crate) audit_queue: crate::audit::AuditQueue,
+    /// Where the database is (PostgreSQL notifications need their own connection).
+    pub(crate) url: DatabaseUrl,
+    /// The center's time zone, for per-day report counters.
+    pub(crate) tz: jiff::tz::TimeZone,
 }
 
 macro_rules! migrations {
@@ -159,10 +166,10 @@ fn migrator(backend: Backend) -> Migrator {
     // Append-only: a released migration is never edited; changes get a new file.
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts")
+            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts")
         }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts")
+            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts")
         }
     })
 }
@@ -238,6 +245,8 @@ impl Store {
             backend,
             writer,
             audit_queue,
+            url: url.clone(),
+            tz: options.time_zone.clone(),
         };
         if backend == Backend::Postgres {
             store.check_postgres().await?;

@@ -17,6 +17,8 @@ pub mod demo;
 pub mod departments;
 mod error;
 pub mod import;
+mod notify;
+pub mod reports;
 pub mod search;
 pub mod sessions;
 pub mod staff;

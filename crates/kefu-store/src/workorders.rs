@@ -416,17 +416,23 @@ fn webhook_payload(order: &WorkOrder) -> serde_json::Value {
     })
 }
 
-/// Where an order counts: its department (0: none yet) and whether it is open.
+/// Where an order counts: its department (0: none yet) and its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Placement {
     department: i64,
-    open: bool,
+    state: State,
+}
+
+impl Placement {
+    fn open(self) -> bool {
+        !workorder::is_final(self.state)
+    }
 }
 
 fn placement(department_id: Option<i64>, state: State) -> Placement {
     Placement {
         department: department_id.unwrap_or(0),
-        open: !workorder::is_final(state),
+        state,
     }
 }
 
@@ -447,20 +453,53 @@ async fn adjust_open(
     Ok(())
 }
 
-/// Moves the order between the open counts when its department or openness changed.
+/// Moves the order between the running counts (open per department; per department
+/// and state) when its department or state changed. `before` is `None` for a new order.
 async fn recount(
     conn: &mut AnyConnection,
-    before: Placement,
+    before: Option<Placement>,
     after: Placement,
 ) -> Result<(), StoreError> {
-    if before == after {
+    if before == Some(after) {
         return Ok(());
     }
-    if before.open {
-        adjust_open(conn, before.department, -1).await?;
+    let was_open = before.filter(|b| b.open()).map(|b| b.department);
+    let is_open = after.open().then_some(after.department);
+    if was_open != is_open {
+        if let Some(d) = was_open {
+            adjust_open(conn, d, -1).await?;
+        }
+        if let Some(d) = is_open {
+            adjust_open(conn, d, 1).await?;
+        }
     }
-    if after.open {
-        adjust_open(conn, after.department, 1).await?;
+    crate::reports::move_state_count(
+        conn,
+        before.map(|b| (b.department, b.state.code())),
+        Some((after.department, after.state.code())),
+    )
+    .await
+}
+
+/// Counts the deadlines `order` newly met in time (those met late were counted as
+/// breached when escalated).
+async fn count_met(
+    conn: &mut AnyConnection,
+    tz: &TimeZone,
+    before: &Met,
+    order: &WorkOrder,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let day = crate::reports::day_key(tz, now);
+    for k in DeadlineKind::ALL {
+        if before.get(k).is_some() || order.escalated.contains(&k) {
+            continue;
+        }
+        if let (Some(met), Some(due)) = (order.met.get(k), order.deadlines.get(k))
+            && met <= due
+        {
+            crate::reports::bump(conn, &day, crate::reports::metric::DEADLINE, "met", 1).await?;
+        }
     }
     Ok(())
 }
@@ -472,7 +511,12 @@ async fn save_order(
     order: &WorkOrder,
     before: Placement,
 ) -> Result<(), StoreError> {
-    recount(conn, before, placement(order.department_id, order.state)).await?;
+    recount(
+        conn,
+        Some(before),
+        placement(order.department_id, order.state),
+    )
+    .await?;
     let (next_check, inbox_due) = watch(order);
     sqlx::query(
         "UPDATE work_orders SET state = $1, is_open = $2, reopen_count = $3, department_id = $4, assignee_id = $5, \
@@ -769,15 +813,7 @@ impl Store {
         let mut order = load_order(&mut tx, id, "").await?;
         order.deadlines = deadlines;
         let before = placement(order.department_id, order.state);
-        recount(
-            &mut tx,
-            Placement {
-                department: 0,
-                open: false,
-            },
-            before,
-        )
-        .await?;
+        recount(&mut tx, None, before).await?;
         insert_event(
             &mut tx,
             id,
@@ -863,6 +899,7 @@ impl Store {
         let mut order = load_order(&mut tx, id, lock_clause(self.backend())).await?;
         check_scope(&order, scope)?;
         let before = placement(order.department_id, order.state);
+        let met_before = order.met;
         if let Some(v) = req.expected_version
             && v != order.version
         {
@@ -975,6 +1012,34 @@ impl Store {
         order.reopen_count = i64::from(next.reopen_count);
         order.updated_at = now;
         save_order(&mut tx, &order, before).await?;
+        count_met(&mut tx, &self.tz, &met_before, &order, now).await?;
+        let day = crate::reports::day_key(&self.tz, now);
+        match req.command {
+            Command::ConfirmSatisfied | Command::ReportUnsatisfied => {
+                let key = if req.command == Command::ConfirmSatisfied {
+                    "satisfied"
+                } else {
+                    "unsatisfied"
+                };
+                crate::reports::bump(&mut tx, &day, crate::reports::metric::SATISFACTION, key, 1)
+                    .await?;
+            }
+            _ => {}
+        }
+        if req.command == Command::ConfirmSatisfied
+            && workflow.name == kefu_domain::workflow::COMPLAINT.name
+        {
+            // The complaint file is archived: counted by its cause.
+            let cause = order.complaint_cause.map_or("unclassified", |c| c.code());
+            crate::reports::bump(
+                &mut tx,
+                &day,
+                crate::reports::metric::COMPLAINT_CAUSE,
+                cause,
+                1,
+            )
+            .await?;
+        }
         insert_event(
             &mut tx,
             id,
@@ -994,6 +1059,7 @@ impl Store {
             // The satisfaction callback is a contact with the customer.
             insert_contact(
                 &mut tx,
+                &self.tz,
                 None,
                 Direction::Outbound,
                 Channel::Phone,
@@ -1057,6 +1123,7 @@ impl Store {
         }
         let contact_id = insert_contact(
             &mut tx,
+            &self.tz,
             None,
             Direction::Outbound,
             Channel::Phone,
@@ -1072,9 +1139,11 @@ impl Store {
             now,
         )
         .await?;
+        let met_before = order.met;
         if order.met.progress_notice.is_none() {
             order.met.progress_notice = Some(now);
         }
+        count_met(&mut tx, &self.tz, &met_before, &order, now).await?;
         order.updated_at = now;
         save_order(&mut tx, &order, placement(order.department_id, order.state)).await?;
         insert_event(
@@ -1432,6 +1501,14 @@ impl Store {
                 .await?;
                 order.escalated.push(kind);
                 if let Some(esc_id) = inserted {
+                    crate::reports::bump(
+                        &mut tx,
+                        &crate::reports::day_key(&self.tz, now),
+                        crate::reports::metric::DEADLINE,
+                        "breached",
+                        1,
+                    )
+                    .await?;
                     insert_event(
                         &mut tx,
                         order.id,
@@ -1794,6 +1871,24 @@ impl Store {
         }
         for (department, n) in opened {
             adjust_open(&mut tx, department, n).await?;
+        }
+        let mut by_state: std::collections::BTreeMap<(i64, &str), i64> =
+            std::collections::BTreeMap::new();
+        for r in rows {
+            *by_state
+                .entry((r.department_id.unwrap_or(0), r.state.code()))
+                .or_default() += 1;
+        }
+        for ((department, state), n) in by_state {
+            sqlx::query(
+                "INSERT INTO work_order_state_counts (department_id, state, n) VALUES ($1, $2, $3) \
+                 ON CONFLICT (department_id, state) DO UPDATE SET n = work_order_state_counts.n + excluded.n",
+            )
+            .bind(department)
+            .bind(state)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
         }
         if self.backend() == Backend::Postgres {
             // Explicit ids do not advance the identity sequence.

@@ -207,6 +207,7 @@ async fn demo_orders_look_swept_and_numbering_continues(db: &TestDb) {
         .unwrap();
     assert_eq!(next.id, 1_201);
     assert_eq!(db.store.open_count_drift().await.unwrap(), Vec::new());
+    assert_eq!(db.store.state_count_drift().await.unwrap(), Vec::new());
     assert!(next.number.ends_with("0001201"), "{}", next.number);
 }
 

@@ -262,6 +262,7 @@ impl Settings {
             max_connections: self.database.max_connections,
             sqlite_cache_mib: self.database.sqlite_cache_mib,
             sqlite_power_safe: self.database.sqlite_power_safe,
+            time_zone: self.time_zone().unwrap_or(jiff::tz::TimeZone::UTC),
             ..StoreOptions::default()
         }
     }

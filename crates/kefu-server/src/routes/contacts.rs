@@ -293,6 +293,18 @@ async fn telephony_event(
             ),
             other => other.into(),
         })?;
+    if kind == CallEventKind::Ringing
+        && applied.applied
+        && let Some(extension) = &event.extension
+    {
+        state
+            .events
+            .publish(crate::events::ConsoleEvent::Ringing {
+                extension: extension.clone(),
+                contact_id: applied.contact_id,
+            })
+            .await;
+    }
     let screen_pop =
         if kind == CallEventKind::Ringing && who.role().permits(Permission::CustomerRead) {
             Some(screen_pop(&state, &who, applied.phone_key.as_deref(), now).await?)

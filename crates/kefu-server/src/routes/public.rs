@@ -10,7 +10,6 @@ use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::Html;
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,11 +22,6 @@ use crate::extract::ApiQuery;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(status))
-}
-
-/// The page at `/status` (outside the API document).
-pub(crate) fn page_router() -> axum::Router<AppState> {
-    axum::Router::new().route("/status", axum::routing::get(status_page))
 }
 
 /// The client's address (the TCP peer); "local" when served without one (tests).
@@ -58,22 +52,28 @@ pub(crate) struct StatusQuery {
 /// What the customer sees: nothing else about the order or themselves.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PublicStatusView {
-    number: String,
-    kind: String,
+    pub(crate) number: String,
+    pub(crate) kind: String,
     /// new, dispatched, in_progress, result_recorded, awaiting_callback, closed, cancelled.
-    state: String,
-    state_name: String,
+    pub(crate) state: String,
+    pub(crate) state_name: String,
     /// The latest reply written for the customer.
-    last_reply: Option<String>,
-    last_reply_at: Option<String>,
-    updated_at: String,
+    pub(crate) last_reply: Option<String>,
+    pub(crate) last_reply_at: Option<String>,
+    pub(crate) updated_at: String,
 }
 
 const WINDOW: SignedDuration = SignedDuration::from_hours(1);
 
-async fn lookup(state: &AppState, client: &str, q: &StatusQuery) -> ApiResult<PublicStatusView> {
-    let number = q.number.trim();
-    let digits = q.phone4.trim();
+/// The self-service lookup shared by the API and the status page.
+pub(crate) async fn lookup(
+    state: &AppState,
+    client: &str,
+    number: &str,
+    phone4: &str,
+) -> ApiResult<PublicStatusView> {
+    let number = number.trim();
+    let digits = phone4.trim();
     if number.is_empty() || number.len() > 32 || !number.chars().all(|c| c.is_ascii_alphanumeric())
     {
         return Err(ApiError::invalid("number", "is not a work-order number"));
@@ -133,89 +133,5 @@ async fn status(
     ClientAddr(client): ClientAddr,
     ApiQuery(q): ApiQuery<StatusQuery>,
 ) -> ApiResult<Json<PublicStatusView>> {
-    Ok(Json(lookup(&state, &client, &q).await?))
-}
-
-/// Texts of the status page, by language.
-struct PageText {
-    title: &'static str,
-    number: &'static str,
-    phone4: &'static str,
-    submit: &'static str,
-    state: &'static str,
-    reply: &'static str,
-    updated: &'static str,
-}
-
-const ZH_CN: PageText = PageText {
-    title: "工单进度查询",
-    number: "工单号",
-    phone4: "手机或电话后四位",
-    submit: "查询",
-    state: "当前状态",
-    reply: "最新答复",
-    updated: "更新时间",
-};
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    number: Option<String>,
-    phone4: Option<String>,
-}
-
-/// A plain page for customers: a form, and the answer below it.
-async fn status_page(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    axum::extract::Query(q): axum::extract::Query<PageQuery>,
-) -> (StatusCode, Html<String>) {
-    let t = &ZH_CN;
-    let (status, answer) = match (q.number, q.phone4) {
-        (Some(number), Some(phone4)) => {
-            match lookup(&state, &client, &StatusQuery { number, phone4 }).await {
-                Ok(v) => (
-                    StatusCode::OK,
-                    format!(
-                        "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} · {}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
-                        t.number,
-                        escape(&v.number),
-                        t.state,
-                        escape(&v.kind),
-                        escape(&v.state_name),
-                        t.reply,
-                        escape(v.last_reply.as_deref().unwrap_or("—")),
-                        t.updated,
-                        escape(&v.updated_at),
-                    ),
-                ),
-                Err(e) => (
-                    e.status,
-                    format!("<p role=\"alert\">{}</p>", escape(&e.message)),
-                ),
-            }
-        }
-        _ => (StatusCode::OK, String::new()),
-    };
-    (
-        status,
-        Html(format!(
-            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-             <title>{title}</title></head><body><h1>{title}</h1><form method=\"get\" action=\"/status\">\
-             <label>{number} <input name=\"number\" required maxlength=\"32\"></label> \
-             <label>{phone4} <input name=\"phone4\" required pattern=\"[0-9]{{4}}\" maxlength=\"4\" inputmode=\"numeric\"></label> \
-             <button>{submit}</button></form>{answer}</body></html>",
-            title = t.title,
-            number = t.number,
-            phone4 = t.phone4,
-            submit = t.submit,
-        )),
-    )
+    Ok(Json(lookup(&state, &client, &q.number, &q.phone4).await?))
 }

@@ -38,6 +38,18 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(acknowledge_escalation))
 }
 
+/// Tells live screens that an order changed.
+async fn announce(state: &AppState, order: &WorkOrder) {
+    state
+        .events
+        .publish(crate::events::ConsoleEvent::WorkOrder {
+            id: order.id,
+            department_id: order.department_id,
+            state: order.state.code().into(),
+        })
+        .await;
+}
+
 fn time(t: Option<Timestamp>) -> Option<String> {
     t.map(|t| t.to_string())
 }
@@ -368,6 +380,7 @@ async fn create_work_order(
         .store
         .create_work_order(&who.actor(), &new, &state.sla, now)
         .await?;
+    announce(&state, &order).await;
     Ok((
         StatusCode::CREATED,
         Json(detail(&state, &who, order).await?),
@@ -580,6 +593,7 @@ async fn transition(
         )
         .await
         .map_err(not_found)?;
+    announce(&state, &order).await;
     Ok(Json(detail(&state, &who, order).await?))
 }
 

@@ -1,0 +1,234 @@
+// Kefu console: small enhancements over server-rendered pages. Texts come from the
+// page (data attributes rendered from the message catalogs), never from this file.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* empty body */ }
+  if (!res.ok) {
+    const err = new Error((data && data.error && data.error.message) || res.statusText);
+    err.code = data && data.error && data.error.code;
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function toast(text) {
+  const t = $("#toast");
+  if (!t) return;
+  t.textContent = text;
+  t.classList.add("show");
+  setTimeout(() => t.classList.remove("show"), 3000);
+}
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
+}
+
+// Sign-in
+function setupLogin() {
+  const form = $("#login-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const err = $("#login-error");
+    err.textContent = "";
+    try {
+      await api("POST", "/api/v1/auth/login", { staff_no: form.staff_no.value, password: form.password.value });
+      location.href = "/console";
+    } catch (x) {
+      err.textContent = x.code === "auth.account_locked" ? form.dataset.locked : form.dataset.failed;
+    }
+  });
+}
+
+function setupSignOut() {
+  const b = $("#sign-out");
+  if (!b) return;
+  b.addEventListener("click", async () => {
+    try { await api("POST", "/api/v1/auth/logout"); } catch (_) { /* already out */ }
+    location.href = "/console/login";
+  });
+}
+
+// Agent desk: seat, screen pop, call record, work order from the call.
+function setupDesk() {
+  const seat = $("#seat-form");
+  if (!seat) return;
+  const state = $("#seat-state");
+  seat.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("PUT", "/api/v1/me/seat", { extension: seat.extension.value });
+      state.textContent = fill(state.dataset.in, { extension: r.extension });
+      state.dataset.extension = r.extension;
+    } catch (x) { toast(x.message); }
+  });
+  $("#seat-out").addEventListener("click", async () => {
+    await api("DELETE", "/api/v1/me/seat");
+    state.textContent = state.dataset.out;
+  });
+  const source = new EventSource("/console/events");
+  source.addEventListener("ringing", async (e) => {
+    const ev = JSON.parse(e.data);
+    const res = await fetch("/console/desk/pop/" + ev.contact_id, { credentials: "same-origin" });
+    if (!res.ok) return;
+    $("#pop").innerHTML = await res.text();
+    setupPop();
+    const first = $("#category");
+    if (first) first.focus();
+  });
+  document.addEventListener("keydown", (e) => {
+    if (!e.altKey) return;
+    if (e.key === "s") { e.preventDefault(); const f = $("#record-form"); if (f) f.requestSubmit(); }
+    if (e.key === "w") { e.preventDefault(); const f = $("#order-subject"); if (f) f.focus(); }
+    if (e.key === "e") { e.preventDefault(); seat.extension.focus(); }
+  });
+}
+
+const CATEGORY_KIND = { repair: "repair", complaint: "complaint", service_request: "service_request", consultation: "answer", query: "answer", suggestion: "suggestion" };
+
+function setupPop() {
+  const pop = $(".pop");
+  const form = $("#record-form");
+  if (!pop || !form) return;
+  const outcome = form.outcome;
+  outcome.addEventListener("change", () => {
+    form.classList.toggle("callback", outcome.value === "callback");
+    form.classList.toggle("transferred", outcome.value === "transferred");
+  });
+  form.category.addEventListener("change", () => {
+    const kind = CATEGORY_KIND[form.category.value];
+    if (kind) $("#order-kind").value = kind;
+  });
+  form.summary.addEventListener("input", () => {
+    const subject = $("#order-subject");
+    if (!subject.dataset.touched) subject.value = form.summary.value.slice(0, 60);
+  });
+  $("#order-subject").addEventListener("input", (e) => { e.target.dataset.touched = "1"; });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { version: Number(pop.dataset.version), category: form.category.value, summary: form.summary.value, five_w2h: {} };
+    for (const k of ["why", "what", "where", "when", "who", "how", "how_much"]) {
+      if (form[k].value.trim()) body.five_w2h[k] = form[k].value;
+    }
+    if (outcome.value) {
+      body.outcome = { type: outcome.value };
+      if (outcome.value === "callback" && form.due.value) body.outcome.due = new Date(form.due.value).toISOString();
+      if (outcome.value === "transferred") { body.outcome.target = form.target.value; body.outcome.reason = form.reason.value; }
+    }
+    try {
+      const saved = await api("PUT", "/api/v1/contacts/" + pop.dataset.contact + "/record", body);
+      pop.dataset.version = saved.version;
+      toast($("#save-record").dataset.saved);
+    } catch (x) { toast(x.message); }
+  });
+  const order = $("#order-form");
+  order.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const card = $(".card");
+    const body = { kind: order.kind.value, urgency: order.urgency.value, subject: order.subject.value, contact_id: Number(pop.dataset.contact), category: form.category.value };
+    if (form.summary.value.trim()) body.description = form.summary.value;
+    if (card) body.customer_id = Number(card.dataset.customer);
+    try {
+      const created = await api("POST", "/api/v1/work-orders", body);
+      const out = $("#order-result");
+      out.innerHTML = "";
+      const a = document.createElement("a");
+      a.href = "/console/work-orders/" + created.id;
+      a.textContent = fill(order.dataset.created, { number: created.number });
+      a.id = "created-order";
+      out.appendChild(a);
+      pop.dataset.version = Number(pop.dataset.version) + 1;
+    } catch (x) { toast(x.message); }
+  });
+}
+
+// Work-order detail: transitions, notes, progress notice.
+function setupOrder() {
+  const box = $(".order-detail");
+  if (!box) return;
+  const id = box.dataset.id;
+  const err = $("#action-error");
+  $$(".transition").forEach((b) => b.addEventListener("click", async () => {
+    err.textContent = "";
+    const body = { command: b.dataset.command, version: Number(box.dataset.version) };
+    const note = $("#action-note");
+    if (note && note.value.trim()) body.note = note.value;
+    const cause = $("#action-cause");
+    if (cause && cause.value && b.dataset.command === "record_result") body.complaint_cause = cause.value;
+    const dept = $("#action-department");
+    if (dept && b.dataset.command === "transfer") body.department_id = Number(dept.value);
+    try {
+      await api("POST", "/api/v1/work-orders/" + id + "/transitions", body);
+      location.reload();
+    } catch (x) { err.textContent = x.message; }
+  }));
+  const notice = $("#progress-notice");
+  if (notice) notice.addEventListener("click", async () => {
+    const note = $("#action-note");
+    try {
+      await api("POST", "/api/v1/work-orders/" + id + "/progress-notice", { summary: note.value });
+      location.reload();
+    } catch (x) { err.textContent = x.message; }
+  });
+  const nf = $("#note-form");
+  if (nf) nf.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/api/v1/work-orders/" + id + "/notes", { body: $("#note-body").value, visibility: nf.visibility.value });
+      location.reload();
+    } catch (x) { toast(x.message); }
+  });
+  const source = new EventSource("/console/events");
+  source.addEventListener("work_order", (e) => {
+    const ev = JSON.parse(e.data);
+    if (String(ev.id) === id) location.reload();
+  });
+}
+
+// Deadline countdowns: amber in the last fifth (or last hour), red when past due.
+function tickCountdowns() {
+  const now = Date.now();
+  for (const el of $$(".countdown")) {
+    const due = Date.parse(el.dataset.due);
+    const start = Date.parse(el.dataset.start);
+    if (Number.isNaN(due)) continue;
+    const left = due - now;
+    const abs = Math.abs(left);
+    const h = Math.floor(abs / 3600000);
+    const m = Math.floor((abs % 3600000) / 60000);
+    const s = Math.floor((abs % 60000) / 1000);
+    const text = (h > 0 ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
+    el.textContent = left >= 0 ? el.dataset.left + " " + text : el.dataset.over + " " + text;
+    const span = Number.isNaN(start) ? 0 : due - start;
+    el.classList.toggle("red", left < 0);
+    el.classList.toggle("amber", left >= 0 && (left < 3600000 || (span > 0 && left < span / 5)));
+  }
+}
+
+function setupLists() {
+  if (!$("table.orders")) return;
+  const source = new EventSource("/console/events");
+  source.addEventListener("work_order", () => { document.body.dataset.stale = "1"; });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupLogin();
+  setupSignOut();
+  setupDesk();
+  setupOrder();
+  setupLists();
+  tickCountdowns();
+  setInterval(tickCountdowns, 1000);
+});

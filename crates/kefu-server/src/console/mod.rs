@@ -1,0 +1,244 @@
+//! The web console: server-rendered pages (askama templates, texts from the message
+//! catalogs in zh-CN or English), a small script and a stylesheet embedded in the
+//! binary, and live updates over Server-Sent Events. Pages read through the store as
+//! the API does; actions go through the JSON API with the session cookie, so the
+//! server refuses what a role may not do whether or not the page shows it.
+
+mod charts;
+mod dashboard;
+pub(crate) mod i18n;
+mod pages;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use kefu_domain::{Permission, Role};
+
+use crate::AppState;
+use crate::auth::Principal;
+use i18n::{Catalog, Lang, catalog};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(pages::home))
+        .route("/console/login", get(pages::login))
+        .route("/console/lang/{code}", get(set_lang))
+        .route("/console/assets/console.css", get(css))
+        .route("/console/assets/console.js", get(js))
+        .route("/console/events", get(pages::events))
+        .route("/console/desk", get(pages::desk))
+        .route("/console/desk/pop/{contact_id}", get(pages::pop))
+        .route("/console/work-orders", get(pages::work_orders))
+        .route("/console/work-orders/{id}", get(pages::work_order))
+        .route("/console/inbox", get(pages::inbox))
+        .route("/console/customers", get(pages::customers))
+        .route("/console/customers/{id}", get(pages::customer))
+        .route("/console/dashboard", get(dashboard::page))
+        .route("/console/dashboard/{file}", get(dashboard::download))
+        .route("/status", get(pages::status))
+}
+
+const LANG_COOKIE: &str = "kefu_lang";
+
+/// The console language: the `kefu_lang` cookie, else zh-CN.
+pub(crate) fn lang_of(headers: &HeaderMap) -> Lang {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == LANG_COOKIE)
+        .and_then(|(_, v)| Lang::parse(v))
+        .unwrap_or(Lang::ZhCn)
+}
+
+async fn set_lang(
+    axum::extract::Path(code): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::parse(&code).unwrap_or(Lang::ZhCn);
+    // Back to the page the switch was on, if it was one of ours.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_owned()))
+        .filter(|p| p.starts_with("/console") || p.starts_with("/status"))
+        .unwrap_or_else(|| "/console".to_owned());
+    (
+        [(
+            header::SET_COOKIE,
+            format!(
+                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                lang.code()
+            ),
+        )],
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../assets/console.css"),
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../assets/console.js"),
+    )
+        .into_response()
+}
+
+/// A signed-in person looking at the console, with their language.
+pub(crate) struct Viewer {
+    pub principal: Principal,
+    pub t: &'static Catalog,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let t = catalog(lang_of(&parts.headers));
+        match crate::auth::authenticate(parts, state).await {
+            Ok(principal) => Ok(Viewer { principal, t }),
+            Err(_) => Err(Redirect::to("/console/login").into_response()),
+        }
+    }
+}
+
+impl Viewer {
+    pub fn role(&self) -> Role {
+        self.principal.role()
+    }
+
+    pub fn may(&self, permission: Permission) -> bool {
+        self.role().permits(permission)
+    }
+
+    /// Refuses with a page (403) unless the role holds `permission`.
+    // The refusal is the response itself, returned at once by the handler.
+    #[allow(clippy::result_large_err)]
+    pub fn require(&self, permission: Permission) -> Result<(), Response> {
+        if self.may(permission) && !self.principal.staff.must_change_password {
+            Ok(())
+        } else {
+            Err(self.message(StatusCode::FORBIDDEN, "app.forbidden"))
+        }
+    }
+
+    /// A page with one message (errors, refusals).
+    pub fn message(&self, status: StatusCode, key: &str) -> Response {
+        let page = pages::MessagePage {
+            chrome: self.chrome("", self.t.s(key)),
+            t: self.t,
+            message: self.t.s(key).to_owned(),
+        };
+        (status, render(&page)).into_response()
+    }
+
+    /// The frame around every page: navigation for what the role may open.
+    pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
+        let t = self.t;
+        let items: [(&str, &str, &str, Permission); 5] = [
+            (
+                "desk",
+                "/console/desk",
+                "nav.desk",
+                Permission::ContactWrite,
+            ),
+            (
+                "work_orders",
+                "/console/work-orders",
+                "nav.work_orders",
+                Permission::WorkOrderRead,
+            ),
+            (
+                "inbox",
+                "/console/inbox",
+                "nav.inbox",
+                Permission::WorkOrderHandle,
+            ),
+            (
+                "dashboard",
+                "/console/dashboard",
+                "nav.dashboard",
+                Permission::ReportRead,
+            ),
+            (
+                "customers",
+                "/console/customers",
+                "nav.customers",
+                Permission::CustomerRead,
+            ),
+        ];
+        Chrome {
+            page,
+            title: title.to_owned(),
+            nav: items
+                .into_iter()
+                .filter(|(_, _, _, p)| self.may(*p))
+                .map(|(id, href, key, _)| NavItem {
+                    href,
+                    label: t.s(key).to_owned(),
+                    active: id == page,
+                })
+                .collect(),
+            user: format!(
+                "{} {}",
+                self.principal.staff.name, self.principal.staff.staff_no
+            ),
+            role: t.s(&format!("role.{}", self.role().as_str())).to_owned(),
+            lang_other: t.lang.other().code(),
+        }
+    }
+}
+
+pub(crate) struct NavItem {
+    pub href: &'static str,
+    pub label: String,
+    pub active: bool,
+}
+
+/// What the layout needs.
+pub(crate) struct Chrome {
+    pub page: &'static str,
+    pub title: String,
+    pub nav: Vec<NavItem>,
+    pub user: String,
+    pub role: String,
+    pub lang_other: &'static str,
+}
+
+/// Renders a template; a failure is logged and answered 500 without details.
+pub(crate) fn render<T: askama::Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => crate::error::ApiError::internal(e).into_response(),
+    }
+}
+
+/// The home page of each role.
+pub(crate) fn home_of(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "/console/desk",
+        Role::Handler => "/console/inbox",
+        Role::Manager => "/console/dashboard",
+        Role::Admin => "/console/customers",
+    }
+}

@@ -1,0 +1,1160 @@
+//! The console's pages: sign-in, each role's home, the agent desk and its screen
+//! pop, work orders and inboxes, customers, the live event stream and the public
+//! status page.
+
+use std::convert::Infallible;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::stream::Stream;
+use jiff::Timestamp;
+use kefu_domain::contact::{Category, callback_status};
+use kefu_domain::greeting::{Occasion, greeting_slot};
+use kefu_domain::phone::PhoneNumber;
+use kefu_domain::sla::DeadlineKind;
+use kefu_domain::workflow::State as WoState;
+use kefu_domain::workorder::{self, Urgency, workflow_named};
+use kefu_domain::{DepartmentId, Permission};
+use kefu_store::PageRequest;
+use kefu_store::contacts::CallbackScope;
+use kefu_store::customers::Customer;
+use kefu_store::workorders::{WorkOrder, WorkOrderFilter};
+use serde::Deserialize;
+
+use super::i18n::{Catalog, Lang, catalog};
+use super::{Chrome, Viewer, home_of, lang_of, render};
+use crate::AppState;
+use crate::events::ConsoleEvent;
+use crate::routes::contacts::shown_number;
+use crate::routes::public::ClientAddr;
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub chrome: Chrome,
+    pub t: &'static Catalog,
+    pub message: String,
+}
+
+/// Local time as staff read it: `2026-11-26 09:30`.
+fn local(state: &AppState, at: Timestamp) -> String {
+    at.to_zoned(state.config.time_zone.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+pub(crate) async fn home(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> Response {
+    match crate::auth::authenticate(&parts, &state).await {
+        Ok(p) => Redirect::to(home_of(p.role())).into_response(),
+        Err(_) => Redirect::to("/console/login").into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    t: &'static Catalog,
+    lang_other: &'static str,
+}
+
+pub(crate) async fn login(headers: HeaderMap) -> Response {
+    let t = catalog(lang_of(&headers));
+    render(&LoginPage {
+        t,
+        lang_other: t.lang.other().code(),
+    })
+}
+
+/// The opening phrase for now: greeting, opening, and the occasion's wish.
+fn greeting(state: &AppState, t: &Catalog, staff_no: &str) -> String {
+    let slot = greeting_slot(
+        state.clock.now(),
+        &state.config.time_zone,
+        &state.config.calendar,
+    );
+    let mut text = format!(
+        "{}{}",
+        t.s(&format!("greeting.{}", slot.part_of_day.code())),
+        t.f("greeting.opening", &[("staff_no", staff_no)])
+    );
+    match slot.occasion {
+        Some(Occasion::Holiday { name }) => {
+            text.push(' ');
+            text.push_str(&t.f("greeting.holiday", &[("name", &name)]));
+        }
+        Some(Occasion::Weekend) => {
+            text.push(' ');
+            text.push_str(t.s("greeting.weekend"));
+        }
+        None => {}
+    }
+    text
+}
+
+struct CallbackRow {
+    number: String,
+    due: String,
+    overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "desk.html")]
+struct DeskPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    extension: Option<String>,
+    greeting: String,
+    callbacks: Vec<CallbackRow>,
+}
+
+pub(crate) async fn desk(viewer: Viewer, State(state): State<AppState>) -> Response {
+    if let Err(r) = viewer.require(Permission::ContactWrite) {
+        return r;
+    }
+    let now = state.clock.now();
+    let staff = &viewer.principal.staff;
+    let result = async {
+        let extension = state.store.seat_of(staff.id).await?;
+        let callbacks = state
+            .store
+            .list_callbacks(
+                Some(staff.id),
+                CallbackScope::Open,
+                now,
+                PageRequest::new(0, 20),
+            )
+            .await?;
+        Ok::<_, kefu_store::StoreError>((extension, callbacks))
+    }
+    .await;
+    let (extension, callbacks) = match result {
+        Ok(v) => v,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let full = viewer.may(Permission::CustomerContactsFull);
+    render(&DeskPage {
+        chrome: viewer.chrome("desk", viewer.t.s("desk.title")),
+        t: viewer.t,
+        extension,
+        greeting: greeting(&state, viewer.t, &staff.staff_no),
+        callbacks: callbacks
+            .into_iter()
+            .map(|c| CallbackRow {
+                number: shown_number(c.phone_key.as_deref(), full).unwrap_or_default(),
+                due: local(&state, c.due_at),
+                overdue: callback_status(c.due_at, c.done_at, now)
+                    == kefu_domain::contact::CallbackStatus::Overdue,
+            })
+            .collect(),
+    })
+}
+
+struct CardView {
+    id: i64,
+    name: String,
+    code: String,
+    tier: String,
+    tier_name: String,
+    phones: String,
+    address: Option<String>,
+}
+
+struct MiniOrder {
+    id: i64,
+    number: String,
+    subject: String,
+    state: String,
+}
+
+struct MiniContact {
+    at: String,
+    category: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "pop.html")]
+struct PopFragment {
+    t: &'static Catalog,
+    contact_id: i64,
+    version: i64,
+    number: String,
+    customers: Vec<CardView>,
+    greeting: String,
+    orders: Vec<MiniOrder>,
+    recent: Vec<MiniContact>,
+    categories: Vec<(&'static str, String)>,
+    kinds: Vec<(String, String)>,
+    urgencies: Vec<(&'static str, String)>,
+}
+
+fn card(state_tiers: &kefu_domain::tiering::TierRules, c: &Customer, full: bool) -> CardView {
+    CardView {
+        id: c.id,
+        name: c.name.clone(),
+        code: c.code.clone(),
+        tier_name: state_tiers
+            .tier(&c.tier)
+            .map_or_else(|| c.tier.clone(), |t| t.name.clone()),
+        tier: c.tier.clone(),
+        phones: c
+            .phones
+            .iter()
+            .map(|p| p.shown(full))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        address: c.address.clone(),
+    }
+}
+
+/// Kind names: built-in kinds from the catalog, configured ones as named.
+async fn kind_names(state: &AppState, t: &Catalog) -> Vec<(String, String)> {
+    state
+        .store
+        .list_kinds()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| {
+            let key = format!("kind.{}", k.code);
+            let name = if k.builtin && t.has(&key) {
+                t.s(&key).to_owned()
+            } else {
+                k.name
+            };
+            (k.code, name)
+        })
+        .collect()
+}
+
+/// The screen pop for a ringing call, as a fragment the desk inserts.
+pub(crate) async fn pop(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(contact_id): Path<i64>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::ContactWrite) {
+        return r;
+    }
+    let t = viewer.t;
+    let now = state.clock.now();
+    let actor = viewer.principal.actor();
+    let full = viewer.may(Permission::CustomerContactsFull);
+    let result = async {
+        let contact = state.store.get_contact(&actor, contact_id, now).await?;
+        let customers = match (&contact.phone_key, contact.customer_id) {
+            (_, Some(id)) => vec![state.store.read_customer(&actor, id, now).await?],
+            (Some(key), None) => state.store.lookup_by_phone(&actor, key, now).await?,
+            (None, None) => Vec::new(),
+        };
+        let (orders, recent) = match customers.as_slice() {
+            [one] => (
+                state.store.customer_open_orders(one.id, 5).await?,
+                state
+                    .store
+                    .list_contacts(&actor, Some(one.id), None, PageRequest::new(0, 6), now)
+                    .await?
+                    .items
+                    .into_iter()
+                    .filter(|c| c.id != contact_id)
+                    .take(5)
+                    .collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let rules = state.store.tier_rules().await?;
+        Ok::<_, kefu_store::StoreError>((contact, customers, orders, recent, rules))
+    }
+    .await;
+    let (contact, customers, orders, recent, rules) = match result {
+        Ok(v) => v,
+        Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    render(&PopFragment {
+        t,
+        contact_id,
+        version: contact.version,
+        number: shown_number(contact.phone_key.as_deref(), full).unwrap_or_else(|| "—".into()),
+        customers: customers
+            .iter()
+            .map(|c| card(&rules.rules, c, full))
+            .collect(),
+        greeting: greeting(&state, t, &viewer.principal.staff.staff_no),
+        orders: orders
+            .into_iter()
+            .map(|o| MiniOrder {
+                id: o.id,
+                number: o.number,
+                subject: o.subject,
+                state: t.s(&format!("state.{}", o.state.code())).to_owned(),
+            })
+            .collect(),
+        recent: recent
+            .into_iter()
+            .map(|c| MiniContact {
+                at: local(&state, c.created_at),
+                category: c.category.map_or_else(String::new, |x| {
+                    t.s(&format!("category.{}", x.code())).to_owned()
+                }),
+                summary: c.summary.unwrap_or_default(),
+            })
+            .collect(),
+        categories: Category::ALL
+            .iter()
+            .map(|c| (c.code(), t.s(&format!("category.{}", c.code())).to_owned()))
+            .collect(),
+        kinds: kind_names(&state, t).await,
+        urgencies: Urgency::ALL
+            .iter()
+            .map(|u| (u.code(), t.s(&format!("urgency.{}", u.code())).to_owned()))
+            .collect(),
+    })
+}
+
+/// Live events for this viewer: calls ringing at their seat, orders they may see.
+pub(crate) async fn events(
+    viewer: Viewer,
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = state.events.subscribe();
+    let staff = viewer.principal.staff.id;
+    let scope = viewer.principal.scope();
+    let sees_orders = viewer.may(Permission::WorkOrderRead);
+    let stream =
+        futures_util::stream::unfold((receiver, state), move |(mut receiver, state)| async move {
+            loop {
+                let event = match receiver.recv().await {
+                    Ok(event) => event,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                };
+                let deliver = match &event {
+                    ConsoleEvent::Ringing { extension, .. } => {
+                        state.store.seat_of(staff).await.ok().flatten().as_deref()
+                            == Some(extension.as_str())
+                    }
+                    ConsoleEvent::WorkOrder { department_id, .. } => {
+                        sees_orders && scope.is_none_or(|d| Some(d.0) == *department_id)
+                    }
+                };
+                if !deliver {
+                    continue;
+                }
+                let name = match &event {
+                    ConsoleEvent::Ringing { .. } => "ringing",
+                    ConsoleEvent::WorkOrder { .. } => "work_order",
+                };
+                let data = serde_json::to_string(&event).unwrap_or_default();
+                return Some((
+                    Ok(Event::default().event(name).data(data)),
+                    (receiver, state),
+                ));
+            }
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// A deadline as a list shows it: the nearest unmet one.
+pub(crate) struct DueView {
+    due: String,
+    start: String,
+    label: String,
+}
+
+pub(crate) struct OrderRow {
+    id: i64,
+    number: String,
+    priority: u8,
+    kind: String,
+    subject: String,
+    state: String,
+    state_code: &'static str,
+    department: String,
+    next_due: Option<DueView>,
+}
+
+type Options = Vec<(String, String, bool)>;
+
+#[derive(Template)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    hint: Option<String>,
+    show_filters: bool,
+    action: &'static str,
+    states: Options,
+    kinds: Options,
+    departments: Options,
+    tiers: Options,
+    deadline_states: Options,
+    total: String,
+    rows: Vec<OrderRow>,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct OrdersQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    department_id: Option<String>,
+    tier: Option<String>,
+    deadline: Option<String>,
+    page: Option<i64>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+async fn department_names(state: &AppState) -> Vec<(i64, String)> {
+    state
+        .store
+        .list_departments()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d.id.0, d.name))
+        .collect()
+}
+
+fn rows(
+    state: &AppState,
+    t: &Catalog,
+    orders: Vec<WorkOrder>,
+    kinds: &[(String, String)],
+    departments: &[(i64, String)],
+) -> Vec<OrderRow> {
+    orders
+        .into_iter()
+        .map(|o| {
+            let next_due = DeadlineKind::ALL
+                .into_iter()
+                .filter(|k| o.met.get(*k).is_none())
+                .filter_map(|k| o.deadlines.get(k))
+                .min()
+                .filter(|_| !workorder::is_final(o.state))
+                .map(|due| DueView {
+                    due: due.to_string(),
+                    start: o.created_at.to_string(),
+                    label: local(state, due),
+                });
+            OrderRow {
+                id: o.id,
+                number: o.number,
+                priority: o.priority.level(),
+                kind: kinds
+                    .iter()
+                    .find(|(c, _)| *c == o.kind)
+                    .map_or_else(|| o.kind.clone(), |(_, n)| n.clone()),
+                subject: o.subject,
+                state: t.s(&format!("state.{}", o.state.code())).to_owned(),
+                state_code: o.state.code(),
+                department: o
+                    .department_id
+                    .and_then(|d| departments.iter().find(|(id, _)| *id == d))
+                    .map_or_else(
+                        || t.s("dashboard.unassigned").to_owned(),
+                        |(_, n)| n.clone(),
+                    ),
+                next_due,
+            }
+        })
+        .collect()
+}
+
+const PAGE: i64 = 50;
+
+fn page_link(base: &str, query: &[(&str, Option<&str>)], page: i64) -> String {
+    let mut parts: Vec<String> = query
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(v))))
+        .collect();
+    parts.push(format!("page={page}"));
+    format!("{base}?{}", parts.join("&"))
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub(crate) async fn work_orders(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(q): Query<OrdersQuery>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::WorkOrderRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let page = q.page.unwrap_or(1).max(1);
+    let (breached, due_within) = match nonempty(&q.deadline) {
+        Some("breached") => (Some(true), None),
+        Some("due_soon") => (Some(false), Some(jiff::SignedDuration::from_hours(4))),
+        Some("ok") => (Some(false), None),
+        _ => (None, None),
+    };
+    let filter = WorkOrderFilter {
+        state: nonempty(&q.state).and_then(WoState::parse),
+        open_only: false,
+        kind: nonempty(&q.kind).map(str::to_owned),
+        department_id: nonempty(&q.department_id)
+            .and_then(|d| d.parse().ok())
+            .map(DepartmentId),
+        customer_id: None,
+        tier: nonempty(&q.tier).map(str::to_owned),
+        breached,
+        due_within,
+    };
+    let found = match state
+        .store
+        .list_work_orders(
+            viewer.principal.scope(),
+            &filter,
+            PageRequest::new((page - 1) * PAGE, PAGE),
+            state.clock.now(),
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let kinds = kind_names(&state, t).await;
+    let departments = department_names(&state).await;
+    let tier_rules = state
+        .store
+        .tier_rules()
+        .await
+        .map(|r| r.rules)
+        .unwrap_or_else(|_| kefu_domain::tiering::TierRules::default_rules());
+    let sel = |v: &Option<String>, code: &str| nonempty(v) == Some(code);
+    let query: Vec<(&str, Option<&str>)> = vec![
+        ("state", nonempty(&q.state)),
+        ("kind", nonempty(&q.kind)),
+        ("department_id", nonempty(&q.department_id)),
+        ("tier", nonempty(&q.tier)),
+        ("deadline", nonempty(&q.deadline)),
+    ];
+    let has_more = found.items.len() as i64 == PAGE;
+    render(&OrdersPage {
+        chrome: viewer.chrome("work_orders", t.s("orders.title")),
+        t,
+        hint: None,
+        show_filters: true,
+        action: "/console/work-orders",
+        states: WoState::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.code().to_owned(),
+                    t.s(&format!("state.{}", s.code())).to_owned(),
+                    sel(&q.state, s.code()),
+                )
+            })
+            .collect(),
+        kinds: kinds
+            .iter()
+            .map(|(c, n)| (c.clone(), n.clone(), sel(&q.kind, c)))
+            .collect(),
+        departments: departments
+            .iter()
+            .map(|(id, n)| {
+                (
+                    id.to_string(),
+                    n.clone(),
+                    sel(&q.department_id, &id.to_string()),
+                )
+            })
+            .collect(),
+        tiers: tier_rules
+            .tiers()
+            .iter()
+            .map(|tier| {
+                (
+                    tier.code.clone(),
+                    tier.name.clone(),
+                    sel(&q.tier, &tier.code),
+                )
+            })
+            .collect(),
+        deadline_states: ["breached", "due_soon", "ok"]
+            .into_iter()
+            .map(|c| {
+                (
+                    c.to_owned(),
+                    t.s(&format!("deadline.{c}")).to_owned(),
+                    sel(&q.deadline, c),
+                )
+            })
+            .collect(),
+        total: t.f("orders.total", &[("total", &found.total.to_string())]),
+        rows: rows(&state, t, found.items, &kinds, &departments),
+        prev: (page > 1).then(|| page_link("/console/work-orders", &query, page - 1)),
+        next: has_more.then(|| page_link("/console/work-orders", &query, page + 1)),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct InboxQuery {
+    department_id: Option<i64>,
+    page: Option<i64>,
+}
+
+pub(crate) async fn inbox(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(q): Query<InboxQuery>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::WorkOrderHandle) {
+        return r;
+    }
+    let t = viewer.t;
+    let departments = department_names(&state).await;
+    let department = viewer
+        .principal
+        .scope()
+        .map(|d| d.0)
+        .or(q.department_id)
+        .or_else(|| departments.first().map(|d| d.0));
+    let Some(department) = department else {
+        return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = WorkOrderFilter {
+        open_only: true,
+        department_id: Some(DepartmentId(department)),
+        ..Default::default()
+    };
+    let found = match state
+        .store
+        .list_work_orders(
+            viewer.principal.scope(),
+            &filter,
+            PageRequest::new((page - 1) * PAGE, PAGE),
+            state.clock.now(),
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let kinds = kind_names(&state, t).await;
+    let name = departments
+        .iter()
+        .find(|(id, _)| *id == department)
+        .map_or_else(String::new, |(_, n)| n.clone());
+    let has_more = found.items.len() as i64 == PAGE;
+    let dept = department.to_string();
+    let query = [("department_id", Some(dept.as_str()))];
+    render(&OrdersPage {
+        chrome: viewer.chrome("inbox", &format!("{} · {name}", t.s("inbox.title"))),
+        t,
+        hint: Some(t.s("inbox.hint").to_owned()),
+        show_filters: false,
+        action: "/console/inbox",
+        states: Vec::new(),
+        kinds: Vec::new(),
+        departments: Vec::new(),
+        tiers: Vec::new(),
+        deadline_states: Vec::new(),
+        total: t.f("orders.total", &[("total", &found.total.to_string())]),
+        rows: rows(&state, t, found.items, &kinds, &departments),
+        prev: (page > 1).then(|| page_link("/console/inbox", &query, page - 1)),
+        next: has_more.then(|| page_link("/console/inbox", &query, page + 1)),
+    })
+}
+
+struct DeadlineRow {
+    name: String,
+    due: String,
+    start: String,
+    due_label: String,
+    status: &'static str,
+    status_label: String,
+    running: bool,
+}
+
+struct EventRow {
+    at: String,
+    label: String,
+    actor: String,
+    states: Option<String>,
+    note: String,
+}
+
+struct NoteRow {
+    visibility: String,
+    label: String,
+    author: String,
+    at: String,
+    body: String,
+}
+
+struct OrderView {
+    id: i64,
+    version: i64,
+    number: String,
+    subject: String,
+    priority: u8,
+    state: String,
+    state_code: &'static str,
+    kind: String,
+    department: String,
+    reopen_count: i64,
+    customer: Option<(i64, String)>,
+    number_to_call: Option<String>,
+    description: Option<String>,
+    deadlines: Vec<DeadlineRow>,
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    o: OrderView,
+    actions: Vec<(&'static str, String)>,
+    can_notice: bool,
+    can_comment: bool,
+    show_cause: bool,
+    show_departments: bool,
+    causes: Vec<(&'static str, String)>,
+    departments: Vec<(i64, String)>,
+    notes: Vec<NoteRow>,
+    events: Vec<EventRow>,
+}
+
+pub(crate) async fn work_order(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::WorkOrderRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let now = state.clock.now();
+    let actor = viewer.principal.actor();
+    let result = async {
+        let order = state
+            .store
+            .get_work_order(&actor, viewer.principal.scope(), id, now)
+            .await?;
+        let events = state.store.work_order_events(id).await?;
+        let notes = state.store.work_order_notes(id).await?;
+        let customer = match order.customer_id {
+            Some(cid) if viewer.may(Permission::CustomerRead) => state
+                .store
+                .read_customer(&actor, cid, now)
+                .await
+                .ok()
+                .map(|c| (c.id, c.name)),
+            _ => None,
+        };
+        Ok::<_, kefu_store::StoreError>((order, events, notes, customer))
+    }
+    .await;
+    let (o, events, notes, customer) = match result {
+        Ok(v) => v,
+        Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let kinds = kind_names(&state, t).await;
+    let departments = department_names(&state).await;
+    let workflow = workflow_named(&o.workflow);
+    let actions: Vec<(&'static str, String)> = workflow
+        .map(|w| w.allowed(o.state))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| viewer.may(workorder::command_permission(*c)))
+        .map(|c| (c.code(), t.s(&format!("command.{}", c.code())).to_owned()))
+        .collect();
+    let deadlines = DeadlineKind::ALL
+        .into_iter()
+        .filter_map(|k| {
+            let due = o.deadlines.get(k)?;
+            let met = o.met.get(k);
+            let status = match met {
+                Some(m) if m <= due => "met",
+                Some(_) => "met_late",
+                None if now > due => "breached",
+                None if due.duration_since(now) < jiff::SignedDuration::from_hours(1) => "due_soon",
+                None => "ok",
+            };
+            let running = met.is_none() && !workorder::is_final(o.state);
+            Some(DeadlineRow {
+                name: t.s(&format!("deadline.{}", k.code())).to_owned(),
+                due: due.to_string(),
+                start: o.created_at.to_string(),
+                due_label: local(&state, due),
+                status,
+                status_label: t.s(&format!("deadline.{status}")).to_owned(),
+                running,
+            })
+        })
+        .collect();
+    let is_complaint = o.workflow == kefu_domain::workflow::COMPLAINT.name;
+    let view = OrderView {
+        id: o.id,
+        version: o.version,
+        kind: kinds
+            .iter()
+            .find(|(c, _)| *c == o.kind)
+            .map_or_else(|| o.kind.clone(), |(_, n)| n.clone()),
+        department: o
+            .department_id
+            .and_then(|d| departments.iter().find(|(id, _)| *id == d))
+            .map_or_else(
+                || t.s("dashboard.unassigned").to_owned(),
+                |(_, n)| n.clone(),
+            ),
+        number_to_call: shown_number(
+            o.phone_key.as_deref(),
+            viewer.may(Permission::CustomerContactsFull),
+        ),
+        customer,
+        description: o.description.clone(),
+        reopen_count: o.reopen_count,
+        state: t.s(&format!("state.{}", o.state.code())).to_owned(),
+        state_code: o.state.code(),
+        priority: o.priority.level(),
+        number: o.number.clone(),
+        subject: o.subject.clone(),
+        deadlines,
+    };
+    render(&OrderPage {
+        chrome: viewer.chrome("work_orders", &o.number),
+        t,
+        show_cause: is_complaint && actions.iter().any(|(c, _)| *c == "record_result"),
+        show_departments: actions.iter().any(|(c, _)| *c == "transfer"),
+        can_notice: viewer.may(Permission::WorkOrderCreate) && !workorder::is_final(o.state),
+        can_comment: viewer.may(Permission::WorkOrderComment),
+        actions,
+        causes: kefu_domain::workorder::ComplaintCause::ALL
+            .iter()
+            .map(|c| (c.code(), t.s(&format!("cause.{}", c.code())).to_owned()))
+            .collect(),
+        departments: departments
+            .iter()
+            .filter(|(id, _)| Some(*id) != o.department_id)
+            .cloned()
+            .collect(),
+        notes: notes
+            .into_iter()
+            .map(|n| NoteRow {
+                label: t
+                    .s(if n.visibility == "customer" {
+                        "orders.note_customer"
+                    } else {
+                        "orders.note_internal"
+                    })
+                    .to_owned(),
+                visibility: n.visibility,
+                author: n.author,
+                at: local(&state, n.at),
+                body: n.body,
+            })
+            .collect(),
+        events: events
+            .into_iter()
+            .map(|e| {
+                let key = format!("command.{}", e.event);
+                EventRow {
+                    at: local(&state, e.at),
+                    label: if t.has(&key) {
+                        t.s(&key).to_owned()
+                    } else {
+                        e.event.clone()
+                    },
+                    actor: e.actor,
+                    states: match (&e.from_state, &e.to_state) {
+                        (Some(a), Some(b)) => Some(format!(
+                            "{} → {}",
+                            t.s(&format!("state.{a}")),
+                            t.s(&format!("state.{b}"))
+                        )),
+                        _ => None,
+                    },
+                    note: e.note,
+                }
+            })
+            .collect(),
+        o: view,
+    })
+}
+
+struct CustomerRow {
+    id: i64,
+    code: String,
+    name: String,
+    tier: String,
+    tier_name: String,
+    phones: String,
+    area: String,
+}
+
+#[derive(Template)]
+#[template(path = "customers.html")]
+struct CustomersPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    q: String,
+    rows: Vec<CustomerRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SearchQuery {
+    q: Option<String>,
+}
+
+pub(crate) async fn customers(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::CustomerRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let q = query
+        .q
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(100)
+        .collect::<String>();
+    let now = state.clock.now();
+    let actor = viewer.principal.actor();
+    let found = if q.is_empty() {
+        Ok(Vec::new())
+    } else if let Ok(number) = PhoneNumber::parse(&q, state.config.area_code.as_deref()) {
+        state.store.lookup_by_phone(&actor, number.key(), now).await
+    } else {
+        state.store.find_customers(&actor, &q, 50, now).await
+    };
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let rules = state
+        .store
+        .tier_rules()
+        .await
+        .map(|r| r.rules)
+        .unwrap_or_else(|_| kefu_domain::tiering::TierRules::default_rules());
+    let full = viewer.may(Permission::CustomerContactsFull);
+    render(&CustomersPage {
+        chrome: viewer.chrome("customers", t.s("customers.title")),
+        t,
+        q,
+        rows: found
+            .iter()
+            .map(|c| {
+                let v = card(&rules, c, full);
+                CustomerRow {
+                    id: v.id,
+                    code: v.code,
+                    name: v.name,
+                    tier: v.tier,
+                    tier_name: v.tier_name,
+                    phones: v.phones,
+                    area: c.service_area.clone().unwrap_or_default(),
+                }
+            })
+            .collect(),
+    })
+}
+
+struct ProfileView {
+    name: String,
+    code: String,
+    tier: String,
+    tier_name: String,
+    phones: String,
+    address: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    c: ProfileView,
+    masked: bool,
+    timeline: Vec<(String, String, String)>,
+}
+
+pub(crate) async fn customer(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::CustomerRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let now = state.clock.now();
+    let actor = viewer.principal.actor();
+    let result = async {
+        let c = state.store.read_customer(&actor, id, now).await?;
+        let history = state.store.tier_history(id).await?;
+        let orders = state
+            .store
+            .list_work_orders(
+                None,
+                &WorkOrderFilter {
+                    customer_id: Some(id),
+                    ..Default::default()
+                },
+                PageRequest::new(0, 50),
+                now,
+            )
+            .await?;
+        let contacts = if viewer.may(Permission::ContactRead) {
+            state
+                .store
+                .list_contacts(&actor, Some(id), None, PageRequest::new(0, 50), now)
+                .await?
+                .items
+        } else {
+            Vec::new()
+        };
+        let rules = state.store.tier_rules().await?;
+        Ok::<_, kefu_store::StoreError>((c, history, orders.items, contacts, rules))
+    }
+    .await;
+    let (c, history, orders, contacts, rules) = match result {
+        Ok(v) => v,
+        Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let full = viewer.may(Permission::CustomerContactsFull);
+    let mut timeline: Vec<(Timestamp, String, String)> = Vec::new();
+    for h in history {
+        timeline.push((
+            h.at,
+            t.s("customers.tier_history").to_owned(),
+            format!("{} → {}", h.from_tier.unwrap_or_default(), h.to_tier),
+        ));
+    }
+    for o in orders {
+        timeline.push((
+            o.created_at,
+            format!("{} {}", t.s("orders.title"), o.number),
+            format!(
+                "{} · {}",
+                o.subject,
+                t.s(&format!("state.{}", o.state.code()))
+            ),
+        ));
+    }
+    for k in contacts {
+        let category = k.category.map_or_else(String::new, |x| {
+            t.s(&format!("category.{}", x.code())).to_owned()
+        });
+        timeline.push((
+            k.created_at,
+            format!("{} {category}", t.s("desk.record")),
+            k.summary.unwrap_or_default(),
+        ));
+    }
+    timeline.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let v = card(&rules.rules, &c, full);
+    render(&CustomerPage {
+        chrome: viewer.chrome("customers", &c.name),
+        t,
+        masked: !full,
+        c: ProfileView {
+            name: v.name,
+            code: v.code,
+            tier: v.tier,
+            tier_name: v.tier_name,
+            phones: v.phones,
+            address: v.address,
+        },
+        timeline: timeline
+            .into_iter()
+            .map(|(at, what, detail)| (local(&state, at), what, detail))
+            .collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    t: &'static Catalog,
+    lang_other: &'static str,
+    number: String,
+    result: Option<crate::routes::public::PublicStatusView>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StatusQuery {
+    number: Option<String>,
+    phone4: Option<String>,
+    lang: Option<String>,
+}
+
+/// The public status page: a form, and the answer below it (no sign-in).
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Query(q): Query<StatusQuery>,
+) -> Response {
+    let lang = q
+        .lang
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| lang_of(&headers));
+    let t = catalog(lang);
+    let number = q.number.clone().unwrap_or_default();
+    let (status, result, error) = match (&q.number, &q.phone4) {
+        (Some(n), Some(p)) => match crate::routes::public::lookup(&state, &client, n, p).await {
+            Ok(mut v) => {
+                v.state_name = t.s(&format!("state.{}", v.state)).to_owned();
+                (StatusCode::OK, Some(v), None)
+            }
+            Err(e) => {
+                let key = match e.code {
+                    "rate_limited" => "status.rate_limited",
+                    "not_found" => "status.not_found",
+                    _ => "status.invalid",
+                };
+                (e.status, None, Some(t.s(key).to_owned()))
+            }
+        },
+        _ => (StatusCode::OK, None, None),
+    };
+    let page = StatusPage {
+        t,
+        lang_other: lang.other().code(),
+        number,
+        result,
+        error,
+    };
+    (status, render(&page)).into_response()
+}

@@ -1,0 +1,397 @@
+//! The console in real headless Chromium (Debian's `chromium` and `chromium-driver`),
+//! on both backends: each role signs in and lands on its page; a ringing call pops
+//! the customer at the agent's desk; the agent records a complaint and opens a work
+//! order from it; the department handler works it; the manager reviews it and sees
+//! the dashboard; the customer's status page shows the new state. Screenshots of the
+//! main pages go to `target/console-screenshots/<backend>/`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::{PASSWORD, TestApp, staff_no};
+use fantoccini::{Client, ClientBuilder, Locator};
+use kefu_domain::Role;
+use kefu_store::backend_tests;
+use kefu_store::testing::TestDb;
+use serde_json::json;
+
+backend_tests!(walkthrough_in_chromium);
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free loopback port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn driver() -> Option<(Driver, Client)> {
+    if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
+        eprintln!("skipped: Chromium is not installed (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let profile = tempfile::tempdir().unwrap();
+    let mut driver = Driver {
+        child,
+        url,
+        _profile: profile,
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=zh-CN",
+                format!("--user-data-dir={}", driver._profile.path().display()),
+            ]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await;
+    match client {
+        Ok(c) => Some((driver, c)),
+        Err(e) => {
+            let _ = driver.child.kill();
+            panic!("cannot start Chromium through chromedriver: {e}");
+        }
+    }
+}
+
+fn shots(backend: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/console-screenshots")
+        .join(backend);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, dir: &std::path::Path, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+/// Waits until `css`'s text contains `needle`.
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    for _ in 0..150 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+            && text.contains(needle)
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let source = c.source().await.unwrap_or_default();
+    panic!(
+        "'{needle}' never appeared in {css}; page: {}",
+        &source[..source.len().min(3000)]
+    );
+}
+
+async fn sign_in(c: &Client, base: &str, role: Role) {
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&format!("{base}/console/login")).await.unwrap();
+    wait_for(c, "#staff_no")
+        .await
+        .send_keys(staff_no(role))
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let home = match role {
+        Role::Agent => "/console/desk",
+        Role::Handler => "/console/inbox",
+        Role::Manager => "/console/dashboard",
+        Role::Admin => "/console/customers",
+    };
+    for _ in 0..150 {
+        if c.current_url().await.unwrap().path() == home {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{role:?} did not land on {home}: at {}",
+        c.current_url().await.unwrap()
+    );
+}
+
+async fn nav_links(c: &Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in c.find_all(Locator::Css(".top nav a")).await.unwrap() {
+        out.push(a.attr("href").await.unwrap().unwrap_or_default());
+    }
+    out
+}
+
+async fn click_command(c: &Client, command: &str, note: Option<&str>) {
+    if let Some(note) = note {
+        c.find(Locator::Css("#action-note"))
+            .await
+            .unwrap()
+            .send_keys(note)
+            .await
+            .unwrap();
+    }
+    let button = wait_for(c, &format!("button.transition[data-command={command}]")).await;
+    button.click().await.unwrap();
+}
+
+async fn walkthrough_in_chromium(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let backend = db.store.backend().as_str();
+    // A VIP customer and a routing rule sending everything to the app's department.
+    let (status, customer) = app
+        .post(
+            "/api/v1/customers",
+            Role::Agent,
+            json!({ "code": "KH0001", "name": "王燕", "kind": "个人", "assets": "35万",
+                    "phones": [{ "label": "手机", "number": "139 0531 2468" }],
+                    "address": "济南市历下区和平路8号", "service_area": "历下区" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let (status, _) = app
+        .call(
+            axum::http::Method::PUT,
+            "/api/v1/routing-rules",
+            Some(app.token(Role::Admin)),
+            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The same app state (and live-event hub) over a real socket for the browser.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = kefu_server::app(app.state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, served).await });
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    let dir = shots(backend);
+
+    // Each role lands on its page and is offered only what it may do.
+    c.goto(&format!("{base}/console/login")).await.unwrap();
+    wait_for(&c, "#login-form").await;
+    shot(&c, &dir, "01-login").await;
+    sign_in(&c, &base, Role::Admin).await;
+    assert!(
+        !nav_links(&c)
+            .await
+            .iter()
+            .any(|l| l.contains("dashboard") || l.contains("desk"))
+    );
+    sign_in(&c, &base, Role::Handler).await;
+    assert!(
+        nav_links(&c)
+            .await
+            .iter()
+            .any(|l| l.ends_with("/console/inbox"))
+    );
+    assert!(!nav_links(&c).await.iter().any(|l| l.contains("dashboard")));
+    c.goto(&format!("{base}/console/dashboard")).await.unwrap();
+    wait_text(&c, "main", "无权").await;
+    sign_in(&c, &base, Role::Manager).await;
+    assert!(nav_links(&c).await.iter().any(|l| l.contains("dashboard")));
+
+    // The agent signs in at a seat; a call rings there and the customer pops.
+    sign_in(&c, &base, Role::Agent).await;
+    assert!(!nav_links(&c).await.iter().any(|l| l.contains("dashboard")));
+    let ext = wait_for(&c, "#extension").await;
+    ext.clear().await.unwrap();
+    ext.send_keys("8001").await.unwrap();
+    c.find(Locator::Css("#seat-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#seat-state", "8001").await;
+    // Give the page's event stream a moment to connect before the call rings.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = app.state.clock.now().to_string();
+    let (status, rang) = app
+        .post(
+            "/api/v1/telephony/events",
+            Role::Agent,
+            json!({ "call_id": "cti-1", "type": "ringing", "at": now, "caller": "+86 139-0531-2468", "extension": "8001" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rang}");
+    wait_text(&c, ".card .name", "王燕").await;
+    wait_text(&c, ".card .tier", "VIP").await;
+    shot(&c, &dir, "02-desk-screen-pop").await;
+
+    // Record the complaint call and open a work order from it.
+    c.find(Locator::Css("#category"))
+        .await
+        .unwrap()
+        .select_by_value("complaint")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=what]"))
+        .await
+        .unwrap()
+        .send_keys("燃气费账单异常偏高")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#summary"))
+        .await
+        .unwrap()
+        .send_keys("客户投诉本月燃气费异常偏高，已安抚")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#save-record"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#toast", "已保存").await;
+    assert_eq!(
+        c.find(Locator::Css("#order-kind"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("complaint")
+    );
+    c.find(Locator::Css("#open-order"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let link = wait_for(&c, "#created-order").await;
+    let created = link.text().await.unwrap();
+    let number = created
+        .split(|ch: char| !ch.is_ascii_alphanumeric())
+        .find(|w| w.starts_with("GD"))
+        .unwrap()
+        .to_owned();
+    shot(&c, &dir, "03-desk-recorded").await;
+    link.click().await.unwrap();
+    wait_text(&c, "#order-state", "已派单").await;
+    shot(&c, &dir, "04-work-order").await;
+
+    // The department handler finds it in the inbox and works it.
+    sign_in(&c, &base, Role::Handler).await;
+    wait_text(&c, "table.orders", &number).await;
+    shot(&c, &dir, "05-inbox").await;
+    c.find(Locator::LinkText(&number))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_command(&c, "accept", None).await;
+    wait_text(&c, "#order-state", "处理中").await;
+    click_command(&c, "record_result", Some("阶梯气价跨档，已逐月说明")).await;
+    wait_text(&c, "#order-state", "已出结果").await;
+    // Only the manager reviews: no approve button for the handler.
+    assert!(
+        c.find(Locator::Css("button[data-command=approve]"))
+            .await
+            .is_err()
+    );
+
+    // The manager sees the dashboard and approves the result.
+    sign_in(&c, &base, Role::Manager).await;
+    let charts = c.find_all(Locator::Css("figure.chart svg")).await.unwrap();
+    assert!(charts.len() >= 8, "{} charts", charts.len());
+    wait_text(&c, "#rendered", "毫秒").await;
+    shot(&c, &dir, "06-dashboard").await;
+    c.goto(&format!("{base}/console/work-orders?state=result_recorded"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText(&number))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_command(&c, "approve", None).await;
+    wait_text(&c, "#order-state", "待回访").await;
+    shot(&c, &dir, "07-reviewed").await;
+    c.goto(&format!("{base}/console/work-orders"))
+        .await
+        .unwrap();
+    wait_for(&c, "table.orders").await;
+    shot(&c, &dir, "08-work-orders").await;
+    c.goto(&format!("{base}/console/customers?q=王"))
+        .await
+        .unwrap();
+    wait_text(&c, "main", "王燕").await;
+    shot(&c, &dir, "09-customers").await;
+
+    // The customer checks on a phone-sized screen.
+    c.delete_all_cookies().await.unwrap();
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/status?number={number}&phone4=2468"))
+        .await
+        .unwrap();
+    wait_text(&c, "#status-result", "待回访").await;
+    shot(&c, &dir, "10-status-phone").await;
+    eprintln!("screenshots: {}", dir.canonicalize().unwrap().display());
+    c.close().await.unwrap();
+    server.abort();
+}
