@@ -947,3 +947,52 @@ mod webhooks {
 
     backend_tests!(signed_deliveries_are_retried_until_accepted);
 }
+
+mod live_events {
+    use super::*;
+    use kefu_server::events::{ConsoleEvent, EventHub};
+
+    /// An event published by one server instance reaches the screens of another
+    /// (PostgreSQL NOTIFY/LISTEN; on SQLite, one instance delivers in process).
+    async fn console_events_reach_every_instance(db: &TestDb) {
+        let first = EventHub::start(db.store.clone());
+        let second_store = match db.store.backend() {
+            kefu_store::Backend::Postgres => kefu_store::Store::connect(
+                &db.url,
+                &kefu_store::StoreOptions {
+                    max_connections: 2,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+            kefu_store::Backend::Sqlite => db.store.clone(),
+        };
+        let second = if db.store.backend() == kefu_store::Backend::Postgres {
+            EventHub::start(second_store.clone())
+        } else {
+            first.clone()
+        };
+        let mut screen = second.subscribe();
+        let event = ConsoleEvent::Ringing {
+            extension: "8001".into(),
+            contact_id: 7,
+        };
+        // The listener connects in the background: publish until it hears.
+        let received = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                first.publish(event.clone()).await;
+                if let Ok(Ok(got)) =
+                    tokio::time::timeout(std::time::Duration::from_millis(300), screen.recv()).await
+                {
+                    return got;
+                }
+            }
+        })
+        .await
+        .expect("the other instance never heard the event");
+        assert_eq!(received, event);
+    }
+
+    backend_tests!(console_events_reach_every_instance);
+}

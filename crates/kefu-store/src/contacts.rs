@@ -890,6 +890,24 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// A customer's callbacks not yet done, soonest due first (for the screen pop).
+    pub async fn customer_open_callbacks(
+        &self,
+        customer_id: i64,
+    ) -> Result<Vec<Callback>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at \
+             FROM callbacks WHERE customer_id = $1 AND done_at IS NULL ORDER BY due_at LIMIT 10",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(callback_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Marks a callback done (the customer was called), once.
     pub async fn complete_callback(
         &self,
@@ -934,5 +952,81 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(callback)
+    }
+}
+
+/// A contact written in bulk (demo data, migrations from other systems), with its
+/// report counters.
+#[derive(Debug, Clone)]
+pub struct BulkContact {
+    pub direction: Direction,
+    pub phone_key: Option<String>,
+    pub customer_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub category: Category,
+    pub summary: String,
+    pub ring_at: Timestamp,
+    pub answer_at: Timestamp,
+    pub end_at: Timestamp,
+    pub outcome: &'static str,
+}
+
+impl Store {
+    /// Inserts contacts in one transaction and adds them to the per-day counters.
+    pub async fn insert_contacts_bulk(
+        &self,
+        actor: &Actor,
+        rows: &[BulkContact],
+    ) -> Result<u64, StoreError> {
+        const CHUNK: usize = 500;
+        const COLS: usize = 15;
+        let mut tx = self.begin_write().await?;
+        let mut counters: std::collections::BTreeMap<(String, &'static str, String), i64> =
+            std::collections::BTreeMap::new();
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO contacts (direction, channel, phone_key, customer_id, agent_id, phase, ring_at, answer_at, \
+                 end_at, category, summary, outcome, created_by, created_at, updated_at) VALUES {}",
+                crate::customers::values_placeholders(self.backend(), chunk.len(), COLS)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.direction.code())
+                    .bind(Channel::Phone.code())
+                    .bind(r.phone_key.clone())
+                    .bind(r.customer_id)
+                    .bind(r.agent_id)
+                    .bind("ended")
+                    .bind(ms(r.ring_at))
+                    .bind(ms(r.answer_at))
+                    .bind(ms(r.end_at))
+                    .bind(r.category.code())
+                    .bind(r.summary.clone())
+                    .bind(r.outcome)
+                    .bind(actor.label())
+                    .bind(ms(r.ring_at))
+                    .bind(ms(r.end_at));
+                let day = day_key(&self.tz, r.ring_at);
+                *counters
+                    .entry((day.clone(), metric::CONTACTS, r.category.code().to_owned()))
+                    .or_default() += 1;
+                *counters
+                    .entry((day, metric::CONTACTS_HOUR, hour_key(&self.tz, r.ring_at)))
+                    .or_default() += 1;
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for ((day, metric, key), n) in counters {
+            bump(&mut tx, &day, metric, &key, n).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    pub async fn count_contacts(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
+            .fetch_one(&self.pool)
+            .await?)
     }
 }

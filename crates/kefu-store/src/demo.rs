@@ -642,6 +642,141 @@ pub async fn generate_work_orders(
     Ok(done)
 }
 
+/// What callers say, per category (summaries of demo contacts).
+const CONTACT_SUMMARIES: &[(kefu_domain::contact::Category, &[&str])] = {
+    use kefu_domain::contact::Category as C;
+    &[
+        (
+            C::Query,
+            &["查询本月燃气费", "查询缴费记录", "查询预付费余额"],
+        ),
+        (
+            C::Consultation,
+            &["咨询阶梯气价", "咨询过户手续", "咨询安检时间"],
+        ),
+        (
+            C::Repair,
+            &["灶具点不着火，约上门", "燃气表不走字", "热水器打不着火"],
+        ),
+        (
+            C::Complaint,
+            &["投诉维修人员迟到", "投诉账单金额异常", "投诉停气未通知"],
+        ),
+        (C::ServiceRequest, &["办理开户", "申请改管", "办理过户"]),
+        (C::Suggestion, &["建议增加缴费渠道"]),
+        (C::Praise, &["表扬抢修人员及时"]),
+        (C::WrongNumber, &["打错电话"]),
+        (C::Silent, &["无声电话"]),
+        (C::Other, &["其他事项"]),
+    ]
+};
+
+/// Adds `n` contacts spread over the year before `now` (more on weekdays and in
+/// office hours), for customers in the database, with their report counters.
+pub async fn generate_contacts(
+    store: &Store,
+    n: u64,
+    seed: u64,
+    now: Timestamp,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, StoreError> {
+    use kefu_domain::contact::Direction;
+    let actor = Actor::System("demo".into());
+    let range = store.customer_id_range().await?;
+    let agents: Vec<i64> = store
+        .list_staff(
+            &crate::staff::StaffFilter::default(),
+            crate::PageRequest::new(0, 500),
+        )
+        .await?
+        .items
+        .into_iter()
+        .filter(|s| s.role == Role::Agent)
+        .map(|s| s.id.0)
+        .collect();
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xC0_47AC_7500);
+    let year_s: i64 = 365 * 24 * 3600;
+    let tz = store.time_zone().clone();
+    let today = now.to_zoned(tz.clone()).date();
+    let mut done = 0;
+    while done < n {
+        let batch = (n - done).min(50_000);
+        let mut rows = Vec::with_capacity(batch as usize);
+        for chunk_start in (0..batch).step_by(500) {
+            let chunk = (batch - chunk_start).min(500);
+            let wanted: Vec<i64> = match range {
+                Some((lo, hi)) => (0..chunk).map(|_| rng.random_range(lo..=hi)).collect(),
+                None => Vec::new(),
+            };
+            let facts = store.customer_facts(&wanted).await?;
+            for i in 0..chunk {
+                let (category, summaries) = CONTACT_SUMMARIES[match rng.random_range(0..100) {
+                    0..=24 => 0,
+                    25..=44 => 1,
+                    45..=64 => 2,
+                    65..=71 => 3,
+                    72..=84 => 4,
+                    85..=86 => 5,
+                    87 => 6,
+                    88..=92 => 7,
+                    93..=95 => 8,
+                    _ => 9,
+                }];
+                // Busy hours: most calls between 08:00 and 18:00 local time.
+                let days_ago: i64 = rng.random_range(0..365);
+                let hour: i8 = if rng.random_ratio(4, 5) {
+                    rng.random_range(8..18)
+                } else {
+                    rng.random_range(0..24)
+                };
+                let ring = today
+                    .checked_sub(jiff::Span::new().days(days_ago))
+                    .ok()
+                    .and_then(|d| {
+                        d.at(hour, rng.random_range(0..60), rng.random_range(0..60), 0)
+                            .to_zoned(tz.clone())
+                            .ok()
+                    })
+                    .map(|z| z.timestamp())
+                    .filter(|t| *t < now)
+                    .unwrap_or_else(|| {
+                        Timestamp::from_second(now.as_second() - rng.random_range(60..year_s))
+                            .unwrap_or(now)
+                    });
+                let answer = ring + jiff::SignedDuration::from_secs(rng.random_range(2..30));
+                let end = answer + jiff::SignedDuration::from_secs(rng.random_range(30..600));
+                let customer = (!facts.is_empty() && rng.random_ratio(4, 5))
+                    .then(|| &facts[(i as usize) % facts.len()]);
+                rows.push(crate::contacts::BulkContact {
+                    direction: if rng.random_ratio(9, 10) {
+                        Direction::Inbound
+                    } else {
+                        Direction::Outbound
+                    },
+                    phone_key: customer.and_then(|c| c.1.clone()),
+                    customer_id: customer.map(|c| c.0),
+                    agent_id: (!agents.is_empty())
+                        .then(|| agents[rng.random_range(0..agents.len())]),
+                    category,
+                    summary: pick(&mut rng, summaries).to_owned(),
+                    ring_at: ring,
+                    answer_at: answer,
+                    end_at: end,
+                    outcome: if category == kefu_domain::contact::Category::Repair {
+                        "work_order"
+                    } else {
+                        "resolved"
+                    },
+                });
+            }
+        }
+        done += store.insert_contacts_bulk(&actor, &rows).await?;
+        progress(done);
+    }
+    store.analyze(true).await?;
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -640,6 +640,90 @@ pub async fn work_orders(
     Ok(())
 }
 
+/// `kefu bench console`: the console's pages through HTTP on loopback, each signed
+/// in as the role that uses it.
+pub async fn console(store: &Store, settings: &Settings, requests: usize) -> anyhow::Result<()> {
+    let manager = bench_token(store, "manager").await?;
+    let agent = bench_token(store, "KF1001").await?;
+    let handler = bench_token(store, "WX2001").await?;
+    let contacts = store.count_contacts().await?;
+    let orders = store.count_work_orders().await?;
+    let customers = store.count_customers().await?;
+    let (base, server, client) = start_server(store, settings).await?;
+    println!(
+        "kefu bench console: {} backend, {customers} customers, {orders} work orders, {contacts} contacts, {requests} requests per page, 4 clients",
+        store.backend().as_str()
+    );
+    // A recent contact for the screen pop.
+    let recent = store
+        .list_contacts(
+            &Actor::System("bench".into()),
+            None,
+            None,
+            kefu_store::PageRequest::new(0, 1),
+            Timestamp::now(),
+        )
+        .await?
+        .items
+        .first()
+        .map(|c| c.id);
+    let pages: Vec<(&'static str, &String, String)> = [
+        ("dashboard", &manager, format!("{base}/console/dashboard")),
+        (
+            "work orders p1",
+            &manager,
+            format!("{base}/console/work-orders"),
+        ),
+        (
+            "breached orders",
+            &manager,
+            format!("{base}/console/work-orders?deadline=breached"),
+        ),
+        ("inbox", &handler, format!("{base}/console/inbox")),
+        ("desk", &agent, format!("{base}/console/desk")),
+        (
+            "customer search",
+            &agent,
+            format!("{base}/console/customers?q=%E7%8E%8B"),
+        ),
+    ]
+    .into_iter()
+    .chain(recent.map(|id| {
+        (
+            "screen pop",
+            &agent,
+            format!("{base}/console/desk/pop/{id}"),
+        )
+    }))
+    .collect();
+    for (name, token, url) in pages {
+        // Warm up, then measure.
+        let warm = url.clone();
+        run_gets(
+            "warm-up",
+            &client,
+            token,
+            20,
+            2,
+            Arc::new(move |_| warm.clone()),
+        )
+        .await;
+        run_gets(
+            name,
+            &client,
+            token,
+            requests,
+            4,
+            Arc::new(move |_| url.clone()),
+        )
+        .await
+        .print();
+    }
+    println!("rss: {:.1} MiB", rss_mib());
+    server.abort();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,8 +57,9 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Demo {
             customers,
             work_orders,
+            contacts,
             seed,
-        } => demo_data(&store, &settings, customers, work_orders, seed).await,
+        } => demo_data(&store, &settings, customers, work_orders, contacts, seed).await,
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -68,6 +69,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                     department,
                 },
         } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
+        Command::Bench {
+            command: BenchCommand::Console { requests },
+        } => crate::bench::console(&store, &settings, requests)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Bench {
             command: BenchCommand::WorkOrders { requests, seed },
         } => crate::bench::work_orders(&store, &settings, requests, seed)
@@ -154,7 +160,7 @@ async fn serve(
     let now = Timestamp::now();
     let mut banner = Vec::new();
     if let Some(n) = demo_customers {
-        seed_demo(store, settings, n, n / 5, 2026).await?;
+        seed_demo(store, settings, n, n / 5, n / 2, 2026).await?;
         banner.push(format!("demo logins (password {DEMO_PASSWORD}):"));
         for (no, name, role, _) in demo::STAFF {
             banner.push(format!("  {no:<8} {name} ({role})"));
@@ -243,6 +249,7 @@ async fn seed_demo(
     settings: &Settings,
     customers: u64,
     work_orders: u64,
+    contacts: u64,
     seed: u64,
 ) -> anyhow::Result<()> {
     let hash = hash_password_blocking(DEMO_PASSWORD.to_owned())
@@ -294,6 +301,20 @@ async fn seed_demo(
         .await?;
         bar.finish();
     }
+    let existing = u64::try_from(store.count_contacts().await?).unwrap_or(0);
+    if existing < contacts {
+        let bar = ProgressBar::new(contacts - existing);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message("contacts");
+        demo::generate_contacts(store, contacts - existing, seed, Timestamp::now(), |done| {
+            bar.set_position(done)
+        })
+        .await?;
+        bar.finish();
+    }
     Ok(())
 }
 
@@ -302,16 +323,18 @@ async fn demo_data(
     settings: &Settings,
     customers: u64,
     work_orders: u64,
+    contacts: u64,
     seed: u64,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    seed_demo(store, settings, customers, work_orders, seed).await?;
+    seed_demo(store, settings, customers, work_orders, contacts, seed).await?;
     let elapsed = started.elapsed();
     let total = store.count_customers().await?;
     let orders = store.count_work_orders().await?;
+    let calls = store.count_contacts().await?;
     let size = store.size_bytes().await?;
     println!(
-        "demo: {total} customers and {orders} work orders in the database; this run took {:.1} s; database size {:.1} MiB",
+        "demo: {total} customers, {orders} work orders and {calls} contacts in the database; this run took {:.1} s; database size {:.1} MiB",
         elapsed.as_secs_f64(),
         size as f64 / (1024.0 * 1024.0)
     );

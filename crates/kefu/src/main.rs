@@ -60,6 +60,9 @@ enum Command {
         /// Number of work orders to make sure exist (spread over the past year).
         #[arg(long, default_value_t = 2_000)]
         work_orders: u64,
+        /// Number of contacts (call records) to make sure exist (over the past year).
+        #[arg(long, default_value_t = 5_000)]
+        contacts: u64,
         /// Seed of the generator: the same seed gives the same data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
@@ -93,6 +96,13 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Console pages through HTTP: the manager's dashboard, work-order list, inbox,
+    /// agent desk, screen pop and customer search (data from `kefu demo`).
+    Console {
+        /// Requests per page.
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+    },
     /// Work orders and calls: creation with 1, 8 and 32 clients, department inbox
     /// pages, the deadline sweep, telephony ringing → screen pop (make the data with
     /// `kefu demo --customers N --work-orders M`).

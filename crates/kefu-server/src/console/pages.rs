@@ -189,6 +189,7 @@ struct PopFragment {
     greeting: String,
     orders: Vec<MiniOrder>,
     recent: Vec<MiniContact>,
+    callbacks: Vec<CallbackRow>,
     categories: Vec<(&'static str, String)>,
     kinds: Vec<(String, String)>,
     urgencies: Vec<(&'static str, String)>,
@@ -253,6 +254,10 @@ pub(crate) async fn pop(
             (Some(key), None) => state.store.lookup_by_phone(&actor, key, now).await?,
             (None, None) => Vec::new(),
         };
+        let callbacks = match customers.as_slice() {
+            [one] => state.store.customer_open_callbacks(one.id).await?,
+            _ => Vec::new(),
+        };
         let (orders, recent) = match customers.as_slice() {
             [one] => (
                 state.store.customer_open_orders(one.id, 5).await?,
@@ -269,10 +274,10 @@ pub(crate) async fn pop(
             _ => (Vec::new(), Vec::new()),
         };
         let rules = state.store.tier_rules().await?;
-        Ok::<_, kefu_store::StoreError>((contact, customers, orders, recent, rules))
+        Ok::<_, kefu_store::StoreError>((contact, customers, orders, recent, rules, callbacks))
     }
     .await;
-    let (contact, customers, orders, recent, rules) = match result {
+    let (contact, customers, orders, recent, rules, callbacks) = match result {
         Ok(v) => v,
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
@@ -306,6 +311,15 @@ pub(crate) async fn pop(
                     t.s(&format!("category.{}", x.code())).to_owned()
                 }),
                 summary: c.summary.unwrap_or_default(),
+            })
+            .collect(),
+        callbacks: callbacks
+            .into_iter()
+            .map(|c| CallbackRow {
+                number: shown_number(c.phone_key.as_deref(), full).unwrap_or_default(),
+                due: local(&state, c.due_at),
+                overdue: callback_status(c.due_at, c.done_at, now)
+                    == kefu_domain::contact::CallbackStatus::Overdue,
             })
             .collect(),
         categories: Category::ALL
