@@ -198,18 +198,24 @@ function setupOrder() {
 }
 
 // Deadline countdowns: amber in the last fifth (or last hour), red when past due.
+// Counted on the server's clock (the page says what time it was when rendered).
+const serverNow = Date.parse(document.body ? document.body.dataset.now : "");
+const clockSkew = Number.isNaN(serverNow) ? 0 : serverNow - Date.now();
+
 function tickCountdowns() {
-  const now = Date.now();
+  const now = Date.now() + clockSkew;
   for (const el of $$(".countdown")) {
     const due = Date.parse(el.dataset.due);
     const start = Date.parse(el.dataset.start);
     if (Number.isNaN(due)) continue;
     const left = due - now;
     const abs = Math.abs(left);
-    const h = Math.floor(abs / 3600000);
+    const d = Math.floor(abs / 86400000);
+    const h = Math.floor((abs % 86400000) / 3600000);
     const m = Math.floor((abs % 3600000) / 60000);
     const s = Math.floor((abs % 60000) / 1000);
-    const text = (h > 0 ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
+    const days = d > 0 ? fill(document.body.dataset.days || "{n}d", { n: d }) + " " : "";
+    const text = days + (d > 0 || h > 0 ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
     el.textContent = left >= 0 ? el.dataset.left + " " + text : el.dataset.over + " " + text;
     const span = Number.isNaN(start) ? 0 : due - start;
     el.classList.toggle("red", left < 0);

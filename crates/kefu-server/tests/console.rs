@@ -360,6 +360,23 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     assert!(charts.len() >= 8, "{} charts", charts.len());
     wait_text(&c, "#rendered", "毫秒").await;
     shot(&c, &dir, "06-dashboard").await;
+    // English is one click away, and back.
+    c.find(Locator::Css("a.lang"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main h1", "Dashboard").await;
+    wait_text(&c, ".top nav", "Work orders").await;
+    shot(&c, &dir, "06b-dashboard-en").await;
+    c.find(Locator::Css("a.lang"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main h1", "经理看板").await;
     c.goto(&format!("{base}/console/work-orders?state=result_recorded"))
         .await
         .unwrap();

@@ -108,6 +108,8 @@ async fn js() -> Response {
 pub(crate) struct Viewer {
     pub principal: Principal,
     pub t: &'static Catalog,
+    /// The server's time when the request arrived.
+    pub now: jiff::Timestamp,
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -116,7 +118,11 @@ impl FromRequestParts<AppState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let t = catalog(lang_of(&parts.headers));
         match crate::auth::authenticate(parts, state).await {
-            Ok(principal) => Ok(Viewer { principal, t }),
+            Ok(principal) => Ok(Viewer {
+                principal,
+                t,
+                now: state.clock.now(),
+            }),
             Err(_) => Err(Redirect::to("/console/login").into_response()),
         }
     }
@@ -205,6 +211,7 @@ impl Viewer {
             ),
             role: t.s(&format!("role.{}", self.role().as_str())).to_owned(),
             lang_other: t.lang.other().code(),
+            now: self.now.to_string(),
         }
     }
 }
@@ -223,6 +230,8 @@ pub(crate) struct Chrome {
     pub user: String,
     pub role: String,
     pub lang_other: &'static str,
+    /// The server's clock, so countdowns do not depend on the browser's.
+    pub now: String,
 }
 
 /// Renders a template; a failure is logged and answered 500 without details.

@@ -1150,6 +1150,12 @@ pub(crate) async fn status(
         (Some(n), Some(p)) => match crate::routes::public::lookup(&state, &client, n, p).await {
             Ok(mut v) => {
                 v.state_name = t.s(&format!("state.{}", v.state)).to_owned();
+                let shown = |raw: &str| {
+                    raw.parse::<Timestamp>()
+                        .map_or_else(|_| raw.to_owned(), |at| local(&state, at))
+                };
+                v.updated_at = shown(&v.updated_at);
+                v.last_reply_at = v.last_reply_at.as_deref().map(shown);
                 (StatusCode::OK, Some(v), None)
             }
             Err(e) => {
