@@ -46,6 +46,12 @@ fn local(state: &AppState, at: Timestamp) -> String {
         .to_string()
 }
 
+/// An RFC 3339 instant as local time; other text as it is.
+fn local_text(state: &AppState, raw: &str) -> String {
+    raw.parse::<Timestamp>()
+        .map_or_else(|_| raw.to_owned(), |at| local(state, at))
+}
+
 pub(crate) async fn home(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -1150,12 +1156,11 @@ pub(crate) async fn status(
         (Some(n), Some(p)) => match crate::routes::public::lookup(&state, &client, n, p).await {
             Ok(mut v) => {
                 v.state_name = t.s(&format!("state.{}", v.state)).to_owned();
-                let shown = |raw: &str| {
-                    raw.parse::<Timestamp>()
-                        .map_or_else(|_| raw.to_owned(), |at| local(&state, at))
-                };
-                v.updated_at = shown(&v.updated_at);
-                v.last_reply_at = v.last_reply_at.as_deref().map(shown);
+                v.updated_at = local_text(&state, &v.updated_at);
+                v.last_reply_at = v
+                    .last_reply_at
+                    .as_deref()
+                    .map(|raw| local_text(&state, raw));
                 (StatusCode::OK, Some(v), None)
             }
             Err(e) => {
