@@ -1019,7 +1019,7 @@ impl Store {
                             .replace('_', "\\_")
                     );
                     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                        "SELECT id FROM customers WHERE name LIKE $1 ORDER BY name, id LIMIT {limit}"
+                        "SELECT id FROM customers WHERE name COLLATE \"C\" LIKE $1 ORDER BY name COLLATE \"C\", id LIMIT {limit}"
                     )))
                     .bind(pattern)
                     .fetch_all(&mut *conn)

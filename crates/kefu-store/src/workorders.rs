@@ -1567,8 +1567,9 @@ impl Store {
         };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT e.id, e.work_order_id, w.number, e.deadline, e.due_at, e.escalated_at, e.department_id, \
-             e.acknowledged_at, e.acknowledged_by FROM escalations e JOIN work_orders w ON w.id = e.work_order_id{filter} \
-             ORDER BY e.escalated_at DESC, e.id DESC LIMIT {} OFFSET {}",
+             e.acknowledged_at, e.acknowledged_by FROM (SELECT * FROM escalations e{filter} \
+             ORDER BY e.escalated_at DESC, e.id DESC LIMIT {} OFFSET {}) e JOIN work_orders w ON w.id = e.work_order_id \
+             ORDER BY e.escalated_at DESC, e.id DESC",
             page.limit, page.offset
         )))
         .fetch_all(&self.pool)
@@ -1590,6 +1591,16 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Escalations not yet acknowledged, counted up to `cap`.
+    pub async fn count_open_escalations(&self, cap: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM escalations WHERE acknowledged_at IS NULL LIMIT {}) open",
+            cap.max(1)
+        )))
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Marks an escalation seen by a manager.

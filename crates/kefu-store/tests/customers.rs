@@ -57,6 +57,7 @@ backend_tests!(
     deleting_needs_the_current_version,
     bulk_insert_skips_existing_codes,
     concurrent_reads_are_each_audited_in_group_commits,
+    name_prefix_and_code_search,
 );
 
 async fn concurrent_reads_are_each_audited_in_group_commits(db: &TestDb) {
@@ -866,4 +867,75 @@ mod import {
             "N4"
         );
     }
+}
+
+async fn name_prefix_and_code_search(db: &TestDb) {
+    let named = |code: &str, name: &str| {
+        let mut input = CustomerInput {
+            code: Some(code.into()),
+            name: Some(name.into()),
+            ..CustomerInput::default()
+        };
+        input.kind = None;
+        CustomerDraft::parse(&input, today(), Some("0531")).unwrap()
+    };
+    for (code, name) in [
+        ("K1", "王燕"),
+        ("K2", "王小明"),
+        ("K3", "汪洋"),
+        ("K4", "50%_王"),
+        ("K5", "张王"),
+    ] {
+        db.store
+            .create_customer(&agent(), &named(code, name), now())
+            .await
+            .unwrap();
+    }
+    let names = |found: Vec<kefu_store::customers::Customer>| {
+        found.into_iter().map(|c| c.name).collect::<Vec<_>>()
+    };
+    let found = db
+        .store
+        .find_customers(&agent(), "王", 50, now())
+        .await
+        .unwrap();
+    assert_eq!(names(found), vec!["王小明", "王燕"]);
+    // LIKE's wildcards are plain characters here.
+    assert_eq!(
+        names(
+            db.store
+                .find_customers(&agent(), "50%", 50, now())
+                .await
+                .unwrap()
+        ),
+        vec!["50%_王"]
+    );
+    assert!(
+        db.store
+            .find_customers(&agent(), "%", 50, now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        names(
+            db.store
+                .find_customers(&agent(), "K5", 50, now())
+                .await
+                .unwrap()
+        ),
+        vec!["张王"]
+    );
+    let audits = db
+        .store
+        .list_audit(
+            &AuditFilter {
+                action: Some("customer.search".into()),
+                ..Default::default()
+            },
+            PageRequest::new(0, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audits.total, 3, "each search that found someone is audited");
 }
