@@ -148,6 +148,9 @@ pub struct Store {
     pub(crate) url: DatabaseUrl,
     /// The center's time zone, for per-day report counters.
     pub(crate) tz: jiff::tz::TimeZone,
+    /// The PostgreSQL schema this store works in: notification channels are scoped
+    /// to it, since NOTIFY reaches every session of the database.
+    pub(crate) schema: String,
 }
 
 macro_rules! migrations {
@@ -247,9 +250,14 @@ impl Store {
             audit_queue,
             url: url.clone(),
             tz: options.time_zone.clone(),
+            schema: String::new(),
         };
+        let mut store = store;
         if backend == Backend::Postgres {
             store.check_postgres().await?;
+            store.schema = sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)")
+                .fetch_one(&store.pool)
+                .await?;
         }
         Ok(store)
     }

@@ -6,13 +6,23 @@ use std::time::Duration;
 
 use crate::{Backend, DatabaseUrl, Store, StoreError};
 
+/// The channel as used on the server: scoped to the store's schema (at most 63 bytes,
+/// PostgreSQL's identifier limit).
+fn scoped(channel: &str, schema: &str) -> String {
+    let mut name = format!("{channel}.{schema}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
 impl Store {
     /// Sends `payload` to every instance listening on `channel` (PostgreSQL only;
     /// a no-op on SQLite). Payloads are at most 8000 bytes.
     pub async fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT CAST(pg_notify($1, $2) AS TEXT)")
-                .bind(channel)
+                .bind(scoped(channel, &self.schema))
                 .bind(payload)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -29,7 +39,7 @@ impl Store {
             return None;
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let (url, channel) = (url.clone(), channel.to_owned());
+        let (url, channel) = (url.clone(), scoped(channel, &self.schema));
         tokio::spawn(async move {
             loop {
                 match sqlx::postgres::PgListener::connect(&url).await {
