@@ -8,6 +8,7 @@
 pub mod access;
 pub mod audit;
 pub mod calendar;
+pub mod campaign;
 pub mod contact;
 pub mod customer;
 pub mod greeting;
