@@ -101,6 +101,9 @@ impl Role {
             WebhookManage => matches!(self, Admin),
             // The dashboard's figures (S11): the manager's.
             ReportRead => matches!(self, Manager),
+            // Follow-up campaigns: the manager sets them up, agents make the calls.
+            CampaignManage => matches!(self, Manager),
+            CampaignRead | CampaignCall => matches!(self, Agent | Manager),
         }
     }
 }
@@ -179,10 +182,16 @@ pub enum Permission {
     WebhookManage,
     /// Reading report figures and the dashboard.
     ReportRead,
+    /// Creating follow-up campaigns and their target lists.
+    CampaignManage,
+    /// Reading campaigns and their target lists.
+    CampaignRead,
+    /// Taking the next call of a campaign and recording attempts.
+    CampaignCall,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 32] = [
+    pub const ALL: [Permission; 35] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -215,6 +224,9 @@ impl Permission {
         Permission::EscalationRead,
         Permission::WebhookManage,
         Permission::ReportRead,
+        Permission::CampaignManage,
+        Permission::CampaignRead,
+        Permission::CampaignCall,
     ];
 }
 

@@ -45,7 +45,6 @@ pub struct Question {
 
 /// An answer as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum AnswerValue {
     Scale(u8),

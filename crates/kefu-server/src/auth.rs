@@ -249,6 +249,9 @@ pub mod perm {
         ServiceRulesManage,
         EscalationRead,
         WebhookManage,
+        CampaignManage,
+        CampaignRead,
+        CampaignCall,
     );
 }
 

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "work-orders", description = "Work orders 工单: workflows, deadlines, inboxes, escalations"),
         (name = "service-rules", description = "Kinds, routing rules, deadline policies, webhooks"),
         (name = "public", description = "Self-service status for customers (no sign-in)"),
+        (name = "campaigns", description = "Follow-up campaigns 回访: target lists, next call, attempts"),
     )
 )]
 pub struct ApiDoc;

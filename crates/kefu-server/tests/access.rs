@@ -101,6 +101,19 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("POST", "/api/v1/webhooks"), ADMIN),
         (("DELETE", "/api/v1/webhooks/{id}"), ADMIN),
         (("GET", "/api/v1/public/status"), PUBLIC),
+        (("GET", "/api/v1/campaigns"), CALL_STAFF),
+        (("POST", "/api/v1/campaigns"), MANAGER),
+        (("GET", "/api/v1/campaigns/{id}"), CALL_STAFF),
+        (("GET", "/api/v1/campaigns/{id}/targets"), CALL_STAFF),
+        (("POST", "/api/v1/campaigns/{id}/next"), CALL_STAFF),
+        (
+            ("POST", "/api/v1/campaign-targets/{id}/attempts"),
+            CALL_STAFF,
+        ),
+        (
+            ("PUT", "/api/v1/customers/{id}/do-not-call"),
+            CUSTOMER_WRITERS,
+        ),
     ])
 }
 

@@ -282,10 +282,29 @@ pub(crate) async fn insert_contact(
     .bind(ms(now))
     .fetch_one(&mut *conn)
     .await?;
+    if let Some(customer) = customer_id {
+        touch_last_contact(conn, customer, now).await?;
+    }
     let day = day_key(tz, now);
     bump(conn, &day, metric::CONTACTS, UNCATEGORISED, 1).await?;
     bump(conn, &day, metric::CONTACTS_HOUR, &hour_key(tz, now), 1).await?;
     Ok(id)
+}
+
+/// Moves the customer's last-contact time forward (campaign selection reads it).
+async fn touch_last_contact(
+    conn: &mut AnyConnection,
+    customer: i64,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE customers SET last_contact_at = $1 WHERE id = $2 AND (last_contact_at IS NULL OR last_contact_at < $1)",
+    )
+    .bind(ms(at))
+    .bind(customer)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Writes the agent's record onto a contact and keeps the promised callback in step.
@@ -327,6 +346,12 @@ async fn apply_record(
         ));
     }
     let customer_id = record.customer_id.or(contact.customer_id);
+    if let Some(customer) = record
+        .customer_id
+        .filter(|c| Some(*c) != contact.customer_id)
+    {
+        touch_last_contact(conn, customer, contact.created_at).await?;
+    }
     if let Some(new) = record.category
         && contact.category != Some(new)
     {
@@ -1022,6 +1047,20 @@ impl Store {
         }
         tx.commit().await?;
         Ok(rows.len() as u64)
+    }
+
+    /// Recomputes every customer's last-contact time from the contacts (after bulk
+    /// loads, which do not maintain it row by row).
+    pub async fn refresh_last_contacts(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE customers SET last_contact_at = \
+             (SELECT MAX(c.created_at) FROM contacts c WHERE c.customer_id = customers.id)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn count_contacts(&self) -> Result<i64, StoreError> {

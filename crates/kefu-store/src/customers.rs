@@ -425,7 +425,7 @@ pub(crate) fn lock_clause(backend: Backend) -> &'static str {
 
 impl CustomerFilter {
     /// ` WHERE …` with numbered parameters from `$1`, and the values to bind.
-    fn to_sql(&self, today: Date) -> (String, Vec<String>) {
+    pub(crate) fn to_sql(&self, today: Date) -> (String, Vec<String>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut params: Vec<String> = Vec::new();
         let equals: [(&str, Option<&str>); 7] = [

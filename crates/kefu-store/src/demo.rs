@@ -773,6 +773,7 @@ pub async fn generate_contacts(
         done += store.insert_contacts_bulk(&actor, &rows).await?;
         progress(done);
     }
+    store.refresh_last_contacts().await?;
     store.analyze(true).await?;
     Ok(done)
 }

@@ -1,6 +1,7 @@
 //! The API's resources, one router per module, and the system endpoints.
 
 pub(crate) mod audit;
+pub(crate) mod campaigns;
 pub(crate) mod contacts;
 pub(crate) mod customer_files;
 pub(crate) mod customers;
@@ -33,6 +34,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(work_orders::router())
         .merge(service_rules::router())
         .merge(public::router())
+        .merge(campaigns::router())
 }
 
 /// Query parameters for paged lists.

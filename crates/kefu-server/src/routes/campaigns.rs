@@ -1,0 +1,511 @@
+//! Follow-up campaigns over HTTP: creating a campaign with its frozen target list,
+//! the next-call queue, recording attempts, the do-not-call flag.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use kefu_domain::StaffId;
+use kefu_domain::campaign::{
+    AnswerValue, AttemptResult, CallingRules, CampaignInput, Questionnaire,
+};
+use kefu_store::campaigns::{
+    AttemptRecord, CallingContext, Campaign, Selection, SelectionMode, Target,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Authorized, perm};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::routes::Paging;
+use crate::routes::contacts::shown_number;
+use crate::routes::customers::SegmentQuery;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_campaigns, create_campaign))
+        .routes(routes!(get_campaign))
+        .routes(routes!(campaign_targets))
+        .routes(routes!(next_call))
+        .routes(routes!(record_attempt))
+        .routes(routes!(do_not_call))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CampaignView {
+    id: i64,
+    name: String,
+    purpose: String,
+    script: String,
+    #[schema(value_type = Object)]
+    questionnaire: Option<serde_json::Value>,
+    starts_at: String,
+    ends_at: String,
+    max_attempts: i64,
+    retry_minutes: i64,
+    planned_minutes: i64,
+    #[schema(value_type = Object)]
+    calling: serde_json::Value,
+    /// The seed of a random selection: the same seed gives the same list.
+    seed: Option<i64>,
+    n_targets: i64,
+    agents: Vec<i64>,
+    created_by: String,
+    created_at: String,
+}
+
+impl From<Campaign> for CampaignView {
+    fn from(c: Campaign) -> CampaignView {
+        CampaignView {
+            id: c.id,
+            name: c.name,
+            purpose: c.purpose,
+            script: c.script,
+            questionnaire: c.questionnaire,
+            starts_at: c.starts_at.to_string(),
+            ends_at: c.ends_at.to_string(),
+            max_attempts: c.max_attempts,
+            retry_minutes: c.retry_minutes,
+            planned_minutes: c.planned_minutes,
+            calling: c.calling,
+            seed: c.seed,
+            n_targets: c.n_targets,
+            agents: c.agents,
+            created_by: c.created_by,
+            created_at: c.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SelectionInput {
+    /// all, random, low_satisfaction, needs_service or relationship.
+    mode: String,
+    /// random: the sample size; relationship: how many.
+    n: Option<i64>,
+    /// random: the seed (default: chosen and recorded).
+    seed: Option<u64>,
+    /// low_satisfaction: below this satisfaction (1–5).
+    below: Option<u8>,
+    /// low_satisfaction / needs_service: looking back so many days (default 90).
+    days: Option<u32>,
+    /// needs_service: work-order kinds.
+    kinds: Option<Vec<String>>,
+    /// Leave out customers contacted in the last so many days.
+    exclude_contacted_days: Option<u32>,
+    /// Segment filters (tier, kind, occupation, age_band, gender, position,
+    /// liquidity, service_area, tags), as for the customer list.
+    #[schema(value_type = Object)]
+    segment: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCampaign {
+    campaign: CampaignInput,
+    /// The agents who make the calls (staff ids); empty: every agent.
+    #[serde(default)]
+    agents: Vec<i64>,
+    selection: SelectionInput,
+}
+
+fn selection(input: &SelectionInput) -> ApiResult<Selection> {
+    let segment: SegmentQuery = match &input.segment {
+        None => serde_json::from_value(serde_json::json!({})),
+        Some(v) => serde_json::from_value(v.clone()),
+    }
+    .map_err(|e| ApiError::invalid("selection.segment", e))?;
+    let days = input.days.unwrap_or(90);
+    if !(1..=3650).contains(&days) {
+        return Err(ApiError::invalid(
+            "selection.days",
+            "must be between 1 and 3650",
+        ));
+    }
+    let mode = match input.mode.as_str() {
+        "all" => SelectionMode::All,
+        "random" => {
+            let n = input.n.ok_or_else(|| {
+                ApiError::invalid("selection.n", "a random sample needs its size")
+            })?;
+            if !(1..=1_000_000).contains(&n) {
+                return Err(ApiError::invalid(
+                    "selection.n",
+                    "must be between 1 and 1000000",
+                ));
+            }
+            SelectionMode::Random {
+                n: n as usize,
+                seed: input.seed.unwrap_or_else(rand::random),
+            }
+        }
+        "low_satisfaction" => SelectionMode::LowSatisfaction {
+            below: input
+                .below
+                .filter(|b| (2..=5).contains(b))
+                .ok_or_else(|| ApiError::invalid("selection.below", "must be 2–5"))?,
+            days,
+        },
+        "needs_service" => {
+            let kinds = input.kinds.clone().unwrap_or_default();
+            if kinds.is_empty() || kinds.len() > 20 {
+                return Err(ApiError::invalid(
+                    "selection.kinds",
+                    "name 1–20 work-order kinds",
+                ));
+            }
+            SelectionMode::NeedsService { kinds, days }
+        }
+        "relationship" => {
+            let n = input
+                .n
+                .ok_or_else(|| ApiError::invalid("selection.n", "say how many customers"))?;
+            if !(1..=1_000_000).contains(&n) {
+                return Err(ApiError::invalid(
+                    "selection.n",
+                    "must be between 1 and 1000000",
+                ));
+            }
+            SelectionMode::Relationship { n }
+        }
+        other => {
+            return Err(ApiError::invalid(
+                "selection.mode",
+                format!(
+                    "'{other}' is not one of all, random, low_satisfaction, needs_service, relationship"
+                ),
+            ));
+        }
+    };
+    Ok(Selection {
+        segment: segment.filter()?,
+        mode,
+        exclude_contacted_days: input.exclude_contacted_days,
+    })
+}
+
+/// Creates a campaign and freezes its target list (回访对象表). A selection that
+/// matches nobody is refused.
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", request_body = NewCampaign,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = CampaignView), (status = 422, body = ErrorBody)))]
+async fn create_campaign(
+    who: Authorized<perm::CampaignManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<NewCampaign>,
+) -> ApiResult<(StatusCode, Json<CampaignView>)> {
+    let spec = input
+        .campaign
+        .parse()
+        .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
+    let sel = selection(&input.selection)?;
+    let selection_json = serde_json::to_value(&sel.mode).unwrap_or_default();
+    let agents: Vec<StaffId> = input.agents.iter().map(|a| StaffId(*a)).collect();
+    let campaign = state
+        .store
+        .create_campaign(
+            &who.actor(),
+            &spec,
+            &agents,
+            &sel,
+            &selection_json,
+            state.today(),
+            state.clock.now(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(campaign.into())))
+}
+
+/// Campaigns, newest first.
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = Vec<CampaignView>)))]
+async fn list_campaigns(
+    _who: Authorized<perm::CampaignRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<CampaignView>>> {
+    Ok(Json(
+        state
+            .store
+            .list_campaigns()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+fn campaign_not_found(e: kefu_store::StoreError) -> ApiError {
+    match e {
+        kefu_store::StoreError::NotFound => ApiError::not_found("campaign"),
+        other => other.into(),
+    }
+}
+
+/// One campaign.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = CampaignView), (status = 404, body = ErrorBody)))]
+async fn get_campaign(
+    _who: Authorized<perm::CampaignRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(
+        state
+            .store
+            .get_campaign(id)
+            .await
+            .map_err(campaign_not_found)?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TargetView {
+    id: i64,
+    campaign_id: i64,
+    position: i64,
+    customer_id: Option<i64>,
+    /// The number to call (masked for roles without contacts).
+    number: Option<String>,
+    /// pending, completed, unreachable or closed.
+    status: String,
+    attempts: i64,
+    not_before: Option<String>,
+    callback_at: Option<String>,
+    last_result: Option<String>,
+    satisfaction: Option<i64>,
+}
+
+fn target_view(t: Target, full: bool) -> TargetView {
+    TargetView {
+        id: t.id,
+        campaign_id: t.campaign_id,
+        position: t.position,
+        customer_id: t.customer_id,
+        number: shown_number(t.phone_key.as_deref(), full),
+        status: t.status.code().into(),
+        attempts: t.attempts,
+        not_before: t.not_before.map(|x| x.to_string()),
+        callback_at: t.callback_at.map(|x| x.to_string()),
+        last_result: t.last_result,
+        satisfaction: t.satisfaction,
+    }
+}
+
+/// The campaign's target list in order, with outcomes.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/targets", tag = "campaigns", params(("id" = i64, Path), Paging),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<TargetView>), (status = 404, body = ErrorBody)))]
+async fn campaign_targets(
+    who: Authorized<perm::CampaignRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    crate::extract::ApiQuery(paging): crate::extract::ApiQuery<Paging>,
+) -> ApiResult<Json<Vec<TargetView>>> {
+    state
+        .store
+        .get_campaign(id)
+        .await
+        .map_err(campaign_not_found)?;
+    let full = who
+        .role()
+        .permits(kefu_domain::Permission::CustomerContactsFull);
+    let targets = state.store.campaign_targets(id, paging.page()?).await?;
+    Ok(Json(
+        targets.into_iter().map(|t| target_view(t, full)).collect(),
+    ))
+}
+
+/// The next customer to call for the signing agent: locked to them (no other agent
+/// gets it), the most important one that may be called now. 204 when nobody may be
+/// called now.
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/next", tag = "campaigns", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = TargetView), (status = 204, description = "nobody may be called now"),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn next_call(
+    who: Authorized<perm::CampaignCall>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    let campaign = state
+        .store
+        .get_campaign(id)
+        .await
+        .map_err(campaign_not_found)?;
+    let rules: CallingRules = serde_json::from_value(campaign.calling).unwrap_or_default();
+    let windows = rules
+        .parse()
+        .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
+    let ctx = CallingContext {
+        windows: &windows,
+        calendar: &state.config.calendar,
+        tz: &state.config.time_zone,
+        lock: SignedDuration::from_mins(10),
+    };
+    let next = state
+        .store
+        .next_target(id, who.staff.id, &ctx, state.clock.now())
+        .await?;
+    let full = who
+        .role()
+        .permits(kefu_domain::Permission::CustomerContactsFull);
+    Ok(match next {
+        Some(t) => Json(target_view(t, full)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnswerInput {
+    question: String,
+    #[schema(value_type = Object)]
+    value: AnswerValue,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttemptInput {
+    /// reached, no_answer, busy, wrong_number, refused or call_back_later.
+    result: String,
+    /// For call_back_later: when (RFC 3339).
+    callback_at: Option<String>,
+    /// 1–5.
+    satisfaction: Option<u8>,
+    #[serde(default)]
+    answers: Vec<AnswerInput>,
+    notes: Option<String>,
+    /// How long the call took.
+    duration_seconds: Option<i64>,
+}
+
+/// Records an attempt on a target the agent holds (it is also a contact with the
+/// customer). No answer or busy: retried after the spacing, up to the maximum.
+#[utoipa::path(post, path = "/api/v1/campaign-targets/{id}/attempts", tag = "campaigns", params(("id" = i64, Path)),
+    request_body = AttemptInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = TargetView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn record_attempt(
+    who: Authorized<perm::CampaignCall>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<AttemptInput>,
+) -> ApiResult<Json<TargetView>> {
+    let result = AttemptResult::parse(&input.result).ok_or_else(|| {
+        ApiError::invalid(
+            "result",
+            "must be reached, no_answer, busy, wrong_number, refused or call_back_later",
+        )
+    })?;
+    let callback_at = input
+        .callback_at
+        .as_deref()
+        .map(|raw| {
+            raw.trim()
+                .parse::<Timestamp>()
+                .map_err(|_| ApiError::invalid("callback_at", "is not a time"))
+        })
+        .transpose()?;
+    if input.satisfaction.is_some_and(|s| !(1..=5).contains(&s)) {
+        return Err(ApiError::invalid("satisfaction", "must be 1–5"));
+    }
+    if (input.satisfaction.is_some() || !input.answers.is_empty())
+        && result != AttemptResult::Reached
+    {
+        return Err(ApiError::invalid(
+            "answers",
+            "only a reached customer answers",
+        ));
+    }
+    let notes = kefu_domain::contact::optional_text("notes", input.notes.as_deref(), 2000)
+        .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
+    let duration = input
+        .duration_seconds
+        .map(|s| {
+            if (0..=4 * 3600).contains(&s) {
+                Ok(SignedDuration::from_secs(s))
+            } else {
+                Err(ApiError::invalid("duration_seconds", "must be 0–14400"))
+            }
+        })
+        .transpose()?;
+    let answers: Vec<(String, AnswerValue)> = input
+        .answers
+        .into_iter()
+        .map(|a| (a.question, a.value))
+        .collect();
+    if !answers.is_empty() {
+        let target_campaign = state
+            .store
+            .campaign_of_target(id)
+            .await
+            .map_err(|e| match e {
+                kefu_store::StoreError::NotFound => ApiError::not_found("target"),
+                other => other.into(),
+            })?;
+        let questions: Vec<kefu_domain::campaign::Question> = target_campaign
+            .questionnaire
+            .and_then(|q| serde_json::from_value(q).ok())
+            .unwrap_or_default();
+        let questionnaire = Questionnaire::parse(&questions)
+            .map_err(|_| ApiError::invalid("answers", "this campaign has no questionnaire"))?;
+        questionnaire
+            .check_answers(&answers)
+            .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
+    }
+    let record = AttemptRecord {
+        result,
+        callback_at,
+        satisfaction: input.satisfaction,
+        answers,
+        notes,
+        duration,
+    };
+    let target = state
+        .store
+        .record_attempt(&who.actor(), who.staff.id, id, &record, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            kefu_store::StoreError::NotFound => ApiError::not_found("target"),
+            other => other.into(),
+        })?;
+    let full = who
+        .role()
+        .permits(kefu_domain::Permission::CustomerContactsFull);
+    Ok(Json(target_view(target, full)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DoNotCall {
+    do_not_call: bool,
+}
+
+/// Marks a customer as not to be called by campaigns (their wish), or callable again.
+#[utoipa::path(put, path = "/api/v1/customers/{id}/do-not-call", tag = "campaigns", params(("id" = i64, Path)),
+    request_body = DoNotCall, security(("session" = []), ("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn do_not_call(
+    who: Authorized<perm::CustomerWrite>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<DoNotCall>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .set_do_not_call(&who.actor(), id, input.do_not_call, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            kefu_store::StoreError::NotFound => ApiError::not_found("customer"),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}

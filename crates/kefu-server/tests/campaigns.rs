@@ -1,0 +1,344 @@
+//! Follow-up campaigns over HTTP, on both backends: validation, reproducible target
+//! lists, calling windows at the queue, 16 agents pulling at once, attempts.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{TestApp, code};
+use jiff::{SignedDuration, Timestamp};
+use kefu_domain::Role;
+use kefu_domain::audit::Actor;
+use kefu_domain::staff::{PersonName, StaffNo};
+use kefu_store::backend_tests;
+use kefu_store::staff::NewStaff;
+use kefu_store::testing::TestDb;
+use serde_json::{Value, json};
+
+backend_tests!(
+    campaigns_are_validated_and_lists_reproducible,
+    sixteen_agents_never_share_a_target,
+    attempts_follow_the_windows_and_the_limits,
+);
+
+/// Local Shanghai time as an instant.
+fn local(s: &str) -> Timestamp {
+    s.parse::<jiff::civil::DateTime>()
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+async fn app_with_customers(db: &TestDb, n: u64) -> TestApp {
+    let app = TestApp::new(db).await;
+    *app.clock.0.lock().unwrap() = local("2026-03-03T10:00");
+    let now = app.state.clock.now();
+    kefu_store::demo::generate_customers(&db.store, n, 7, app.state.today(), now, |_| {})
+        .await
+        .unwrap();
+    app
+}
+
+fn campaign(selection: Value, max_attempts: u32) -> Value {
+    json!({
+        "campaign": {
+            "name": "燃气安全回访", "purpose": "满意度调查", "script": "您好，这里是燃气客服中心，耽误您三分钟……",
+            "questionnaire": [
+                { "id": "q1", "text": "您对上门安检服务是否满意？", "kind": "scale" },
+                { "id": "q2", "text": "您更愿意通过哪种方式缴费？", "kind": "choice", "options": ["营业厅", "网上", "银行代扣"] }
+            ],
+            "starts_at": "2026-03-01T08:00:00+08:00", "ends_at": "2026-03-31T22:00:00+08:00",
+            "max_attempts": max_attempts, "retry_minutes": 120
+        },
+        "selection": selection
+    })
+}
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let (status, c) = app.post("/api/v1/campaigns", Role::Manager, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    c
+}
+
+async fn targets(app: &TestApp, id: i64) -> Vec<Value> {
+    let (_, t) = app
+        .get(
+            &format!("/api/v1/campaigns/{id}/targets?limit=500"),
+            Role::Manager,
+        )
+        .await;
+    t.as_array().unwrap().clone()
+}
+
+async fn campaigns_are_validated_and_lists_reproducible(db: &TestDb) {
+    let app = app_with_customers(db, 60).await;
+    let a = create(
+        &app,
+        campaign(json!({ "mode": "random", "n": 12, "seed": 42 }), 3),
+    )
+    .await;
+    let b = create(
+        &app,
+        campaign(json!({ "mode": "random", "n": 12, "seed": 42 }), 3),
+    )
+    .await;
+    assert_eq!(
+        (a["n_targets"].as_i64(), a["seed"].as_i64()),
+        (Some(12), Some(42))
+    );
+    let ids = |t: Vec<Value>| {
+        t.iter()
+            .map(|x| x["customer_id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let list_a = ids(targets(&app, a["id"].as_i64().unwrap()).await);
+    assert_eq!(list_a, ids(targets(&app, b["id"].as_i64().unwrap()).await));
+    let c = create(
+        &app,
+        campaign(json!({ "mode": "random", "n": 12, "seed": 43 }), 3),
+    )
+    .await;
+    assert_ne!(list_a, ids(targets(&app, c["id"].as_i64().unwrap()).await));
+    // Segment filters combine with the mode; everyone matching "all" is listed.
+    let vip = create(
+        &app,
+        campaign(json!({ "mode": "all", "segment": { "tier": "vip" } }), 3),
+    )
+    .await;
+    let (_, all_vip) = app
+        .get("/api/v1/customers?tier=vip&limit=500", Role::Manager)
+        .await;
+    assert_eq!(vip["n_targets"], all_vip["total"]);
+    let audit = app.audit_rows().await;
+    let (_, before) = app.get("/api/v1/campaigns", Role::Manager).await;
+    for (body, field) in [
+        (
+            {
+                let mut c = campaign(json!({ "mode": "all" }), 3);
+                c["campaign"]["ends_at"] = json!("2026-02-01T08:00:00+08:00");
+                c
+            },
+            "ends_at",
+        ),
+        (campaign(json!({ "mode": "all" }), 0), "max_attempts"),
+        (
+            {
+                let mut c = campaign(json!({ "mode": "all" }), 3);
+                c["campaign"]["questionnaire"] = json!([]);
+                c
+            },
+            "questionnaire",
+        ),
+        (
+            campaign(
+                json!({ "mode": "all", "segment": { "tier": "nobody-has-this" } }),
+                3,
+            ),
+            "selection",
+        ),
+        (campaign(json!({ "mode": "random" }), 3), "selection.n"),
+        (campaign(json!({ "mode": "lottery" }), 3), "selection.mode"),
+    ] {
+        let (status, answer) = app.post("/api/v1/campaigns", Role::Manager, body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {answer}"
+        );
+        assert_eq!(answer["error"]["details"]["field"], field, "{answer}");
+    }
+    let (_, after) = app.get("/api/v1/campaigns", Role::Manager).await;
+    assert_eq!(before, after);
+    assert_eq!(app.audit_rows().await, audit);
+    let (status, _) = app
+        .post(
+            "/api/v1/campaigns",
+            Role::Agent,
+            campaign(json!({ "mode": "all" }), 3),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn sixteen_agents_never_share_a_target(db: &TestDb) {
+    let app = app_with_customers(db, 80).await;
+    let now = app.state.clock.now();
+    let mut tokens = Vec::new();
+    for i in 0..16 {
+        let member = db
+            .store
+            .create_staff(
+                &Actor::System("test".into()),
+                &NewStaff {
+                    staff_no: StaffNo::parse(&format!("HF{i:02}")).unwrap(),
+                    name: PersonName::parse("回访员").unwrap(),
+                    role: Role::Agent,
+                    department_id: Some(app.department),
+                    password_hash: "x".into(),
+                    must_change_password: false,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let secret = kefu_server::auth::new_secret(kefu_server::auth::TOKEN_PREFIX);
+        db.store
+            .create_api_token(
+                &Actor::System("test".into()),
+                member.id,
+                "t",
+                &kefu_server::auth::secret_hash(&secret),
+                now,
+            )
+            .await
+            .unwrap();
+        tokens.push(secret);
+    }
+    let c = create(&app, campaign(json!({ "mode": "all" }), 3)).await;
+    let path = format!("/api/v1/campaigns/{}/next", c["id"]);
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for token in tokens.clone() {
+        let (app, path) = (app.clone(), path.clone());
+        tasks.push(tokio::spawn(async move {
+            let (status, t) = app.call(Method::POST, &path, Some(&token), None).await;
+            assert_eq!(status, StatusCode::OK, "{t}");
+            t["id"].as_i64().unwrap()
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    let mut distinct = got.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        16,
+        "two agents got the same target: {got:?}"
+    );
+    // Asking again gives each agent the target they already hold.
+    for (token, id) in tokens.iter().zip(&got) {
+        let (_, again) = app.call(Method::POST, &path, Some(token), None).await;
+        assert_eq!(again["id"].as_i64(), Some(*id));
+    }
+}
+
+async fn attempts_follow_the_windows_and_the_limits(db: &TestDb) {
+    let app = app_with_customers(db, 5).await;
+    let c = create(&app, campaign(json!({ "mode": "all" }), 2)).await;
+    let next = format!("/api/v1/campaigns/{}/next", c["id"]);
+    // 07:30 on a Tuesday: nobody may be called.
+    *app.clock.0.lock().unwrap() = local("2026-03-03T07:30");
+    let (status, _) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Before the campaign runs: refused with a reason.
+    *app.clock.0.lock().unwrap() = local("2026-02-27T10:00");
+    let (status, body) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation.invalid_field")
+    );
+    *app.clock.0.lock().unwrap() = local("2026-03-03T10:00");
+    let (status, first) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let attempt = |id: &Value| format!("/api/v1/campaign-targets/{id}/attempts");
+    // Someone else may not record on it.
+    let (status, _) = app
+        .post(
+            &attempt(&first["id"]),
+            Role::Manager,
+            json!({ "result": "no_answer" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, t) = app
+        .post(
+            &attempt(&first["id"]),
+            Role::Agent,
+            json!({ "result": "no_answer" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(
+        (t["status"].as_str(), t["attempts"].as_i64()),
+        (Some("pending"), Some(1))
+    );
+    // It waits for the retry spacing: the agent gets someone else now.
+    let (_, second) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_ne!(second["id"], first["id"]);
+    // Bad answers are refused and change nothing.
+    for bad in [
+        json!({ "result": "reached", "answers": [{ "question": "q1", "value": 9 }] }),
+        json!({ "result": "reached", "answers": [{ "question": "q2", "value": ["短信"] }] }),
+        json!({ "result": "no_answer", "satisfaction": 4 }),
+        json!({ "result": "call_back_later" }),
+        json!({ "result": "teleported" }),
+    ] {
+        let (status, body) = app
+            .post(&attempt(&second["id"]), Role::Agent, bad.clone())
+            .await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {status} {body}"
+        );
+    }
+    let (status, done) = app
+        .post(
+            &attempt(&second["id"]),
+            Role::Agent,
+            json!({ "result": "reached", "satisfaction": 5, "notes": "客户对安检很满意",
+                    "answers": [{ "question": "q1", "value": 5 }, { "question": "q2", "value": ["网上"] }],
+                    "duration_seconds": 170 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        (done["status"].as_str(), done["satisfaction"].as_i64()),
+        (Some("completed"), Some(5))
+    );
+    // The attempt is a contact in the customer's history.
+    let (_, contacts) = app
+        .get(
+            &format!("/api/v1/contacts?customer_id={}", done["customer_id"]),
+            Role::Manager,
+        )
+        .await;
+    assert!(
+        contacts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["purpose"] == "follow_up")
+    );
+    // After the spacing (and the lunch break) the first target comes back; a second
+    // no-answer ends it.
+    app.advance(SignedDuration::from_hours(4));
+    let mut seen_first = false;
+    for _ in 0..6 {
+        let (status, t) = app
+            .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+            .await;
+        if status == StatusCode::NO_CONTENT {
+            break;
+        }
+        let (_, after) = app
+            .post(&attempt(&t["id"]), Role::Agent, json!({ "result": "busy" }))
+            .await;
+        if t["id"] == first["id"] {
+            assert_eq!(after["status"], "unreachable");
+            seen_first = true;
+        }
+    }
+    assert!(seen_first);
+}

@@ -1,0 +1,691 @@
+//! Follow-up campaigns (S5): a campaign and its frozen target list (回访对象表),
+//! selected once from the archive; the next-call queue, where each target is locked
+//! to one agent at a time (also across server instances); attempts, each recorded as
+//! a contact with the customer.
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use kefu_domain::StaffId;
+use kefu_domain::audit::Actor;
+use kefu_domain::calendar::BusinessCalendar;
+use kefu_domain::campaign::{
+    AnswerValue, AttemptResult, Callee, CallingWindows, CampaignSpec, TargetProgress, TargetStatus,
+    sample,
+};
+use kefu_domain::contact::{Channel, Direction};
+use kefu_domain::customer::ContactWindows;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+use crate::audit::{AuditEntry, append};
+use crate::customers::CustomerFilter;
+use crate::{Store, StoreError, from_ms, ms};
+
+/// How targets are chosen, on top of a segment filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum SelectionMode {
+    /// Everyone in the segment.
+    All,
+    /// A random sample of `n`, reproducible from `seed`.
+    Random { n: usize, seed: u64 },
+    /// Customers whose satisfaction in a campaign of the last `days` was below `below`.
+    LowSatisfaction { below: u8, days: u32 },
+    /// Customers with open or recently (last `days`) closed orders of `kinds`.
+    NeedsService { kinds: Vec<String>, days: u32 },
+    /// The `n` customers contacted least recently (never contacted first).
+    Relationship { n: i64 },
+}
+
+/// A target selection: segment, mode and exclusions.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub segment: CustomerFilter,
+    pub mode: SelectionMode,
+    /// Leave out customers contacted in the last so many days.
+    pub exclude_contacted_days: Option<u32>,
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    pub purpose: String,
+    pub script: String,
+    pub questionnaire: Option<serde_json::Value>,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub max_attempts: i64,
+    pub retry_minutes: i64,
+    pub planned_minutes: i64,
+    pub calling: serde_json::Value,
+    pub seed: Option<i64>,
+    pub n_targets: i64,
+    pub agents: Vec<i64>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// A target of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub position: i64,
+    pub customer_id: Option<i64>,
+    pub phone_key: Option<String>,
+    pub status: TargetStatus,
+    pub attempts: i64,
+    pub not_before: Option<Timestamp>,
+    pub callback_at: Option<Timestamp>,
+    pub locked_by: Option<i64>,
+    pub last_result: Option<String>,
+    pub satisfaction: Option<i64>,
+}
+
+/// One attempt as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub result: AttemptResult,
+    pub callback_at: Option<Timestamp>,
+    pub satisfaction: Option<u8>,
+    pub answers: Vec<(String, AnswerValue)>,
+    pub notes: Option<String>,
+    pub duration: Option<SignedDuration>,
+}
+
+/// Where next-call looks: the campaign's rules on the center's calendar.
+pub struct CallingContext<'a> {
+    pub windows: &'a CallingWindows,
+    pub calendar: &'a BusinessCalendar,
+    pub tz: &'a TimeZone,
+    /// How long a target stays with the agent who got it.
+    pub lock: SignedDuration,
+}
+
+const TARGET_COLUMNS: &str = "id, campaign_id, position, customer_id, phone_key, status, attempts, not_before, \
+     callback_at, locked_by, last_result, satisfaction, organisation, preferred";
+
+fn target_from_row(row: &sqlx::any::AnyRow) -> Result<Target, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Target {
+        id: row.try_get("id")?,
+        campaign_id: row.try_get("campaign_id")?,
+        position: row.try_get("position")?,
+        customer_id: row.try_get("customer_id")?,
+        phone_key: row.try_get("phone_key")?,
+        status: TargetStatus::parse(&status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("campaign_targets.status: '{status}'").into())
+        })?,
+        attempts: row.try_get("attempts")?,
+        not_before: row.try_get::<Option<i64>, _>("not_before")?.map(from_ms),
+        callback_at: row.try_get::<Option<i64>, _>("callback_at")?.map(from_ms),
+        locked_by: row.try_get("locked_by")?,
+        last_result: row.try_get("last_result")?,
+        satisfaction: row.try_get("satisfaction")?,
+    })
+}
+
+fn callee_from_row(row: &sqlx::any::AnyRow) -> Result<Callee, sqlx::Error> {
+    let preferred: Option<String> = row.try_get("preferred")?;
+    Ok(Callee {
+        organisation: row.try_get::<i64, _>("organisation")? == 1,
+        preferred: preferred.and_then(|p| ContactWindows::parse(&p).ok()),
+        callback_at: row.try_get::<Option<i64>, _>("callback_at")?.map(from_ms),
+        do_not_call: false,
+    })
+}
+
+async fn load_campaign(conn: &mut AnyConnection, id: i64) -> Result<Campaign, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, name, purpose, script, questionnaire, starts_at, ends_at, max_attempts, retry_minutes, \
+         planned_minutes, calling, seed, n_targets, created_by, created_at FROM campaigns WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let agents: Vec<i64> = sqlx::query_scalar(
+        "SELECT staff_id FROM campaign_agents WHERE campaign_id = $1 ORDER BY staff_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let json = |raw: Option<String>| raw.and_then(|r| serde_json::from_str(&r).ok());
+    Ok(Campaign {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        purpose: row.try_get("purpose")?,
+        script: row.try_get("script")?,
+        questionnaire: json(row.try_get("questionnaire")?),
+        starts_at: from_ms(row.try_get("starts_at")?),
+        ends_at: from_ms(row.try_get("ends_at")?),
+        max_attempts: row.try_get("max_attempts")?,
+        retry_minutes: row.try_get("retry_minutes")?,
+        planned_minutes: row.try_get("planned_minutes")?,
+        calling: json(row.try_get("calling")?).unwrap_or(serde_json::Value::Null),
+        seed: row.try_get("seed")?,
+        n_targets: row.try_get("n_targets")?,
+        agents,
+        created_by: row.try_get("created_by")?,
+        created_at: from_ms(row.try_get("created_at")?),
+    })
+}
+
+impl Store {
+    /// The customers a selection picks, in list order.
+    pub async fn select_customers(
+        &self,
+        selection: &Selection,
+        today: Date,
+        now: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        enum Param {
+            Text(String),
+            Int(i64),
+        }
+        let (clause, texts) = selection.segment.to_sql(today);
+        let mut params: Vec<Param> = texts.into_iter().map(Param::Text).collect();
+        let mut conditions = vec!["do_not_call = 0".to_owned()];
+        if let Some(segment) = clause.trim_start().strip_prefix("WHERE ") {
+            conditions.push(format!("({segment})"));
+        }
+        let push = |p: Param, params: &mut Vec<Param>| {
+            params.push(p);
+            format!("${}", params.len())
+        };
+        if let Some(days) = selection.exclude_contacted_days {
+            let since = push(
+                Param::Int(ms(now) - i64::from(days) * 86_400_000),
+                &mut params,
+            );
+            conditions.push(format!(
+                "(last_contact_at IS NULL OR last_contact_at < {since})"
+            ));
+        }
+        let mut order = "id".to_owned();
+        let mut limit = String::new();
+        match &selection.mode {
+            SelectionMode::All | SelectionMode::Random { .. } => {}
+            SelectionMode::LowSatisfaction { below, days } => {
+                let b = push(Param::Int(i64::from(*below)), &mut params);
+                let since = push(
+                    Param::Int(ms(now) - i64::from(*days) * 86_400_000),
+                    &mut params,
+                );
+                conditions.push(format!(
+                    "id IN (SELECT customer_id FROM campaign_targets WHERE satisfaction IS NOT NULL \
+                     AND satisfaction < {b} AND completed_at >= {since})"
+                ));
+            }
+            SelectionMode::NeedsService { kinds, days } => {
+                let since = push(
+                    Param::Int(ms(now) - i64::from(*days) * 86_400_000),
+                    &mut params,
+                );
+                let list: Vec<String> = kinds
+                    .iter()
+                    .map(|k| push(Param::Text(k.clone()), &mut params))
+                    .collect();
+                conditions.push(format!(
+                    "id IN (SELECT customer_id FROM work_orders WHERE kind IN ({}) AND (is_open = 1 OR closed_at >= {since}))",
+                    list.join(", ")
+                ));
+            }
+            SelectionMode::Relationship { n } => {
+                order = "COALESCE(last_contact_at, 0), id".into();
+                limit = format!(" LIMIT {}", (*n).max(0));
+            }
+        }
+        let sql = format!(
+            "SELECT id FROM customers WHERE {} ORDER BY {order}{limit}",
+            conditions.join(" AND ")
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+        for p in params {
+            q = match p {
+                Param::Text(t) => q.bind(t),
+                Param::Int(i) => q.bind(i),
+            };
+        }
+        let ids = q.fetch_all(&self.pool).await?;
+        Ok(match &selection.mode {
+            SelectionMode::Random { n, seed } => sample(&ids, *n, *seed),
+            _ => ids,
+        })
+    }
+
+    /// Creates a campaign and freezes its target list in one transaction. A
+    /// selection that matches nobody is refused.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_campaign(
+        &self,
+        actor: &Actor,
+        spec: &CampaignSpec,
+        agents: &[StaffId],
+        selection: &Selection,
+        selection_json: &serde_json::Value,
+        today: Date,
+        now: Timestamp,
+    ) -> Result<Campaign, StoreError> {
+        let ids = self.select_customers(selection, today, now).await?;
+        if ids.is_empty() {
+            return Err(StoreError::invalid("selection", "matches no customer"));
+        }
+        let seed = match selection.mode {
+            SelectionMode::Random { seed, .. } => Some(seed as i64),
+            _ => None,
+        };
+        let mut tx = self.begin_write().await?;
+        for a in agents {
+            let role: Option<String> =
+                sqlx::query_scalar("SELECT role FROM staff WHERE id = $1 AND active = 1")
+                    .bind(a.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if role.as_deref() != Some("agent") && role.as_deref() != Some("manager") {
+                return Err(StoreError::invalid(
+                    "agents",
+                    format!("staff {a} is not an active agent"),
+                ));
+            }
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO campaigns (name, purpose, script, questionnaire, starts_at, ends_at, max_attempts, retry_minutes, \
+             planned_minutes, calling, selection, seed, n_targets, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+        )
+        .bind(&spec.name)
+        .bind(spec.purpose.code())
+        .bind(&spec.script)
+        .bind(spec.questionnaire.as_ref().map(|q| serde_json::to_string(&q.questions).unwrap_or_default()))
+        .bind(ms(spec.starts_at))
+        .bind(ms(spec.ends_at))
+        .bind(i64::from(spec.max_attempts))
+        .bind(spec.retry_spacing.as_mins())
+        .bind(spec.planned.as_mins())
+        .bind(serde_json::to_string(&spec.calling).unwrap_or_default())
+        .bind(selection_json.to_string())
+        .bind(seed)
+        .bind(ids.len() as i64)
+        .bind(actor.label())
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        for a in agents {
+            sqlx::query("INSERT INTO campaign_agents (campaign_id, staff_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(a.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rules = crate::tiers::current_rules(&mut tx).await?;
+        const CHUNK: usize = 400;
+        for (chunk_no, chunk) in ids.chunks(CHUNK).enumerate() {
+            // Facts of these customers: tier, kind, preferred time, first phone.
+            let list = crate::customers::numbered_list(1, chunk.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT c.id, c.tier, c.kind, c.preferred_contact_time, (SELECT p.phone_key FROM customer_phones p \
+                 WHERE p.customer_id = c.id ORDER BY p.position LIMIT 1) AS phone_key FROM customers c WHERE c.id IN ({list})"
+            )));
+            for cid in chunk {
+                q = q.bind(*cid);
+            }
+            let rows = q.fetch_all(&mut *tx).await?;
+            let mut facts = std::collections::HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let cid: i64 = r.try_get("id")?;
+                let tier: String = r.try_get("tier")?;
+                let kind: String = r.try_get("kind")?;
+                let preferred: Option<String> = r.try_get("preferred_contact_time")?;
+                let phone: Option<String> = r.try_get("phone_key")?;
+                facts.insert(cid, (tier, kind, preferred, phone));
+            }
+            let sql = format!(
+                "INSERT INTO campaign_targets (campaign_id, position, customer_id, phone_key, tier_rank, organisation, \
+                 preferred, status, updated_at) VALUES {}",
+                crate::customers::values_placeholders(self.backend(), chunk.len(), 9)
+            );
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (i, cid) in chunk.iter().enumerate() {
+                let (tier, kind, preferred, phone) = facts.get(cid).cloned().unwrap_or_default();
+                let boost = rules.rules.tier(&tier).map_or(0, |t| t.priority_boost);
+                insert = insert
+                    .bind(id)
+                    .bind((chunk_no * CHUNK + i) as i64 + 1)
+                    .bind(*cid)
+                    .bind(phone)
+                    .bind(i64::from(3u8.saturating_sub(boost.min(3))))
+                    .bind(i64::from(kind == "organisation"))
+                    .bind(preferred)
+                    .bind(TargetStatus::Pending.code())
+                    .bind(ms(now));
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "campaign.create",
+                object_type: "campaign",
+                object_id: id.to_string(),
+                detail: json!({ "name": spec.name, "targets": ids.len(), "seed": seed }),
+            },
+            now,
+        )
+        .await?;
+        let campaign = load_campaign(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(campaign)
+    }
+
+    /// The campaign a target belongs to.
+    pub async fn campaign_of_target(&self, target_id: i64) -> Result<Campaign, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let campaign_id: i64 =
+            sqlx::query_scalar("SELECT campaign_id FROM campaign_targets WHERE id = $1")
+                .bind(target_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        load_campaign(&mut conn, campaign_id).await
+    }
+
+    pub async fn get_campaign(&self, id: i64) -> Result<Campaign, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_campaign(&mut conn, id).await
+    }
+
+    pub async fn list_campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM campaigns ORDER BY id DESC LIMIT 200")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(load_campaign(&mut conn, id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The campaign's targets in list order (the 回访对象表).
+    pub async fn campaign_targets(
+        &self,
+        campaign_id: i64,
+        page: crate::PageRequest,
+    ) -> Result<Vec<Target>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 ORDER BY position LIMIT {} OFFSET {}",
+            page.limit, page.offset
+        )))
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(target_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The next target for `agent`: the one they already hold, else the most
+    /// important pending target that may be called now, locked to them. `None`
+    /// when nothing may be called now.
+    pub async fn next_target(
+        &self,
+        campaign_id: i64,
+        agent: StaffId,
+        ctx: &CallingContext<'_>,
+        now: Timestamp,
+    ) -> Result<Option<Target>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let campaign = load_campaign(&mut tx, campaign_id).await?;
+        if now < campaign.starts_at || now >= campaign.ends_at {
+            return Err(StoreError::invalid(
+                "campaign",
+                "the campaign is not running now",
+            ));
+        }
+        if !campaign.agents.is_empty() && !campaign.agents.contains(&agent.0) {
+            return Err(StoreError::invalid(
+                "agent",
+                "you are not assigned to this campaign",
+            ));
+        }
+        let held = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
+             AND locked_by = $2 AND locked_until > $3 LIMIT 1"
+        )))
+        .bind(campaign_id)
+        .bind(agent.0)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = held {
+            let target = target_from_row(&row)?;
+            tx.commit().await?;
+            return Ok(Some(target));
+        }
+        // Candidates are read without locks; each is then taken with a conditional
+        // update, which waits for and re-checks a row another agent is taking, so
+        // two agents never hold one target (on PostgreSQL too) and nobody is
+        // starved by rows merely looked at.
+        let free = "(locked_until IS NULL OR locked_until <= $3)";
+        // Agreed call-backs that are due come first, then the queue order.
+        let queries = [
+            format!(
+                "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
+                 AND callback_at IS NOT NULL AND callback_at <= $2 AND {free} ORDER BY callback_at, position LIMIT 50"
+            ),
+            format!(
+                "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
+                 AND callback_at IS NULL AND (not_before IS NULL OR not_before <= $2) AND {free} \
+                 ORDER BY tier_rank, attempts, position LIMIT 200"
+            ),
+        ];
+        for sql in queries {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(campaign_id)
+                .bind(ms(now))
+                .bind(ms(now))
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in &rows {
+                let callee = callee_from_row(row)?;
+                if ctx
+                    .windows
+                    .may_call(&callee, now, ctx.tz, ctx.calendar)
+                    .is_err()
+                {
+                    continue;
+                }
+                let mut target = target_from_row(row)?;
+                let taken = sqlx::query(
+                    "UPDATE campaign_targets SET locked_by = $1, locked_until = $2 WHERE id = $3 \
+                     AND (locked_until IS NULL OR locked_until <= $4)",
+                )
+                .bind(agent.0)
+                .bind(ms(now.checked_add(ctx.lock).unwrap_or(now)))
+                .bind(target.id)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if taken == 1 {
+                    target.locked_by = Some(agent.0);
+                    tx.commit().await?;
+                    return Ok(Some(target));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Records an attempt on a target the agent holds: a contact with the customer,
+    /// the target's new progress, and the lock released.
+    pub async fn record_attempt(
+        &self,
+        actor: &Actor,
+        agent: StaffId,
+        target_id: i64,
+        record: &AttemptRecord,
+        now: Timestamp,
+    ) -> Result<Target, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let lock = crate::customers::lock_clause(self.backend());
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS}, locked_until FROM campaign_targets WHERE id = $1{lock}"
+        )))
+        .bind(target_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let target = target_from_row(&row)?;
+        let locked_until: Option<i64> = row.try_get("locked_until")?;
+        if target.locked_by != Some(agent.0) || locked_until.is_none_or(|u| u < ms(now)) {
+            return Err(StoreError::Conflict(
+                "this target is not assigned to you now; ask for the next call".into(),
+            ));
+        }
+        let campaign = load_campaign(&mut tx, target.campaign_id).await?;
+        let progress = TargetProgress {
+            status: target.status,
+            attempts: u32::try_from(target.attempts).unwrap_or(0),
+            not_before: target.not_before,
+            callback_at: target.callback_at,
+        };
+        let next = progress
+            .after(
+                record.result,
+                record.callback_at,
+                u32::try_from(campaign.max_attempts).unwrap_or(1),
+                SignedDuration::from_mins(campaign.retry_minutes),
+                now,
+            )
+            .map_err(|e| StoreError::invalid("result", e))?;
+        let summary = format!(
+            "{}：{}{}",
+            campaign.name,
+            record.result.label_zh(),
+            record
+                .notes
+                .as_deref()
+                .map(|n| format!("；{n}"))
+                .unwrap_or_default()
+        );
+        let contact_id = crate::contacts::insert_contact(
+            &mut tx,
+            &self.tz,
+            None,
+            Direction::Outbound,
+            Channel::Phone,
+            target.phone_key.as_deref(),
+            target.customer_id,
+            Some(agent.0),
+            "ended",
+            Some(
+                now.checked_sub(record.duration.unwrap_or_default())
+                    .unwrap_or(now),
+            ),
+            Some(now),
+            None,
+            Some(&summary),
+            actor,
+            now,
+        )
+        .await?;
+        sqlx::query("UPDATE contacts SET purpose = 'follow_up' WHERE id = $1")
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO campaign_attempts (campaign_id, target_id, agent_id, result, at_ms, satisfaction, answers, notes, \
+             contact_id, duration_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(target.campaign_id)
+        .bind(target_id)
+        .bind(agent.0)
+        .bind(record.result.code())
+        .bind(ms(now))
+        .bind(record.satisfaction.map(i64::from))
+        .bind(serde_json::to_string(&record.answers).unwrap_or_else(|_| "[]".into()))
+        .bind(record.notes.as_deref())
+        .bind(contact_id)
+        .bind(record.duration.map(|d| d.as_secs()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE campaign_targets SET status = $1, attempts = $2, not_before = $3, callback_at = $4, locked_by = NULL, \
+             locked_until = NULL, last_result = $5, satisfaction = COALESCE($6, satisfaction), completed_at = $7, \
+             updated_at = $8 WHERE id = $9",
+        )
+        .bind(next.status.code())
+        .bind(i64::from(next.attempts))
+        .bind(next.not_before.map(ms))
+        .bind(next.callback_at.map(ms))
+        .bind(record.result.code())
+        .bind(record.satisfaction.map(i64::from))
+        .bind((next.status != TargetStatus::Pending).then(|| ms(now)))
+        .bind(ms(now))
+        .bind(target_id)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "campaign.attempt",
+                object_type: "campaign_target",
+                object_id: target_id.to_string(),
+                detail: json!({ "result": record.result.code(), "contact_id": contact_id }),
+            },
+            now,
+        )
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE id = $1"
+        )))
+        .bind(target_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let updated = target_from_row(&row)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Marks a customer as not to be called by campaigns (or callable again).
+    pub async fn set_do_not_call(
+        &self,
+        actor: &Actor,
+        customer_id: i64,
+        value: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE customers SET do_not_call = $1 WHERE id = $2")
+            .bind(i64::from(value))
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "customer.do_not_call",
+                object_type: "customer",
+                object_id: customer_id.to_string(),
+                detail: json!({ "do_not_call": value }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
