@@ -19,6 +19,7 @@ backend_tests!(
     campaigns_are_validated_and_lists_reproducible,
     sixteen_agents_never_share_a_target,
     attempts_follow_the_windows_and_the_limits,
+    complaint_callbacks_close_or_reopen_the_complaint,
 );
 
 /// Local Shanghai time as an instant.
@@ -341,4 +342,124 @@ async fn attempts_follow_the_windows_and_the_limits(db: &TestDb) {
         }
     }
     assert!(seen_first);
+}
+
+async fn complaint_callbacks_close_or_reopen_the_complaint(db: &TestDb) {
+    let app = app_with_customers(db, 3).await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/routing-rules",
+            Some(app.token(Role::Admin)),
+            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, customers) = app.get("/api/v1/customers?limit=1", Role::Manager).await;
+    let customer_id = customers["items"][0]["id"].as_i64().unwrap();
+    let (status, order) = app
+        .post(
+            "/api/v1/work-orders",
+            Role::Agent,
+            json!({ "kind": "complaint", "subject": "抄表数据有误", "customer_id": customer_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap();
+    let step = |role: Role, body: Value| {
+        let app = &app;
+        async move {
+            let (status, o) = app
+                .post(
+                    &format!("/api/v1/work-orders/{id}/transitions"),
+                    role,
+                    body.clone(),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}: {o}");
+            o
+        }
+    };
+    step(Role::Handler, json!({ "command": "accept" })).await;
+    step(
+        Role::Handler,
+        json!({ "command": "record_result", "note": "已重新抄表" }),
+    )
+    .await;
+    step(Role::Manager, json!({ "command": "approve" })).await;
+    // The approved complaint waits in the standing callback campaign.
+    let (_, list) = app.get("/api/v1/campaigns", Role::Agent).await;
+    let standing = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "投诉满意度回访")
+        .unwrap()
+        .clone();
+    let next = format!("/api/v1/campaigns/{}/next", standing["id"]);
+    let call = |satisfaction: u8, notes: &'static str| {
+        let (app, next) = (&app, next.clone());
+        async move {
+            let (status, target) = app
+                .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{target}");
+            let (status, done) = app
+                .post(
+                    &format!("/api/v1/campaign-targets/{}/attempts", target["id"]),
+                    Role::Agent,
+                    json!({ "result": "reached", "satisfaction": satisfaction, "notes": notes }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{done}");
+            assert_eq!(done["status"], "completed");
+        }
+    };
+    // Not satisfied: back to the department, counted.
+    call(2, "客户认为抄表仍有误").await;
+    let (_, o) = app
+        .get(&format!("/api/v1/work-orders/{id}"), Role::Manager)
+        .await;
+    assert_eq!(
+        (o["state"].as_str(), o["reopen_count"].as_i64()),
+        (Some("in_progress"), Some(1))
+    );
+    step(
+        Role::Handler,
+        json!({ "command": "record_result", "note": "上门核对表数并更正账单" }),
+    )
+    .await;
+    step(Role::Manager, json!({ "command": "approve" })).await;
+    // Satisfied: the complaint file is archived.
+    call(5, "客户满意").await;
+    let (_, o) = app
+        .get(&format!("/api/v1/work-orders/{id}"), Role::Manager)
+        .await;
+    assert_eq!(o["state"], "closed");
+    // Each callback is one contact with the customer.
+    let (_, contacts) = app
+        .get(
+            &format!("/api/v1/contacts?customer_id={customer_id}"),
+            Role::Manager,
+        )
+        .await;
+    let purposes: Vec<&str> = contacts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purpose"].as_str())
+        .collect();
+    assert_eq!(
+        purposes
+            .iter()
+            .filter(|p| **p == "satisfaction_callback")
+            .count(),
+        2
+    );
+    assert_eq!(purposes.iter().filter(|p| **p == "follow_up").count(), 0);
+    // Nothing is left in the queue.
+    let (status, _) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }

@@ -84,6 +84,8 @@ pub struct Target {
     pub locked_by: Option<i64>,
     pub last_result: Option<String>,
     pub satisfaction: Option<i64>,
+    /// For complaint callbacks: the complaint.
+    pub work_order_id: Option<i64>,
 }
 
 /// One attempt as recorded.
@@ -107,7 +109,7 @@ pub struct CallingContext<'a> {
 }
 
 const TARGET_COLUMNS: &str = "id, campaign_id, position, customer_id, phone_key, status, attempts, not_before, \
-     callback_at, locked_by, last_result, satisfaction, organisation, preferred";
+     callback_at, locked_by, last_result, satisfaction, organisation, preferred, work_order_id";
 
 fn target_from_row(row: &sqlx::any::AnyRow) -> Result<Target, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -126,7 +128,93 @@ fn target_from_row(row: &sqlx::any::AnyRow) -> Result<Target, sqlx::Error> {
         locked_by: row.try_get("locked_by")?,
         last_result: row.try_get("last_result")?,
         satisfaction: row.try_get("satisfaction")?,
+        work_order_id: row.try_get("work_order_id")?,
     })
+}
+
+/// The name of the standing campaign that holds complaint callbacks.
+pub const COMPLAINT_CALLBACKS: &str = "投诉满意度回访";
+
+/// Adds the satisfaction callback of an approved complaint to the standing
+/// complaint-callback campaign (created on first use), inside the caller's
+/// transaction.
+pub(crate) async fn enqueue_complaint_callback(
+    conn: &mut AnyConnection,
+    order: &crate::workorders::WorkOrder,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM campaigns WHERE kind = 'complaint_callback' ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let campaign_id = match existing {
+        Some(id) => id,
+        None => {
+            let calling = serde_json::to_string(&kefu_domain::campaign::CallingRules::default())
+                .unwrap_or_default();
+            sqlx::query_scalar(
+                "INSERT INTO campaigns (name, purpose, script, starts_at, ends_at, max_attempts, retry_minutes, \
+                 planned_minutes, calling, n_targets, created_by, created_at, updated_at, kind) \
+                 VALUES ($1, 'satisfaction', $2, $3, $4, 3, 120, 3, $5, 0, 'system:complaints', $3, $3, 'complaint_callback') \
+                 RETURNING id",
+            )
+            .bind(COMPLAINT_CALLBACKS)
+            .bind("投诉处理结果满意度回访")
+            .bind(ms(now))
+            .bind(ms(now) + 100 * 366 * 86_400_000)
+            .bind(calling)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    let (tier, kind, preferred): (String, String, Option<String>) = match order.customer_id {
+        Some(cid) => {
+            let row = sqlx::query(
+                "SELECT tier, kind, preferred_contact_time FROM customers WHERE id = $1",
+            )
+            .bind(cid)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match row {
+                Some(r) => (
+                    r.try_get("tier")?,
+                    r.try_get("kind")?,
+                    r.try_get("preferred_contact_time")?,
+                ),
+                None => ("normal".into(), "person".into(), None),
+            }
+        }
+        None => ("normal".into(), "person".into(), None),
+    };
+    let rules = crate::tiers::current_rules(conn).await?;
+    let boost = rules.rules.tier(&tier).map_or(0, |t| t.priority_boost);
+    let position: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(position), 0) + 1 FROM campaign_targets WHERE campaign_id = $1",
+    )
+    .bind(campaign_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO campaign_targets (campaign_id, position, customer_id, phone_key, tier_rank, organisation, preferred, \
+         status, updated_at, work_order_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) RETURNING id",
+    )
+    .bind(campaign_id)
+    .bind(position)
+    .bind(order.customer_id)
+    .bind(order.phone_key.as_deref())
+    .bind(i64::from(3u8.saturating_sub(boost.min(3))))
+    .bind(i64::from(kind == "organisation"))
+    .bind(preferred)
+    .bind(ms(now))
+    .bind(order.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE campaigns SET n_targets = n_targets + 1 WHERE id = $1")
+        .bind(campaign_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
 }
 
 fn callee_from_row(row: &sqlx::any::AnyRow) -> Result<Callee, sqlx::Error> {
@@ -523,14 +611,57 @@ impl Store {
         Ok(None)
     }
 
+    /// The contact an attempt makes with the customer.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt_contact(
+        &self,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        agent: StaffId,
+        target: &Target,
+        record: &AttemptRecord,
+        summary: &str,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let id = crate::contacts::insert_contact(
+            conn,
+            &self.tz,
+            None,
+            Direction::Outbound,
+            Channel::Phone,
+            target.phone_key.as_deref(),
+            target.customer_id,
+            Some(agent.0),
+            "ended",
+            Some(
+                now.checked_sub(record.duration.unwrap_or_default())
+                    .unwrap_or(now),
+            ),
+            Some(now),
+            None,
+            Some(summary),
+            actor,
+            now,
+        )
+        .await?;
+        sqlx::query("UPDATE contacts SET purpose = 'follow_up' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(id)
+    }
+
     /// Records an attempt on a target the agent holds: a contact with the customer,
-    /// the target's new progress, and the lock released.
+    /// the target's new progress, and the lock released. The satisfaction callback
+    /// of a complaint also closes (satisfied, 3–5) or reopens (1–2) the complaint,
+    /// in the same transaction.
     pub async fn record_attempt(
         &self,
         actor: &Actor,
         agent: StaffId,
         target_id: i64,
         record: &AttemptRecord,
+        sla: &crate::workorders::SlaContext,
         now: Timestamp,
     ) -> Result<Target, StoreError> {
         let mut tx = self.begin_write().await?;
@@ -565,6 +696,47 @@ impl Store {
                 now,
             )
             .map_err(|e| StoreError::invalid("result", e))?;
+        // A complaint's satisfaction callback closes or reopens the complaint.
+        let mut complaint_contact = None;
+        if let (Some(order_id), AttemptResult::Reached) = (target.work_order_id, record.result) {
+            let satisfaction = record.satisfaction.ok_or_else(|| {
+                StoreError::invalid(
+                    "satisfaction",
+                    "a complaint callback records the customer's satisfaction (1–5)",
+                )
+            })?;
+            let order = crate::workorders::load_order(&mut tx, order_id, "").await?;
+            if order.state == kefu_domain::workflow::State::AwaitingCallback {
+                let satisfied = satisfaction >= 3;
+                let note = record.notes.clone().unwrap_or_default();
+                if !satisfied && note.trim().is_empty() {
+                    return Err(StoreError::invalid(
+                        "notes",
+                        "say why the customer is not satisfied",
+                    ));
+                }
+                let req = crate::workorders::TransitionRequest {
+                    command: if satisfied {
+                        kefu_domain::workflow::Command::ConfirmSatisfied
+                    } else {
+                        kefu_domain::workflow::Command::ReportUnsatisfied
+                    },
+                    note,
+                    department_id: None,
+                    assignee_id: None,
+                    complaint_cause: None,
+                    expected_version: None,
+                };
+                self.transition_in(&mut tx, actor, None, order_id, &req, sla, now)
+                    .await?;
+                complaint_contact = sqlx::query_scalar(
+                    "SELECT MAX(id) FROM contacts WHERE work_order_id = $1 AND purpose = 'satisfaction_callback'",
+                )
+                .bind(order_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            }
+        }
         let summary = format!(
             "{}：{}{}",
             campaign.name,
@@ -575,31 +747,13 @@ impl Store {
                 .map(|n| format!("；{n}"))
                 .unwrap_or_default()
         );
-        let contact_id = crate::contacts::insert_contact(
-            &mut tx,
-            &self.tz,
-            None,
-            Direction::Outbound,
-            Channel::Phone,
-            target.phone_key.as_deref(),
-            target.customer_id,
-            Some(agent.0),
-            "ended",
-            Some(
-                now.checked_sub(record.duration.unwrap_or_default())
-                    .unwrap_or(now),
-            ),
-            Some(now),
-            None,
-            Some(&summary),
-            actor,
-            now,
-        )
-        .await?;
-        sqlx::query("UPDATE contacts SET purpose = 'follow_up' WHERE id = $1")
-            .bind(contact_id)
-            .execute(&mut *tx)
-            .await?;
+        let contact_id = match complaint_contact {
+            Some(id) => id,
+            None => {
+                self.attempt_contact(&mut tx, actor, agent, &target, record, &summary, now)
+                    .await?
+            }
+        };
         sqlx::query(
             "INSERT INTO campaign_attempts (campaign_id, target_id, agent_id, result, at_ms, satisfaction, answers, notes, \
              contact_id, duration_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

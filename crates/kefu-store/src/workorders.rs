@@ -896,7 +896,26 @@ impl Store {
         now: Timestamp,
     ) -> Result<WorkOrder, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut order = load_order(&mut tx, id, lock_clause(self.backend())).await?;
+        let order = self
+            .transition_in(&mut tx, actor, scope, id, req, ctx, now)
+            .await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// [`Store::transition_work_order`] inside the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn transition_in(
+        &self,
+        tx: &mut AnyConnection,
+        actor: &Actor,
+        scope: Option<DepartmentId>,
+        id: i64,
+        req: &TransitionRequest,
+        ctx: &SlaContext,
+        now: Timestamp,
+    ) -> Result<WorkOrder, StoreError> {
+        let mut order = load_order(tx, id, lock_clause(self.backend())).await?;
         check_scope(&order, scope)?;
         let before = placement(order.department_id, order.state);
         let met_before = order.met;
@@ -950,7 +969,7 @@ impl Store {
                     order.department_id = Some(d.0);
                 }
                 if order.department_id.is_none() {
-                    let rules = load_routing(&mut tx).await?;
+                    let rules = load_routing(tx).await?;
                     order.department_id = workorder::route(
                         &rules,
                         &order.kind,
@@ -995,7 +1014,7 @@ impl Store {
             order.met.resolution = None;
             if req.command.reopens() {
                 // A reopened order gets a fresh resolution target from now.
-                let (_, policies) = load_policies(&mut tx).await?;
+                let (_, policies) = load_policies(tx).await?;
                 if let Some(target) = sla::policy_for(&policies, &order.kind, order.priority)
                     .and_then(|p| p.resolution)
                 {
@@ -1011,8 +1030,27 @@ impl Store {
         order.state = next.state;
         order.reopen_count = i64::from(next.reopen_count);
         order.updated_at = now;
-        save_order(&mut tx, &order, before).await?;
-        count_met(&mut tx, &self.tz, &met_before, &order, now).await?;
+        save_order(tx, &order, before).await?;
+        if req.command == Command::Approve && workflow.name == kefu_domain::workflow::COMPLAINT.name
+        {
+            // The satisfaction callback joins the call queue (S4 step 6).
+            crate::campaigns::enqueue_complaint_callback(tx, &order, now).await?;
+        }
+        if matches!(
+            req.command,
+            Command::ConfirmSatisfied | Command::ReportUnsatisfied
+        ) {
+            // Called back (from the queue or the order page): the queued call is done.
+            sqlx::query(
+                "UPDATE campaign_targets SET status = 'completed', locked_by = NULL, locked_until = NULL, \
+                 completed_at = $1, updated_at = $1 WHERE work_order_id = $2 AND status = 'pending'",
+            )
+            .bind(ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        count_met(tx, &self.tz, &met_before, &order, now).await?;
         let day = crate::reports::day_key(&self.tz, now);
         match req.command {
             Command::ConfirmSatisfied | Command::ReportUnsatisfied => {
@@ -1021,7 +1059,7 @@ impl Store {
                 } else {
                     "unsatisfied"
                 };
-                crate::reports::bump(&mut tx, &day, crate::reports::metric::SATISFACTION, key, 1)
+                crate::reports::bump(tx, &day, crate::reports::metric::SATISFACTION, key, 1)
                     .await?;
             }
             _ => {}
@@ -1031,17 +1069,11 @@ impl Store {
         {
             // The complaint file is archived: counted by its cause.
             let cause = order.complaint_cause.map_or("unclassified", |c| c.code());
-            crate::reports::bump(
-                &mut tx,
-                &day,
-                crate::reports::metric::COMPLAINT_CAUSE,
-                cause,
-                1,
-            )
-            .await?;
+            crate::reports::bump(tx, &day, crate::reports::metric::COMPLAINT_CAUSE, cause, 1)
+                .await?;
         }
         insert_event(
-            &mut tx,
+            tx,
             id,
             actor,
             req.command.code(),
@@ -1058,7 +1090,7 @@ impl Store {
         ) {
             // The satisfaction callback is a contact with the customer.
             insert_contact(
-                &mut tx,
+                tx,
                 &self.tz,
                 None,
                 Direction::Outbound,
@@ -1079,7 +1111,7 @@ impl Store {
             .await?;
         }
         append(
-            &mut tx,
+            tx,
             &AuditEntry {
                 actor,
                 action: "work_order.transition",
@@ -1090,15 +1122,14 @@ impl Store {
             now,
         )
         .await?;
-        let order = load_order(&mut tx, id, "").await?;
+        let order = load_order(tx, id, "").await?;
         enqueue(
-            &mut tx,
+            tx,
             "work_order.state_changed",
             &json!({ "work_order": webhook_payload(&order), "command": req.command.code(), "from": from.code() }),
             now,
         )
         .await?;
-        tx.commit().await?;
         Ok(order)
     }
 

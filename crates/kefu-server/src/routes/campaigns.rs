@@ -471,7 +471,14 @@ async fn record_attempt(
     };
     let target = state
         .store
-        .record_attempt(&who.actor(), who.staff.id, id, &record, state.clock.now())
+        .record_attempt(
+            &who.actor(),
+            who.staff.id,
+            id,
+            &record,
+            &state.sla,
+            state.clock.now(),
+        )
         .await
         .map_err(|e| match e {
             kefu_store::StoreError::NotFound => ApiError::not_found("target"),
