@@ -527,8 +527,10 @@ impl Store {
         ctx: &CallingContext<'_>,
         now: Timestamp,
     ) -> Result<Option<Target>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let campaign = load_campaign(&mut tx, campaign_id).await?;
+        // Reading happens outside the write lock (readers never wait on SQLite's one
+        // writer); only taking a target writes.
+        let mut conn = self.pool.acquire().await?;
+        let campaign = load_campaign(&mut conn, campaign_id).await?;
         if now < campaign.starts_at || now >= campaign.ends_at {
             return Err(StoreError::invalid(
                 "campaign",
@@ -542,56 +544,97 @@ impl Store {
             ));
         }
         let held = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
-             AND locked_by = $2 AND locked_until > $3 LIMIT 1"
+            "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE locked_by = $1 AND campaign_id = $2 \
+             AND status = 'pending' AND locked_until > $3 LIMIT 1"
         )))
-        .bind(campaign_id)
         .bind(agent.0)
+        .bind(campaign_id)
         .bind(ms(now))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = held {
-            let target = target_from_row(&row)?;
-            tx.commit().await?;
-            return Ok(Some(target));
+            return Ok(Some(target_from_row(&row)?));
         }
         // Candidates are read without locks; each is then taken with a conditional
-        // update, which waits for and re-checks a row another agent is taking, so
-        // two agents never hold one target (on PostgreSQL too) and nobody is
-        // starved by rows merely looked at.
+        // update, which re-checks that nobody took it meanwhile (on PostgreSQL it
+        // waits for a concurrent taker and re-evaluates), so two agents never hold
+        // one target and nobody is starved by rows merely looked at.
         let free = "(locked_until IS NULL OR locked_until <= $3)";
-        // Agreed call-backs that are due come first, then the queue order.
-        let queries = [
-            format!(
-                "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
-                 AND callback_at IS NOT NULL AND callback_at <= $2 AND {free} ORDER BY callback_at, position LIMIT 50"
-            ),
-            format!(
-                "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
+        // Agreed call-backs that are due come first, then the queue order. Pages of
+        // candidates are read until enough may be called now (many customers only
+        // take calls at their preferred times), up to a bound.
+        let mut allowed: Vec<Target> = Vec::new();
+        let due_callbacks = format!(
+            "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
+             AND callback_at IS NOT NULL AND callback_at <= $2 AND {free} ORDER BY callback_at, position LIMIT 50"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(due_callbacks))
+            .bind(campaign_id)
+            .bind(ms(now))
+            .bind(ms(now))
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in &rows {
+            if ctx
+                .windows
+                .may_call(&callee_from_row(row)?, now, ctx.tz, ctx.calendar)
+                .is_ok()
+            {
+                allowed.push(target_from_row(row)?);
+            }
+        }
+        const PAGE: i64 = 200;
+        const MAX_PAGES: usize = 25;
+        // Keyset continuation after (tier_rank, attempts, position).
+        let mut after: (i64, i64, i64) = (-1, -1, -1);
+        for _ in 0..MAX_PAGES {
+            if allowed.len() >= 8 {
+                break;
+            }
+            let sql = format!(
+                "SELECT {TARGET_COLUMNS}, tier_rank FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
                  AND callback_at IS NULL AND (not_before IS NULL OR not_before <= $2) AND {free} \
-                 ORDER BY tier_rank, attempts, position LIMIT 200"
-            ),
-        ];
-        for sql in queries {
+                 AND (tier_rank > $4 OR (tier_rank = $4 AND (attempts > $5 OR (attempts = $5 AND position > $6)))) \
+                 ORDER BY tier_rank, attempts, position LIMIT {PAGE}"
+            );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(campaign_id)
                 .bind(ms(now))
                 .bind(ms(now))
-                .fetch_all(&mut *tx)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(after.2)
+                .fetch_all(&mut *conn)
                 .await?;
             for row in &rows {
-                let callee = callee_from_row(row)?;
                 if ctx
                     .windows
-                    .may_call(&callee, now, ctx.tz, ctx.calendar)
-                    .is_err()
+                    .may_call(&callee_from_row(row)?, now, ctx.tz, ctx.calendar)
+                    .is_ok()
                 {
-                    continue;
+                    allowed.push(target_from_row(row)?);
                 }
-                let mut target = target_from_row(row)?;
+            }
+            match rows.last() {
+                Some(last) if rows.len() as i64 == PAGE => {
+                    after = (
+                        last.try_get("tier_rank")?,
+                        last.try_get("attempts")?,
+                        last.try_get("position")?,
+                    );
+                }
+                _ => break,
+            }
+        }
+        // The reading connection goes back to the pool before writing: holding it
+        // while waiting for a writer's connection could exhaust the pool.
+        drop(conn);
+        {
+            for mut target in allowed {
+                let mut tx = self.begin_write().await?;
                 let taken = sqlx::query(
                     "UPDATE campaign_targets SET locked_by = $1, locked_until = $2 WHERE id = $3 \
-                     AND (locked_until IS NULL OR locked_until <= $4)",
+                     AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $4)",
                 )
                 .bind(agent.0)
                 .bind(ms(now.checked_add(ctx.lock).unwrap_or(now)))
@@ -600,14 +643,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+                tx.commit().await?;
                 if taken == 1 {
                     target.locked_by = Some(agent.0);
-                    tx.commit().await?;
                     return Ok(Some(target));
                 }
             }
         }
-        tx.commit().await?;
         Ok(None)
     }
 

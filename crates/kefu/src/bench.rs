@@ -724,6 +724,192 @@ pub async fn console(store: &Store, settings: &Settings, requests: usize) -> any
     Ok(())
 }
 
+/// A clock stopped at one instant: benchmarks of calling windows need a time when
+/// customers may be called, whatever the hour the benchmark runs.
+struct FixedClock(Timestamp);
+
+impl kefu_server::Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// `kefu bench campaigns`: a large target list from a combined selection, then
+/// next-call and attempts with 16 agents at once, through HTTP on loopback. The
+/// server's clock stands at Tuesday 2026-12-01 10:00 in the center's time zone.
+pub async fn campaigns(
+    store: &Store,
+    settings: &Settings,
+    targets: usize,
+    requests: usize,
+) -> anyhow::Result<()> {
+    let customers = store.count_customers().await?;
+    if customers == 0 {
+        bail!("the database has no customers; run `kefu demo --customers N` first");
+    }
+    let tz = settings.time_zone()?;
+    let at = "2026-12-01T10:00:00"
+        .parse::<jiff::civil::DateTime>()?
+        .to_zoned(tz)?
+        .timestamp();
+    // Sixteen agents with tokens (the demo has four; benchmark agents join them).
+    let system = Actor::System("bench".into());
+    let hash = kefu_server::auth::hash_password(&new_secret(""))
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let mut tokens = Vec::new();
+    for i in 0..16 {
+        let no = format!("BM{i:02}");
+        let staff_no = StaffNo::parse(&no).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if store.staff_credentials(&staff_no).await?.is_none() {
+            store
+                .create_staff(
+                    &system,
+                    &kefu_store::staff::NewStaff {
+                        staff_no,
+                        name: kefu_domain::staff::PersonName::parse("回访员")
+                            .map_err(|e| anyhow::anyhow!("{e}"))?,
+                        role: kefu_domain::Role::Agent,
+                        department_id: None,
+                        password_hash: hash.clone(),
+                        must_change_password: false,
+                    },
+                    at,
+                )
+                .await?;
+        }
+        tokens.push(bench_token(store, &no).await?);
+    }
+    let manager = bench_token(store, "manager").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let state = AppState::with_clock(
+        store.clone(),
+        settings.server_config(),
+        Arc::new(FixedClock(at)),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, kefu_server::app(state)).await });
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(64)
+        .build_http();
+    println!(
+        "kefu bench campaigns: {} backend, {customers} customers, a {targets}-target sample, {requests} next-calls from 16 agents",
+        store.backend().as_str()
+    );
+    let body = serde_json::json!({
+        "campaign": {
+            "name": "满意度回访（基准）", "purpose": "satisfaction", "script": "您好，这里是客服中心……",
+            "starts_at": "2026-12-01T08:00:00+08:00", "ends_at": "2026-12-31T22:00:00+08:00",
+            "max_attempts": 3, "retry_minutes": 120
+        },
+        "selection": { "mode": "random", "n": targets, "seed": 2026, "exclude_contacted_days": 30,
+                       "segment": { "kind": "person" } }
+    })
+    .to_string();
+    let req = hyper::Request::post(format!("{base}/api/v1/campaigns"))
+        .header("authorization", format!("Bearer {manager}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))?;
+    let t = Instant::now();
+    let res = client.request(req).await?;
+    let status = res.status();
+    let created: serde_json::Value =
+        serde_json::from_slice(&res.into_body().collect().await?.to_bytes())?;
+    let secs = t.elapsed().as_secs_f64();
+    if !status.is_success() {
+        bail!("creating the campaign failed: {status} {created}");
+    }
+    println!(
+        "target list      {} targets (persons, not contacted in 30 days, random with seed) built in {secs:.3} s",
+        created["n_targets"]
+    );
+    let id = created["id"].as_i64().unwrap_or_default();
+    // Each agent takes its next target and records "no answer", repeatedly.
+    let started = Instant::now();
+    let next_url = format!("{base}/api/v1/campaigns/{id}/next");
+    let per_agent = requests / 16;
+    let mut tasks = Vec::new();
+    for token in tokens {
+        let (client, base, next_url) = (client.clone(), base.clone(), next_url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut next_ms = Vec::new();
+            let mut seen = Vec::new();
+            let mut errors = 0;
+            for _ in 0..per_agent {
+                let t = Instant::now();
+                let req = Req {
+                    method: hyper::Method::POST,
+                    url: next_url.clone(),
+                    body: None,
+                    expect: 200,
+                };
+                match send(&client, &req, &token).await {
+                    Ok((200, body)) => {
+                        next_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                        let target: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
+                        let tid = target["id"].as_i64().unwrap_or_default();
+                        seen.push(tid);
+                        let attempt = Req {
+                            method: hyper::Method::POST,
+                            url: format!("{base}/api/v1/campaign-targets/{tid}/attempts"),
+                            body: Some(r#"{"result":"no_answer"}"#.into()),
+                            expect: 200,
+                        };
+                        if !matches!(send(&client, &attempt, &token).await, Ok((200, _))) {
+                            errors += 1;
+                        }
+                    }
+                    other => {
+                        if errors == 0 {
+                            eprintln!(
+                                "next-call: {:?}",
+                                other.map(|(s, b)| (
+                                    s,
+                                    String::from_utf8_lossy(&b)
+                                        .chars()
+                                        .take(200)
+                                        .collect::<String>()
+                                ))
+                            );
+                        }
+                        errors += 1
+                    }
+                }
+            }
+            (next_ms, seen, errors)
+        }));
+    }
+    let mut all_ms = Vec::new();
+    let mut all_targets = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((ms, seen, e)) = t.await {
+            all_ms.extend(ms);
+            all_targets.extend(seen);
+            errors += e;
+        }
+    }
+    all_ms.sort_by(f64::total_cmp);
+    let n_calls = all_targets.len();
+    all_targets.sort();
+    all_targets.dedup();
+    Summary {
+        name: "next-call (16)",
+        n: all_ms.len(),
+        errors,
+        wall: started.elapsed(),
+        sorted_ms: all_ms,
+    }
+    .print();
+    println!(
+        "distinct targets handed out: {} of {n_calls} next-calls (each answered 'no answer' and rescheduled)",
+        all_targets.len()
+    );
+    println!("rss: {:.1} MiB", rss_mib());
+    server.abort();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

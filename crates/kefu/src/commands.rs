@@ -70,6 +70,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                 },
         } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
         Command::Bench {
+            command: BenchCommand::Campaigns { targets, requests },
+        } => crate::bench::campaigns(&store, &settings, targets, requests)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench {
             command: BenchCommand::Console { requests },
         } => crate::bench::console(&store, &settings, requests)
             .await

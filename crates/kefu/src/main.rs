@@ -96,6 +96,16 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Follow-up campaigns: building a large target list from a combined selection,
+    /// and next-call with 16 agents pulling at once (data from `kefu demo`).
+    Campaigns {
+        /// Size of the random sample.
+        #[arg(long, default_value_t = 100_000)]
+        targets: usize,
+        /// Next-call requests in all.
+        #[arg(long, default_value_t = 3_200)]
+        requests: usize,
+    },
     /// Console pages through HTTP: the manager's dashboard, work-order list, inbox,
     /// agent desk, screen pop and customer search (data from `kefu demo`).
     Console {
