@@ -36,6 +36,12 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A test that fails before closing the session leaves Chromium running
+        // under its own profile directory: end it by that directory.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("user-data-dir={}", self._profile.path().display()))
+            .status();
     }
 }
 
