@@ -21,7 +21,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::audit::{AuditEntry, append};
 use crate::customers::CustomerFilter;
-use crate::{Store, StoreError, from_ms, ms};
+use crate::{SqlParam, Store, StoreError, from_ms, ms};
 
 /// How targets are chosen, on top of a segment filter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -271,54 +271,37 @@ impl Store {
         today: Date,
         now: Timestamp,
     ) -> Result<Vec<i64>, StoreError> {
-        enum Param {
-            Text(String),
-            Int(i64),
-        }
         let (clause, texts) = selection.segment.to_sql(today);
-        let mut params: Vec<Param> = texts.into_iter().map(Param::Text).collect();
-        let mut conditions = vec!["do_not_call = 0".to_owned()];
-        if let Some(segment) = clause.trim_start().strip_prefix("WHERE ") {
-            conditions.push(format!("({segment})"));
+        let mut segment = Vec::new();
+        if let Some(conditions) = clause.trim_start().strip_prefix("WHERE ") {
+            segment.push(format!("({conditions})"));
         }
-        let push = |p: Param, params: &mut Vec<Param>| {
-            params.push(p);
-            format!("${}", params.len())
-        };
+        let mut c = crate::Conditions::from_numbered(segment, texts);
+        c.push("do_not_call = 0");
         if let Some(days) = selection.exclude_contacted_days {
-            let since = push(
-                Param::Int(ms(now) - i64::from(days) * 86_400_000),
-                &mut params,
-            );
-            conditions.push(format!(
-                "(last_contact_at IS NULL OR last_contact_at < {since})"
-            ));
+            c.int(ms(now) - i64::from(days) * 86_400_000, |p| {
+                format!("(last_contact_at IS NULL OR last_contact_at < {p})")
+            });
         }
         let mut order = "id".to_owned();
         let mut limit = String::new();
         match &selection.mode {
             SelectionMode::All | SelectionMode::Random { .. } => {}
             SelectionMode::LowSatisfaction { below, days } => {
-                let b = push(Param::Int(i64::from(*below)), &mut params);
-                let since = push(
-                    Param::Int(ms(now) - i64::from(*days) * 86_400_000),
-                    &mut params,
-                );
-                conditions.push(format!(
+                let b = c.param(SqlParam::Int(i64::from(*below)));
+                let since = c.param(SqlParam::Int(ms(now) - i64::from(*days) * 86_400_000));
+                c.push(format!(
                     "id IN (SELECT customer_id FROM campaign_targets WHERE satisfaction IS NOT NULL \
                      AND satisfaction < {b} AND completed_at >= {since})"
                 ));
             }
             SelectionMode::NeedsService { kinds, days } => {
-                let since = push(
-                    Param::Int(ms(now) - i64::from(*days) * 86_400_000),
-                    &mut params,
-                );
+                let since = c.param(SqlParam::Int(ms(now) - i64::from(*days) * 86_400_000));
                 let list: Vec<String> = kinds
                     .iter()
-                    .map(|k| push(Param::Text(k.clone()), &mut params))
+                    .map(|k| c.param(SqlParam::Text(k.clone())))
                     .collect();
-                conditions.push(format!(
+                c.push(format!(
                     "id IN (SELECT customer_id FROM work_orders WHERE kind IN ({}) AND (is_open = 1 OR closed_at >= {since}))",
                     list.join(", ")
                 ));
@@ -328,17 +311,10 @@ impl Store {
                 limit = format!(" LIMIT {}", (*n).max(0));
             }
         }
-        let sql = format!(
-            "SELECT id FROM customers WHERE {} ORDER BY {order}{limit}",
-            conditions.join(" AND ")
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-        for p in params {
-            q = match p {
-                Param::Text(t) => q.bind(t),
-                Param::Int(i) => q.bind(i),
-            };
-        }
+        let q = c.bind_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM customers{} ORDER BY {order}{limit}",
+            c.where_sql()
+        ))));
         let ids = q.fetch_all(&self.pool).await?;
         Ok(match &selection.mode {
             SelectionMode::Random { n, seed } => sample(&ids, *n, *seed),

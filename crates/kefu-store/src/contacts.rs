@@ -807,36 +807,25 @@ impl Store {
         page: PageRequest,
         now: Timestamp,
     ) -> Result<Page<Contact>, StoreError> {
-        let mut clauses = Vec::new();
-        let mut binds = Vec::new();
-        if let Some(c) = customer_id {
-            binds.push(c);
-            clauses.push(format!("customer_id = ${}", binds.len()));
+        let mut c = crate::Conditions::default();
+        if let Some(id) = customer_id {
+            c.int(id, |p| format!("customer_id = {p}"));
         }
-        if let Some(a) = agent_id {
-            binds.push(a);
-            clauses.push(format!("agent_id = ${}", binds.len()));
+        if let Some(id) = agent_id {
+            c.int(id, |p| format!("agent_id = {p}"));
         }
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
+        let filter = c.where_sql();
         let mut conn = self.pool.acquire().await?;
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM contacts{filter}"
-        )));
-        for b in &binds {
-            count = count.bind(*b);
-        }
-        let total = count.fetch_one(&mut *conn).await?;
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let total = c
+            .bind_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM contacts{filter}"
+            ))))
+            .fetch_one(&mut *conn)
+            .await?;
+        let q = c.bind(sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {CONTACT_COLUMNS} FROM contacts{filter} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
             page.limit, page.offset
-        )));
-        for b in &binds {
-            q = q.bind(*b);
-        }
+        ))));
         let items: Vec<Contact> = q
             .fetch_all(&mut *conn)
             .await?
@@ -878,35 +867,30 @@ impl Store {
         now: Timestamp,
         page: PageRequest,
     ) -> Result<Vec<Callback>, StoreError> {
-        let state = match scope {
-            CallbackScope::Open => "done_at IS NULL",
-            CallbackScope::Overdue => "done_at IS NULL AND due_at < $2",
-            CallbackScope::Done => "done_at IS NOT NULL",
-        };
-        let agent_clause = if agent.is_some() {
-            "agent_id = $1"
-        } else {
-            "$1 = $1"
-        };
+        let mut c = crate::Conditions::default();
+        if let Some(agent) = agent {
+            c.int(agent.0, |p| format!("agent_id = {p}"));
+        }
+        match scope {
+            CallbackScope::Open => c.push("done_at IS NULL"),
+            CallbackScope::Overdue => {
+                c.int(ms(now), |p| format!("done_at IS NULL AND due_at < {p}"))
+            }
+            CallbackScope::Done => c.push("done_at IS NOT NULL"),
+        }
         let order = if scope == CallbackScope::Done {
             "done_at DESC"
         } else {
             "due_at"
         };
-        let sql = format!(
-            "SELECT id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at \
-             FROM callbacks WHERE {agent_clause} AND {state} {} ORDER BY {order}, id LIMIT {} OFFSET {}",
-            if scope == CallbackScope::Overdue {
-                ""
-            } else {
-                "AND $2 = $2"
-            },
-            page.limit,
-            page.offset
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(agent.map_or(0, |a| a.0))
-            .bind(ms(now))
+        let rows = c
+            .bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at \
+                 FROM callbacks{} ORDER BY {order}, id LIMIT {} OFFSET {}",
+                c.where_sql(),
+                page.limit,
+                page.offset
+            ))))
             .fetch_all(&self.pool)
             .await?;
         Ok(rows

@@ -83,3 +83,85 @@ impl Default for PageRequest {
         PageRequest::new(0, 50)
     }
 }
+
+/// A value bound to SQL built at run time.
+pub(crate) enum SqlParam {
+    Text(String),
+    Int(i64),
+}
+
+/// `WHERE` conditions built at run time, with their parameters numbered `$1…` in the
+/// order they are added (values are always bound, never spliced into the SQL).
+#[derive(Default)]
+pub(crate) struct Conditions {
+    clauses: Vec<String>,
+    params: Vec<SqlParam>,
+}
+
+impl Conditions {
+    /// Starts from a clause whose text parameters are already numbered `$1…`.
+    pub(crate) fn from_numbered(clauses: Vec<String>, texts: Vec<String>) -> Conditions {
+        Conditions {
+            clauses,
+            params: texts.into_iter().map(SqlParam::Text).collect(),
+        }
+    }
+
+    /// Adds a parameter; returns its placeholder.
+    pub(crate) fn param(&mut self, value: SqlParam) -> String {
+        self.params.push(value);
+        format!("${}", self.params.len())
+    }
+
+    /// Adds a condition using a new text parameter (`f` gets its placeholder).
+    pub(crate) fn text(&mut self, value: &str, f: impl FnOnce(&str) -> String) {
+        let p = self.param(SqlParam::Text(value.to_owned()));
+        self.clauses.push(f(&p));
+    }
+
+    /// Adds a condition using a new integer parameter.
+    pub(crate) fn int(&mut self, value: i64, f: impl FnOnce(&str) -> String) {
+        let p = self.param(SqlParam::Int(value));
+        self.clauses.push(f(&p));
+    }
+
+    /// Adds a condition without parameters.
+    pub(crate) fn push(&mut self, clause: impl Into<String>) {
+        self.clauses.push(clause.into());
+    }
+
+    /// ` WHERE a AND b`, or nothing.
+    pub(crate) fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    pub(crate) fn bind<'q>(
+        &self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for p in &self.params {
+            q = match p {
+                SqlParam::Text(t) => q.bind(t.clone()),
+                SqlParam::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+
+    pub(crate) fn bind_scalar<'q, O>(
+        &self,
+        mut q: sqlx::query::QueryScalar<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::QueryScalar<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+        for p in &self.params {
+            q = match p {
+                SqlParam::Text(t) => q.bind(t.clone()),
+                SqlParam::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}

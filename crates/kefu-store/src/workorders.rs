@@ -1359,67 +1359,45 @@ impl Store {
         page: PageRequest,
         now: Timestamp,
     ) -> Result<Page<WorkOrder>, StoreError> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
-        let mut ints: Vec<i64> = Vec::new();
-        // Texts bind first ($1…), then integers; numbering is fixed up below.
-        let mut text = |v: &str, clause: &dyn Fn(usize) -> String| {
-            texts.push(v.to_owned());
-            clauses.push(clause(texts.len()));
-        };
+        let mut c = crate::Conditions::default();
         if let Some(s) = filter.state {
-            text(s.code(), &|i| format!("w.state = $T{i}"));
+            c.text(s.code(), |p| format!("w.state = {p}"));
         }
         if let Some(k) = &filter.kind {
-            text(k, &|i| format!("w.kind = $T{i}"));
+            c.text(k, |p| format!("w.kind = {p}"));
         }
         if let Some(t) = &filter.tier {
-            text(t, &|i| {
-                format!("w.customer_id IN (SELECT id FROM customers WHERE tier = $T{i})")
+            c.text(t, |p| {
+                format!("w.customer_id IN (SELECT id FROM customers WHERE tier = {p})")
             });
         }
         let open_only =
             filter.open_only || filter.breached.is_some() || filter.due_within.is_some();
-        let mut int = |v: i64, clause: &dyn Fn(usize) -> String| {
-            ints.push(v);
-            clauses.push(clause(ints.len()));
-        };
         if let Some(d) = scope.or(filter.department_id) {
-            int(d.0, &|i| format!("w.department_id = $I{i}"));
+            c.int(d.0, |p| format!("w.department_id = {p}"));
         }
-        if let Some(c) = filter.customer_id {
-            int(c, &|i| format!("w.customer_id = $I{i}"));
+        if let Some(id) = filter.customer_id {
+            c.int(id, |p| format!("w.customer_id = {p}"));
         }
         match filter.breached {
-            Some(true) => int(ms(now), &|i| format!("w.inbox_due < $I{i}")),
-            Some(false) => int(ms(now), &|i| format!("w.inbox_due >= $I{i}")),
+            Some(true) => c.int(ms(now), |p| format!("w.inbox_due < {p}")),
+            Some(false) => c.int(ms(now), |p| format!("w.inbox_due >= {p}")),
             None => {}
         }
         if let Some(within) = filter.due_within {
             let limit = now.checked_add(within).unwrap_or(now);
-            int(ms(limit), &|i| format!("w.inbox_due <= $I{i}"));
+            c.int(ms(limit), |p| format!("w.inbox_due <= {p}"));
         }
         if open_only {
-            clauses.push("w.is_open = 1".into());
+            c.push("w.is_open = 1");
         }
         if let (Some(a), Some(b)) = (scope, filter.department_id)
             && a != b
         {
             // A handler asking for another department's orders sees none.
-            clauses.push("1 = 0".into());
+            c.push("1 = 0");
         }
-        let n_texts = texts.len();
-        let mut filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        for i in (1..=ints.len()).rev() {
-            filter_sql = filter_sql.replace(&format!("$I{i}"), &format!("${}", n_texts + i));
-        }
-        for i in (1..=n_texts).rev() {
-            filter_sql = filter_sql.replace(&format!("$T{i}"), &format!("${i}"));
-        }
+        let filter_sql = c.where_sql();
         let order = if open_only {
             "w.inbox_due, w.id"
         } else {
@@ -1448,16 +1426,11 @@ impl Store {
             .await?
             .unwrap_or(0),
             None => {
-                let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                c.bind_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM work_orders w{filter_sql} LIMIT 10001) counted"
-                )));
-                for t in &texts {
-                    count = count.bind(t.clone());
-                }
-                for i in &ints {
-                    count = count.bind(*i);
-                }
-                count.fetch_one(&mut *conn).await?
+                ))))
+                .fetch_one(&mut *conn)
+                .await?
             }
         };
         let cols = COLUMNS
@@ -1465,17 +1438,11 @@ impl Store {
             .map(|c| format!("w.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {cols} FROM work_orders w{filter_sql} ORDER BY {order} LIMIT {} OFFSET {}",
-            page.limit, page.offset
-        )));
-        for t in &texts {
-            q = q.bind(t.clone());
-        }
-        for i in &ints {
-            q = q.bind(*i);
-        }
-        let items = q
+        let items = c
+            .bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {cols} FROM work_orders w{filter_sql} ORDER BY {order} LIMIT {} OFFSET {}",
+                page.limit, page.offset
+            ))))
             .fetch_all(&mut *conn)
             .await?
             .iter()

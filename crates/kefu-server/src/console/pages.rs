@@ -149,16 +149,51 @@ pub(crate) async fn desk(viewer: Viewer, State(state): State<AppState>) -> Respo
         t: viewer.t,
         extension,
         greeting: greeting(&state, viewer.t, &staff.staff_no),
-        callbacks: callbacks
-            .into_iter()
-            .map(|c| CallbackRow {
-                number: shown_number(c.phone_key.as_deref(), full).unwrap_or_default(),
-                due: local(&state, c.due_at),
-                overdue: callback_status(c.due_at, c.done_at, now)
-                    == kefu_domain::contact::CallbackStatus::Overdue,
-            })
-            .collect(),
+        callbacks: callback_rows(&state, callbacks, full, now),
     })
+}
+
+fn callback_rows(
+    state: &AppState,
+    callbacks: Vec<kefu_store::contacts::Callback>,
+    full: bool,
+    now: Timestamp,
+) -> Vec<CallbackRow> {
+    callbacks
+        .into_iter()
+        .map(|c| CallbackRow {
+            number: shown_number(c.phone_key.as_deref(), full).unwrap_or_default(),
+            due: local(state, c.due_at),
+            overdue: callback_status(c.due_at, c.done_at, now)
+                == kefu_domain::contact::CallbackStatus::Overdue,
+        })
+        .collect()
+}
+
+/// The tier rules in force (the defaults if they cannot be read).
+async fn tier_rules(state: &AppState) -> kefu_domain::tiering::TierRules {
+    state
+        .store
+        .tier_rules()
+        .await
+        .map(|r| r.rules)
+        .unwrap_or_else(|_| kefu_domain::tiering::TierRules::default_rules())
+}
+
+/// The display name for `code` among (code, name) pairs, else the code itself.
+fn name_in(names: &[(String, String)], code: &str) -> String {
+    names
+        .iter()
+        .find(|(c, _)| c == code)
+        .map_or_else(|| code.to_owned(), |(_, n)| n.clone())
+}
+
+fn department_name(t: &Catalog, departments: &[(i64, String)], id: Option<i64>) -> String {
+    id.and_then(|d| departments.iter().find(|(i, _)| *i == d))
+        .map_or_else(
+            || t.s("dashboard.unassigned").to_owned(),
+            |(_, n)| n.clone(),
+        )
 }
 
 struct CardView {
@@ -319,15 +354,7 @@ pub(crate) async fn pop(
                 summary: c.summary.unwrap_or_default(),
             })
             .collect(),
-        callbacks: callbacks
-            .into_iter()
-            .map(|c| CallbackRow {
-                number: shown_number(c.phone_key.as_deref(), full).unwrap_or_default(),
-                due: local(&state, c.due_at),
-                overdue: callback_status(c.due_at, c.done_at, now)
-                    == kefu_domain::contact::CallbackStatus::Overdue,
-            })
-            .collect(),
+        callbacks: callback_rows(&state, callbacks, full, now),
         categories: Category::ALL
             .iter()
             .map(|c| (c.code(), t.s(&format!("category.{}", c.code())).to_owned()))
@@ -473,20 +500,11 @@ fn rows(
                 id: o.id,
                 number: o.number,
                 priority: o.priority.level(),
-                kind: kinds
-                    .iter()
-                    .find(|(c, _)| *c == o.kind)
-                    .map_or_else(|| o.kind.clone(), |(_, n)| n.clone()),
+                kind: name_in(kinds, &o.kind),
                 subject: o.subject,
                 state: t.s(&format!("state.{}", o.state.code())).to_owned(),
                 state_code: o.state.code(),
-                department: o
-                    .department_id
-                    .and_then(|d| departments.iter().find(|(id, _)| *id == d))
-                    .map_or_else(
-                        || t.s("dashboard.unassigned").to_owned(),
-                        |(_, n)| n.clone(),
-                    ),
+                department: department_name(t, departments, o.department_id),
                 next_due,
             }
         })
@@ -494,6 +512,25 @@ fn rows(
 }
 
 const PAGE: i64 = 50;
+
+/// Page `page` (from 1) of orders for the viewer's scope.
+async fn orders_page(
+    viewer: &Viewer,
+    state: &AppState,
+    filter: &WorkOrderFilter,
+    page: i64,
+) -> Result<kefu_store::Page<WorkOrder>, Response> {
+    state
+        .store
+        .list_work_orders(
+            viewer.principal.scope(),
+            filter,
+            PageRequest::new((page - 1) * PAGE, PAGE),
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| crate::error::ApiError::from(e).into_response())
+}
 
 fn page_link(base: &str, query: &[(&str, Option<&str>)], page: i64) -> String {
     let mut parts: Vec<String> = query
@@ -544,27 +581,13 @@ pub(crate) async fn work_orders(
         breached,
         due_within,
     };
-    let found = match state
-        .store
-        .list_work_orders(
-            viewer.principal.scope(),
-            &filter,
-            PageRequest::new((page - 1) * PAGE, PAGE),
-            state.clock.now(),
-        )
-        .await
-    {
+    let found = match orders_page(&viewer, &state, &filter, page).await {
         Ok(f) => f,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(r) => return r,
     };
     let kinds = kind_names(&state, t).await;
     let departments = department_names(&state).await;
-    let tier_rules = state
-        .store
-        .tier_rules()
-        .await
-        .map(|r| r.rules)
-        .unwrap_or_else(|_| kefu_domain::tiering::TierRules::default_rules());
+    let tier_rules = tier_rules(&state).await;
     let sel = |v: &Option<String>, code: &str| nonempty(v) == Some(code);
     let query: Vec<(&str, Option<&str>)> = vec![
         ("state", nonempty(&q.state)),
@@ -663,18 +686,9 @@ pub(crate) async fn inbox(
         department_id: Some(DepartmentId(department)),
         ..Default::default()
     };
-    let found = match state
-        .store
-        .list_work_orders(
-            viewer.principal.scope(),
-            &filter,
-            PageRequest::new((page - 1) * PAGE, PAGE),
-            state.clock.now(),
-        )
-        .await
-    {
+    let found = match orders_page(&viewer, &state, &filter, page).await {
         Ok(f) => f,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(r) => return r,
     };
     let kinds = kind_names(&state, t).await;
     let name = departments
@@ -837,17 +851,8 @@ pub(crate) async fn work_order(
     let view = OrderView {
         id: o.id,
         version: o.version,
-        kind: kinds
-            .iter()
-            .find(|(c, _)| *c == o.kind)
-            .map_or_else(|| o.kind.clone(), |(_, n)| n.clone()),
-        department: o
-            .department_id
-            .and_then(|d| departments.iter().find(|(id, _)| *id == d))
-            .map_or_else(
-                || t.s("dashboard.unassigned").to_owned(),
-                |(_, n)| n.clone(),
-            ),
+        kind: name_in(&kinds, &o.kind),
+        department: department_name(t, &departments, o.department_id),
         number_to_call: shown_number(
             o.phone_key.as_deref(),
             viewer.may(Permission::CustomerContactsFull),
@@ -976,12 +981,7 @@ pub(crate) async fn customers(
         Ok(f) => f,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
-    let rules = state
-        .store
-        .tier_rules()
-        .await
-        .map(|r| r.rules)
-        .unwrap_or_else(|_| kefu_domain::tiering::TierRules::default_rules());
+    let rules = tier_rules(&state).await;
     let full = viewer.may(Permission::CustomerContactsFull);
     render(&CustomersPage {
         chrome: viewer.chrome("customers", t.s("customers.title")),

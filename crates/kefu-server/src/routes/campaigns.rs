@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
 use crate::routes::Paging;
 use crate::routes::contacts::shown_number;
@@ -241,10 +241,7 @@ async fn list_campaigns(
 }
 
 fn campaign_not_found(e: kefu_store::StoreError) -> ApiError {
-    match e {
-        kefu_store::StoreError::NotFound => ApiError::not_found("campaign"),
-        other => other.into(),
-    }
+    or_not_found("campaign")(e)
 }
 
 /// One campaign.
@@ -447,10 +444,7 @@ async fn record_attempt(
             .store
             .campaign_of_target(id)
             .await
-            .map_err(|e| match e {
-                kefu_store::StoreError::NotFound => ApiError::not_found("target"),
-                other => other.into(),
-            })?;
+            .map_err(or_not_found("target"))?;
         let questions: Vec<kefu_domain::campaign::Question> = target_campaign
             .questionnaire
             .and_then(|q| serde_json::from_value(q).ok())
@@ -480,10 +474,7 @@ async fn record_attempt(
             state.clock.now(),
         )
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("target"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("target"))?;
     let full = who
         .role()
         .permits(kefu_domain::Permission::CustomerContactsFull);
@@ -510,9 +501,6 @@ async fn do_not_call(
         .store
         .set_do_not_call(&who.actor(), id, input.do_not_call, state.clock.now())
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("customer"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("customer"))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, Principal, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::Paging;
 use crate::routes::customers::{CustomerCard, cards};
@@ -565,10 +565,7 @@ async fn record_contact(
         .store
         .record_contact(&who.actor(), id, version, &record, now)
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("contact"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("contact"))?;
     Ok(Json(ContactView::new(contact, sees_numbers(&who))))
 }
 
@@ -585,10 +582,7 @@ async fn get_contact(
         .store
         .get_contact(&who.actor(), id, state.clock.now())
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("contact"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("contact"))?;
     Ok(Json(ContactView::new(contact, sees_numbers(&who))))
 }
 
@@ -761,9 +755,6 @@ async fn complete_callback(
         .store
         .complete_callback(&who.actor(), id, note.as_deref(), now)
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("callback"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("callback"))?;
     Ok(Json(callback_view(done, sees_numbers(&who), now)))
 }

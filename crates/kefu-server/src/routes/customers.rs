@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, Principal, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::Paging;
 
@@ -201,10 +201,7 @@ fn draft(state: &AppState, input: &CustomerInput) -> ApiResult<CustomerDraft> {
 }
 
 fn not_found(e: kefu_store::StoreError) -> ApiError {
-    match e {
-        kefu_store::StoreError::NotFound => ApiError::not_found("customer"),
-        other => other.into(),
-    }
+    or_not_found("customer")(e)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -148,8 +148,5 @@ async fn rename_department(
 }
 
 fn not_found(e: kefu_store::StoreError) -> ApiError {
-    match e {
-        kefu_store::StoreError::NotFound => ApiError::not_found("department"),
-        other => other.into(),
-    }
+    or_not_found("department")(e)
 }

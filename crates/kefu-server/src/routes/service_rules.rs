@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, new_secret, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -281,9 +281,6 @@ async fn delete_webhook(
         .store
         .delete_webhook(&who.actor(), id, state.clock.now())
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("webhook"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("webhook"))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,7 @@ use crate::auth::{
     Authorized, Credential, SESSION_COOKIE, TOKEN_PREFIX, hash_password_blocking, new_secret, perm,
     secret_hash, verify_password_blocking,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
 use crate::routes::staff::StaffView;
 
@@ -300,10 +300,7 @@ async fn revoke_token(
         .store
         .revoke_api_token(&who.actor(), who.staff.id, id, state.clock.now())
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("token"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("token"))?;
     Ok(Json(token.into()))
 }
 

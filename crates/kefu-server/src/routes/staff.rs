@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, hash_password_blocking, one_time_password, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, double_option};
 use crate::routes::Paging;
 
@@ -318,8 +318,5 @@ async fn unlock_staff(
 }
 
 fn not_found(e: kefu_store::StoreError) -> ApiError {
-    match e {
-        kefu_store::StoreError::NotFound => ApiError::not_found("staff account"),
-        other => other.into(),
-    }
+    or_not_found("staff account")(e)
 }

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -149,9 +149,6 @@ async fn get_job(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<JobView>> {
-    let job = state.store.get_job(id).await.map_err(|e| match e {
-        kefu_store::StoreError::NotFound => ApiError::not_found("job"),
-        other => other.into(),
-    })?;
+    let job = state.store.get_job(id).await.map_err(or_not_found("job"))?;
     Ok(Json(job.into()))
 }

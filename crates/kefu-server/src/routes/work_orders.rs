@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::Paging;
 use crate::routes::contacts::shown_number;
@@ -269,10 +269,7 @@ async fn detail(
 }
 
 fn not_found(e: kefu_store::StoreError) -> ApiError {
-    match e {
-        kefu_store::StoreError::NotFound => ApiError::not_found("work order"),
-        other => other.into(),
-    }
+    or_not_found("work order")(e)
 }
 
 fn opt_text(field: &str, raw: Option<&str>, max: usize) -> ApiResult<Option<String>> {
@@ -756,9 +753,6 @@ async fn acknowledge_escalation(
         .store
         .acknowledge_escalation(&who.actor(), id, state.clock.now())
         .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::not_found("escalation"),
-            other => other.into(),
-        })?;
+        .map_err(or_not_found("escalation"))?;
     Ok(StatusCode::NO_CONTENT)
 }
