@@ -18,6 +18,7 @@ pub mod money;
 pub mod phone;
 pub mod sla;
 pub mod staff;
+pub mod survey;
 pub mod text;
 pub mod tiering;
 pub mod workflow;

@@ -229,12 +229,102 @@ function setupLists() {
   source.addEventListener("work_order", () => { document.body.dataset.stale = "1"; });
 }
 
+// Follow-up call screen: take the next target, time the call against the planned
+// length, record the result with the questionnaire's answers.
+function setupCall() {
+  const box = $("#call");
+  if (!box) return;
+  const planned = Number(box.dataset.planned) || 180;
+  const status = $("#call-status");
+  const err = $("#attempt-error");
+  let target = null;
+  let started = 0;
+  let timer = null;
+  const tick = () => {
+    const secs = Math.floor((Date.now() - started) / 1000);
+    const el = $("#call-timer");
+    el.textContent = Math.floor(secs / 60) + ":" + String(secs % 60).padStart(2, "0") + " / " +
+      Math.floor(planned / 60) + ":" + String(planned % 60).padStart(2, "0");
+    el.classList.toggle("amber", secs >= planned * 0.8 && secs < planned);
+    el.classList.toggle("red", secs >= planned);
+    el.title = secs >= planned ? box.dataset.over : "";
+  };
+  const show = async (t) => {
+    target = t;
+    $("#target").hidden = false;
+    $("#target-position").textContent = t.position;
+    $("#target-number").textContent = t.number || "";
+    $("#target-attempts").textContent = t.attempts;
+    const link = $("#target-customer");
+    link.textContent = t.customer_id ? "#" + t.customer_id : "";
+    link.href = t.customer_id ? "/console/customers/" + t.customer_id : "#";
+    if (t.customer_id) {
+      try {
+        const c = await api("GET", "/api/v1/customers/" + t.customer_id);
+        link.textContent = c.name;
+      } catch (_) { /* the number is enough to call */ }
+    }
+    $("#attempt-form").reset();
+    err.textContent = "";
+    started = Date.now();
+    clearInterval(timer);
+    tick();
+    timer = setInterval(tick, 1000);
+  };
+  $("#next-call").addEventListener("click", async () => {
+    status.textContent = "";
+    try {
+      const t = await api("POST", "/api/v1/campaigns/" + box.dataset.campaign + "/next");
+      if (t) await show(t); else { $("#target").hidden = true; status.textContent = box.dataset.nobody; }
+    } catch (x) { status.textContent = x.message; }
+  });
+  $("#attempt-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!target) return;
+    const result = e.submitter ? e.submitter.value : "reached";
+    const body = { result, duration_seconds: Math.round((Date.now() - started) / 1000) };
+    const notes = $("#attempt-notes").value.trim();
+    if (notes) body.notes = notes;
+    if (result === "reached") {
+      const s = $("#attempt-satisfaction").value;
+      if (s) body.satisfaction = Number(s);
+      body.answers = [];
+      for (const q of $$(".question")) {
+        const name = "q-" + q.dataset.id;
+        const kind = q.dataset.kind;
+        if (kind === "scale") {
+          const v = $("input[name='" + name + "']:checked", q);
+          if (v) body.answers.push({ question: q.dataset.id, value: Number(v.value) });
+        } else if (kind === "choice" || kind === "multiple") {
+          const vs = $$("input[name='" + name + "']:checked", q).map((i) => i.value);
+          if (vs.length) body.answers.push({ question: q.dataset.id, value: vs });
+        } else {
+          const v = $("textarea", q).value.trim();
+          if (v) body.answers.push({ question: q.dataset.id, value: v });
+        }
+      }
+    }
+    if (result === "call_back_later") {
+      const at = $("#attempt-callback").value;
+      if (at) body.callback_at = new Date(at).toISOString();
+    }
+    try {
+      await api("POST", "/api/v1/campaign-targets/" + target.id + "/attempts", body);
+      clearInterval(timer);
+      target = null;
+      $("#target").hidden = true;
+      status.textContent = box.dataset.saved;
+    } catch (x) { err.textContent = x.message; }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
   setupDesk();
   setupOrder();
   setupLists();
+  setupCall();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

@@ -105,6 +105,9 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("POST", "/api/v1/campaigns"), MANAGER),
         (("GET", "/api/v1/campaigns/{id}"), CALL_STAFF),
         (("GET", "/api/v1/campaigns/{id}/targets"), CALL_STAFF),
+        (("GET", "/api/v1/campaigns/{id}/report"), CALL_STAFF),
+        (("GET", "/api/v1/campaigns/{id}/report/export"), CALL_STAFF),
+        (("GET", "/api/v1/campaigns/{id}/targets/export"), CALL_STAFF),
         (("POST", "/api/v1/campaigns/{id}/next"), CALL_STAFF),
         (
             ("POST", "/api/v1/campaign-targets/{id}/attempts"),

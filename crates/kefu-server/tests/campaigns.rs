@@ -20,6 +20,7 @@ backend_tests!(
     sixteen_agents_never_share_a_target,
     attempts_follow_the_windows_and_the_limits,
     complaint_callbacks_close_or_reopen_the_complaint,
+    the_report_counts_what_was_recorded,
 );
 
 /// Local Shanghai time as an instant.
@@ -462,4 +463,190 @@ async fn complaint_callbacks_close_or_reopen_the_complaint(db: &TestDb) {
         .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+async fn raw_get(app: &TestApp, path: &str, role: Role) -> (StatusCode, String, Vec<u8>) {
+    let req = axum::http::Request::builder()
+        .uri(path)
+        .header("authorization", format!("Bearer {}", app.token(role)))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, headers, body) = app.send(req).await;
+    let mime = headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, mime, body)
+}
+
+async fn the_report_counts_what_was_recorded(db: &TestDb) {
+    let app = app_with_customers(db, 6).await;
+    let c = create(&app, campaign(json!({ "mode": "all" }), 3)).await;
+    let id = c["id"].as_i64().unwrap();
+    let next = format!("/api/v1/campaigns/{id}/next");
+    let attempt = |t: &Value| format!("/api/v1/campaign-targets/{}/attempts", t["id"]);
+    let take = async || {
+        let (status, t) = app
+            .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+        t
+    };
+    let records = [
+        json!({ "result": "reached", "satisfaction": 5, "notes": "对安检很满意", "duration_seconds": 150,
+                "answers": [{ "question": "q1", "value": 5 }, { "question": "q2", "value": ["网上"] }] }),
+        json!({ "result": "reached", "satisfaction": 2, "notes": "等待时间太长", "duration_seconds": 400,
+                "answers": [{ "question": "q1", "value": 2 }, { "question": "q2", "value": ["营业厅"] }] }),
+        json!({ "result": "no_answer", "duration_seconds": 30 }),
+        json!({ "result": "wrong_number" }),
+    ];
+    let mut taken = Vec::new();
+    for r in records {
+        let t = take().await;
+        let (status, body) = app.post(&attempt(&t), Role::Agent, r).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        taken.push(t);
+    }
+    // A customer who asks not to be called leaves every campaign at once.
+    let untouched = targets(&app, id)
+        .await
+        .into_iter()
+        .find(|t| t["attempts"] == 0 && !taken.iter().any(|x| x["id"] == t["id"]))
+        .unwrap();
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/customers/{}/do-not-call", untouched["customer_id"]),
+            Some(app.token(Role::Agent)),
+            Some(json!({ "do_not_call": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, r) = app
+        .get(&format!("/api/v1/campaigns/{id}/report"), Role::Manager)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        (
+            r["targets"].as_i64(),
+            r["called"].as_i64(),
+            r["reached"].as_i64(),
+            r["attempts"].as_i64()
+        ),
+        (Some(6), Some(4), Some(2), Some(4))
+    );
+    assert_eq!(r["reach_rate"].as_f64(), Some(50.0));
+    assert_eq!(
+        r["by_status"],
+        json!([
+            ["pending", 2],
+            ["completed", 2],
+            ["unreachable", 0],
+            ["closed", 2]
+        ])
+    );
+    assert_eq!(r["satisfaction"]["counts"], json!([0, 1, 0, 0, 1]));
+    assert_eq!(r["satisfaction_average"].as_f64(), Some(3.5));
+    assert_eq!(r["over_planned"].as_i64(), Some(1));
+    assert_eq!(r["questions"][0]["scale"]["counts"], json!([0, 1, 0, 0, 1]));
+    assert_eq!(
+        r["questions"][1]["options"],
+        json!([["营业厅", 1], ["网上", 1], ["银行代扣", 0]])
+    );
+    let agents = r["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(
+        (
+            agents[0]["attempts"].as_i64(),
+            agents[0]["reached"].as_i64(),
+            agents[0]["talk_seconds"].as_i64()
+        ),
+        (Some(4), Some(2), Some(580))
+    );
+    let notes: Vec<&str> = r["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["notes"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes, ["等待时间太长", "对安检很满意"]);
+
+    // The report and the target list as files.
+    let (status, mime, csv) = raw_get(
+        &app,
+        &format!("/api/v1/campaigns/{id}/report/export?format=csv"),
+        Role::Manager,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(mime.starts_with("text/csv"));
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    assert!(text.contains("总体,回访对象,6,"), "{text}");
+    assert!(text.contains("满意度分布,平均满意度,2,3.50"), "{text}");
+    let (status, _, xlsx) = raw_get(
+        &app,
+        &format!("/api/v1/campaigns/{id}/report/export?format=xlsx"),
+        Role::Agent,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(xlsx.starts_with(b"PK"));
+    let (status, _, list) = raw_get(
+        &app,
+        &format!("/api/v1/campaigns/{id}/targets/export?format=csv"),
+        Role::Agent,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = String::from_utf8(list[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 7, "{list}");
+    assert!(lines[0].starts_with("序号,客户编号,客户名称,电话,状态"));
+    assert_eq!(lines.iter().filter(|l| l.contains(",已完成,")).count(), 2);
+    assert!(lines.iter().any(|l| l.contains("勿扰登记")), "{list}");
+    // Agents call from it: every target has its number.
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.split(',').nth(3).is_some_and(|n| !n.is_empty())),
+        "{list}"
+    );
+    for (bad, expected) in [
+        (
+            format!("/api/v1/campaigns/{id}/targets/export?format=pdf"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("/api/v1/campaigns/{id}/report/export"),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, _, _) = raw_get(&app, &bad, Role::Manager).await;
+        assert_eq!(status, expected, "{bad}");
+    }
+    let (status, _) = app
+        .get("/api/v1/campaigns/999999/report", Role::Manager)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Handlers have no part in campaigns.
+    let (status, _, _) = raw_get(
+        &app,
+        &format!("/api/v1/campaigns/{id}/report/export?format=csv"),
+        Role::Handler,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The console pages: the report with its charts, the call screen with the timer.
+    for (page, needle) in [
+        (format!("/console/campaigns/{id}"), "回访报告表"),
+        (format!("/console/campaigns/{id}/call"), "call-timer"),
+        ("/console/campaigns".to_owned(), "燃气安全回访"),
+    ] {
+        let (status, _, html) = raw_get(&app, &page, Role::Agent).await;
+        let html = String::from_utf8(html).unwrap();
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(html.contains(needle), "{page}");
+    }
 }

@@ -263,6 +263,59 @@ async fn load_campaign(conn: &mut AnyConnection, id: i64) -> Result<Campaign, St
     })
 }
 
+/// Freezes the target list: one `INSERT … SELECT` per chunk of customers, which
+/// takes each customer's tier rank, kind, preferred time and first phone number
+/// straight from the archive.
+async fn insert_targets(
+    conn: &mut AnyConnection,
+    campaign_id: i64,
+    ids: &[i64],
+    rules: &kefu_domain::tiering::TierRules,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    // $1 campaign, $2 time, then tier codes with their ranks, then (id, position) pairs.
+    let mut tier_case = String::from("CASE c.tier");
+    let mut n = 2;
+    for _ in rules.tiers() {
+        tier_case.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 2));
+        n += 2;
+    }
+    tier_case.push_str(" ELSE 3 END");
+    const CHUNK: usize = 2000;
+    let mut inserted = 0;
+    for (chunk_no, chunk) in ids.chunks(CHUNK).enumerate() {
+        let mut values = String::with_capacity(chunk.len() * 16);
+        let mut p = n;
+        for i in 0..chunk.len() {
+            if i > 0 {
+                values.push(',');
+            }
+            values.push_str(&format!("(${}, ${})", p + 1, p + 2));
+            p += 2;
+        }
+        let sql = format!(
+            "INSERT INTO campaign_targets (campaign_id, position, customer_id, phone_key, tier_rank, organisation, \
+             preferred, status, updated_at) \
+             SELECT $1, v.column2, c.id, (SELECT p.phone_key FROM customer_phones p WHERE p.customer_id = c.id \
+             ORDER BY p.position LIMIT 1), {tier_case}, CASE WHEN c.kind = 'organisation' THEN 1 ELSE 0 END, \
+             c.preferred_contact_time, 'pending', $2 FROM (VALUES {values}) AS v JOIN customers c ON c.id = v.column1"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign_id)
+            .bind(ms(now));
+        for t in rules.tiers() {
+            q = q
+                .bind(t.code.clone())
+                .bind(i64::from(3u8.saturating_sub(t.priority_boost.min(3))));
+        }
+        for (i, cid) in chunk.iter().enumerate() {
+            q = q.bind(*cid).bind((chunk_no * CHUNK + i) as i64 + 1);
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
 impl Store {
     /// The customers a selection picks, in list order.
     pub async fn select_customers(
@@ -387,48 +440,14 @@ impl Store {
                 .await?;
         }
         let rules = crate::tiers::current_rules(&mut tx).await?;
-        const CHUNK: usize = 400;
-        for (chunk_no, chunk) in ids.chunks(CHUNK).enumerate() {
-            // Facts of these customers: tier, kind, preferred time, first phone.
-            let list = crate::customers::numbered_list(1, chunk.len());
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT c.id, c.tier, c.kind, c.preferred_contact_time, (SELECT p.phone_key FROM customer_phones p \
-                 WHERE p.customer_id = c.id ORDER BY p.position LIMIT 1) AS phone_key FROM customers c WHERE c.id IN ({list})"
-            )));
-            for cid in chunk {
-                q = q.bind(*cid);
-            }
-            let rows = q.fetch_all(&mut *tx).await?;
-            let mut facts = std::collections::HashMap::with_capacity(rows.len());
-            for r in &rows {
-                let cid: i64 = r.try_get("id")?;
-                let tier: String = r.try_get("tier")?;
-                let kind: String = r.try_get("kind")?;
-                let preferred: Option<String> = r.try_get("preferred_contact_time")?;
-                let phone: Option<String> = r.try_get("phone_key")?;
-                facts.insert(cid, (tier, kind, preferred, phone));
-            }
-            let sql = format!(
-                "INSERT INTO campaign_targets (campaign_id, position, customer_id, phone_key, tier_rank, organisation, \
-                 preferred, status, updated_at) VALUES {}",
-                crate::customers::values_placeholders(self.backend(), chunk.len(), 9)
-            );
-            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (i, cid) in chunk.iter().enumerate() {
-                let (tier, kind, preferred, phone) = facts.get(cid).cloned().unwrap_or_default();
-                let boost = rules.rules.tier(&tier).map_or(0, |t| t.priority_boost);
-                insert = insert
-                    .bind(id)
-                    .bind((chunk_no * CHUNK + i) as i64 + 1)
-                    .bind(*cid)
-                    .bind(phone)
-                    .bind(i64::from(3u8.saturating_sub(boost.min(3))))
-                    .bind(i64::from(kind == "organisation"))
-                    .bind(preferred)
-                    .bind(TargetStatus::Pending.code())
-                    .bind(ms(now));
-            }
-            insert.execute(&mut *tx).await?;
+        let inserted = insert_targets(&mut tx, id, &ids, &rules.rules, now).await?;
+        if inserted != ids.len() as u64 {
+            // Customers removed since the selection was read are not targets.
+            sqlx::query("UPDATE campaigns SET n_targets = $1 WHERE id = $2")
+                .bind(inserted as i64)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         append(
             &mut tx,
@@ -496,17 +515,24 @@ impl Store {
     /// The next target for `agent`: the one they already hold, else the most
     /// important pending target that may be called now, locked to them. `None`
     /// when nothing may be called now.
+    ///
+    /// The queue is one index walk: the first free target, in queue order, whose
+    /// `callable_from` has come is taken with a single conditional update (on
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED`, so agents on other instances pass over
+    /// it instead of waiting). The calling windows are then checked in the domain; a
+    /// target they refuse is released with `callable_from` moved to the next time
+    /// they allow, so it is not looked at again before then.
     pub async fn next_target(
         &self,
-        campaign_id: i64,
+        campaign: &Campaign,
         agent: StaffId,
         ctx: &CallingContext<'_>,
         now: Timestamp,
     ) -> Result<Option<Target>, StoreError> {
+        let campaign_id = campaign.id;
         // Reading happens outside the write lock (readers never wait on SQLite's one
         // writer); only taking a target writes.
         let mut conn = self.pool.acquire().await?;
-        let campaign = load_campaign(&mut conn, campaign_id).await?;
         if now < campaign.starts_at || now >= campaign.ends_at {
             return Err(StoreError::invalid(
                 "campaign",
@@ -531,101 +557,73 @@ impl Store {
         if let Some(row) = held {
             return Ok(Some(target_from_row(&row)?));
         }
-        // Candidates are read without locks; each is then taken with a conditional
-        // update, which re-checks that nobody took it meanwhile (on PostgreSQL it
-        // waits for a concurrent taker and re-evaluates), so two agents never hold
-        // one target and nobody is starved by rows merely looked at.
-        let free = "(locked_until IS NULL OR locked_until <= $3)";
-        // Agreed call-backs that are due come first, then the queue order. Pages of
-        // candidates are read until enough may be called now (many customers only
-        // take calls at their preferred times), up to a bound.
-        let mut allowed: Vec<Target> = Vec::new();
-        let due_callbacks = format!(
-            "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
-             AND callback_at IS NOT NULL AND callback_at <= $2 AND {free} ORDER BY callback_at, position LIMIT 50"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(due_callbacks))
-            .bind(campaign_id)
-            .bind(ms(now))
-            .bind(ms(now))
-            .fetch_all(&mut *conn)
-            .await?;
-        for row in &rows {
-            if ctx
-                .windows
-                .may_call(&callee_from_row(row)?, now, ctx.tz, ctx.calendar)
-                .is_ok()
-            {
-                allowed.push(target_from_row(row)?);
-            }
-        }
-        const PAGE: i64 = 200;
-        const MAX_PAGES: usize = 25;
-        // Keyset continuation after (tier_rank, attempts, position).
-        let mut after: (i64, i64, i64) = (-1, -1, -1);
-        for _ in 0..MAX_PAGES {
-            if allowed.len() >= 8 {
-                break;
-            }
-            let sql = format!(
-                "SELECT {TARGET_COLUMNS}, tier_rank FROM campaign_targets WHERE campaign_id = $1 AND status = 'pending' \
-                 AND callback_at IS NULL AND (not_before IS NULL OR not_before <= $2) AND {free} \
-                 AND (tier_rank > $4 OR (tier_rank = $4 AND (attempts > $5 OR (attempts = $5 AND position > $6)))) \
-                 ORDER BY tier_rank, attempts, position LIMIT {PAGE}"
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(campaign_id)
-                .bind(ms(now))
-                .bind(ms(now))
-                .bind(after.0)
-                .bind(after.1)
-                .bind(after.2)
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in &rows {
-                if ctx
-                    .windows
-                    .may_call(&callee_from_row(row)?, now, ctx.tz, ctx.calendar)
-                    .is_ok()
-                {
-                    allowed.push(target_from_row(row)?);
-                }
-            }
-            match rows.last() {
-                Some(last) if rows.len() as i64 == PAGE => {
-                    after = (
-                        last.try_get("tier_rank")?,
-                        last.try_get("attempts")?,
-                        last.try_get("position")?,
-                    );
-                }
-                _ => break,
-            }
-        }
         // The reading connection goes back to the pool before writing: holding it
         // while waiting for a writer's connection could exhaust the pool.
         drop(conn);
-        {
-            for mut target in allowed {
-                let mut tx = self.begin_write().await?;
-                let taken = sqlx::query(
-                    "UPDATE campaign_targets SET locked_by = $1, locked_until = $2 WHERE id = $3 \
-                     AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $4)",
-                )
+        let skip_locked = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let take = format!(
+            "UPDATE campaign_targets SET locked_by = $1, locked_until = $2 WHERE id = (\
+             SELECT id FROM campaign_targets WHERE campaign_id = $3 AND status = 'pending' \
+             AND callable_from <= $4 AND (locked_until IS NULL OR locked_until <= $4) \
+             ORDER BY queue_class, tier_rank, attempts, position LIMIT 1{skip_locked}) \
+             RETURNING {TARGET_COLUMNS}"
+        );
+        let until = ms(now.checked_add(ctx.lock).unwrap_or(now));
+        // Each refused target is deferred past `now`, so every round makes progress;
+        // the bound keeps one request short when the windows refuse most of the queue
+        // (the next request goes on from there).
+        const ROUNDS: usize = 32;
+        let mut tx = self.begin_write().await?;
+        for _ in 0..ROUNDS {
+            let Some(row) = sqlx::query(sqlx::AssertSqlSafe(take.as_str()))
                 .bind(agent.0)
-                .bind(ms(now.checked_add(ctx.lock).unwrap_or(now)))
-                .bind(target.id)
+                .bind(until)
+                .bind(campaign_id)
                 .bind(ms(now))
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?
-                .rows_affected();
+            else {
+                break;
+            };
+            let mut target = target_from_row(&row)?;
+            let callee = callee_from_row(&row)?;
+            if ctx
+                .windows
+                .may_call(&callee, now, ctx.tz, ctx.calendar)
+                .is_ok()
+            {
                 tx.commit().await?;
-                if taken == 1 {
-                    target.locked_by = Some(agent.0);
-                    return Ok(Some(target));
-                }
+                target.locked_by = Some(agent.0);
+                return Ok(Some(target));
             }
+            // Refused now: look again when the windows next allow (within two weeks;
+            // past that, in a day, since calendars and preferences may change).
+            let later = ctx
+                .windows
+                .next_allowed(
+                    &callee,
+                    now,
+                    SignedDuration::from_hours(14 * 24),
+                    ctx.tz,
+                    ctx.calendar,
+                )
+                .filter(|t| *t > now)
+                .unwrap_or_else(|| {
+                    now.checked_add(SignedDuration::from_hours(24))
+                        .unwrap_or(now)
+                });
+            sqlx::query(
+                "UPDATE campaign_targets SET locked_by = NULL, locked_until = NULL, callable_from = $1 WHERE id = $2",
+            )
+            .bind(ms(later))
+            .bind(target.id)
+            .execute(&mut *tx)
+            .await?;
         }
+        tx.commit().await?;
         Ok(None)
     }
 
@@ -791,7 +789,7 @@ impl Store {
         sqlx::query(
             "UPDATE campaign_targets SET status = $1, attempts = $2, not_before = $3, callback_at = $4, locked_by = NULL, \
              locked_until = NULL, last_result = $5, satisfaction = COALESCE($6, satisfaction), completed_at = $7, \
-             updated_at = $8 WHERE id = $9",
+             updated_at = $8, callable_from = $10, queue_class = $11 WHERE id = $9",
         )
         .bind(next.status.code())
         .bind(i64::from(next.attempts))
@@ -802,6 +800,8 @@ impl Store {
         .bind((next.status != TargetStatus::Pending).then(|| ms(now)))
         .bind(ms(now))
         .bind(target_id)
+        .bind(next.callback_at.or(next.not_before).map_or(0, ms))
+        .bind(if next.callback_at.is_some() { 0i64 } else { 1 })
         .execute(&mut *tx)
         .await?;
         append(
@@ -845,6 +845,20 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        // Campaigns under way stop calling the customer at once.
+        let closed = if value {
+            sqlx::query(
+                "UPDATE campaign_targets SET status = 'closed', last_result = 'do_not_call', locked_by = NULL, \
+                 locked_until = NULL, completed_at = $1, updated_at = $1 WHERE customer_id = $2 AND status = 'pending'",
+            )
+            .bind(ms(now))
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        } else {
+            0
+        };
         append(
             &mut tx,
             &AuditEntry {
@@ -852,7 +866,7 @@ impl Store {
                 action: "customer.do_not_call",
                 object_type: "customer",
                 object_id: customer_id.to_string(),
-                detail: json!({ "do_not_call": value }),
+                detail: json!({ "do_not_call": value, "targets_closed": closed }),
             },
             now,
         )

@@ -10,6 +10,7 @@
 //! as the change itself (see [`audit`]).
 
 pub mod audit;
+pub mod campaign_reports;
 pub mod campaigns;
 pub mod contacts;
 pub mod customers;

@@ -823,18 +823,126 @@ pub async fn campaigns(
         created["n_targets"]
     );
     let id = created["id"].as_i64().unwrap_or_default();
-    // Each agent takes its next target and records "no answer", repeatedly.
-    let started = Instant::now();
     let next_url = format!("{base}/api/v1/campaigns/{id}/next");
-    let per_agent = requests / 16;
+    // Burst: the 16 agents ask at the same instant, record their attempts, and meet
+    // again for the next round — the moment a shift starts or a briefing ends.
+    agents_pulling(&client, &base, &next_url, &tokens, requests / 16 / 2, true)
+        .await
+        .print("next-call burst");
+    // Continuous: each agent asks again as soon as its attempt is recorded, with no
+    // talk time — the server saturated, latency is mostly queueing.
+    agents_pulling(&client, &base, &next_url, &tokens, requests / 16 / 2, false)
+        .await
+        .print("next-call busy");
+    // The report of the campaign, now with attempts.
+    let mut report_ms = Vec::new();
+    for _ in 0..5 {
+        let req = Req {
+            method: hyper::Method::GET,
+            url: format!("{base}/api/v1/campaigns/{id}/report"),
+            body: None,
+            expect: 200,
+        };
+        let t = Instant::now();
+        let (status, _) = send(&client, &req, &manager).await?;
+        if status != 200 {
+            bail!("campaign report: HTTP {status}");
+        }
+        report_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    report_ms.sort_by(f64::total_cmp);
+    let mut export_ms = Vec::new();
+    let mut export_bytes = 0;
+    for format in ["csv", "xlsx", "csv"] {
+        let req = Req {
+            method: hyper::Method::GET,
+            url: format!("{base}/api/v1/campaigns/{id}/targets/export?format={format}"),
+            body: None,
+            expect: 200,
+        };
+        let t = Instant::now();
+        let (status, body) = send(&client, &req, &manager).await?;
+        if status != 200 {
+            bail!("target list export: HTTP {status}");
+        }
+        export_ms.push((format, t.elapsed().as_secs_f64() * 1000.0));
+        export_bytes = export_bytes.max(body.len());
+    }
+    println!(
+        "report           {} targets: median {:.1} ms (min {:.1}, max {:.1}) over {} runs",
+        created["n_targets"],
+        report_ms[report_ms.len() / 2],
+        report_ms[0],
+        report_ms[report_ms.len() - 1],
+        report_ms.len()
+    );
+    println!(
+        "target list file {}",
+        export_ms
+            .iter()
+            .map(|(f, ms)| format!("{f} {ms:.0} ms"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("rss: {:.1} MiB", rss_mib());
+    server.abort();
+    Ok(())
+}
+
+/// Next-call latencies of 16 agents, each taking a target and recording "no
+/// answer" (the target is rescheduled), `rounds` times.
+struct Pulled {
+    sorted_ms: Vec<f64>,
+    handed_out: usize,
+    distinct: usize,
+    errors: usize,
+    wall: Duration,
+}
+
+impl Pulled {
+    fn print(self, name: &'static str) {
+        Summary {
+            name,
+            n: self.sorted_ms.len(),
+            errors: self.errors,
+            wall: self.wall,
+            sorted_ms: self.sorted_ms,
+        }
+        .print();
+        println!(
+            "                 distinct targets handed out: {} of {} next-calls",
+            self.distinct, self.handed_out
+        );
+    }
+}
+
+async fn agents_pulling(
+    client: &HttpClient,
+    base: &str,
+    next_url: &str,
+    tokens: &[String],
+    rounds: usize,
+    together: bool,
+) -> Pulled {
+    let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+    let started = Instant::now();
     let mut tasks = Vec::new();
     for token in tokens {
-        let (client, base, next_url) = (client.clone(), base.clone(), next_url.clone());
+        let (client, base, next_url, token) = (
+            client.clone(),
+            base.to_owned(),
+            next_url.to_owned(),
+            token.clone(),
+        );
+        let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
             let mut next_ms = Vec::new();
             let mut seen = Vec::new();
             let mut errors = 0;
-            for _ in 0..per_agent {
+            for _ in 0..rounds {
+                if together {
+                    barrier.wait().await;
+                }
                 let t = Instant::now();
                 let req = Req {
                     method: hyper::Method::POST,
@@ -879,35 +987,28 @@ pub async fn campaigns(
             (next_ms, seen, errors)
         }));
     }
-    let mut all_ms = Vec::new();
+    let mut out = Pulled {
+        sorted_ms: Vec::new(),
+        handed_out: 0,
+        distinct: 0,
+        errors: 0,
+        wall: Duration::ZERO,
+    };
     let mut all_targets = Vec::new();
-    let mut errors = 0;
     for t in tasks {
         if let Ok((ms, seen, e)) = t.await {
-            all_ms.extend(ms);
+            out.sorted_ms.extend(ms);
             all_targets.extend(seen);
-            errors += e;
+            out.errors += e;
         }
     }
-    all_ms.sort_by(f64::total_cmp);
-    let n_calls = all_targets.len();
+    out.wall = started.elapsed();
+    out.sorted_ms.sort_by(f64::total_cmp);
+    out.handed_out = all_targets.len();
     all_targets.sort();
     all_targets.dedup();
-    Summary {
-        name: "next-call (16)",
-        n: all_ms.len(),
-        errors,
-        wall: started.elapsed(),
-        sorted_ms: all_ms,
-    }
-    .print();
-    println!(
-        "distinct targets handed out: {} of {n_calls} next-calls (each answered 'no answer' and rescheduled)",
-        all_targets.len()
-    );
-    println!("rss: {:.1} MiB", rss_mib());
-    server.abort();
-    Ok(())
+    out.distinct = all_targets.len();
+    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! the API does; actions go through the JSON API with the session cookie, so the
 //! server refuses what a role may not do whether or not the page shows it.
 
+pub(crate) mod campaigns;
 mod charts;
 mod dashboard;
 pub(crate) mod i18n;
@@ -36,6 +37,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/inbox", get(pages::inbox))
         .route("/console/customers", get(pages::customers))
         .route("/console/customers/{id}", get(pages::customer))
+        .route("/console/campaigns", get(campaigns::list))
+        .route("/console/campaigns/{id}", get(campaigns::report))
+        .route("/console/campaigns/{id}/call", get(campaigns::call))
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
@@ -161,7 +165,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 5] = [
+        let items: [(&str, &str, &str, Permission); 6] = [
             (
                 "desk",
                 "/console/desk",
@@ -191,6 +195,12 @@ impl Viewer {
                 "/console/customers",
                 "nav.customers",
                 Permission::CustomerRead,
+            ),
+            (
+                "campaigns",
+                "/console/campaigns",
+                "nav.campaigns",
+                Permission::CampaignRead,
             ),
         ];
         Chrome {

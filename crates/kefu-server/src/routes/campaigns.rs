@@ -10,6 +10,8 @@ use kefu_domain::StaffId;
 use kefu_domain::campaign::{
     AnswerValue, AttemptResult, CallingRules, CampaignInput, Questionnaire,
 };
+use kefu_domain::survey::{QuestionResult, Satisfaction};
+use kefu_store::campaign_reports::CampaignReport;
 use kefu_store::campaigns::{
     AttemptRecord, CallingContext, Campaign, Selection, SelectionMode, Target,
 };
@@ -34,6 +36,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(next_call))
         .routes(routes!(record_attempt))
         .routes(routes!(do_not_call))
+        .routes(routes!(campaign_report))
+        .routes(routes!(export_report))
+        .routes(routes!(export_targets))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -337,7 +342,7 @@ async fn next_call(
         .get_campaign(id)
         .await
         .map_err(campaign_not_found)?;
-    let rules: CallingRules = serde_json::from_value(campaign.calling).unwrap_or_default();
+    let rules: CallingRules = serde_json::from_value(campaign.calling.clone()).unwrap_or_default();
     let windows = rules
         .parse()
         .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
@@ -349,7 +354,7 @@ async fn next_call(
     };
     let next = state
         .store
-        .next_target(id, who.staff.id, &ctx, state.clock.now())
+        .next_target(&campaign, who.staff.id, &ctx, state.clock.now())
         .await?;
     let full = who
         .role()
@@ -503,4 +508,231 @@ async fn do_not_call(
         .await
         .map_err(or_not_found("customer"))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AgentFiguresView {
+    agent_id: Option<i64>,
+    name: Option<String>,
+    attempts: i64,
+    reached: i64,
+    talk_seconds: i64,
+    average_seconds: Option<f64>,
+    /// Attempts longer than the planned call length.
+    over_planned: i64,
+    satisfaction: Satisfaction,
+    satisfaction_average: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttemptNoteView {
+    at: String,
+    position: i64,
+    customer_name: Option<String>,
+    agent_name: Option<String>,
+    result: String,
+    satisfaction: Option<i64>,
+    notes: String,
+}
+
+/// The 回访报告表 of a campaign.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReportView {
+    campaign: CampaignView,
+    targets: i64,
+    /// Targets by status: pending, completed, unreachable, closed.
+    #[schema(value_type = Vec<Object>)]
+    by_status: Vec<(String, i64)>,
+    /// Targets with at least one attempt.
+    called: i64,
+    reached: i64,
+    /// Reached of called, percent.
+    reach_rate: Option<f64>,
+    /// Targets no longer pending, percent.
+    completion_rate: Option<f64>,
+    attempts: i64,
+    #[schema(value_type = Vec<Object>)]
+    by_result: Vec<(String, i64)>,
+    over_planned: i64,
+    satisfaction: Satisfaction,
+    satisfaction_average: Option<f64>,
+    questions: Vec<QuestionResult>,
+    agents: Vec<AgentFiguresView>,
+    notes: Vec<AttemptNoteView>,
+}
+
+impl From<CampaignReport> for ReportView {
+    fn from(r: CampaignReport) -> ReportView {
+        ReportView {
+            campaign: r.campaign.into(),
+            targets: r.targets,
+            by_status: r.by_status,
+            called: r.called,
+            reached: r.reached,
+            reach_rate: r.reach_rate,
+            completion_rate: r.completion_rate,
+            attempts: r.attempts,
+            by_result: r.by_result,
+            over_planned: r.over_planned,
+            satisfaction_average: r.satisfaction.average(),
+            satisfaction: r.satisfaction,
+            questions: r.questions,
+            agents: r
+                .agents
+                .into_iter()
+                .map(|a| AgentFiguresView {
+                    agent_id: a.agent_id,
+                    name: a.name,
+                    attempts: a.attempts,
+                    reached: a.reached,
+                    talk_seconds: a.talk_seconds,
+                    average_seconds: a.average_seconds,
+                    over_planned: a.over_planned,
+                    satisfaction_average: a.satisfaction.average(),
+                    satisfaction: a.satisfaction,
+                })
+                .collect(),
+            notes: r
+                .notes
+                .into_iter()
+                .map(|n| AttemptNoteView {
+                    at: n.at.to_string(),
+                    position: n.position,
+                    customer_name: n.customer_name,
+                    agent_name: n.agent_name,
+                    result: n.result,
+                    satisfaction: n.satisfaction,
+                    notes: n.notes,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The 回访报告表: targets, attempts, reach rate, satisfaction distribution and
+/// average, per-question results, per-agent figures and the latest notes.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/report", tag = "campaigns", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ReportView), (status = 404, body = ErrorBody)))]
+async fn campaign_report(
+    _who: Authorized<perm::CampaignRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ReportView>> {
+    let report = state
+        .store
+        .campaign_report(id)
+        .await
+        .map_err(campaign_not_found)?;
+    Ok(Json(report.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportQuery {
+    /// csv or xlsx.
+    format: String,
+}
+
+/// A file download: CSV (UTF-8 with BOM) or XLSX.
+pub(crate) fn file_response(
+    format: &str,
+    name: &str,
+    headers: &[String],
+    rows: Vec<Vec<String>>,
+) -> ApiResult<Response> {
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let (bytes, mime) = match format {
+        "csv" => (
+            kefu_files::write_csv(&header_refs, rows.into_iter()),
+            "text/csv; charset=utf-8",
+        ),
+        "xlsx" => (
+            kefu_files::write_xlsx(&header_refs, rows.into_iter()),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        _ => return Err(ApiError::invalid("format", "must be csv or xlsx")),
+    };
+    let bytes = bytes.map_err(ApiError::internal)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{format}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn check_format(format: &str) -> ApiResult<()> {
+    match format {
+        "csv" | "xlsx" => Ok(()),
+        _ => Err(ApiError::invalid("format", "must be csv or xlsx")),
+    }
+}
+
+/// The 回访报告表 as a file: one row per figure (section, item, count, percent or
+/// value), labelled in the console language of the caller.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/report/export", tag = "campaigns",
+    params(("id" = i64, Path), ExportQuery), security(("session" = []), ("bearer" = [])),
+    responses((status = 200, description = "the report file", content_type = "text/csv"),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn export_report(
+    _who: Authorized<perm::CampaignRead>,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    check_format(&q.format)?;
+    let report = state
+        .store
+        .campaign_report(id)
+        .await
+        .map_err(campaign_not_found)?;
+    let t = crate::console::i18n::catalog(crate::console::lang_of(&headers));
+    let (head, rows) = crate::console::campaigns::report_table(t, &report);
+    file_response(&q.format, &format!("campaign-{id}-report"), &head, rows)
+}
+
+/// The target list (回访对象表) with outcomes as a file, in list order; numbers are
+/// masked for roles without full contact details.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/targets/export", tag = "campaigns",
+    params(("id" = i64, Path), ExportQuery), security(("session" = []), ("bearer" = [])),
+    responses((status = 200, description = "the target list file", content_type = "text/csv"),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn export_targets(
+    who: Authorized<perm::CampaignRead>,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    check_format(&q.format)?;
+    let campaign = state
+        .store
+        .get_campaign(id)
+        .await
+        .map_err(campaign_not_found)?;
+    let full = who
+        .role()
+        .permits(kefu_domain::Permission::CustomerContactsFull);
+    let t = crate::console::i18n::catalog(crate::console::lang_of(&headers));
+    let mut rows = Vec::with_capacity(usize::try_from(campaign.n_targets).unwrap_or(0));
+    let mut after = 0;
+    loop {
+        let page = state.store.campaign_outcomes(id, after, 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        rows.extend(
+            page.into_iter().map(|o| {
+                crate::console::campaigns::outcome_row(t, o, full, &state.config.time_zone)
+            }),
+        );
+    }
+    let head = crate::console::campaigns::outcome_headers(t);
+    file_response(&q.format, &format!("campaign-{id}-targets"), &head, rows)
 }

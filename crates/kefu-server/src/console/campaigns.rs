@@ -1,0 +1,623 @@
+//! Follow-up campaigns in the console (S5): the campaign list, the 回访报告表 with
+//! charts and downloads, and the agent's call screen (next target, script,
+//! questionnaire, the planned-length timer). The report's tables here also label the
+//! CSV/XLSX files of the API.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::tz::TimeZone;
+use kefu_domain::Permission;
+use kefu_domain::campaign::{Purpose, Question};
+use kefu_domain::survey::{QuestionResult, Satisfaction, percent};
+use kefu_store::campaign_reports::{CampaignReport, TargetOutcome};
+use kefu_store::campaigns::Campaign;
+
+use super::charts::{Chart, Kind, Series};
+use super::i18n::Catalog;
+use super::{Chrome, Viewer, render};
+use crate::AppState;
+
+fn purpose_label(t: &Catalog, code: &str) -> String {
+    match Purpose::parse(code) {
+        Some(p) => t.s(&format!("purpose.{}", p.code())).to_owned(),
+        None => code.to_owned(),
+    }
+}
+
+fn status_label(t: &Catalog, code: &str) -> String {
+    t.s(&format!("target_status.{code}")).to_owned()
+}
+
+fn result_label(t: &Catalog, code: &str) -> String {
+    t.s(&format!("attempt_result.{code}")).to_owned()
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}%")).unwrap_or_else(|| "—".into())
+}
+
+fn avg(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into())
+}
+
+fn local(tz: &TimeZone, at: jiff::Timestamp) -> String {
+    at.to_zoned(tz.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// The report as one table: section, item, count, share or value.
+pub(crate) fn report_table(t: &Catalog, r: &CampaignReport) -> (Vec<String>, Vec<Vec<String>>) {
+    let head = [
+        "report.section",
+        "report.item",
+        "report.count",
+        "report.value",
+    ]
+    .iter()
+    .map(|k| t.s(k).to_owned())
+    .collect();
+    let mut rows = Vec::new();
+    let mut row = |section: &str, item: String, count: String, value: String| {
+        rows.push(vec![t.s(section).to_owned(), item, count, value]);
+    };
+    let targets = u64::try_from(r.targets).unwrap_or(0);
+    row(
+        "report.overview",
+        t.s("report.targets").into(),
+        r.targets.to_string(),
+        String::new(),
+    );
+    row(
+        "report.overview",
+        t.s("report.called").into(),
+        r.called.to_string(),
+        pct(percent(u64::try_from(r.called).unwrap_or(0), targets)),
+    );
+    row(
+        "report.overview",
+        t.s("report.reached").into(),
+        r.reached.to_string(),
+        pct(r.reach_rate),
+    );
+    row(
+        "report.overview",
+        t.s("report.completion").into(),
+        String::new(),
+        pct(r.completion_rate),
+    );
+    row(
+        "report.overview",
+        t.s("report.attempts").into(),
+        r.attempts.to_string(),
+        String::new(),
+    );
+    row(
+        "report.overview",
+        t.s("report.over_planned").into(),
+        r.over_planned.to_string(),
+        pct(percent(
+            u64::try_from(r.over_planned).unwrap_or(0),
+            u64::try_from(r.attempts).unwrap_or(0),
+        )),
+    );
+    for (status, n) in &r.by_status {
+        row(
+            "report.by_status",
+            status_label(t, status),
+            n.to_string(),
+            pct(percent(u64::try_from(*n).unwrap_or(0), targets)),
+        );
+    }
+    for (result, n) in &r.by_result {
+        row(
+            "report.by_result",
+            result_label(t, result),
+            n.to_string(),
+            pct(percent(
+                u64::try_from(*n).unwrap_or(0),
+                u64::try_from(r.attempts).unwrap_or(0),
+            )),
+        );
+    }
+    satisfaction_rows(t, &r.satisfaction, &mut |item, count, value| {
+        row("report.satisfaction", item, count, value)
+    });
+    for q in &r.questions {
+        let item = |extra: &str| format!("{} {}{extra}", q.id, q.text);
+        row(
+            "report.questions",
+            item(""),
+            q.answered.to_string(),
+            String::new(),
+        );
+        if let Some(scale) = &q.scale {
+            satisfaction_rows(t, scale, &mut |i, count, value| {
+                row("report.questions", item(&format!(" · {i}")), count, value)
+            });
+        }
+        for (option, n) in &q.options {
+            row(
+                "report.questions",
+                item(&format!(" · {option}")),
+                n.to_string(),
+                pct(percent(*n, q.answered)),
+            );
+        }
+        for text in &q.texts {
+            row("report.questions", item(""), String::new(), text.clone());
+        }
+    }
+    for a in &r.agents {
+        let who = a.name.clone().unwrap_or_else(|| "—".into());
+        row(
+            "report.agents",
+            format!("{who} · {}", t.s("report.attempts")),
+            a.attempts.to_string(),
+            String::new(),
+        );
+        row(
+            "report.agents",
+            format!("{who} · {}", t.s("report.reached")),
+            a.reached.to_string(),
+            pct(percent(
+                u64::try_from(a.reached).unwrap_or(0),
+                u64::try_from(a.attempts).unwrap_or(0),
+            )),
+        );
+        row(
+            "report.agents",
+            format!("{who} · {}", t.s("report.average_seconds")),
+            String::new(),
+            a.average_seconds
+                .map(|s| format!("{s:.0}"))
+                .unwrap_or_default(),
+        );
+        row(
+            "report.agents",
+            format!("{who} · {}", t.s("report.satisfaction_average")),
+            a.satisfaction.total().to_string(),
+            avg(a.satisfaction.average()),
+        );
+    }
+    for n in &r.notes {
+        row(
+            "report.notes",
+            format!(
+                "#{} {} · {}",
+                n.position,
+                n.customer_name.clone().unwrap_or_default(),
+                n.agent_name.clone().unwrap_or_default()
+            ),
+            n.satisfaction.map(|s| s.to_string()).unwrap_or_default(),
+            n.notes.clone(),
+        );
+    }
+    (head, rows)
+}
+
+fn satisfaction_rows(t: &Catalog, s: &Satisfaction, row: &mut dyn FnMut(String, String, String)) {
+    for (i, n) in s.counts.iter().enumerate() {
+        row(
+            t.f("report.score", &[("n", &(i + 1).to_string())]),
+            n.to_string(),
+            pct(percent(*n, s.total())),
+        );
+    }
+    row(
+        t.s("report.satisfaction_average").into(),
+        s.total().to_string(),
+        avg(s.average()),
+    );
+}
+
+pub(crate) fn outcome_headers(t: &Catalog) -> Vec<String> {
+    [
+        "targets.position",
+        "targets.customer_code",
+        "targets.customer_name",
+        "targets.number",
+        "targets.status",
+        "targets.attempts",
+        "targets.last_result",
+        "targets.satisfaction",
+        "targets.completed_at",
+        "targets.notes",
+    ]
+    .iter()
+    .map(|k| t.s(k).to_owned())
+    .collect()
+}
+
+pub(crate) fn outcome_row(t: &Catalog, o: TargetOutcome, full: bool, tz: &TimeZone) -> Vec<String> {
+    vec![
+        o.position.to_string(),
+        o.customer_code.unwrap_or_default(),
+        o.customer_name.unwrap_or_default(),
+        crate::routes::contacts::shown_number(o.phone_key.as_deref(), full).unwrap_or_default(),
+        status_label(t, &o.status),
+        o.attempts.to_string(),
+        o.last_result
+            .as_deref()
+            .map(|r| result_label(t, r))
+            .unwrap_or_default(),
+        o.satisfaction.map(|s| s.to_string()).unwrap_or_default(),
+        o.completed_at.map(|at| local(tz, at)).unwrap_or_default(),
+        o.last_notes.unwrap_or_default(),
+    ]
+}
+
+struct CampaignRow {
+    id: i64,
+    name: String,
+    purpose: String,
+    period: String,
+    targets: i64,
+    running: bool,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns.html")]
+struct CampaignsPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    rows: Vec<CampaignRow>,
+    may_call: bool,
+}
+
+fn period(state: &AppState, c: &Campaign) -> String {
+    let tz = &state.config.time_zone;
+    format!("{} — {}", local(tz, c.starts_at), local(tz, c.ends_at))
+}
+
+/// `/console/campaigns`: the campaigns, newest first.
+pub(crate) async fn list(viewer: Viewer, State(state): State<AppState>) -> Response {
+    if let Err(r) = viewer.require(Permission::CampaignRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let campaigns = match state.store.list_campaigns().await {
+        Ok(c) => c,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let now = viewer.now;
+    render(&CampaignsPage {
+        chrome: viewer.chrome("campaigns", t.s("campaign.title")),
+        t,
+        may_call: viewer.may(Permission::CampaignCall),
+        rows: campaigns
+            .iter()
+            .map(|c| CampaignRow {
+                id: c.id,
+                name: c.name.clone(),
+                purpose: purpose_label(t, &c.purpose),
+                period: period(&state, c),
+                targets: c.n_targets,
+                running: c.starts_at <= now && now < c.ends_at,
+            })
+            .collect(),
+    })
+}
+
+struct ChartView {
+    id: String,
+    title: String,
+    svg: String,
+}
+
+struct AgentRow {
+    name: String,
+    attempts: i64,
+    reached: String,
+    average: String,
+    over_planned: i64,
+    satisfaction: String,
+}
+
+struct NoteRow {
+    at: String,
+    position: i64,
+    customer: String,
+    agent: String,
+    result: String,
+    satisfaction: String,
+    notes: String,
+}
+
+struct Figure {
+    label: String,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "campaign.html")]
+struct ReportPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    id: i64,
+    purpose: String,
+    period: String,
+    script: String,
+    figures: Vec<Figure>,
+    charts: Vec<ChartView>,
+    texts: Vec<(String, Vec<String>)>,
+    agents: Vec<AgentRow>,
+    notes: Vec<NoteRow>,
+    may_call: bool,
+    rendered: String,
+}
+
+fn satisfaction_chart(t: &Catalog, id: String, title: String, s: &Satisfaction) -> ChartView {
+    let chart = Chart {
+        id: "satisfaction",
+        title: title.clone(),
+        kind: Kind::Bars,
+        labels: (1..=5)
+            .map(|n| t.f("report.score", &[("n", &n.to_string())]))
+            .collect(),
+        series: vec![Series {
+            name: t.s("report.count").into(),
+            values: s.counts.iter().map(|n| *n as f64).collect(),
+        }],
+        percent: false,
+    };
+    ChartView {
+        id,
+        title,
+        svg: chart.svg(),
+    }
+}
+
+fn question_chart(t: &Catalog, q: &QuestionResult) -> Option<ChartView> {
+    let title = format!("{} {}", q.id, q.text);
+    if let Some(scale) = &q.scale {
+        return Some(satisfaction_chart(t, format!("q-{}", q.id), title, scale));
+    }
+    if q.options.is_empty() {
+        return None;
+    }
+    let chart = Chart {
+        id: "question",
+        title: title.clone(),
+        kind: Kind::Bars,
+        labels: q.options.iter().map(|(o, _)| o.clone()).collect(),
+        series: vec![Series {
+            name: t.s("report.count").into(),
+            values: q.options.iter().map(|(_, n)| *n as f64).collect(),
+        }],
+        percent: false,
+    };
+    Some(ChartView {
+        id: format!("q-{}", q.id),
+        title,
+        svg: chart.svg(),
+    })
+}
+
+/// `/console/campaigns/{id}`: the 回访报告表 with charts and downloads.
+pub(crate) async fn report(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::CampaignRead) {
+        return r;
+    }
+    let started = std::time::Instant::now();
+    let t = viewer.t;
+    let r = match state.store.campaign_report(id).await {
+        Ok(r) => r,
+        Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let tz = &state.config.time_zone;
+    let figures = vec![
+        Figure {
+            label: t.s("report.targets").into(),
+            value: r.targets.to_string(),
+        },
+        Figure {
+            label: t.s("report.called").into(),
+            value: r.called.to_string(),
+        },
+        Figure {
+            label: t.s("report.reach_rate").into(),
+            value: pct(r.reach_rate),
+        },
+        Figure {
+            label: t.s("report.completion").into(),
+            value: pct(r.completion_rate),
+        },
+        Figure {
+            label: t.s("report.attempts").into(),
+            value: r.attempts.to_string(),
+        },
+        Figure {
+            label: t.s("report.satisfaction_average").into(),
+            value: avg(r.satisfaction.average()),
+        },
+        Figure {
+            label: t.s("report.over_planned").into(),
+            value: r.over_planned.to_string(),
+        },
+    ];
+    let mut charts = vec![
+        ChartView {
+            id: "status".into(),
+            title: t.s("report.by_status").into(),
+            svg: Chart {
+                id: "status",
+                title: t.s("report.by_status").into(),
+                kind: Kind::Bars,
+                labels: r
+                    .by_status
+                    .iter()
+                    .map(|(s, _)| status_label(t, s))
+                    .collect(),
+                series: vec![Series {
+                    name: t.s("report.count").into(),
+                    values: r.by_status.iter().map(|(_, n)| *n as f64).collect(),
+                }],
+                percent: false,
+            }
+            .svg(),
+        },
+        satisfaction_chart(
+            t,
+            "satisfaction".into(),
+            t.s("report.satisfaction").into(),
+            &r.satisfaction,
+        ),
+    ];
+    if !r.by_result.is_empty() {
+        charts.push(ChartView {
+            id: "results".into(),
+            title: t.s("report.by_result").into(),
+            svg: Chart {
+                id: "results",
+                title: t.s("report.by_result").into(),
+                kind: Kind::Bars,
+                labels: r
+                    .by_result
+                    .iter()
+                    .map(|(s, _)| result_label(t, s))
+                    .collect(),
+                series: vec![Series {
+                    name: t.s("report.count").into(),
+                    values: r.by_result.iter().map(|(_, n)| *n as f64).collect(),
+                }],
+                percent: false,
+            }
+            .svg(),
+        });
+    }
+    charts.extend(r.questions.iter().filter_map(|q| question_chart(t, q)));
+    let texts = r
+        .questions
+        .iter()
+        .filter(|q| q.kind == "text")
+        .map(|q| (format!("{} {}", q.id, q.text), q.texts.clone()))
+        .collect();
+    let agents = r
+        .agents
+        .iter()
+        .map(|a| AgentRow {
+            name: a.name.clone().unwrap_or_else(|| "—".into()),
+            attempts: a.attempts,
+            reached: pct(percent(
+                u64::try_from(a.reached).unwrap_or(0),
+                u64::try_from(a.attempts).unwrap_or(0),
+            )),
+            average: a
+                .average_seconds
+                .map(|s| format!("{}:{:02}", (s as i64) / 60, (s as i64) % 60))
+                .unwrap_or_else(|| "—".into()),
+            over_planned: a.over_planned,
+            satisfaction: avg(a.satisfaction.average()),
+        })
+        .collect();
+    let notes = r
+        .notes
+        .iter()
+        .map(|n| NoteRow {
+            at: local(tz, n.at),
+            position: n.position,
+            customer: n.customer_name.clone().unwrap_or_default(),
+            agent: n.agent_name.clone().unwrap_or_default(),
+            result: result_label(t, &n.result),
+            satisfaction: n.satisfaction.map(|s| s.to_string()).unwrap_or_default(),
+            notes: n.notes.clone(),
+        })
+        .collect();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    render(&ReportPage {
+        chrome: viewer.chrome("campaigns", &r.campaign.name),
+        t,
+        id,
+        purpose: purpose_label(t, &r.campaign.purpose),
+        period: period(&state, &r.campaign),
+        script: r.campaign.script.clone(),
+        figures,
+        charts,
+        texts,
+        agents,
+        notes,
+        may_call: viewer.may(Permission::CampaignCall),
+        rendered: t.f("dashboard.rendered", &[("ms", &format!("{ms:.1}"))]),
+    })
+}
+
+struct QuestionView {
+    id: String,
+    text: String,
+    kind: String,
+    options: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "call.html")]
+struct CallPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    id: i64,
+    script: String,
+    planned_seconds: i64,
+    questions: Vec<QuestionView>,
+    results: Vec<(&'static str, String)>,
+}
+
+/// `/console/campaigns/{id}/call`: the agent's call screen.
+pub(crate) async fn call(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::CampaignCall) {
+        return r;
+    }
+    let t = viewer.t;
+    let campaign = match state.store.get_campaign(id).await {
+        Ok(c) => c,
+        Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let questions: Vec<Question> = campaign
+        .questionnaire
+        .clone()
+        .and_then(|q| serde_json::from_value(q).ok())
+        .unwrap_or_default();
+    let results = [
+        "reached",
+        "no_answer",
+        "busy",
+        "wrong_number",
+        "refused",
+        "call_back_later",
+    ]
+    .into_iter()
+    .map(|code| (code, result_label(t, code)))
+    .collect();
+    render(&CallPage {
+        chrome: viewer.chrome("campaigns", &campaign.name),
+        t,
+        id,
+        script: campaign.script.clone(),
+        planned_seconds: campaign.planned_minutes * 60,
+        questions: questions
+            .into_iter()
+            .map(|q| QuestionView {
+                id: q.id,
+                text: q.text,
+                kind: q.kind,
+                options: q.options,
+            })
+            .collect(),
+        results,
+    })
+}
