@@ -21,6 +21,7 @@ backend_tests!(
     attempts_follow_the_windows_and_the_limits,
     complaint_callbacks_close_or_reopen_the_complaint,
     the_report_counts_what_was_recorded,
+    targets_wait_for_their_preferred_times,
 );
 
 /// Local Shanghai time as an instant.
@@ -649,4 +650,59 @@ async fn the_report_counts_what_was_recorded(db: &TestDb) {
         assert_eq!(status, StatusCode::OK, "{page}");
         assert!(html.contains(needle), "{page}");
     }
+}
+
+/// Next-call defers a target the windows refuse to the time they next allow, and
+/// hands it out then: over one day every customer is called inside their own
+/// preferred times.
+async fn targets_wait_for_their_preferred_times(db: &TestDb) {
+    let app = app_with_customers(db, 60).await;
+    let c = create(&app, campaign(json!({ "mode": "all" }), 3)).await;
+    let next = format!("/api/v1/campaigns/{}/next", c["id"]);
+    let mut called_at: Vec<(i64, &str)> = Vec::new();
+    for at in ["2026-03-03T10:00", "2026-03-03T15:00", "2026-03-03T19:00"] {
+        *app.clock.0.lock().unwrap() = local(at);
+        loop {
+            let (status, t) = app
+                .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+                .await;
+            if status == StatusCode::NO_CONTENT {
+                break;
+            }
+            assert_eq!(status, StatusCode::OK, "{t}");
+            let (status, _) = app
+                .post(
+                    &format!("/api/v1/campaign-targets/{}/attempts", t["id"]),
+                    Role::Agent,
+                    json!({ "result": "reached", "satisfaction": 4 }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            called_at.push((t["customer_id"].as_i64().unwrap(), at));
+        }
+    }
+    assert_eq!(called_at.len(), 60, "everyone is called within the day");
+    let mut by_time = std::collections::BTreeMap::new();
+    for (customer, at) in &called_at {
+        let (_, card) = app
+            .get(&format!("/api/v1/customers/{customer}"), Role::Manager)
+            .await;
+        let preferred = card["preferred_contact_time"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let hour = &at[11..13];
+        let fits = match preferred.as_str() {
+            "" => hour == "10",
+            p => match hour {
+                "10" => p.contains("09:00-11:30"),
+                "15" => p.contains("14:00-17:00") && !p.contains("09:00-11:30"),
+                _ => p == "18:30-20:30",
+            },
+        };
+        assert!(fits, "customer {customer} ({preferred}) called at {at}");
+        *by_time.entry(hour.to_owned()).or_insert(0) += 1;
+    }
+    // The sample has customers of each kind of window.
+    assert_eq!(by_time.len(), 3, "{by_time:?}");
 }

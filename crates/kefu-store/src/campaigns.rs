@@ -265,51 +265,58 @@ async fn load_campaign(conn: &mut AnyConnection, id: i64) -> Result<Campaign, St
 
 /// Freezes the target list: one `INSERT … SELECT` per chunk of customers, which
 /// takes each customer's tier rank, kind, preferred time and first phone number
-/// straight from the archive.
+/// straight from the archive. The chunk's (customer, position) pairs travel as one
+/// JSON parameter, unpacked by the database (`json_each`, `jsonb_array_elements`).
 async fn insert_targets(
     conn: &mut AnyConnection,
+    backend: crate::Backend,
     campaign_id: i64,
     ids: &[i64],
     rules: &kefu_domain::tiering::TierRules,
     now: Timestamp,
 ) -> Result<u64, StoreError> {
-    // $1 campaign, $2 time, then tier codes with their ranks, then (id, position) pairs.
+    // $1 campaign, $2 time, $3 the pairs, then tier codes with their ranks.
     let mut tier_case = String::from("CASE c.tier");
-    let mut n = 2;
+    let mut n = 3;
     for _ in rules.tiers() {
         tier_case.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 2));
         n += 2;
     }
     tier_case.push_str(" ELSE 3 END");
-    const CHUNK: usize = 2000;
+    let (pairs_from, customer, position) = match backend {
+        crate::Backend::Sqlite => ("json_each($3) j", "j.value ->> 0", "j.value ->> 1"),
+        crate::Backend::Postgres => (
+            "jsonb_array_elements(CAST($3 AS jsonb)) j",
+            "CAST(j ->> 0 AS BIGINT)",
+            "CAST(j ->> 1 AS BIGINT)",
+        ),
+    };
+    let sql = format!(
+        "INSERT INTO campaign_targets (campaign_id, position, customer_id, phone_key, tier_rank, organisation, \
+         preferred, status, updated_at) \
+         SELECT $1, {position}, c.id, (SELECT p.phone_key FROM customer_phones p WHERE p.customer_id = c.id \
+         ORDER BY p.position LIMIT 1), {tier_case}, CASE WHEN c.kind = 'organisation' THEN 1 ELSE 0 END, \
+         c.preferred_contact_time, 'pending', $2 FROM {pairs_from} JOIN customers c ON c.id = {customer}"
+    );
+    // In customer order: the archive is then read page after page, not at random.
+    let mut pairs: Vec<(i64, i64)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, cid)| (*cid, i as i64 + 1))
+        .collect();
+    pairs.sort_unstable();
+    const CHUNK: usize = 25_000;
     let mut inserted = 0;
-    for (chunk_no, chunk) in ids.chunks(CHUNK).enumerate() {
-        let mut values = String::with_capacity(chunk.len() * 16);
-        let mut p = n;
-        for i in 0..chunk.len() {
-            if i > 0 {
-                values.push(',');
-            }
-            values.push_str(&format!("(${}, ${})", p + 1, p + 2));
-            p += 2;
-        }
-        let sql = format!(
-            "INSERT INTO campaign_targets (campaign_id, position, customer_id, phone_key, tier_rank, organisation, \
-             preferred, status, updated_at) \
-             SELECT $1, v.column2, c.id, (SELECT p.phone_key FROM customer_phones p WHERE p.customer_id = c.id \
-             ORDER BY p.position LIMIT 1), {tier_case}, CASE WHEN c.kind = 'organisation' THEN 1 ELSE 0 END, \
-             c.preferred_contact_time, 'pending', $2 FROM (VALUES {values}) AS v JOIN customers c ON c.id = v.column1"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+    for chunk in pairs.chunks(CHUNK) {
+        let json = serde_json::to_string(chunk).map_err(|e| StoreError::invalid("targets", e))?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(campaign_id)
-            .bind(ms(now));
+            .bind(ms(now))
+            .bind(json);
         for t in rules.tiers() {
             q = q
                 .bind(t.code.clone())
                 .bind(i64::from(3u8.saturating_sub(t.priority_boost.min(3))));
-        }
-        for (i, cid) in chunk.iter().enumerate() {
-            q = q.bind(*cid).bind((chunk_no * CHUNK + i) as i64 + 1);
         }
         inserted += q.execute(&mut *conn).await?.rows_affected();
     }
@@ -364,11 +371,29 @@ impl Store {
                 limit = format!(" LIMIT {}", (*n).max(0));
             }
         }
-        let q = c.bind_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM customers{} ORDER BY {order}{limit}",
-            c.where_sql()
-        ))));
-        let ids = q.fetch_all(&self.pool).await?;
+        // The ids come back as one text (a million rows decoded one by one would
+        // cost more than the scan that finds them).
+        let list = match self.backend() {
+            crate::Backend::Sqlite => format!("group_concat(id, ',' ORDER BY {order})"),
+            crate::Backend::Postgres => {
+                format!("string_agg(CAST(id AS TEXT), ',' ORDER BY {order})")
+            }
+        };
+        let q = c.bind_scalar(sqlx::query_scalar::<_, Option<String>>(
+            sqlx::AssertSqlSafe(format!(
+                "SELECT {list} FROM (SELECT id, last_contact_at FROM customers{} ORDER BY {order}{limit}) s",
+                c.where_sql()
+            )),
+        ));
+        let text = q.fetch_one(&self.pool).await?.unwrap_or_default();
+        let ids = text
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| StoreError::invalid("selection", "unexpected customer id"))
+            })
+            .collect::<Result<Vec<i64>, _>>()?;
         Ok(match &selection.mode {
             SelectionMode::Random { n, seed } => sample(&ids, *n, *seed),
             _ => ids,
@@ -440,7 +465,7 @@ impl Store {
                 .await?;
         }
         let rules = crate::tiers::current_rules(&mut tx).await?;
-        let inserted = insert_targets(&mut tx, id, &ids, &rules.rules, now).await?;
+        let inserted = insert_targets(&mut tx, self.backend(), id, &ids, &rules.rules, now).await?;
         if inserted != ids.len() as u64 {
             // Customers removed since the selection was read are not targets.
             sqlx::query("UPDATE campaigns SET n_targets = $1 WHERE id = $2")

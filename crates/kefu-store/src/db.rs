@@ -223,9 +223,12 @@ impl Store {
                         // loss, not only a process crash; NORMAL survives a crash of
                         // Kefu but may lose the last commits on power loss.
                         let sync = if durable { "FULL" } else { "NORMAL" };
+                        // Checkpoints run in the background (see `Checkpointer`), not
+                        // inside whichever commit happens to fill the WAL.
                         conn.execute(sqlx::AssertSqlSafe(format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA wal_autocheckpoint = 0;"
                         )))
                         .await?;
                     }
@@ -241,7 +244,7 @@ impl Store {
                 },
                 DatabaseUrl::Postgres(_) => StoreError::Connect(e),
             })?;
-        let writer = WriterTurn::new(backend);
+        let writer = WriterTurn::new(backend, &pool);
         let audit_queue = crate::audit::AuditQueue::start(pool.clone(), backend, writer.clone());
         let store = Store {
             pool,
@@ -349,28 +352,90 @@ impl Store {
 }
 
 /// The in-process queue of SQLite writers (no queue on PostgreSQL, whose row locks
-/// let writers proceed in parallel).
+/// let writers proceed in parallel), and the SQLite checkpointer they wake.
 #[derive(Clone)]
-pub(crate) struct WriterTurn(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+pub(crate) struct WriterTurn(Option<SqliteWriter>);
+
+#[derive(Clone)]
+struct SqliteWriter {
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    checkpoint: tokio::sync::mpsc::Sender<()>,
+}
+
+/// How long the checkpointer lets commits gather before copying the WAL into the
+/// database file, and how often it looks anyway (writes outside [`WriteTx`]).
+const CHECKPOINT_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl WriterTurn {
-    fn new(backend: Backend) -> WriterTurn {
-        WriterTurn(
-            (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
-        )
+    fn new(backend: Backend, pool: &AnyPool) -> WriterTurn {
+        WriterTurn((backend == Backend::Sqlite).then(|| SqliteWriter {
+            turn: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            checkpoint: spawn_checkpointer(pool.clone()),
+        }))
     }
+
+    pub(crate) async fn lock(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.0 {
+            Some(w) => Some(w.turn.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Tells the checkpointer the WAL grew (never waits).
+    pub(crate) fn committed(&self) {
+        if let Some(w) = &self.0 {
+            let _ = w.checkpoint.try_send(());
+        }
+    }
+}
+
+/// SQLite's automatic checkpoint runs inside the commit that crosses the WAL's size
+/// threshold, so one unlucky request pays for copying everyone's pages (and an
+/// fsync of the database file). Kefu turns it off and checkpoints here instead, a
+/// moment after commits, with `PASSIVE` (never blocking readers or the writer). The
+/// task ends when the last handle of the store is dropped.
+fn spawn_checkpointer(pool: AnyPool) -> tokio::sync::mpsc::Sender<()> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                woke = receiver.recv() => {
+                    if woke.is_none() {
+                        break;
+                    }
+                    tokio::time::sleep(CHECKPOINT_DELAY).await;
+                    while receiver.try_recv().is_ok() {}
+                }
+                _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            }
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
+            }
+        }
+    });
+    sender
 }
 
 /// A write transaction; on SQLite it also holds this process's writer turn until it
 /// commits or is dropped (rolled back). Derefs to the connection for queries.
 pub(crate) struct WriteTx {
     tx: Transaction<'static, sqlx::Any>,
+    writer: WriterTurn,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        self.tx.commit().await?;
+        self.writer.committed();
+        Ok(())
     }
 }
 
@@ -396,15 +461,16 @@ pub(crate) async fn begin_write(
     backend: Backend,
     writer: &WriterTurn,
 ) -> Result<WriteTx, StoreError> {
-    let turn = match &writer.0 {
-        Some(m) => Some(m.clone().lock_owned().await),
-        None => None,
-    };
+    let turn = writer.lock().await;
     let tx = match backend {
         Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Backend::Postgres => pool.begin().await?,
     };
-    Ok(WriteTx { tx, _turn: turn })
+    Ok(WriteTx {
+        tx,
+        writer: writer.clone(),
+        _turn: turn,
+    })
 }
 
 /// Creates the SQLite file's directory and proves it is writable, so the error names

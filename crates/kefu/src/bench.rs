@@ -826,14 +826,28 @@ pub async fn campaigns(
     let next_url = format!("{base}/api/v1/campaigns/{id}/next");
     // Burst: the 16 agents ask at the same instant, record their attempts, and meet
     // again for the next round — the moment a shift starts or a briefing ends.
-    agents_pulling(&client, &base, &next_url, &tokens, requests / 16 / 2, true)
+    let rounds = requests / 16 / 3;
+    agents_pulling(&client, &base, &next_url, &tokens, rounds, Pace::Together)
         .await
         .print("next-call burst");
     // Continuous: each agent asks again as soon as its attempt is recorded, with no
     // talk time — the server saturated, latency is mostly queueing.
-    agents_pulling(&client, &base, &next_url, &tokens, requests / 16 / 2, false)
+    agents_pulling(&client, &base, &next_url, &tokens, rounds, Pace::Flat)
         .await
         .print("next-call busy");
+    // Talking: each agent spends 40 ms on the call and 40 ms after it — thousands
+    // of times faster than people, yet leaving the server room to breathe.
+    let talk = Duration::from_millis(40);
+    agents_pulling(
+        &client,
+        &base,
+        &next_url,
+        &tokens,
+        rounds,
+        Pace::Talking(talk),
+    )
+    .await
+    .print("next-call paced");
     // The report of the campaign, now with attempts.
     let mut report_ms = Vec::new();
     for _ in 0..5 {
@@ -916,13 +930,24 @@ impl Pulled {
     }
 }
 
+/// How the 16 agents pace their requests.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// All ask at the same instant, then meet again after recording.
+    Together,
+    /// Each asks again as soon as its attempt is recorded.
+    Flat,
+    /// Each talks for the given time before recording, and waits as long again.
+    Talking(Duration),
+}
+
 async fn agents_pulling(
     client: &HttpClient,
     base: &str,
     next_url: &str,
     tokens: &[String],
     rounds: usize,
-    together: bool,
+    pace: Pace,
 ) -> Pulled {
     let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
     let started = Instant::now();
@@ -940,7 +965,7 @@ async fn agents_pulling(
             let mut seen = Vec::new();
             let mut errors = 0;
             for _ in 0..rounds {
-                if together {
+                if let Pace::Together = pace {
                     barrier.wait().await;
                 }
                 let t = Instant::now();
@@ -957,6 +982,9 @@ async fn agents_pulling(
                             serde_json::from_slice(&body).unwrap_or_default();
                         let tid = target["id"].as_i64().unwrap_or_default();
                         seen.push(tid);
+                        if let Pace::Talking(talk) = pace {
+                            tokio::time::sleep(talk).await;
+                        }
                         let attempt = Req {
                             method: hyper::Method::POST,
                             url: format!("{base}/api/v1/campaign-targets/{tid}/attempts"),
@@ -965,6 +993,9 @@ async fn agents_pulling(
                         };
                         if !matches!(send(&client, &attempt, &token).await, Ok((200, _))) {
                             errors += 1;
+                        }
+                        if let Pace::Talking(talk) = pace {
+                            tokio::time::sleep(talk).await;
                         }
                     }
                     other => {

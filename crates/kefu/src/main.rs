@@ -102,8 +102,8 @@ enum BenchCommand {
         /// Size of the random sample.
         #[arg(long, default_value_t = 100_000)]
         targets: usize,
-        /// Next-call requests in all.
-        #[arg(long, default_value_t = 3_200)]
+        /// Next-call requests in all (a third each burst, busy and paced).
+        #[arg(long, default_value_t = 4_800)]
         requests: usize,
     },
     /// Console pages through HTTP: the manager's dashboard, work-order list, inbox,
