@@ -406,7 +406,7 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     wait_text(&c, "main", "王燕").await;
     shot(&c, &dir, "09-customers").await;
 
-    // The customer checks on a phone-sized screen.
+    // The customer checks on a phone-sized screen while the callback is due.
     c.delete_all_cookies().await.unwrap();
     c.set_window_size(390, 844).await.unwrap();
     c.goto(&format!("{base}/status?number={number}&phone4=2468"))
@@ -414,6 +414,57 @@ async fn walkthrough_in_chromium(db: &TestDb) {
         .unwrap();
     wait_text(&c, "#status-result", "待回访").await;
     shot(&c, &dir, "10-status-phone").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // Next morning the agent makes the satisfaction callback from the call screen:
+    // the timer runs, the answer closes the complaint.
+    *app.clock.0.lock().unwrap() = "2026-09-22T02:00:00Z".parse().unwrap();
+    sign_in(&c, &base, Role::Agent).await;
+    c.goto(&format!("{base}/console/campaigns")).await.unwrap();
+    c.find(Locator::LinkText("开始外呼"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "#next-call").await.click().await.unwrap();
+    wait_text(&c, "#target-customer", "王燕").await;
+    wait_text(&c, "#call-timer", "0:01").await;
+    c.find(Locator::Css("#attempt-satisfaction option[value='5']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#attempt-notes"))
+        .await
+        .unwrap()
+        .send_keys("客户对处理结果满意")
+        .await
+        .unwrap();
+    shot(&c, &dir, "11-call-screen").await;
+    c.find(Locator::Css("button.result[value=reached]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#call-status", "已记录").await;
+    c.goto(&format!("{base}/console/work-orders?state=closed"))
+        .await
+        .unwrap();
+    wait_text(&c, "main", &number).await;
+    sign_in(&c, &base, Role::Manager).await;
+    c.goto(&format!("{base}/console/campaigns")).await.unwrap();
+    c.find(Locator::LinkText("投诉满意度回访"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "#chart-satisfaction svg").await;
+    wait_text(&c, "main", "客户对处理结果满意").await;
+    shot(&c, &dir, "12-campaign-report").await;
     eprintln!("screenshots: {}", dir.canonicalize().unwrap().display());
     c.close().await.unwrap();
     server.abort();
