@@ -639,6 +639,14 @@ async fn the_report_counts_what_was_recorded(db: &TestDb) {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // The dashboard's chart files go through the same download path.
+    let (status, mime, csv) =
+        raw_get(&app, "/console/dashboard/satisfaction.csv", Role::Manager).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(mime.starts_with("text/csv") && csv.starts_with(b"\xEF\xBB\xBF"));
+    let (status, _, _) = raw_get(&app, "/console/dashboard/satisfaction.pdf", Role::Manager).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // The console pages: the report with its charts, the call screen with the timer.
     for (page, needle) in [
         (format!("/console/campaigns/{id}"), "回访报告表"),

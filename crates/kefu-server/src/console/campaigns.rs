@@ -349,50 +349,59 @@ struct ReportPage {
     rendered: String,
 }
 
-fn satisfaction_chart(t: &Catalog, id: String, title: String, s: &Satisfaction) -> ChartView {
+/// Bars of counts, one per label.
+fn count_chart(
+    t: &Catalog,
+    id: &str,
+    title: String,
+    bars: impl Iterator<Item = (String, f64)>,
+) -> ChartView {
+    let (labels, values): (Vec<String>, Vec<f64>) = bars.unzip();
     let chart = Chart {
-        id: "satisfaction",
+        id: "counts",
         title: title.clone(),
         kind: Kind::Bars,
-        labels: (1..=5)
-            .map(|n| t.f("report.score", &[("n", &n.to_string())]))
-            .collect(),
+        labels,
         series: vec![Series {
             name: t.s("report.count").into(),
-            values: s.counts.iter().map(|n| *n as f64).collect(),
+            values,
         }],
         percent: false,
     };
     ChartView {
-        id,
+        id: id.to_owned(),
         title,
         svg: chart.svg(),
     }
 }
 
+fn satisfaction_chart(t: &Catalog, id: String, title: String, s: &Satisfaction) -> ChartView {
+    count_chart(
+        t,
+        &id,
+        title,
+        s.counts.iter().enumerate().map(|(i, n)| {
+            (
+                t.f("report.score", &[("n", &(i + 1).to_string())]),
+                *n as f64,
+            )
+        }),
+    )
+}
+
 fn question_chart(t: &Catalog, q: &QuestionResult) -> Option<ChartView> {
     let title = format!("{} {}", q.id, q.text);
+    let id = format!("q-{}", q.id);
     if let Some(scale) = &q.scale {
-        return Some(satisfaction_chart(t, format!("q-{}", q.id), title, scale));
+        return Some(satisfaction_chart(t, id, title, scale));
     }
-    if q.options.is_empty() {
-        return None;
-    }
-    let chart = Chart {
-        id: "question",
-        title: title.clone(),
-        kind: Kind::Bars,
-        labels: q.options.iter().map(|(o, _)| o.clone()).collect(),
-        series: vec![Series {
-            name: t.s("report.count").into(),
-            values: q.options.iter().map(|(_, n)| *n as f64).collect(),
-        }],
-        percent: false,
-    };
-    Some(ChartView {
-        id: format!("q-{}", q.id),
-        title,
-        svg: chart.svg(),
+    (!q.options.is_empty()).then(|| {
+        count_chart(
+            t,
+            &id,
+            title,
+            q.options.iter().map(|(o, n)| (o.clone(), *n as f64)),
+        )
     })
 }
 
@@ -446,26 +455,14 @@ pub(crate) async fn report(
         },
     ];
     let mut charts = vec![
-        ChartView {
-            id: "status".into(),
-            title: t.s("report.by_status").into(),
-            svg: Chart {
-                id: "status",
-                title: t.s("report.by_status").into(),
-                kind: Kind::Bars,
-                labels: r
-                    .by_status
-                    .iter()
-                    .map(|(s, _)| status_label(t, s))
-                    .collect(),
-                series: vec![Series {
-                    name: t.s("report.count").into(),
-                    values: r.by_status.iter().map(|(_, n)| *n as f64).collect(),
-                }],
-                percent: false,
-            }
-            .svg(),
-        },
+        count_chart(
+            t,
+            "status",
+            t.s("report.by_status").into(),
+            r.by_status
+                .iter()
+                .map(|(s, n)| (status_label(t, s), *n as f64)),
+        ),
         satisfaction_chart(
             t,
             "satisfaction".into(),
@@ -474,26 +471,14 @@ pub(crate) async fn report(
         ),
     ];
     if !r.by_result.is_empty() {
-        charts.push(ChartView {
-            id: "results".into(),
-            title: t.s("report.by_result").into(),
-            svg: Chart {
-                id: "results",
-                title: t.s("report.by_result").into(),
-                kind: Kind::Bars,
-                labels: r
-                    .by_result
-                    .iter()
-                    .map(|(s, _)| result_label(t, s))
-                    .collect(),
-                series: vec![Series {
-                    name: t.s("report.count").into(),
-                    values: r.by_result.iter().map(|(_, n)| *n as f64).collect(),
-                }],
-                percent: false,
-            }
-            .svg(),
-        });
+        charts.push(count_chart(
+            t,
+            "results",
+            t.s("report.by_result").into(),
+            r.by_result
+                .iter()
+                .map(|(s, n)| (result_label(t, s), *n as f64)),
+        ));
     }
     charts.extend(r.questions.iter().filter_map(|q| question_chart(t, q)));
     let texts = r

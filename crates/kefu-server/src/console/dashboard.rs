@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -331,30 +331,9 @@ pub(crate) async fn download(
         return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
     };
     let (headers, rows) = chart.table(&chart.title);
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let (bytes, mime) = match ext {
-        "csv" => (
-            kefu_files::write_csv(&header_refs, rows.into_iter()),
-            "text/csv; charset=utf-8",
-        ),
-        "xlsx" => (
-            kefu_files::write_xlsx(&header_refs, rows.into_iter()),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-        _ => return viewer.message(StatusCode::NOT_FOUND, "app.not_found"),
-    };
-    match bytes {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, mime.to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{id}.{ext}\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => crate::error::ApiError::internal(e).into_response(),
+    match ext {
+        "csv" | "xlsx" => crate::routes::file_download(ext, id, &headers, rows)
+            .unwrap_or_else(|e| e.into_response()),
+        _ => viewer.message(StatusCode::NOT_FOUND, "app.not_found"),
     }
 }

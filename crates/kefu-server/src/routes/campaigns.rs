@@ -634,39 +634,6 @@ pub(crate) struct ExportQuery {
     format: String,
 }
 
-/// A file download: CSV (UTF-8 with BOM) or XLSX.
-pub(crate) fn file_response(
-    format: &str,
-    name: &str,
-    headers: &[String],
-    rows: Vec<Vec<String>>,
-) -> ApiResult<Response> {
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let (bytes, mime) = match format {
-        "csv" => (
-            kefu_files::write_csv(&header_refs, rows.into_iter()),
-            "text/csv; charset=utf-8",
-        ),
-        "xlsx" => (
-            kefu_files::write_xlsx(&header_refs, rows.into_iter()),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-        _ => return Err(ApiError::invalid("format", "must be csv or xlsx")),
-    };
-    let bytes = bytes.map_err(ApiError::internal)?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, mime.to_owned()),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.{format}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
 fn check_format(format: &str) -> ApiResult<()> {
     match format {
         "csv" | "xlsx" => Ok(()),
@@ -695,7 +662,7 @@ async fn export_report(
         .map_err(campaign_not_found)?;
     let t = crate::console::i18n::catalog(crate::console::lang_of(&headers));
     let (head, rows) = crate::console::campaigns::report_table(t, &report);
-    file_response(&q.format, &format!("campaign-{id}-report"), &head, rows)
+    crate::routes::file_download(&q.format, &format!("campaign-{id}-report"), &head, rows)
 }
 
 /// The target list (回访对象表) with outcomes as a file, in list order; numbers are
@@ -734,5 +701,5 @@ async fn export_targets(
         );
     }
     let head = crate::console::campaigns::outcome_headers(t);
-    file_response(&q.format, &format!("campaign-{id}-targets"), &head, rows)
+    crate::routes::file_download(&q.format, &format!("campaign-{id}-targets"), &head, rows)
 }

@@ -70,3 +70,43 @@ impl Paging {
         Ok(kefu_store::PageRequest::new(offset, limit))
     }
 }
+
+/// A table as a file download: CSV (UTF-8 with BOM) or XLSX; any other format is
+/// refused.
+pub(crate) fn file_download(
+    format: &str,
+    name: &str,
+    headers: &[String],
+    rows: Vec<Vec<String>>,
+) -> crate::error::ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let (bytes, mime) = match format {
+        "csv" => (
+            kefu_files::write_csv(&header_refs, rows.into_iter()),
+            "text/csv; charset=utf-8",
+        ),
+        "xlsx" => (
+            kefu_files::write_xlsx(&header_refs, rows.into_iter()),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        _ => {
+            return Err(crate::error::ApiError::invalid(
+                "format",
+                "must be csv or xlsx",
+            ));
+        }
+    };
+    let bytes = bytes.map_err(crate::error::ApiError::internal)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{format}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
