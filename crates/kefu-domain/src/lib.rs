@@ -13,6 +13,7 @@ pub mod contact;
 pub mod customer;
 pub mod greeting;
 pub mod ids;
+pub mod incident;
 pub mod lockout;
 pub mod money;
 pub mod phone;
