@@ -630,16 +630,17 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, outcome: CustomerOutcome) {
-        self.affected += 1;
+    /// Counts `n` customers with `outcome`.
+    pub fn add(&mut self, outcome: CustomerOutcome, n: u64) {
+        self.affected += n;
         match outcome {
-            CustomerOutcome::NoContact => self.no_contact += 1,
+            CustomerOutcome::NoContact => self.no_contact += n,
             other => {
-                self.with_contact += 1;
+                self.with_contact += n;
                 match other {
-                    CustomerOutcome::Notified => self.notified += 1,
-                    CustomerOutcome::Failed => self.failed += 1,
-                    _ => self.pending += 1,
+                    CustomerOutcome::Notified => self.notified += n,
+                    CustomerOutcome::Failed => self.failed += n,
+                    _ => self.pending += n,
                 }
             }
         }
@@ -877,7 +878,7 @@ mod tests {
             (any::<bool>(), proptest::collection::vec(state(), 0..3)), 0..200)) {
             let mut t = Tally::default();
             for (has_contact, sends) in &customers {
-                t.add(customer_outcome(*has_contact, sends));
+                t.add(customer_outcome(*has_contact, sends), 1);
             }
             prop_assert!(t.reconciles());
             prop_assert_eq!(t.affected, customers.len() as u64);

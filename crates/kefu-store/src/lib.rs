@@ -19,6 +19,7 @@ pub mod demo;
 pub mod departments;
 mod error;
 pub mod import;
+pub mod incidents;
 mod notify;
 pub mod reports;
 pub mod search;

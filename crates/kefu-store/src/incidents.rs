@@ -1,0 +1,520 @@
+//! Emergency incidents (S6): the incident and its history; the affected customers
+//! selected straight from the archive into one notice each (with or without a
+//! usable contact); the outbox of automatic sends (one row per notice and channel);
+//! the board's figures and the lists.
+
+use jiff::Timestamp;
+use kefu_domain::audit::Actor;
+use kefu_domain::incident::{
+    CustomerOutcome, IncidentCommand, IncidentSpec, IncidentState, IncidentStatus, Tally,
+};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+use crate::audit::{AuditEntry, append};
+use crate::{Conditions, SqlParam, Store, StoreError, from_ms, ms};
+
+/// Which customers an incident affects: those of its service areas, narrowed by an
+/// address fragment and tags when given, plus any listed by code (an uploaded list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Affected {
+    /// Only customers whose address contains this (e.g. a street).
+    pub address_contains: Option<String>,
+    /// Only customers with at least one of these tags.
+    pub tags: Vec<String>,
+    /// Customers by code, whatever their area.
+    pub customer_codes: Vec<String>,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub id: i64,
+    pub kind: String,
+    pub severity: String,
+    pub title: String,
+    pub areas: Vec<String>,
+    pub starts_at: Timestamp,
+    pub expected_end: Option<Timestamp>,
+    pub description: String,
+    pub instructions: String,
+    pub call_script: String,
+    pub sms_template: String,
+    pub email_subject: String,
+    pub email_template: String,
+    pub status: IncidentStatus,
+    pub paused: bool,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+impl Incident {
+    pub fn state(&self) -> IncidentState {
+        IncidentState {
+            status: self.status,
+            paused: self.paused,
+        }
+    }
+}
+
+/// One entry of an incident's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentEvent {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub detail: serde_json::Value,
+}
+
+/// Sends of one channel by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChannelCounts {
+    pub channel: String,
+    pub pending: i64,
+    pub in_flight: i64,
+    pub unknown: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+/// The live board: customers by outcome (they reconcile) and sends per channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Board {
+    pub tally: Tally,
+    pub channels: Vec<ChannelCounts>,
+    /// Agent calls by status.
+    pub calls: Vec<(String, i64)>,
+}
+
+/// Which list of customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeList {
+    Notified,
+    /// Pending and failed: customers with a contact not (yet) reached.
+    NotNotified,
+    NoContact,
+}
+
+/// One affected customer's notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    pub id: i64,
+    pub customer_id: Option<i64>,
+    pub customer_code: Option<String>,
+    pub name: String,
+    pub address: Option<String>,
+    pub phone_key: Option<String>,
+    pub mobile_key: Option<String>,
+    pub email: Option<String>,
+    pub outcome: String,
+    pub call_status: Option<String>,
+    pub notified_channel: Option<String>,
+    pub notified_at: Option<Timestamp>,
+    pub notified_by: Option<String>,
+}
+
+const INCIDENT_COLUMNS: &str = "id, kind, severity, title, areas, starts_at, expected_end, description, instructions, \
+     call_script, sms_template, email_subject, email_template, status, paused, created_by, created_at";
+
+fn incident_from_row(row: &sqlx::any::AnyRow) -> Result<Incident, StoreError> {
+    let status: String = row.try_get("status")?;
+    let areas: String = row.try_get("areas")?;
+    Ok(Incident {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        severity: row.try_get("severity")?,
+        title: row.try_get("title")?,
+        areas: serde_json::from_str(&areas).unwrap_or_default(),
+        starts_at: from_ms(row.try_get("starts_at")?),
+        expected_end: row.try_get::<Option<i64>, _>("expected_end")?.map(from_ms),
+        description: row.try_get("description")?,
+        instructions: row.try_get("instructions")?,
+        call_script: row.try_get("call_script")?,
+        sms_template: row.try_get("sms_template")?,
+        email_subject: row.try_get("email_subject")?,
+        email_template: row.try_get("email_template")?,
+        status: IncidentStatus::parse(&status)
+            .ok_or_else(|| StoreError::Unsupported(format!("incidents.status: '{status}'")))?,
+        paused: row.try_get::<i64, _>("paused")? == 1,
+        created_by: row.try_get("created_by")?,
+        created_at: from_ms(row.try_get("created_at")?),
+    })
+}
+
+async fn load_incident(
+    conn: &mut AnyConnection,
+    id: i64,
+    lock: &str,
+) -> Result<Incident, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    incident_from_row(&row)
+}
+
+async fn record_event(
+    conn: &mut AnyConnection,
+    incident_id: i64,
+    actor: &Actor,
+    action: &str,
+    detail: serde_json::Value,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, at_ms, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(incident_id)
+    .bind(ms(now))
+    .bind(actor.label())
+    .bind(action)
+    .bind(detail.to_string())
+    .execute(&mut *conn)
+    .await?;
+    append(
+        conn,
+        &AuditEntry {
+            actor,
+            action: &format!("incident.{action}"),
+            object_type: "incident",
+            object_id: incident_id.to_string(),
+            detail,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Escapes `%`, `_` and `\` for `LIKE … ESCAPE '\'`.
+fn like_fragment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Store {
+    /// Records an incident and its notices in one transaction: every affected
+    /// customer gets a notice (split by whether they have a phone or an e-mail
+    /// address), and each automatic channel the customer can be reached on gets
+    /// one send in the outbox.
+    pub async fn create_incident(
+        &self,
+        actor: &Actor,
+        spec: &IncidentSpec,
+        affected: &Affected,
+        now: Timestamp,
+    ) -> Result<(Incident, Tally), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO incidents (kind, severity, title, areas, starts_at, expected_end, description, instructions, \
+             call_script, sms_template, email_subject, email_template, status, paused, selection, created_by, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', 0, $13, $14, $15, $15) \
+             RETURNING id",
+        )
+        .bind(spec.kind.code())
+        .bind(spec.severity.code())
+        .bind(&spec.title)
+        .bind(serde_json::to_string(&spec.areas).unwrap_or_else(|_| "[]".into()))
+        .bind(ms(spec.starts_at))
+        .bind(spec.expected_end.map(ms))
+        .bind(&spec.description)
+        .bind(&spec.instructions)
+        .bind(spec.call_script.source())
+        .bind(spec.sms.source())
+        .bind(spec.email_subject.source())
+        .bind(spec.email.source())
+        .bind(serde_json::to_string(affected).unwrap_or_default())
+        .bind(actor.label())
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+
+        // $1 the incident; the customers' conditions follow.
+        let mut c = Conditions::default();
+        c.param(SqlParam::Int(id));
+        let areas: Vec<String> = spec
+            .areas
+            .iter()
+            .map(|a| c.param(SqlParam::Text(a.clone())))
+            .collect();
+        let mut in_area = vec![format!("c.service_area IN ({})", areas.join(", "))];
+        if let Some(fragment) = affected
+            .address_contains
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            let p = c.param(SqlParam::Text(like_fragment(fragment)));
+            in_area.push(format!("c.address LIKE {p} ESCAPE '\\'"));
+        }
+        if !affected.tags.is_empty() {
+            let tags: Vec<String> = affected
+                .tags
+                .iter()
+                .map(|t| c.param(SqlParam::Text(t.trim().to_owned())))
+                .collect();
+            in_area.push(format!(
+                "c.id IN (SELECT customer_id FROM customer_tags WHERE tag IN ({}))",
+                tags.join(", ")
+            ));
+        }
+        let mut who = format!("({})", in_area.join(" AND "));
+        if !affected.customer_codes.is_empty() {
+            let codes: Vec<String> = affected
+                .customer_codes
+                .iter()
+                .map(|code| c.param(SqlParam::Text(code.trim().to_owned())))
+                .collect();
+            who = format!("({who} OR c.code IN ({}))", codes.join(", "));
+        }
+        let insert = format!(
+            "INSERT INTO incident_notices (incident_id, customer_id, name, address, phone_key, mobile_key, email, \
+             has_contact, outcome, call_status) \
+             SELECT $1, x.id, x.name, x.address, x.phone, x.mobile, x.email, \
+             CASE WHEN x.phone IS NOT NULL OR x.email IS NOT NULL THEN 1 ELSE 0 END, \
+             CASE WHEN x.phone IS NOT NULL OR x.email IS NOT NULL THEN 'pending' ELSE 'no_contact' END, \
+             CASE WHEN x.phone IS NOT NULL THEN 'pending' ELSE NULL END \
+             FROM (SELECT c.id, c.name, c.address, NULLIF(TRIM(c.email), '') AS email, \
+             (SELECT p.phone_key FROM customer_phones p WHERE p.customer_id = c.id ORDER BY p.position LIMIT 1) AS phone, \
+             (SELECT p.phone_key FROM customer_phones p WHERE p.customer_id = c.id AND LENGTH(p.phone_key) = 11 \
+             AND SUBSTR(p.phone_key, 1, 1) = '1' ORDER BY p.position LIMIT 1) AS mobile \
+             FROM customers c WHERE {who}) x ORDER BY x.id"
+        );
+        c.bind(sqlx::query(sqlx::AssertSqlSafe(insert)))
+            .execute(&mut *tx)
+            .await?;
+        for (channel, column) in [("sms", "mobile_key"), ("email", "email")] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO incident_sends (incident_id, notice_id, channel, state, updated_at) \
+                 SELECT $1, n.id, '{channel}', 'pending', $2 FROM incident_notices n \
+                 WHERE n.incident_id = $1 AND n.{column} IS NOT NULL ORDER BY n.id"
+            )))
+            .bind(id)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let tally = tally_in(&mut tx, id).await?;
+        record_event(
+            &mut tx,
+            id,
+            actor,
+            "create",
+            json!({ "title": spec.title, "affected": tally.affected, "with_contact": tally.with_contact,
+                    "no_contact": tally.no_contact }),
+            now,
+        )
+        .await?;
+        let incident = load_incident(&mut tx, id, "").await?;
+        tx.commit().await?;
+        Ok((incident, tally))
+    }
+
+    pub async fn get_incident(&self, id: i64) -> Result<Incident, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_incident(&mut conn, id, "").await
+    }
+
+    /// The latest incidents, newest first.
+    pub async fn list_incidents(&self, limit: i64) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY id DESC LIMIT {}",
+            limit.clamp(1, 500)
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
+    /// The incident's history, oldest first.
+    pub async fn incident_events(&self, id: i64) -> Result<Vec<IncidentEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at_ms, actor, action, detail FROM incident_events WHERE incident_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(IncidentEvent {
+                    at: from_ms(r.try_get("at_ms")?),
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    /// Starts notifying, pauses, resumes, resolves or closes an incident, as the
+    /// domain allows; the change and its note go into the history.
+    pub async fn incident_command(
+        &self,
+        actor: &Actor,
+        id: i64,
+        command: IncidentCommand,
+        note: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Incident, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let lock = crate::customers::lock_clause(self.backend());
+        let incident = load_incident(&mut tx, id, lock).await?;
+        let next = incident
+            .state()
+            .apply(command)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        sqlx::query("UPDATE incidents SET status = $1, paused = $2, updated_at = $3 WHERE id = $4")
+            .bind(next.status.code())
+            .bind(i64::from(next.paused))
+            .bind(ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        record_event(
+            &mut tx,
+            id,
+            actor,
+            command.code(),
+            json!({ "from": incident.status.code(), "to": next.status.code(), "paused": next.paused,
+                    "note": note }),
+            now,
+        )
+        .await?;
+        let updated = load_incident(&mut tx, id, "").await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// The live board's figures.
+    pub async fn incident_board(&self, id: i64) -> Result<Board, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_incident(&mut conn, id, "").await?;
+        let tally = tally_in(&mut conn, id).await?;
+        let mut channels: Vec<ChannelCounts> = ["sms", "email"]
+            .iter()
+            .map(|c| ChannelCounts {
+                channel: (*c).to_owned(),
+                ..ChannelCounts::default()
+            })
+            .collect();
+        for r in sqlx::query(
+            "SELECT channel, state, COUNT(*) AS n FROM incident_sends WHERE incident_id = $1 GROUP BY channel, state",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+        {
+            let channel: String = r.try_get("channel")?;
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            if let Some(c) = channels.iter_mut().find(|c| c.channel == channel) {
+                match state.as_str() {
+                    "pending" => c.pending += n,
+                    "in_flight" => c.in_flight += n,
+                    "unknown" => c.unknown += n,
+                    "sent" => c.sent += n,
+                    _ => c.failed += n,
+                }
+            }
+        }
+        let mut calls = Vec::new();
+        for r in sqlx::query(
+            "SELECT call_status, COUNT(*) AS n FROM incident_notices WHERE incident_id = $1 \
+             AND call_status IS NOT NULL GROUP BY call_status ORDER BY call_status",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+        {
+            calls.push((r.try_get("call_status")?, r.try_get("n")?));
+        }
+        Ok(Board {
+            tally,
+            channels,
+            calls,
+        })
+    }
+
+    /// One list of the incident's customers, in notice order: up to `limit` after
+    /// notice `after` (keyset paging, so an export of any size stays linear).
+    pub async fn incident_notices(
+        &self,
+        id: i64,
+        list: NoticeList,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let outcomes = match list {
+            NoticeList::Notified => "'notified'",
+            NoticeList::NotNotified => "'pending', 'failed'",
+            NoticeList::NoContact => "'no_contact'",
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT n.id, n.customer_id, c.code, n.name, n.address, n.phone_key, n.mobile_key, n.email, n.outcome, \
+             n.call_status, n.notified_channel, n.notified_at, n.notified_by FROM incident_notices n \
+             LEFT JOIN customers c ON c.id = n.customer_id \
+             WHERE n.incident_id = $1 AND n.outcome IN ({outcomes}) AND n.id > $2 ORDER BY n.id LIMIT {}",
+            limit.clamp(1, 10_000)
+        )))
+        .bind(id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notice {
+                    id: r.try_get("id")?,
+                    customer_id: r.try_get("customer_id")?,
+                    customer_code: r.try_get("code")?,
+                    name: r.try_get("name")?,
+                    address: r.try_get("address")?,
+                    phone_key: r.try_get("phone_key")?,
+                    mobile_key: r.try_get("mobile_key")?,
+                    email: r.try_get("email")?,
+                    outcome: r.try_get("outcome")?,
+                    call_status: r.try_get("call_status")?,
+                    notified_channel: r.try_get("notified_channel")?,
+                    notified_at: r.try_get::<Option<i64>, _>("notified_at")?.map(from_ms),
+                    notified_by: r.try_get("notified_by")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}
+
+/// Customers by outcome.
+async fn tally_in(conn: &mut AnyConnection, id: i64) -> Result<Tally, StoreError> {
+    let mut tally = Tally::default();
+    for r in sqlx::query(
+        "SELECT outcome, COUNT(*) AS n FROM incident_notices WHERE incident_id = $1 GROUP BY outcome",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let outcome: String = r.try_get("outcome")?;
+        let n: i64 = r.try_get("n")?;
+        let outcome = match outcome.as_str() {
+            "no_contact" => CustomerOutcome::NoContact,
+            "notified" => CustomerOutcome::Notified,
+            "failed" => CustomerOutcome::Failed,
+            _ => CustomerOutcome::Pending,
+        };
+        tally.add(outcome, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(tally)
+}
