@@ -77,7 +77,7 @@ backend_tests!(
 async fn affected_customers_split_by_contact_and_reconcile(db: &TestDb) {
     // 历下区: a mobile and an e-mail; a landline only; nothing; a mobile on 和平路.
     customer(
-        &db,
+        db,
         "A1",
         "历下区",
         "和平路1号",
@@ -87,7 +87,7 @@ async fn affected_customers_split_by_contact_and_reconcile(db: &TestDb) {
     )
     .await;
     customer(
-        &db,
+        db,
         "A2",
         "历下区",
         "泉城路9号",
@@ -96,9 +96,9 @@ async fn affected_customers_split_by_contact_and_reconcile(db: &TestDb) {
         &["老旧小区"],
     )
     .await;
-    customer(&db, "A3", "历下区", "和平路3号", &[], None, &[]).await;
+    customer(db, "A3", "历下区", "和平路3号", &[], None, &[]).await;
     customer(
-        &db,
+        db,
         "A4",
         "历下区",
         "和平路4号",
@@ -109,7 +109,7 @@ async fn affected_customers_split_by_contact_and_reconcile(db: &TestDb) {
     .await;
     // Elsewhere: one listed by code, one not affected.
     customer(
-        &db,
+        db,
         "B1",
         "市中区",
         "经七路1号",
@@ -119,7 +119,7 @@ async fn affected_customers_split_by_contact_and_reconcile(db: &TestDb) {
     )
     .await;
     customer(
-        &db,
+        db,
         "B2",
         "市中区",
         "经七路2号",
