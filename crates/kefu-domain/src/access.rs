@@ -104,6 +104,9 @@ impl Role {
             // Follow-up campaigns: the manager sets them up, agents make the calls.
             CampaignManage => matches!(self, Manager),
             CampaignRead | CampaignCall => matches!(self, Agent | Manager),
+            // Emergencies: the manager records and steers them, agents call.
+            IncidentManage => matches!(self, Manager),
+            IncidentRead | IncidentCall => matches!(self, Agent | Manager),
         }
     }
 }
@@ -188,10 +191,16 @@ pub enum Permission {
     CampaignRead,
     /// Taking the next call of a campaign and recording attempts.
     CampaignCall,
+    /// Recording emergency incidents, choosing the affected, steering notification.
+    IncidentManage,
+    /// Reading incidents, their board and lists.
+    IncidentRead,
+    /// Taking the next customer to notify by phone and recording the result.
+    IncidentCall,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 35] = [
+    pub const ALL: [Permission; 38] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -227,6 +236,9 @@ impl Permission {
         Permission::CampaignManage,
         Permission::CampaignRead,
         Permission::CampaignCall,
+        Permission::IncidentManage,
+        Permission::IncidentRead,
+        Permission::IncidentCall,
     ];
 }
 

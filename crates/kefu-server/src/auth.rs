@@ -252,6 +252,9 @@ pub mod perm {
         CampaignManage,
         CampaignRead,
         CampaignCall,
+        IncidentManage,
+        IncidentRead,
+        IncidentCall,
     );
 }
 

@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         (name = "service-rules", description = "Kinds, routing rules, deadline policies, webhooks"),
         (name = "public", description = "Self-service status for customers (no sign-in)"),
         (name = "campaigns", description = "Follow-up campaigns 回访: target lists, next call, attempts"),
+        (name = "incidents", description = "Emergency incidents 紧急事故: affected customers, notification, lists"),
     )
 )]
 pub struct ApiDoc;

@@ -6,6 +6,7 @@ pub(crate) mod contacts;
 pub(crate) mod customer_files;
 pub(crate) mod customers;
 pub(crate) mod departments;
+pub(crate) mod incidents;
 pub(crate) mod public;
 pub(crate) mod service_rules;
 pub(crate) mod session;
@@ -35,6 +36,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(service_rules::router())
         .merge(public::router())
         .merge(campaigns::router())
+        .merge(incidents::router())
 }
 
 /// Query parameters for paged lists.

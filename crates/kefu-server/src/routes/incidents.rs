@@ -1,0 +1,499 @@
+//! Emergency incidents over HTTP (S6): recording an incident with its affected
+//! customers, steering it (start notifying, pause, resume, resolve, close), the
+//! board's figures and history, and the lists as JSON, CSV or XLSX.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use kefu_domain::incident::{IncidentCommand, IncidentInput, Tally};
+use kefu_store::incidents::{Affected, Board, ChannelCounts, Incident, Notice, NoticeList};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Authorized, perm};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::contacts::shown_number;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_incidents, create_incident))
+        .routes(routes!(get_incident))
+        .routes(routes!(command_incident))
+        .routes(routes!(incident_notices))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IncidentView {
+    id: i64,
+    kind: String,
+    kind_label: String,
+    severity: String,
+    severity_label: String,
+    title: String,
+    areas: Vec<String>,
+    starts_at: String,
+    expected_end: Option<String>,
+    description: String,
+    instructions: String,
+    call_script: String,
+    sms_template: String,
+    email_subject: String,
+    email_template: String,
+    /// open, notifying, resolved, closed.
+    status: String,
+    paused: bool,
+    created_by: String,
+    created_at: String,
+}
+
+impl From<Incident> for IncidentView {
+    fn from(i: Incident) -> IncidentView {
+        let label = |code: &str, parse: fn(&str) -> Option<&'static str>| {
+            parse(code).unwrap_or("").to_owned()
+        };
+        IncidentView {
+            kind_label: label(&i.kind, |c| {
+                kefu_domain::incident::IncidentKind::parse(c).map(|k| k.label_zh())
+            }),
+            severity_label: label(&i.severity, |c| {
+                kefu_domain::incident::Severity::parse(c).map(|s| s.label_zh())
+            }),
+            id: i.id,
+            kind: i.kind,
+            severity: i.severity,
+            title: i.title,
+            areas: i.areas,
+            starts_at: i.starts_at.to_string(),
+            expected_end: i.expected_end.map(|t| t.to_string()),
+            description: i.description,
+            instructions: i.instructions,
+            call_script: i.call_script,
+            sms_template: i.sms_template,
+            email_subject: i.email_subject,
+            email_template: i.email_template,
+            status: i.status.code().into(),
+            paused: i.paused,
+            created_by: i.created_by,
+            created_at: i.created_at.to_string(),
+        }
+    }
+}
+
+/// Customers by outcome; `with_contact + no_contact = affected` and
+/// `notified + pending + failed = with_contact` always hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TallyView {
+    affected: u64,
+    with_contact: u64,
+    no_contact: u64,
+    notified: u64,
+    pending: u64,
+    failed: u64,
+}
+
+impl From<Tally> for TallyView {
+    fn from(t: Tally) -> TallyView {
+        TallyView {
+            affected: t.affected,
+            with_contact: t.with_contact,
+            no_contact: t.no_contact,
+            notified: t.notified,
+            pending: t.pending,
+            failed: t.failed,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChannelView {
+    /// sms or email.
+    channel: String,
+    pending: i64,
+    in_flight: i64,
+    /// Sends whose fate is being reconciled with the gateway.
+    unknown: i64,
+    sent: i64,
+    failed: i64,
+}
+
+impl From<ChannelCounts> for ChannelView {
+    fn from(c: ChannelCounts) -> ChannelView {
+        ChannelView {
+            channel: c.channel,
+            pending: c.pending,
+            in_flight: c.in_flight,
+            unknown: c.unknown,
+            sent: c.sent,
+            failed: c.failed,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BoardView {
+    incident: IncidentView,
+    customers: TallyView,
+    channels: Vec<ChannelView>,
+    /// Agent calls by status (pending, done, not_reached, failed).
+    #[schema(value_type = Vec<Object>)]
+    calls: Vec<(String, i64)>,
+    events: Vec<EventView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventView {
+    at: String,
+    actor: String,
+    action: String,
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+}
+
+fn board_view(incident: Incident, board: Board, events: Vec<EventView>) -> BoardView {
+    BoardView {
+        incident: incident.into(),
+        customers: board.tally.into(),
+        channels: board.channels.into_iter().map(Into::into).collect(),
+        calls: board.calls,
+        events,
+    }
+}
+
+/// Who is affected beyond the incident's service areas.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AffectedInput {
+    /// Only customers whose address contains this text (e.g. a street).
+    address_contains: Option<String>,
+    /// Only customers with at least one of these tags.
+    #[serde(default)]
+    tags: Vec<String>,
+    /// Customers by code, whatever their area (an uploaded list).
+    #[serde(default)]
+    customer_codes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewIncident {
+    incident: IncidentInput,
+    #[serde(default)]
+    affected: AffectedInput,
+}
+
+const CODES_MAX: usize = 200_000;
+
+fn affected(input: AffectedInput) -> ApiResult<Affected> {
+    if input.customer_codes.len() > CODES_MAX {
+        return Err(ApiError::invalid(
+            "affected.customer_codes",
+            format!("at most {CODES_MAX} codes"),
+        ));
+    }
+    if input
+        .address_contains
+        .as_deref()
+        .is_some_and(|a| a.chars().count() > 100)
+    {
+        return Err(ApiError::invalid(
+            "affected.address_contains",
+            "at most 100 characters",
+        ));
+    }
+    for (i, t) in input.tags.iter().enumerate() {
+        if t.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("affected.tags[{i}]"),
+                "is empty",
+            ));
+        }
+    }
+    for (i, c) in input.customer_codes.iter().enumerate() {
+        if c.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("affected.customer_codes[{i}]"),
+                "is empty",
+            ));
+        }
+    }
+    Ok(Affected {
+        address_contains: input.address_contains,
+        tags: input.tags,
+        customer_codes: input.customer_codes,
+    })
+}
+
+/// Records an incident and notices every affected customer is to get: customers
+/// of the service areas (narrowed by address and tags when given) and any listed
+/// by code. Those without a phone or e-mail are listed for field visits at once.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = NewIncident,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = BoardView), (status = 422, body = ErrorBody)))]
+async fn create_incident(
+    who: Authorized<perm::IncidentManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<NewIncident>,
+) -> ApiResult<(StatusCode, Json<BoardView>)> {
+    let spec = input
+        .incident
+        .parse()
+        .map_err(|e| ApiError::invalid(&format!("incident.{}", e.field), e.reason))?;
+    let affected = affected(input.affected)?;
+    let (incident, _) = state
+        .store
+        .create_incident(&who.actor(), &spec, &affected, state.clock.now())
+        .await?;
+    let view = board(&state, incident.id).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn board(state: &AppState, id: i64) -> ApiResult<BoardView> {
+    let not_found = or_not_found("incident");
+    let incident = state.store.get_incident(id).await.map_err(&not_found)?;
+    let figures = state.store.incident_board(id).await.map_err(&not_found)?;
+    let events = state
+        .store
+        .incident_events(id)
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            at: e.at.to_string(),
+            actor: e.actor,
+            action: e.action,
+            detail: e.detail,
+        })
+        .collect();
+    Ok(board_view(incident, figures, events))
+}
+
+/// Incidents, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = Vec<IncidentView>)))]
+async fn list_incidents(
+    _who: Authorized<perm::IncidentRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<IncidentView>>> {
+    let list = state.store.list_incidents(200).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// One incident with its live figures (customers by outcome, sends per channel,
+/// agent calls) and its history.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = BoardView), (status = 404, body = ErrorBody)))]
+async fn get_incident(
+    _who: Authorized<perm::IncidentRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<BoardView>> {
+    Ok(Json(board(&state, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommandInput {
+    /// start_notifying, pause, resume, resolve or close.
+    command: String,
+    note: Option<String>,
+}
+
+/// Starts notifying, pauses or resumes the whole incident, resolves or closes it.
+/// A command the incident's state does not allow is refused (409).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/commands", tag = "incidents", params(("id" = i64, Path)),
+    request_body = CommandInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = BoardView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn command_incident(
+    who: Authorized<perm::IncidentManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CommandInput>,
+) -> ApiResult<Json<BoardView>> {
+    let command = IncidentCommand::parse(&input.command).ok_or_else(|| {
+        ApiError::invalid(
+            "command",
+            "must be start_notifying, pause, resume, resolve or close",
+        )
+    })?;
+    let note = input
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > 500) {
+        return Err(ApiError::invalid("note", "at most 500 characters"));
+    }
+    state
+        .store
+        .incident_command(&who.actor(), id, command, note, state.clock.now())
+        .await
+        .map_err(or_not_found("incident"))?;
+    Ok(Json(board(&state, id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct NoticesQuery {
+    /// notified, not_notified or no_contact.
+    list: String,
+    /// json (default, a page), csv or xlsx (the whole list).
+    format: Option<String>,
+    /// For json: the last notice id of the previous page.
+    after: Option<i64>,
+    /// For json: page size (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NoticeView {
+    id: i64,
+    customer_id: Option<i64>,
+    customer_code: Option<String>,
+    name: String,
+    address: Option<String>,
+    /// Masked for roles without full contact details.
+    phone: Option<String>,
+    mobile: Option<String>,
+    email: Option<String>,
+    /// pending, notified, failed or no_contact.
+    outcome: String,
+    call_status: Option<String>,
+    notified_channel: Option<String>,
+    notified_at: Option<String>,
+    notified_by: Option<String>,
+}
+
+fn notice_view(n: Notice, full: bool) -> NoticeView {
+    NoticeView {
+        id: n.id,
+        customer_id: n.customer_id,
+        customer_code: n.customer_code,
+        name: n.name,
+        address: n.address,
+        phone: shown_number(n.phone_key.as_deref(), full),
+        mobile: shown_number(n.mobile_key.as_deref(), full),
+        email: n.email.map(|e| if full { e } else { mask_email(&e) }),
+        outcome: n.outcome,
+        call_status: n.call_status,
+        notified_channel: n.notified_channel,
+        notified_at: n.notified_at.map(|t| t.to_string()),
+        notified_by: n.notified_by,
+    }
+}
+
+fn mask_email(e: &str) -> String {
+    match e.split_once('@') {
+        Some((user, domain)) => {
+            let first: String = user.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+/// The customers notified, not yet notified (pending or failed), or without a
+/// contact (for field visits): a page as JSON, or the whole list as CSV or XLSX —
+/// at any moment, also while notices go out.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/notices", tag = "incidents",
+    params(("id" = i64, Path), NoticesQuery), security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<NoticeView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn incident_notices(
+    who: Authorized<perm::IncidentRead>,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<NoticesQuery>,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let list = match q.list.as_str() {
+        "notified" => NoticeList::Notified,
+        "not_notified" => NoticeList::NotNotified,
+        "no_contact" => NoticeList::NoContact,
+        _ => {
+            return Err(ApiError::invalid(
+                "list",
+                "must be notified, not_notified or no_contact",
+            ));
+        }
+    };
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv" | "xlsx") {
+        return Err(ApiError::invalid("format", "must be json, csv or xlsx"));
+    }
+    state
+        .store
+        .get_incident(id)
+        .await
+        .map_err(or_not_found("incident"))?;
+    let full = who
+        .role()
+        .permits(kefu_domain::Permission::CustomerContactsFull);
+    if format == "json" {
+        let limit = q.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid("limit", "must be 1–1000"));
+        }
+        let page = state
+            .store
+            .incident_notices(id, list, q.after.unwrap_or(0), limit)
+            .await?;
+        let views: Vec<NoticeView> = page.into_iter().map(|n| notice_view(n, full)).collect();
+        return Ok(Json(views).into_response());
+    }
+    let t = crate::console::i18n::catalog(crate::console::lang_of(&headers));
+    let head: Vec<String> = [
+        "notices.code",
+        "notices.name",
+        "notices.address",
+        "notices.phone",
+        "notices.mobile",
+        "notices.email",
+        "notices.outcome",
+        "notices.channel",
+        "notices.at",
+        "notices.by",
+    ]
+    .iter()
+    .map(|k| t.s(k).to_owned())
+    .collect();
+    let tz = state.config.time_zone.clone();
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = state.store.incident_notices(id, list, after, 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for n in page {
+            let v = notice_view(n, full);
+            rows.push(vec![
+                v.customer_code.unwrap_or_default(),
+                v.name,
+                v.address.unwrap_or_default(),
+                v.phone.unwrap_or_default(),
+                v.mobile.unwrap_or_default(),
+                v.email.unwrap_or_default(),
+                t.s(&format!("notices.outcome_{}", v.outcome)).to_owned(),
+                v.notified_channel
+                    .map(|c| t.s(&format!("notices.channel_{c}")).to_owned())
+                    .unwrap_or_default(),
+                v.notified_at
+                    .and_then(|at| at.parse::<jiff::Timestamp>().ok())
+                    .map(|at| {
+                        at.to_zoned(tz.clone())
+                            .strftime("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default(),
+                v.notified_by.unwrap_or_default(),
+            ]);
+        }
+    }
+    crate::routes::file_download(format, &format!("incident-{id}-{}", q.list), &head, rows)
+}
