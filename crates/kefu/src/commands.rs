@@ -75,6 +75,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Bench {
+            command: BenchCommand::Incidents { area },
+        } => crate::bench::incidents(&store, &settings, &area)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench {
             command: BenchCommand::Console { requests },
         } => crate::bench::console(&store, &settings, requests)
             .await

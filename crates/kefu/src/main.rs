@@ -106,6 +106,14 @@ enum BenchCommand {
         #[arg(long, default_value_t = 4_800)]
         requests: usize,
     },
+    /// Emergency incidents: selecting the affected customers of one service area (of
+    /// all in the database) and enqueuing their notices, the board, the lists as
+    /// files (data from `kefu demo`).
+    Incidents {
+        /// The service area hit (the demo spreads customers over eight).
+        #[arg(long, default_value = "历下区")]
+        area: String,
+    },
     /// Console pages through HTTP: the manager's dashboard, work-order list, inbox,
     /// agent desk, screen pop and customer search (data from `kefu demo`).
     Console {

@@ -62,7 +62,9 @@ CREATE TABLE incident_notices (
     notified_by     TEXT,
     UNIQUE (incident_id, customer_id)
 );
-CREATE INDEX incident_notices_outcome ON incident_notices (incident_id, outcome, id);
+-- The board counts by outcome; the lists walk notices in order, filtering outcome.
+CREATE INDEX incident_notices_outcome ON incident_notices (incident_id, outcome);
+CREATE INDEX incident_notices_order ON incident_notices (incident_id, id);
 CREATE INDEX incident_notices_calls ON incident_notices (incident_id, call_next_at, id)
     WHERE call_status = 'pending';
 CREATE INDEX incident_notices_held ON incident_notices (locked_by, incident_id)
