@@ -6,7 +6,8 @@
 use jiff::Timestamp;
 use kefu_domain::audit::Actor;
 use kefu_domain::incident::{
-    CustomerOutcome, IncidentCommand, IncidentSpec, IncidentState, IncidentStatus, Tally,
+    CustomerOutcome, IncidentCommand, IncidentSpec, IncidentState, IncidentStatus, NoticeChannel,
+    SendProgress, SendState, Tally, customer_outcome, idempotency_key,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -517,4 +518,222 @@ async fn tally_in(conn: &mut AnyConnection, id: i64) -> Result<Tally, StoreError
         tally.add(outcome, u64::try_from(n).unwrap_or(0));
     }
     Ok(tally)
+}
+
+/// One send a dispatcher holds: to deliver (`state` in flight) or, when a
+/// dispatcher stopped while it was in flight, to reconcile first (`state`
+/// unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedSend {
+    pub id: i64,
+    pub incident_id: i64,
+    pub notice_id: i64,
+    pub channel: NoticeChannel,
+    pub state: SendState,
+    pub attempts: u32,
+    /// The mobile number (SMS) or e-mail address.
+    pub to: String,
+    pub name: String,
+    /// The idempotency key, sent with the message and used to ask the gateway.
+    pub key: String,
+}
+
+impl Store {
+    /// Sends left in flight past their lease (their dispatcher stopped or lost its
+    /// lease) become unknown: they may have left, and are reconciled by key before
+    /// anything else. Returns how many.
+    pub async fn expire_in_flight(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE incident_sends SET state = 'unknown', claimed_by = NULL, claimed_until = NULL, next_at = $1, \
+             last_error = 'the dispatcher stopped while sending', updated_at = $1 \
+             WHERE state = 'in_flight' AND claimed_until < $1",
+        )
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Takes up to `limit` due sends of `channel` for `dispatcher`, of incidents
+    /// that are notifying and not paused: pending ones go in flight (to be sent),
+    /// unknown ones are leased for reconciliation. No two dispatchers get one send
+    /// (on PostgreSQL, rows another instance is taking are skipped).
+    pub async fn claim_sends(
+        &self,
+        dispatcher: &str,
+        channel: NoticeChannel,
+        limit: i64,
+        lease: jiff::SignedDuration,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedSend>, StoreError> {
+        let skip_locked = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT s.id FROM incident_sends s WHERE s.state IN ('pending', 'unknown') AND s.next_at <= $1 \
+             AND s.channel = $2 AND (s.claimed_until IS NULL OR s.claimed_until < $1) \
+             AND s.incident_id IN (SELECT id FROM incidents WHERE status = 'notifying' AND paused = 0) \
+             ORDER BY s.next_at, s.id LIMIT {}{skip_locked}",
+            limit.clamp(1, 1000)
+        )))
+        .bind(ms(now))
+        .bind(channel.code())
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let list = ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE incident_sends SET state = CASE WHEN state = 'pending' THEN 'in_flight' ELSE state END, \
+             claimed_by = $1, claimed_until = $2, updated_at = $3 WHERE id IN ({list})"
+        )))
+        .bind(dispatcher)
+        .bind(ms(now.checked_add(lease).unwrap_or(now)))
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        let column = match channel {
+            NoticeChannel::Sms => "n.mobile_key",
+            _ => "n.email",
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT s.id, s.incident_id, s.notice_id, s.state, s.attempts, {column} AS recipient, n.name \
+             FROM incident_sends s JOIN incident_notices n ON n.id = s.notice_id WHERE s.id IN ({list}) ORDER BY s.id"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                let incident_id: i64 = r.try_get("incident_id")?;
+                let notice_id: i64 = r.try_get("notice_id")?;
+                Ok(ClaimedSend {
+                    id: r.try_get("id")?,
+                    incident_id,
+                    notice_id,
+                    channel,
+                    state: SendState::parse(&state).unwrap_or(SendState::Unknown),
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                    to: r
+                        .try_get::<Option<String>, _>("recipient")?
+                        .unwrap_or_default(),
+                    name: r.try_get("name")?,
+                    key: idempotency_key(incident_id, notice_id, channel),
+                })
+            })
+            .collect()
+    }
+
+    /// Records what became of a send `dispatcher` holds, and the customer's outcome
+    /// with it (notified by the first channel that reached them; failed when every
+    /// channel gave up). Returns false, changing nothing, when the dispatcher no
+    /// longer holds the send (its lease expired and the send is being reconciled).
+    pub async fn finish_send(
+        &self,
+        dispatcher: &str,
+        send_id: i64,
+        progress: &SendProgress,
+        provider_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT notice_id, channel FROM incident_sends WHERE id = $1 AND claimed_by = $2 \
+             AND state IN ('in_flight', 'unknown')",
+        )
+        .bind(send_id)
+        .bind(dispatcher)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let notice_id: i64 = row.try_get("notice_id")?;
+        let channel: String = row.try_get("channel")?;
+        sqlx::query(
+            "UPDATE incident_sends SET state = $1, attempts = $2, next_at = $3, last_error = $4, \
+             provider_id = COALESCE($5, provider_id), sent_at = $6, claimed_by = NULL, claimed_until = NULL, \
+             updated_at = $7 WHERE id = $8",
+        )
+        .bind(progress.state.code())
+        .bind(i64::from(progress.attempts))
+        .bind(progress.next_at.map_or(ms(now), ms))
+        .bind(progress.last_error.as_deref())
+        .bind(provider_id)
+        .bind((progress.state == SendState::Sent).then(|| ms(now)))
+        .bind(ms(now))
+        .bind(send_id)
+        .execute(&mut *tx)
+        .await?;
+        if progress.state == SendState::Sent {
+            sqlx::query(
+                "UPDATE incident_notices SET notified_channel = COALESCE(notified_channel, $1), \
+                 notified_at = COALESCE(notified_at, $2), notified_by = COALESCE(notified_by, $3) WHERE id = $4",
+            )
+            .bind(&channel)
+            .bind(ms(now))
+            .bind(format!("system:{channel}"))
+            .bind(notice_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        refresh_outcome(&mut tx, notice_id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Sets a notice's outcome from its sends and call, by the domain's rule.
+async fn refresh_outcome(conn: &mut AnyConnection, notice_id: i64) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT has_contact, call_status, notified_channel FROM incident_notices WHERE id = $1",
+    )
+    .bind(notice_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let has_contact = row.try_get::<i64, _>("has_contact")? == 1;
+    let call: Option<String> = row.try_get("call_status")?;
+    let notified: Option<String> = row.try_get("notified_channel")?;
+    let mut states: Vec<SendState> =
+        sqlx::query_scalar::<_, String>("SELECT state FROM incident_sends WHERE notice_id = $1")
+            .bind(notice_id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|s| SendState::parse(s).unwrap_or(SendState::Pending))
+            .collect();
+    // The agent's call counts as a channel too.
+    match call.as_deref() {
+        Some("done") => states.push(SendState::Sent),
+        Some("failed") => states.push(SendState::Failed),
+        Some(_) => states.push(SendState::Pending),
+        None => {}
+    }
+    if notified.is_some() {
+        states.push(SendState::Sent);
+    }
+    let outcome = match customer_outcome(has_contact, &states) {
+        CustomerOutcome::NoContact => "no_contact",
+        CustomerOutcome::Notified => "notified",
+        CustomerOutcome::Failed => "failed",
+        CustomerOutcome::Pending => "pending",
+    };
+    sqlx::query("UPDATE incident_notices SET outcome = $1 WHERE id = $2")
+        .bind(outcome)
+        .bind(notice_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

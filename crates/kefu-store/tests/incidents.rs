@@ -2,11 +2,15 @@
 //! the split by contact, one send per notice and channel, the lists that reconcile.
 #![allow(clippy::unwrap_used)]
 
+use jiff::SignedDuration;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use kefu_domain::audit::Actor;
 use kefu_domain::customer::{CustomerDraft, CustomerInput, PhoneInput};
-use kefu_domain::incident::{IncidentCommand, IncidentInput, IncidentStatus};
+use kefu_domain::incident::{
+    GatewayAnswer, IncidentCommand, IncidentInput, IncidentStatus, KeyLookup, NoticeChannel,
+    SendState, after_send, reconcile,
+};
 use kefu_store::incidents::{Affected, NoticeList};
 use kefu_store::testing::TestDb;
 use kefu_store::{StoreError, backend_tests};
@@ -72,6 +76,7 @@ fn leak() -> IncidentInput {
 backend_tests!(
     affected_customers_split_by_contact_and_reconcile,
     incident_commands_follow_the_rules,
+    sends_are_claimed_once_and_reconciled_after_a_stop,
 );
 
 async fn affected_customers_split_by_contact_and_reconcile(db: &TestDb) {
@@ -305,4 +310,207 @@ async fn incident_commands_follow_the_rules(db: &TestDb) {
         db.store.verify_audit().await.unwrap(),
         kefu_store::audit::AuditVerdict::Intact { .. }
     ));
+}
+
+async fn sends_are_claimed_once_and_reconciled_after_a_stop(db: &TestDb) {
+    for i in 0..30 {
+        customer(
+            db,
+            &format!("S{i:02}"),
+            "历下区",
+            "和平路",
+            &[("mobile", &format!("139 0531 {i:04}"))],
+            (i % 3 == 0).then_some("x@example.cn"),
+            &[],
+        )
+        .await;
+    }
+    let spec = leak().parse().unwrap();
+    let (incident, _) = db
+        .store
+        .create_incident(&manager(), &spec, &Affected::default(), now())
+        .await
+        .unwrap();
+    let lease = SignedDuration::from_secs(60);
+    // Nothing goes out before notifying starts, nor while paused.
+    let none = db
+        .store
+        .claim_sends("d1", NoticeChannel::Sms, 100, lease, now())
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let actor = manager();
+    db.store
+        .incident_command(
+            &actor,
+            incident.id,
+            IncidentCommand::StartNotifying,
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+
+    // Two dispatchers at once never hold the same send.
+    let (a, b) = tokio::join!(
+        db.store
+            .claim_sends("d1", NoticeChannel::Sms, 20, lease, now()),
+        db.store
+            .claim_sends("d2", NoticeChannel::Sms, 20, lease, now()),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 30);
+    let mut ids: Vec<i64> = a.iter().chain(&b).map(|s| s.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30);
+    assert!(
+        a.iter()
+            .all(|s| s.state == SendState::InFlight && s.to.starts_with("139"))
+    );
+    assert!(a[0].key.starts_with(&format!("kefu-inc{}-n", incident.id)));
+
+    // d1 delivers its sends; d2 stops (a crash) with its sends in flight.
+    for s in &a {
+        let p = after_send(
+            s.attempts,
+            &GatewayAnswer::Accepted {
+                provider_id: Some("gw-1".into()),
+            },
+            3,
+            now(),
+        );
+        assert!(
+            db.store
+                .finish_send("d1", s.id, &p, Some("gw-1"), now())
+                .await
+                .unwrap()
+        );
+    }
+    // Another dispatcher cannot record on d2's sends.
+    let p = after_send(0, &GatewayAnswer::Accepted { provider_id: None }, 3, now());
+    assert!(
+        !db.store
+            .finish_send("d1", b[0].id, &p, None, now())
+            .await
+            .unwrap()
+    );
+    // Before the lease ends they are nobody else's.
+    assert_eq!(db.store.expire_in_flight(now()).await.unwrap(), 0);
+    assert!(
+        db.store
+            .claim_sends("d3", NoticeChannel::Sms, 100, lease, now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = now() + SignedDuration::from_secs(61);
+    assert_eq!(
+        db.store.expire_in_flight(later).await.unwrap(),
+        b.len() as u64
+    );
+    let board = db.store.incident_board(incident.id).await.unwrap();
+    let sms = board.channels.iter().find(|c| c.channel == "sms").unwrap();
+    assert_eq!(
+        (sms.sent, sms.unknown, sms.in_flight),
+        (a.len() as i64, b.len() as i64, 0)
+    );
+    // The restarted dispatcher reconciles them by key: the gateway had the first,
+    // never saw the others; those are sent now, once.
+    let unknown = db
+        .store
+        .claim_sends("d3", NoticeChannel::Sms, 100, lease, later)
+        .await
+        .unwrap();
+    assert_eq!(unknown.len(), b.len());
+    assert!(unknown.iter().all(|s| s.state == SendState::Unknown));
+    for (i, s) in unknown.iter().enumerate() {
+        let lookup = if i == 0 {
+            KeyLookup::Found {
+                provider_id: Some("gw-9".into()),
+            }
+        } else {
+            KeyLookup::NotFound
+        };
+        let p = reconcile(&lookup, s.attempts, later);
+        assert!(
+            db.store
+                .finish_send("d3", s.id, &p, None, later)
+                .await
+                .unwrap()
+        );
+    }
+    let resend = db
+        .store
+        .claim_sends("d3", NoticeChannel::Sms, 100, lease, later)
+        .await
+        .unwrap();
+    assert_eq!(resend.len(), b.len() - 1);
+    for s in &resend {
+        assert_eq!(s.state, SendState::InFlight);
+        let p = after_send(
+            s.attempts,
+            &GatewayAnswer::Accepted { provider_id: None },
+            3,
+            later,
+        );
+        assert!(
+            db.store
+                .finish_send("d3", s.id, &p, None, later)
+                .await
+                .unwrap()
+        );
+    }
+    // Every customer with a mobile is notified by SMS, exactly once; e-mails wait.
+    let board = db.store.incident_board(incident.id).await.unwrap();
+    let sms = board.channels.iter().find(|c| c.channel == "sms").unwrap();
+    assert_eq!(
+        (sms.sent, sms.pending, sms.unknown, sms.failed),
+        (30, 0, 0, 0)
+    );
+    assert_eq!((board.tally.notified, board.tally.pending), (30, 0));
+    assert!(board.tally.reconciles());
+    let notified = db
+        .store
+        .incident_notices(incident.id, NoticeList::Notified, 0, 100)
+        .await
+        .unwrap();
+    assert!(
+        notified
+            .iter()
+            .all(|n| n.notified_channel.as_deref() == Some("sms"))
+    );
+
+    // A gateway that keeps refusing for now ends in failed after the attempts; a
+    // customer whose every channel failed is listed as failed.
+    let emails = db
+        .store
+        .claim_sends("d1", NoticeChannel::Email, 100, lease, later)
+        .await
+        .unwrap();
+    assert_eq!(emails.len(), 10);
+    let p = after_send(
+        2,
+        &GatewayAnswer::Retry {
+            reason: "421 try later".into(),
+        },
+        3,
+        later,
+    );
+    assert_eq!(p.state, SendState::Failed);
+    assert!(
+        db.store
+            .finish_send("d1", emails[0].id, &p, None, later)
+            .await
+            .unwrap()
+    );
+    let board = db.store.incident_board(incident.id).await.unwrap();
+    let email = board
+        .channels
+        .iter()
+        .find(|c| c.channel == "email")
+        .unwrap();
+    assert_eq!((email.failed, email.in_flight), (1, 9));
+    // That customer was reached by SMS: still notified.
+    assert_eq!(board.tally.notified, 30);
 }
