@@ -13,6 +13,7 @@ pub mod extract;
 pub mod import;
 pub mod jobs;
 mod middleware;
+pub mod notices;
 pub mod openapi;
 mod routes;
 
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub sweep_interval: Duration,
     /// Self-service lookups allowed per client address and per order number per hour.
     pub public_lookups_per_hour: i64,
+    /// Incident notices: gateways, hotline, the dispatcher's lease.
+    pub notices: crate::notices::NoticeConfig,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             calendar: kefu_domain::calendar::BusinessCalendar::default_cn(),
             sweep_interval: Duration::from_secs(30),
             public_lookups_per_hour: 20,
+            notices: crate::notices::NoticeConfig::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 backend_tests!(
     incidents_are_recorded_steered_and_listed,
     bad_incidents_are_refused_and_change_nothing,
+    sms_notices_reach_everyone_once_through_a_flaky_gateway,
 );
 
 fn leak(areas: Value) -> Value {
@@ -225,4 +226,167 @@ async fn bad_incidents_are_refused_and_change_nothing(db: &TestDb) {
     assert_eq!(app.audit_rows().await, before);
     let (_, list) = app.get("/api/v1/incidents", Role::Manager).await;
     assert_eq!(list, json!([]));
+}
+
+/// A stand-in SMS gateway on loopback: keeps every message by key (a repeated key
+/// is counted, not delivered again), answers by the number's last digits — 13:
+/// refused; 07: accepted but answers garbage; 09: accepted but answers too late —
+/// and refuses its first three requests with 503.
+#[derive(Default)]
+struct Gateway {
+    delivered: std::collections::HashMap<String, (String, String)>,
+    repeated_keys: usize,
+    requests: usize,
+}
+
+type SharedGateway = std::sync::Arc<std::sync::Mutex<Gateway>>;
+
+async fn gateway_send(
+    axum::extract::State(gw): axum::extract::State<SharedGateway>,
+    axum::Json(msg): axum::Json<Value>,
+) -> (StatusCode, String) {
+    let key = msg["key"].as_str().unwrap_or("").to_owned();
+    let to = msg["to"].as_str().unwrap_or("").to_owned();
+    let text = msg["text"].as_str().unwrap_or("").to_owned();
+    let slow = {
+        let mut g = gw.lock().unwrap();
+        g.requests += 1;
+        if g.requests <= 3 {
+            return (StatusCode::SERVICE_UNAVAILABLE, "busy".into());
+        }
+        if to.ends_with("13") {
+            return (StatusCode::BAD_REQUEST, "invalid number".into());
+        }
+        if g.delivered.contains_key(&key) {
+            g.repeated_keys += 1;
+        } else {
+            g.delivered.insert(key.clone(), (to.clone(), text));
+        }
+        to.ends_with("09")
+    };
+    if slow {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    }
+    if to.ends_with("07") {
+        return (StatusCode::OK, "OK".into());
+    }
+    (
+        StatusCode::OK,
+        json!({ "id": format!("gw-{key}") }).to_string(),
+    )
+}
+
+async fn gateway_lookup(
+    axum::extract::State(gw): axum::extract::State<SharedGateway>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<Value> {
+    let key = q.get("key").cloned().unwrap_or_default();
+    let found = gw.lock().unwrap().delivered.contains_key(&key);
+    axum::Json(json!({ "found": found, "id": format!("gw-{key}") }))
+}
+
+async fn start_gateway() -> (String, SharedGateway) {
+    let state = SharedGateway::default();
+    let app = axum::Router::new()
+        .route("/sms/send", axum::routing::post(gateway_send))
+        .route("/sms/lookup", axum::routing::get(gateway_lookup))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, state)
+}
+
+async fn sms_notices_reach_everyone_once_through_a_flaky_gateway(db: &TestDb) {
+    let (base, gw) = start_gateway().await;
+    let gateway = kefu_server::notices::SmsGateway {
+        send_url: format!("{base}/sms/send"),
+        lookup_url: format!("{base}/sms/lookup"),
+        token: None,
+        per_second: 200,
+        timeout: std::time::Duration::from_millis(300),
+    };
+    let mut config = kefu_server::ServerConfig::default();
+    config.notices.sms = Some(gateway.clone());
+    config.notices.hotline = "96777".into();
+    let app = TestApp::with_config(db, config).await;
+    for i in 0..20 {
+        customer(
+            &app,
+            &format!("M{i:02}"),
+            "和平路",
+            json!([{ "label": "手机", "number": format!("139053100{i:02}") }]),
+            None,
+        )
+        .await;
+    }
+    let (_, board) = app
+        .post("/api/v1/incidents", Role::Manager, leak(json!(["历下区"])))
+        .await;
+    let id = board["incident"]["id"].as_i64().unwrap();
+    let limit = std::sync::Arc::new(tokio::sync::Mutex::new(
+        kefu_domain::incident::RateLimit::new(gateway.per_second),
+    ));
+    let round = || kefu_server::notices::dispatch_sms_once(&app.state, &gateway, &limit);
+    // Not before notifying starts, nor while paused.
+    assert_eq!(round().await.unwrap(), 0);
+    let commands = format!("/api/v1/incidents/{id}/commands");
+    app.post(
+        &commands,
+        Role::Manager,
+        json!({ "command": "start_notifying" }),
+    )
+    .await;
+    let (_, b) = app
+        .post(&commands, Role::Manager, json!({ "command": "pause" }))
+        .await;
+    assert_eq!(b["incident"]["paused"], true);
+    assert_eq!(round().await.unwrap(), 0, "nothing goes out while paused");
+    app.post(&commands, Role::Manager, json!({ "command": "resume" }))
+        .await;
+    for _ in 0..12 {
+        round().await.unwrap();
+        app.advance(jiff::SignedDuration::from_secs(150));
+    }
+    let (_, b) = app
+        .get(&format!("/api/v1/incidents/{id}"), Role::Manager)
+        .await;
+    let (delivered, repeated) = {
+        let g = gw.lock().unwrap();
+        (g.delivered.clone(), g.repeated_keys)
+    };
+    // 19 delivered once each (number …13 is refused for good); nothing sent twice.
+    assert_eq!(delivered.len(), 19, "{b}");
+    assert_eq!(repeated, 0);
+    let (to, text) = delivered
+        .values()
+        .find(|(to, _)| to.ends_with("01"))
+        .unwrap();
+    assert_eq!(to, "13905310001");
+    assert!(
+        text.starts_with("【客服中心】客户M01您好：历下区发生燃气泄漏"),
+        "{text}"
+    );
+    assert!(
+        text.contains("请关闭燃气总阀") && text.contains("96777"),
+        "{text}"
+    );
+    assert_eq!(
+        b["customers"],
+        json!({ "affected": 20, "with_contact": 20, "no_contact": 0, "notified": 19, "pending": 1, "failed": 0 })
+    );
+    let sms = &b["channels"][0];
+    assert_eq!(
+        (sms["sent"].as_i64(), sms["failed"].as_i64()),
+        (Some(19), Some(1)),
+        "{b}"
+    );
+    // The refused customer still waits for an agent's call: pending, listed.
+    let (_, waiting) = app
+        .get(
+            &format!("/api/v1/incidents/{id}/notices?list=not_notified"),
+            Role::Manager,
+        )
+        .await;
+    assert_eq!(waiting[0]["customer_code"], "M13");
 }
