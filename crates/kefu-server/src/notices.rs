@@ -17,11 +17,11 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use jiff::{SignedDuration, Timestamp};
 use kefu_domain::incident::{
-    GatewayAnswer, IncidentKind, KeyLookup, NoticeChannel, RateLimit, SendState, Template,
-    after_send, reconcile,
+    GatewayAnswer, IncidentKind, KeyLookup, NoticeChannel, RateLimit, SendProgress, SendState,
+    Template, after_send, reconcile,
 };
 use kefu_store::StoreError;
-use kefu_store::incidents::{ClaimedSend, Incident};
+use kefu_store::incidents::{ClaimedSend, Incident, SendResult};
 use tokio::sync::Mutex;
 
 use crate::AppState;
@@ -50,7 +50,8 @@ pub struct NoticeConfig {
     /// How long a dispatcher holds a send; longer than any gateway timeout.
     pub lease: SignedDuration,
     pub max_attempts: u32,
-    /// Sends taken per round and sent at once.
+    /// Sends taken per round (each round's sends start within moments of the claim)
+    /// and sent at once.
     pub batch: i64,
     pub parallel: usize,
 }
@@ -63,8 +64,8 @@ impl Default for NoticeConfig {
             dispatcher: format!("kefu-{}", uuid::Uuid::new_v4()),
             lease: SignedDuration::from_secs(120),
             max_attempts: 5,
-            batch: 100,
-            parallel: 8,
+            batch: 64,
+            parallel: 16,
         }
     }
 }
@@ -280,7 +281,7 @@ pub async fn dispatch_sms_once(
     }
     let incidents = Arc::new(incidents);
     let n = claimed.len();
-    let results: Vec<Result<(), StoreError>> = futures_util::stream::iter(claimed)
+    let results: Vec<SendResult> = futures_util::stream::iter(claimed)
         .map(|c| {
             let incidents = incidents.clone();
             async move { deliver(state, gateway, limit, &incidents, c).await }
@@ -288,62 +289,60 @@ pub async fn dispatch_sms_once(
         .buffer_unordered(cfg.parallel.max(1))
         .collect()
         .await;
-    for r in results {
-        r?;
+    // One transaction for the round: if the process dies before it commits, the
+    // round's sends are reconciled by key like any other stopped dispatcher's.
+    let applied = state
+        .store
+        .finish_sends(&cfg.dispatcher, &results, state.clock.now())
+        .await?;
+    if applied < results.len() {
+        tracing::error!(
+            lost = results.len() - applied,
+            "the lease on sends ran out while they were being sent; they are reconciled"
+        );
     }
     Ok(n)
 }
 
+/// Delivers (or reconciles) one send; says what became of it.
 async fn deliver(
     state: &AppState,
     gateway: &SmsGateway,
     limit: &Arc<Mutex<RateLimit>>,
     incidents: &HashMap<i64, Incident>,
     c: ClaimedSend,
-) -> Result<(), StoreError> {
+) -> SendResult {
     let cfg = &state.config.notices;
+    let result = |progress, provider_id| SendResult {
+        send_id: c.id,
+        progress,
+        provider_id,
+    };
     if c.state == SendState::Unknown {
         let lookup = gateway.lookup(&c.key).await;
         let provider = match &lookup {
             KeyLookup::Found { provider_id } => provider_id.clone(),
             _ => None,
         };
-        let progress = reconcile(&lookup, c.attempts, state.clock.now());
-        state
-            .store
-            .finish_send(
-                &cfg.dispatcher,
-                c.id,
-                &progress,
-                provider.as_deref(),
-                state.clock.now(),
-            )
-            .await?;
-        return Ok(());
+        return result(reconcile(&lookup, c.attempts, state.clock.now()), provider);
     }
-    let Some(incident) = incidents.get(&c.incident_id) else {
-        return Ok(());
-    };
-    let text = match render(
-        &incident.sms_template,
-        incident,
-        &c.name,
-        &cfg.hotline,
-        &state.config.time_zone,
-    ) {
-        Ok(t) => t,
-        Err(reason) => {
-            let progress = after_send(
-                c.attempts,
-                &GatewayAnswer::Rejected { reason },
-                1,
-                state.clock.now(),
-            );
-            state
-                .store
-                .finish_send(&cfg.dispatcher, c.id, &progress, None, state.clock.now())
-                .await?;
-            return Ok(());
+    let text = match incidents.get(&c.incident_id).map(|incident| {
+        render(
+            &incident.sms_template,
+            incident,
+            &c.name,
+            &cfg.hotline,
+            &state.config.time_zone,
+        )
+    }) {
+        Some(Ok(t)) => t,
+        other => {
+            let reason = match other {
+                Some(Err(reason)) => reason,
+                _ => "the incident is gone".to_owned(),
+            };
+            let answer = GatewayAnswer::Rejected { reason };
+            return result(after_send(c.attempts, &answer, 1, state.clock.now()), None);
         }
     };
     loop {
@@ -353,6 +352,28 @@ async fn deliver(
             Err(d) => tokio::time::sleep(d.unsigned_abs().max(Duration::from_millis(1))).await,
         }
     }
+    // A send starts only while the hold on it outlasts the request twice over: a
+    // request is abandoned at the timeout, so by the time the lease ends and another
+    // dispatcher asks the gateway about the key, this request is long over. Too
+    // late to start: handed back untouched (it was not sent).
+    let margin = SignedDuration::try_from(gateway.timeout)
+        .unwrap_or(SignedDuration::from_secs(10))
+        .checked_mul(2)
+        .unwrap_or(SignedDuration::MAX);
+    if state
+        .clock
+        .now()
+        .checked_add(margin)
+        .is_ok_and(|t| t >= c.lease_until)
+    {
+        let back = SendProgress {
+            state: SendState::Pending,
+            attempts: c.attempts,
+            next_at: Some(state.clock.now()),
+            last_error: None,
+        };
+        return result(back, None);
+    }
     let answer = gateway.send(&c.key, &c.to, &text).await;
     let provider = match &answer {
         GatewayAnswer::Accepted { provider_id } => provider_id.clone(),
@@ -361,24 +382,10 @@ async fn deliver(
     if !matches!(answer, GatewayAnswer::Accepted { .. }) {
         tracing::warn!(send = c.id, ?answer, "SMS not accepted");
     }
-    let progress = after_send(c.attempts, &answer, cfg.max_attempts, state.clock.now());
-    let applied = state
-        .store
-        .finish_send(
-            &cfg.dispatcher,
-            c.id,
-            &progress,
-            provider.as_deref(),
-            state.clock.now(),
-        )
-        .await?;
-    if !applied {
-        tracing::error!(
-            send = c.id,
-            "the lease on a send ran out while it was being sent"
-        );
-    }
-    Ok(())
+    result(
+        after_send(c.attempts, &answer, cfg.max_attempts, state.clock.now()),
+        provider,
+    )
 }
 
 /// Runs the dispatcher until the process ends: rounds back to back while there is

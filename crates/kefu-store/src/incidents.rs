@@ -536,6 +536,8 @@ pub struct ClaimedSend {
     pub name: String,
     /// The idempotency key, sent with the message and used to ask the gateway.
     pub key: String,
+    /// When this dispatcher's hold on the send ends.
+    pub lease_until: Timestamp,
 }
 
 impl Store {
@@ -573,6 +575,7 @@ impl Store {
             crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::Backend::Sqlite => "",
         };
+        let lease_until = now.checked_add(lease).unwrap_or(now);
         let mut tx = self.begin_write().await?;
         let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT s.id FROM incident_sends s WHERE s.state IN ('pending', 'unknown') AND s.next_at <= $1 \
@@ -599,7 +602,7 @@ impl Store {
              claimed_by = $1, claimed_until = $2, updated_at = $3 WHERE id IN ({list})"
         )))
         .bind(dispatcher)
-        .bind(ms(now.checked_add(lease).unwrap_or(now)))
+        .bind(ms(lease_until))
         .bind(ms(now))
         .execute(&mut *tx)
         .await?;
@@ -631,6 +634,7 @@ impl Store {
                         .unwrap_or_default(),
                     name: r.try_get("name")?,
                     key: idempotency_key(incident_id, notice_id, channel),
+                    lease_until,
                 })
             })
             .collect()
@@ -648,51 +652,91 @@ impl Store {
         provider_id: Option<&str>,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "SELECT notice_id, channel FROM incident_sends WHERE id = $1 AND claimed_by = $2 \
-             AND state IN ('in_flight', 'unknown')",
-        )
-        .bind(send_id)
-        .bind(dispatcher)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(false);
-        };
-        let notice_id: i64 = row.try_get("notice_id")?;
-        let channel: String = row.try_get("channel")?;
-        sqlx::query(
-            "UPDATE incident_sends SET state = $1, attempts = $2, next_at = $3, last_error = $4, \
-             provider_id = COALESCE($5, provider_id), sent_at = $6, claimed_by = NULL, claimed_until = NULL, \
-             updated_at = $7 WHERE id = $8",
-        )
-        .bind(progress.state.code())
-        .bind(i64::from(progress.attempts))
-        .bind(progress.next_at.map_or(ms(now), ms))
-        .bind(progress.last_error.as_deref())
-        .bind(provider_id)
-        .bind((progress.state == SendState::Sent).then(|| ms(now)))
-        .bind(ms(now))
-        .bind(send_id)
-        .execute(&mut *tx)
-        .await?;
-        if progress.state == SendState::Sent {
-            sqlx::query(
-                "UPDATE incident_notices SET notified_channel = COALESCE(notified_channel, $1), \
-                 notified_at = COALESCE(notified_at, $2), notified_by = COALESCE(notified_by, $3) WHERE id = $4",
+        let done = self
+            .finish_sends(
+                dispatcher,
+                &[SendResult {
+                    send_id,
+                    progress: progress.clone(),
+                    provider_id: provider_id.map(str::to_owned),
+                }],
+                now,
             )
-            .bind(&channel)
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// Records the results of a round of sends in one transaction (see
+    /// [`Store::finish_send`]); returns how many the dispatcher still held.
+    pub async fn finish_sends(
+        &self,
+        dispatcher: &str,
+        results: &[SendResult],
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        if results.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut applied = 0;
+        for r in results {
+            let row = sqlx::query(
+                "SELECT notice_id, channel FROM incident_sends WHERE id = $1 AND claimed_by = $2 \
+                 AND state IN ('in_flight', 'unknown')",
+            )
+            .bind(r.send_id)
+            .bind(dispatcher)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                continue;
+            };
+            applied += 1;
+            let notice_id: i64 = row.try_get("notice_id")?;
+            let channel: String = row.try_get("channel")?;
+            let progress = &r.progress;
+            sqlx::query(
+                "UPDATE incident_sends SET state = $1, attempts = $2, next_at = $3, last_error = $4, \
+                 provider_id = COALESCE($5, provider_id), sent_at = $6, claimed_by = NULL, claimed_until = NULL, \
+                 updated_at = $7 WHERE id = $8",
+            )
+            .bind(progress.state.code())
+            .bind(i64::from(progress.attempts))
+            .bind(progress.next_at.map_or(ms(now), ms))
+            .bind(progress.last_error.as_deref())
+            .bind(r.provider_id.as_deref())
+            .bind((progress.state == SendState::Sent).then(|| ms(now)))
             .bind(ms(now))
-            .bind(format!("system:{channel}"))
-            .bind(notice_id)
+            .bind(r.send_id)
             .execute(&mut *tx)
             .await?;
+            if progress.state == SendState::Sent {
+                sqlx::query(
+                    "UPDATE incident_notices SET notified_channel = COALESCE(notified_channel, $1), \
+                     notified_at = COALESCE(notified_at, $2), notified_by = COALESCE(notified_by, $3) WHERE id = $4",
+                )
+                .bind(&channel)
+                .bind(ms(now))
+                .bind(format!("system:{channel}"))
+                .bind(notice_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if matches!(progress.state, SendState::Sent | SendState::Failed) {
+                refresh_outcome(&mut tx, notice_id).await?;
+            }
         }
-        refresh_outcome(&mut tx, notice_id).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(applied)
     }
+}
+
+/// What became of one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendResult {
+    pub send_id: i64,
+    pub progress: SendProgress,
+    pub provider_id: Option<String>,
 }
 
 /// Sets a notice's outcome from its sends and call, by the domain's rule.
@@ -736,4 +780,19 @@ async fn refresh_outcome(conn: &mut AnyConnection, notice_id: i64) -> Result<(),
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+impl Store {
+    /// Whether any send on `channel` of a notifying, unpaused incident is still to
+    /// be sent, in flight or being reconciled.
+    pub async fn notices_outstanding(&self, channel: NoticeChannel) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_sends WHERE state IN ('pending', 'in_flight', 'unknown') \
+             AND channel = $1 AND incident_id IN (SELECT id FROM incidents WHERE status = 'notifying' AND paused = 0)",
+        )
+        .bind(channel.code())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
 }

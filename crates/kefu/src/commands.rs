@@ -46,6 +46,10 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             demo_customers,
             ..
         } => serve(&store, &settings, demo.then_some(demo_customers)).await,
+        Command::Dispatch {
+            idle_secs,
+            until_idle,
+        } => dispatch(&store, &settings, idle_secs, until_idle).await,
         Command::Migrate => {
             let (known, applied) = store.migration_status().await?;
             println!(
@@ -204,6 +208,7 @@ async fn serve(
     tokio::spawn(purge_sessions(store.clone()));
     kefu_server::jobs::spawn_deadline_sweep(state.clone());
     kefu_server::jobs::spawn_webhook_dispatcher(state.clone());
+    kefu_server::notices::spawn_notice_dispatcher(state.clone(), std::time::Duration::from_secs(1));
     let url = format!("http://{}", listener.local_addr()?);
     println!(
         "Kefu is serving on {url}  (database: {})",
@@ -558,4 +563,40 @@ async fn import_customers(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `kefu dispatch`: the notice dispatcher alone.
+async fn dispatch(
+    store: &Store,
+    settings: &Settings,
+    idle_secs: u64,
+    until_idle: bool,
+) -> anyhow::Result<ExitCode> {
+    let state = AppState::new(store.clone(), settings.server_config());
+    let Some(gateway) = state.config.notices.sms.clone() else {
+        anyhow::bail!("no gateway is configured: set [notices.sms] in the settings");
+    };
+    let limit = std::sync::Arc::new(tokio::sync::Mutex::new(
+        kefu_domain::incident::RateLimit::new(gateway.per_second),
+    ));
+    println!(
+        "dispatching incident notices as {} (SMS via {})",
+        state.config.notices.dispatcher, gateway.send_url
+    );
+    let mut total = 0usize;
+    loop {
+        let n = kefu_server::notices::dispatch_sms_once(&state, &gateway, &limit).await?;
+        total += n;
+        if n == 0 {
+            if until_idle
+                && !store
+                    .notices_outstanding(kefu_domain::incident::NoticeChannel::Sms)
+                    .await?
+            {
+                println!("nothing left to send: {total} sends handled");
+                return Ok(ExitCode::SUCCESS);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(idle_secs)).await;
+        }
+    }
 }

@@ -52,6 +52,16 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Run only the incident notice dispatcher (no HTTP), e.g. as its own process
+    /// beside the servers; it resumes where any stopped dispatcher left off.
+    Dispatch {
+        /// Seconds to wait when there is nothing to send.
+        #[arg(long, default_value_t = 1)]
+        idle_secs: u64,
+        /// Stop once nothing is left to send or reconcile (for scripts and tests).
+        #[arg(long)]
+        until_idle: bool,
+    },
     /// Generate realistic Chinese demo data (staff, departments, customers, work orders).
     Demo {
         /// Number of customers to make sure exist.

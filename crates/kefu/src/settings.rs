@@ -32,6 +32,56 @@ pub struct Settings {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub center: CenterSettings,
+    pub notices: NoticeSettings,
+}
+
+/// Incident notices: the service hotline named in messages and the gateways.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoticeSettings {
+    pub hotline: String,
+    /// Seconds a dispatcher holds a send; longer than any gateway timeout.
+    pub lease_secs: i64,
+    pub max_attempts: u32,
+    /// An SMS gateway speaking Kefu's JSON protocol (see ARCHITECTURE.md); none: no SMS.
+    pub sms: Option<SmsSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    pub send_url: String,
+    pub lookup_url: String,
+    pub token: Option<String>,
+    #[serde(default = "default_sms_rate")]
+    pub per_second: u32,
+    #[serde(default = "default_sms_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl SmsSettings {
+    fn url_is_https(&self) -> bool {
+        self.send_url.starts_with("https://") || self.lookup_url.starts_with("https://")
+    }
+}
+
+fn default_sms_rate() -> u32 {
+    50
+}
+
+fn default_sms_timeout() -> u64 {
+    10
+}
+
+impl Default for NoticeSettings {
+    fn default() -> Self {
+        NoticeSettings {
+            hotline: "12345".into(),
+            lease_secs: 120,
+            max_attempts: 5,
+            sms: None,
+        }
+    }
 }
 
 /// Facts about the service center itself.
@@ -104,6 +154,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             database: DatabaseSettings::default(),
             center: CenterSettings::default(),
+            notices: NoticeSettings::default(),
         }
     }
 }
@@ -215,6 +266,26 @@ impl Settings {
                 bail!("center.area_code '{code}' is not a Chinese area code such as 010 or 0531");
             }
         }
+        if let Some(sms) = &self.notices.sms {
+            for (name, url) in [("send_url", &sms.send_url), ("lookup_url", &sms.lookup_url)] {
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.parse::<hyper::Uri>().is_err()
+                {
+                    bail!("notices.sms.{name} '{url}' is not an http(s) address");
+                }
+            }
+            if sms.url_is_https() {
+                bail!(
+                    "notices.sms: https gateways need a TLS front (e.g. a local relay); give an http address"
+                );
+            }
+            if sms.timeout_secs == 0 {
+                bail!("notices.sms.timeout_secs must be at least 1");
+            }
+            if self.notices.lease_secs <= i64::try_from(sms.timeout_secs).unwrap_or(i64::MAX) * 2 {
+                bail!("notices.lease_secs must be more than twice notices.sms.timeout_secs");
+            }
+        }
         Ok(())
     }
 
@@ -285,6 +356,23 @@ impl Settings {
                 .calendar()
                 .unwrap_or_else(|_| kefu_domain::calendar::BusinessCalendar::default_cn()),
             sweep_interval: Duration::from_secs(self.center.sweep_interval_secs),
+            notices: kefu_server::notices::NoticeConfig {
+                sms: self
+                    .notices
+                    .sms
+                    .as_ref()
+                    .map(|s| kefu_server::notices::SmsGateway {
+                        send_url: s.send_url.clone(),
+                        lookup_url: s.lookup_url.clone(),
+                        token: s.token.clone(),
+                        per_second: s.per_second,
+                        timeout: Duration::from_secs(s.timeout_secs.max(1)),
+                    }),
+                hotline: self.notices.hotline.clone(),
+                lease: SignedDuration::from_secs(self.notices.lease_secs),
+                max_attempts: self.notices.max_attempts.max(1),
+                ..kefu_server::notices::NoticeConfig::default()
+            },
             ..ServerConfig::default()
         }
     }

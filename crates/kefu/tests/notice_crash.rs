@@ -1,0 +1,225 @@
+//! The crash test of incident notices (S6), on both backends: a `kefu dispatch`
+//! process sends 10 000 notices to a gateway on loopback and is killed with SIGKILL
+//! at random moments, 25 times, then restarted until nothing is left. In the end
+//! every customer with a mobile got the SMS exactly once, none twice, and the lists
+//! reconcile.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use kefu_domain::audit::Actor;
+use kefu_domain::incident::{IncidentCommand, IncidentInput};
+use kefu_store::backend_tests;
+use kefu_store::incidents::Affected;
+use kefu_store::testing::TestDb;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+backend_tests!(killed_dispatchers_never_send_a_notice_twice);
+
+/// The stand-in gateway: every message by key; a key seen again is a double send.
+#[derive(Default)]
+struct Gateway {
+    delivered: HashMap<String, String>,
+    repeated: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Gateway>>;
+
+async fn send(
+    State(gw): State<Shared>,
+    axum::Json(msg): axum::Json<Value>,
+) -> (StatusCode, String) {
+    // A little latency, so kills land while sends are in flight.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let key = msg["key"].as_str().unwrap_or("").to_owned();
+    let to = msg["to"].as_str().unwrap_or("").to_owned();
+    let mut g = gw.lock().unwrap();
+    if g.delivered.contains_key(&key) {
+        g.repeated.push(key.clone());
+    } else {
+        g.delivered.insert(key.clone(), to);
+    }
+    (
+        StatusCode::OK,
+        json!({ "id": format!("gw-{key}") }).to_string(),
+    )
+}
+
+async fn lookup(
+    State(gw): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::Json<Value> {
+    let key = q.get("key").cloned().unwrap_or_default();
+    let found = gw.lock().unwrap().delivered.contains_key(&key);
+    axum::Json(json!({ "found": found }))
+}
+
+fn dispatcher(url: &str, base: &str, args: &[&str]) -> Command {
+    let dir = std::env::temp_dir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kefu"));
+    cmd.args(["--database-url", url, "dispatch"])
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "error")
+        .env_remove("KEFU_DATABASE_URL")
+        .env("KEFU_NOTICES__LEASE_SECS", "8")
+        .env("KEFU_NOTICES__SMS__SEND_URL", format!("{base}/send"))
+        .env("KEFU_NOTICES__SMS__LOOKUP_URL", format!("{base}/lookup"))
+        .env("KEFU_NOTICES__SMS__TIMEOUT_SECS", "2")
+        .env("KEFU_NOTICES__SMS__PER_SECOND", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
+    let now = Timestamp::now();
+    let today = now
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date();
+    kefu_store::demo::generate_customers(&db.store, 10_000, 11, today, now, |_| {})
+        .await
+        .unwrap();
+    let actor = Actor::System("test".into());
+    let spec = IncidentInput {
+        kind: "supply_interruption".into(),
+        severity: "serious".into(),
+        title: "全市停气".into(),
+        areas: [
+            "历下区",
+            "市中区",
+            "槐荫区",
+            "天桥区",
+            "历城区",
+            "长清区",
+            "章丘区",
+            "高新区",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        starts_at: now.to_string(),
+        instructions: "请关闭燃气总阀。".into(),
+        ..IncidentInput::default()
+    }
+    .parse()
+    .unwrap();
+    let (incident, tally) = db
+        .store
+        .create_incident(&actor, &spec, &Affected::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(tally.affected, 10_000);
+    let board = db.store.incident_board(incident.id).await.unwrap();
+    let sms_total = board
+        .channels
+        .iter()
+        .find(|c| c.channel == "sms")
+        .unwrap()
+        .pending;
+    assert!(sms_total > 5_000, "{sms_total}");
+    db.store
+        .incident_command(
+            &actor,
+            incident.id,
+            IncidentCommand::StartNotifying,
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+
+    let gw = Shared::default();
+    let app = axum::Router::new()
+        .route("/send", axum::routing::post(send))
+        .route("/lookup", axum::routing::get(lookup))
+        .with_state(gw.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = db.url.to_string();
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let mut kills = 0;
+    let mut delivered_at_kill = Vec::new();
+    for _ in 0..25 {
+        let mut child = dispatcher(&url, &base, &[]).spawn().unwrap();
+        let wait = rng.random_range(150..700u64);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        delivered_at_kill.push(gw.lock().unwrap().delivered.len());
+    }
+    // Then one runs to the end (it waits out the leases of the killed ones).
+    let started = Instant::now();
+    // Killed even if an assertion below fails.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut last = Reap(dispatcher(&url, &base, &["--until-idle"]).spawn().unwrap());
+    loop {
+        if let Some(status) = last.0.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the last dispatcher never finished; delivered after each kill: {delivered_at_kill:?}, now {}",
+            gw.lock().unwrap().delivered.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let finished_in = started.elapsed();
+
+    let (delivered, repeated) = {
+        let g = gw.lock().unwrap();
+        (g.delivered.len(), g.repeated.clone())
+    };
+    eprintln!(
+        "{}: {kills} kills; delivered after each: {delivered_at_kill:?}; in the end {delivered} of {sms_total} \
+         (the last dispatcher ran {:.1} s)",
+        db.store.backend().as_str(),
+        finished_in.as_secs_f64()
+    );
+    assert!(kills >= 20);
+    // Kills landed while work was left, not after it was done.
+    assert!(
+        delivered_at_kill
+            .iter()
+            .filter(|d| **d < sms_total as usize)
+            .count()
+            >= 20
+    );
+    assert!(repeated.is_empty(), "sent twice: {repeated:?}");
+    assert_eq!(delivered as i64, sms_total);
+    let board = db.store.incident_board(incident.id).await.unwrap();
+    let sms = board.channels.iter().find(|c| c.channel == "sms").unwrap();
+    assert_eq!(
+        (
+            sms.sent,
+            sms.pending,
+            sms.in_flight,
+            sms.unknown,
+            sms.failed
+        ),
+        (sms_total, 0, 0, 0, 0)
+    );
+    let t = board.tally;
+    assert!(t.reconciles(), "{t:?}");
+    assert_eq!(t.affected, 10_000);
+    // Everyone with a mobile is notified; the rest wait for an agent's call or a visit.
+    assert_eq!(t.notified as i64, sms_total);
+    assert_eq!(t.notified + t.pending + t.failed, t.with_contact);
+}
