@@ -111,6 +111,8 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("GET", "/api/v1/incidents/{id}"), CALL_STAFF),
         (("POST", "/api/v1/incidents/{id}/commands"), MANAGER),
         (("GET", "/api/v1/incidents/{id}/notices"), CALL_STAFF),
+        (("POST", "/api/v1/incidents/{id}/next-call"), CALL_STAFF),
+        (("POST", "/api/v1/incident-notices/{id}/calls"), CALL_STAFF),
         (("GET", "/api/v1/campaigns/{id}/report/export"), CALL_STAFF),
         (("GET", "/api/v1/campaigns/{id}/targets/export"), CALL_STAFF),
         (("POST", "/api/v1/campaigns/{id}/next"), CALL_STAFF),

@@ -15,6 +15,7 @@ backend_tests!(
     incidents_are_recorded_steered_and_listed,
     bad_incidents_are_refused_and_change_nothing,
     sms_notices_reach_everyone_once_through_a_flaky_gateway,
+    agents_call_customers_one_agent_each,
 );
 
 fn leak(areas: Value) -> Value {
@@ -389,4 +390,146 @@ async fn sms_notices_reach_everyone_once_through_a_flaky_gateway(db: &TestDb) {
         )
         .await;
     assert_eq!(waiting[0]["customer_code"], "M13");
+}
+
+async fn agents_call_customers_one_agent_each(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    for i in 0..4 {
+        customer(
+            &app,
+            &format!("L{i}"),
+            "和平路",
+            json!([{ "label": "电话", "number": format!("0531-8888 100{i}") }]),
+            None,
+        )
+        .await;
+    }
+    let (_, board) = app
+        .post("/api/v1/incidents", Role::Manager, leak(json!(["历下区"])))
+        .await;
+    let id = board["incident"]["id"].as_i64().unwrap();
+    let next = format!("/api/v1/incidents/{id}/next-call");
+    let (status, _) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "not before notifying starts");
+    app.post(
+        &format!("/api/v1/incidents/{id}/commands"),
+        Role::Manager,
+        json!({ "command": "start_notifying" }),
+    )
+    .await;
+    // Two people asking at once get different customers; asking again gives the same.
+    let (a, m) = tokio::join!(
+        app.call(Method::POST, &next, Some(app.token(Role::Agent)), None),
+        app.call(Method::POST, &next, Some(app.token(Role::Manager)), None),
+    );
+    assert_eq!((a.0, m.0), (StatusCode::OK, StatusCode::OK), "{a:?} {m:?}");
+    assert_ne!(a.1["notice"]["id"], m.1["notice"]["id"]);
+    let (_, again) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(again["notice"]["id"], a.1["notice"]["id"]);
+    let script = a.1["script"].as_str().unwrap();
+    assert!(
+        script.contains(&format!(
+            "请问是{}吗",
+            a.1["notice"]["name"].as_str().unwrap()
+        )),
+        "{script}"
+    );
+    let calls = |n: &Value| format!("/api/v1/incident-notices/{}/calls", n["notice"]["id"]);
+    // Only the holder records.
+    let (status, _) = app
+        .post(&calls(&a.1), Role::Manager, json!({ "result": "reached" }))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, bad) = app
+        .post(&calls(&a.1), Role::Agent, json!({ "result": "maybe" }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (status, done) = app
+        .post(
+            &calls(&a.1),
+            Role::Agent,
+            json!({ "result": "reached", "notes": "客户已关闭总阀" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        (done["outcome"].as_str(), done["notified_channel"].as_str()),
+        (Some("notified"), Some("call"))
+    );
+    // The call is in the customer's history.
+    let (_, contacts) = app
+        .get(
+            &format!("/api/v1/contacts?customer_id={}", done["customer_id"]),
+            Role::Manager,
+        )
+        .await;
+    assert!(
+        contacts["items"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("已通知；客户已关闭总阀"),
+        "{contacts}"
+    );
+    // No answer three times, ten minutes apart: the phone channel gives up.
+    let (_, first) = app
+        .post(
+            &calls(&m.1),
+            Role::Manager,
+            json!({ "result": "no_answer" }),
+        )
+        .await;
+    assert_eq!(
+        (first["outcome"].as_str(), first["call_status"].as_str()),
+        (Some("pending"), Some("pending"))
+    );
+    let mut last = first;
+    for _ in 0..2 {
+        // The others come first; the retried one waits its ten minutes.
+        app.advance(jiff::SignedDuration::from_mins(11));
+        loop {
+            let (status, n) = app
+                .call(Method::POST, &next, Some(app.token(Role::Manager)), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{n}");
+            if n["notice"]["id"] == m.1["notice"]["id"] {
+                let (_, after) = app
+                    .post(&calls(&n), Role::Manager, json!({ "result": "busy" }))
+                    .await;
+                last = after;
+                break;
+            }
+            app.post(&calls(&n), Role::Manager, json!({ "result": "reached" }))
+                .await;
+        }
+    }
+    assert_eq!(
+        (last["outcome"].as_str(), last["call_status"].as_str()),
+        (Some("failed"), Some("failed"))
+    );
+    let (status, _) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "everyone is called");
+    let (_, b) = app
+        .get(&format!("/api/v1/incidents/{id}"), Role::Manager)
+        .await;
+    assert_eq!(
+        b["customers"],
+        json!({ "affected": 4, "with_contact": 4, "no_contact": 0, "notified": 3, "pending": 0, "failed": 1 })
+    );
+    // Paused: no calls handed out.
+    app.post(
+        &format!("/api/v1/incidents/{id}/commands"),
+        Role::Manager,
+        json!({ "command": "pause" }),
+    )
+    .await;
+    let (status, _) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
 }

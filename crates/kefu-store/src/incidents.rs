@@ -464,9 +464,7 @@ impl Store {
             NoticeList::NoContact => "'no_contact'",
         };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT n.id, n.customer_id, c.code, n.name, n.address, n.phone_key, n.mobile_key, n.email, n.outcome, \
-             n.call_status, n.notified_channel, n.notified_at, n.notified_by FROM incident_notices n \
-             LEFT JOIN customers c ON c.id = n.customer_id \
+            "SELECT {NOTICE_COLUMNS} FROM incident_notices n LEFT JOIN customers c ON c.id = n.customer_id \
              WHERE n.incident_id = $1 AND n.outcome IN ({outcomes}) AND n.id > $2 ORDER BY n.id LIMIT {}",
             limit.clamp(1, 10_000)
         )))
@@ -475,23 +473,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Notice {
-                    id: r.try_get("id")?,
-                    customer_id: r.try_get("customer_id")?,
-                    customer_code: r.try_get("code")?,
-                    name: r.try_get("name")?,
-                    address: r.try_get("address")?,
-                    phone_key: r.try_get("phone_key")?,
-                    mobile_key: r.try_get("mobile_key")?,
-                    email: r.try_get("email")?,
-                    outcome: r.try_get("outcome")?,
-                    call_status: r.try_get("call_status")?,
-                    notified_channel: r.try_get("notified_channel")?,
-                    notified_at: r.try_get::<Option<i64>, _>("notified_at")?.map(from_ms),
-                    notified_by: r.try_get("notified_by")?,
-                })
-            })
+            .map(notice_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
@@ -794,5 +776,245 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
+    }
+}
+
+/// How an agent's notification call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallResult {
+    /// The customer heard the notice.
+    Reached,
+    NoAnswer,
+    Busy,
+    /// Not the customer's number (any more): no more calls.
+    WrongNumber,
+}
+
+impl CallResult {
+    pub fn parse(raw: &str) -> Option<CallResult> {
+        match raw.trim() {
+            "reached" => Some(CallResult::Reached),
+            "no_answer" => Some(CallResult::NoAnswer),
+            "busy" => Some(CallResult::Busy),
+            "wrong_number" => Some(CallResult::WrongNumber),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            CallResult::Reached => "reached",
+            CallResult::NoAnswer => "no_answer",
+            CallResult::Busy => "busy",
+            CallResult::WrongNumber => "wrong_number",
+        }
+    }
+}
+
+/// Calls per notice before the phone channel gives up, and their spacing.
+pub const CALL_ATTEMPTS: i64 = 3;
+const CALL_RETRY_MINUTES: i64 = 10;
+
+const NOTICE_COLUMNS: &str = "n.id, n.customer_id, c.code, n.name, n.address, n.phone_key, n.mobile_key, n.email, \
+     n.outcome, n.call_status, n.notified_channel, n.notified_at, n.notified_by";
+
+fn notice_from_row(r: &sqlx::any::AnyRow) -> Result<Notice, sqlx::Error> {
+    Ok(Notice {
+        id: r.try_get("id")?,
+        customer_id: r.try_get("customer_id")?,
+        customer_code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        address: r.try_get("address")?,
+        phone_key: r.try_get("phone_key")?,
+        mobile_key: r.try_get("mobile_key")?,
+        email: r.try_get("email")?,
+        outcome: r.try_get("outcome")?,
+        call_status: r.try_get("call_status")?,
+        notified_channel: r.try_get("notified_channel")?,
+        notified_at: r.try_get::<Option<i64>, _>("notified_at")?.map(from_ms),
+        notified_by: r.try_get("notified_by")?,
+    })
+}
+
+impl Store {
+    /// The next customer `agent` is to call about an incident: the one they hold,
+    /// else the first not yet notified whose call is due, locked to them (no two
+    /// agents on one customer, also across instances). `None` when nobody is due.
+    pub async fn next_notice_call(
+        &self,
+        incident_id: i64,
+        agent: kefu_domain::StaffId,
+        lock: jiff::SignedDuration,
+        now: Timestamp,
+    ) -> Result<Option<Notice>, StoreError> {
+        let incident = self.get_incident(incident_id).await?;
+        if !incident.state().sends() {
+            return Err(StoreError::Conflict(
+                "the incident is not notifying now (not started, paused or resolved)".into(),
+            ));
+        }
+        let held = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NOTICE_COLUMNS} FROM incident_notices n LEFT JOIN customers c ON c.id = n.customer_id \
+             WHERE n.locked_by = $1 AND n.incident_id = $2 AND n.locked_until > $3 AND n.call_status = 'pending' LIMIT 1"
+        )))
+        .bind(agent.0)
+        .bind(incident_id)
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = held {
+            return Ok(Some(notice_from_row(&row)?));
+        }
+        let skip_locked = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE incident_notices SET locked_by = $1, locked_until = $2 WHERE id = (\
+             SELECT id FROM incident_notices WHERE incident_id = $3 AND call_status = 'pending' \
+             AND outcome = 'pending' AND call_next_at <= $4 AND (locked_until IS NULL OR locked_until <= $4) \
+             ORDER BY call_next_at, id LIMIT 1{skip_locked}) RETURNING id"
+        )))
+        .bind(agent.0)
+        .bind(ms(now.checked_add(lock).unwrap_or(now)))
+        .bind(incident_id)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NOTICE_COLUMNS} FROM incident_notices n LEFT JOIN customers c ON c.id = n.customer_id WHERE n.id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(notice_from_row(&row)?))
+    }
+
+    /// Records an agent's notification call on a notice they hold: a contact in the
+    /// customer's history, the call's status (reached: the customer is notified by
+    /// phone; no answer or busy: again in 10 minutes, up to three calls; wrong
+    /// number: no more calls), and the customer's outcome.
+    pub async fn record_notice_call(
+        &self,
+        actor: &Actor,
+        agent: kefu_domain::StaffId,
+        notice_id: i64,
+        result: CallResult,
+        notes: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Notice, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let lock = crate::customers::lock_clause(self.backend());
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT incident_id, customer_id, phone_key, call_status, call_attempts, locked_by, locked_until \
+             FROM incident_notices WHERE id = $1{lock}"
+        )))
+        .bind(notice_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let locked_by: Option<i64> = row.try_get("locked_by")?;
+        let locked_until: Option<i64> = row.try_get("locked_until")?;
+        let status: Option<String> = row.try_get("call_status")?;
+        if locked_by != Some(agent.0)
+            || locked_until.is_none_or(|u| u < ms(now))
+            || status.as_deref() != Some("pending")
+        {
+            return Err(StoreError::Conflict(
+                "this customer is not assigned to you now; ask for the next call".into(),
+            ));
+        }
+        let incident_id: i64 = row.try_get("incident_id")?;
+        let incident = load_incident(&mut tx, incident_id, "").await?;
+        let attempts: i64 = row.try_get::<i64, _>("call_attempts")? + 1;
+        let (status, next_at) = match result {
+            CallResult::Reached => ("done", ms(now)),
+            CallResult::WrongNumber => ("failed", ms(now)),
+            CallResult::NoAnswer | CallResult::Busy if attempts >= CALL_ATTEMPTS => {
+                ("failed", ms(now))
+            }
+            CallResult::NoAnswer | CallResult::Busy => {
+                ("pending", ms(now) + CALL_RETRY_MINUTES * 60_000)
+            }
+        };
+        let summary = format!(
+            "紧急通知「{}」：{}{}",
+            incident.title,
+            match result {
+                CallResult::Reached => "已通知",
+                CallResult::NoAnswer => "无人接听",
+                CallResult::Busy => "占线",
+                CallResult::WrongNumber => "号码错误",
+            },
+            notes.map(|n| format!("；{n}")).unwrap_or_default()
+        );
+        let phone_key: Option<String> = row.try_get("phone_key")?;
+        let customer_id: Option<i64> = row.try_get("customer_id")?;
+        crate::contacts::insert_contact(
+            &mut tx,
+            &self.tz,
+            None,
+            kefu_domain::contact::Direction::Outbound,
+            kefu_domain::contact::Channel::Phone,
+            phone_key.as_deref(),
+            customer_id,
+            Some(agent.0),
+            "ended",
+            Some(now),
+            Some(now),
+            None,
+            Some(&summary),
+            actor,
+            now,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE incident_notices SET call_status = $1, call_attempts = $2, call_next_at = $3, locked_by = NULL, \
+             locked_until = NULL WHERE id = $4",
+        )
+        .bind(status)
+        .bind(attempts)
+        .bind(next_at)
+        .bind(notice_id)
+        .execute(&mut *tx)
+        .await?;
+        if result == CallResult::Reached {
+            sqlx::query(
+                "UPDATE incident_notices SET notified_channel = COALESCE(notified_channel, 'call'), \
+                 notified_at = COALESCE(notified_at, $1), notified_by = COALESCE(notified_by, $2) WHERE id = $3",
+            )
+            .bind(ms(now))
+            .bind(actor.label())
+            .bind(notice_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        refresh_outcome(&mut tx, notice_id).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "incident.call",
+                object_type: "incident_notice",
+                object_id: notice_id.to_string(),
+                detail: json!({ "incident": incident_id, "result": result.code(), "attempt": attempts }),
+            },
+            now,
+        )
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NOTICE_COLUMNS} FROM incident_notices n LEFT JOIN customers c ON c.id = n.customer_id WHERE n.id = $1"
+        )))
+        .bind(notice_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(notice_from_row(&row)?)
     }
 }

@@ -25,6 +25,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_incident))
         .routes(routes!(command_incident))
         .routes(routes!(incident_notices))
+        .routes(routes!(next_notice_call))
+        .routes(routes!(record_notice_call))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -496,4 +498,109 @@ async fn incident_notices(
         }
     }
     crate::routes::file_download(format, &format!("incident-{id}-{}", q.list), &head, rows)
+}
+
+/// The next customer to call, with the script to read to them.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CallView {
+    notice: NoticeView,
+    /// The incident's call script with the customer's name filled in.
+    script: String,
+}
+
+/// The next customer the signed-in agent is to call about the incident: one not yet
+/// notified, locked to them for 10 minutes (no two agents on one customer). 204 when
+/// nobody is due; 409 while the incident is not notifying (or paused).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/next-call", tag = "incidents", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = CallView), (status = 204, description = "nobody is due"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn next_notice_call(
+    who: Authorized<perm::IncidentCall>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let next = state
+        .store
+        .next_notice_call(
+            id,
+            who.staff.id,
+            jiff::SignedDuration::from_mins(10),
+            state.clock.now(),
+        )
+        .await
+        .map_err(or_not_found("incident"))?;
+    let Some(notice) = next else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let incident = state.store.get_incident(id).await?;
+    let script = crate::notices::render(
+        &incident.call_script,
+        &incident,
+        &notice.name,
+        &state.config.notices.hotline,
+        &state.config.time_zone,
+    )
+    .map_err(ApiError::internal)?;
+    // Agents dial the number: shown in full to those who may see it.
+    let full = who
+        .role()
+        .permits(kefu_domain::Permission::CustomerContactsFull);
+    Ok(Json(CallView {
+        notice: notice_view(notice, full),
+        script,
+    })
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallInput {
+    /// reached, no_answer, busy or wrong_number.
+    result: String,
+    notes: Option<String>,
+}
+
+/// Records the agent's call to a customer they hold: reached notifies the customer
+/// by phone; no answer or busy calls again in 10 minutes (three calls at most);
+/// wrong number ends the phone channel. The call is a contact in the customer's
+/// history.
+#[utoipa::path(post, path = "/api/v1/incident-notices/{id}/calls", tag = "incidents", params(("id" = i64, Path)),
+    request_body = CallInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = NoticeView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn record_notice_call(
+    who: Authorized<perm::IncidentCall>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CallInput>,
+) -> ApiResult<Json<NoticeView>> {
+    let result = kefu_store::incidents::CallResult::parse(&input.result).ok_or_else(|| {
+        ApiError::invalid("result", "must be reached, no_answer, busy or wrong_number")
+    })?;
+    let notes = input
+        .notes
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if notes.is_some_and(|n| n.chars().count() > 500) {
+        return Err(ApiError::invalid("notes", "at most 500 characters"));
+    }
+    let notice = state
+        .store
+        .record_notice_call(
+            &who.actor(),
+            who.staff.id,
+            id,
+            result,
+            notes,
+            state.clock.now(),
+        )
+        .await
+        .map_err(or_not_found("notice"))?;
+    let full = who
+        .role()
+        .permits(kefu_domain::Permission::CustomerContactsFull);
+    Ok(Json(notice_view(notice, full)))
 }
