@@ -1133,9 +1133,71 @@ pub async fn incidents(store: &Store, settings: &Settings, area: &str) -> anyhow
             bytes.len() as f64 / 1_048_576.0
         );
     }
+    // Dispatch to a gateway on loopback that accepts at once: SMS per second.
+    let gateway = start_sms_gateway().await?;
+    let mut config = settings.server_config();
+    config.notices.sms = Some(kefu_server::notices::SmsGateway {
+        send_url: format!("{gateway}/send"),
+        lookup_url: format!("{gateway}/lookup"),
+        token: None,
+        per_second: 0,
+        timeout: Duration::from_secs(5),
+    });
+    let dispatching = AppState::new(store.clone(), config);
+    let req = Req {
+        method: hyper::Method::POST,
+        url: format!("{base}/api/v1/incidents/{id}/commands"),
+        body: Some(r#"{"command":"start_notifying"}"#.into()),
+        expect: 200,
+    };
+    let (status, _) = send(&client, &req, &manager).await?;
+    if status != 200 {
+        bail!("start notifying: HTTP {status}");
+    }
+    let Some(sms) = dispatching.config.notices.sms.clone() else {
+        bail!("no gateway");
+    };
+    let limit = Arc::new(tokio::sync::Mutex::new(
+        kefu_domain::incident::RateLimit::new(0),
+    ));
+    let t = Instant::now();
+    let mut sent = 0usize;
+    while t.elapsed() < Duration::from_secs(15) {
+        let n = kefu_server::notices::dispatch_sms_once(&dispatching, &sms, &limit).await?;
+        if n == 0 {
+            break;
+        }
+        sent += n;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "dispatch         {sent} SMS to a loopback gateway in {secs:.1} s: {:.0} notices/s (rounds of {}, {} at once)",
+        sent as f64 / secs,
+        dispatching.config.notices.batch,
+        dispatching.config.notices.parallel
+    );
     println!("rss: {:.1} MiB", rss_mib());
     server.abort();
     Ok(())
+}
+
+/// An SMS gateway that accepts every message at once (for dispatch throughput).
+async fn start_sms_gateway() -> anyhow::Result<String> {
+    async fn accept(
+        axum::Json(msg): axum::Json<serde_json::Value>,
+    ) -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({ "id": msg["key"] }))
+    }
+    async fn lookup() -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({ "found": false }))
+    }
+    let app = axum::Router::new()
+        .route("/send", axum::routing::post(accept))
+        .route("/lookup", axum::routing::get(lookup));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
 }
 
 #[cfg(test)]
