@@ -318,6 +318,28 @@ function setupCall() {
   });
 }
 
+// Incident board: the manager's commands; the figures refresh while notices go out.
+function setupIncident() {
+  const box = $("#board");
+  if (!box) return;
+  const id = box.dataset.id;
+  $$(".incident-command").forEach((b) => b.addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/v1/incidents/" + id + "/commands", { command: b.value });
+      location.reload();
+    } catch (x) { $("#command-error").textContent = x.message; }
+  }));
+  setInterval(async () => {
+    try {
+      const b = await api("GET", "/api/v1/incidents/" + id);
+      for (const [k, v] of Object.entries(b.customers)) {
+        const el = $("#figure-" + k);
+        if (el) el.textContent = v;
+      }
+    } catch (_) { /* the next tick tries again */ }
+  }, 3000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
@@ -325,6 +347,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupOrder();
   setupLists();
   setupCall();
+  setupIncident();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

@@ -181,6 +181,39 @@ async fn incidents_are_recorded_steered_and_listed(db: &TestDb) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = app.get("/api/v1/incidents", Role::Agent).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
+    // The console's list and board.
+    for (role, page, needles) in [
+        (
+            Role::Agent,
+            "/console/incidents".to_owned(),
+            vec!["和平路中压管线泄漏", "通知中"],
+        ),
+        (
+            Role::Manager,
+            format!("/console/incidents/{id}"),
+            vec!["figure-no_contact", "恢复通知", "无联系方式名单"],
+        ),
+        (
+            Role::Agent,
+            format!("/console/incidents/{id}"),
+            vec!["figure-affected"],
+        ),
+    ] {
+        let req = axum::http::Request::builder()
+            .uri(&page)
+            .header("authorization", format!("Bearer {}", app.token(role)))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (status, _, html) = app.send(req).await;
+        let html = String::from_utf8(html).unwrap();
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for n in needles {
+            assert!(html.contains(n), "{page}: {n}");
+        }
+        if role == Role::Agent {
+            assert!(!html.contains("incident-command"), "agents do not steer");
+        }
+    }
 }
 
 async fn bad_incidents_are_refused_and_change_nothing(db: &TestDb) {

@@ -8,6 +8,7 @@ pub(crate) mod campaigns;
 mod charts;
 mod dashboard;
 pub(crate) mod i18n;
+mod incidents;
 mod pages;
 
 use axum::Router;
@@ -40,6 +41,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/campaigns", get(campaigns::list))
         .route("/console/campaigns/{id}", get(campaigns::report))
         .route("/console/campaigns/{id}/call", get(campaigns::call))
+        .route("/console/incidents", get(incidents::list))
+        .route("/console/incidents/{id}", get(incidents::board))
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
@@ -165,7 +168,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 6] = [
+        let items: [(&str, &str, &str, Permission); 7] = [
             (
                 "desk",
                 "/console/desk",
@@ -201,6 +204,12 @@ impl Viewer {
                 "/console/campaigns",
                 "nav.campaigns",
                 Permission::CampaignRead,
+            ),
+            (
+                "incidents",
+                "/console/incidents",
+                "nav.incidents",
+                Permission::IncidentRead,
             ),
         ];
         Chrome {
