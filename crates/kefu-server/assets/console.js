@@ -329,15 +329,27 @@ function setupIncident() {
       location.reload();
     } catch (x) { $("#command-error").textContent = x.message; }
   }));
-  setInterval(async () => {
+  let queued = false;
+  const refresh = async () => {
+    queued = false;
     try {
       const b = await api("GET", "/api/v1/incidents/" + id);
       for (const [k, v] of Object.entries(b.customers)) {
         const el = $("#figure-" + k);
         if (el) el.textContent = v;
       }
-    } catch (_) { /* the next tick tries again */ }
-  }, 3000);
+    } catch (_) { /* the next event or tick tries again */ }
+  };
+  // Live: each change announced over SSE refreshes the figures (at most once a
+  // second); a slow tick covers a dispatcher running in another process.
+  const source = new EventSource("/console/events");
+  source.addEventListener("incident", (e) => {
+    const ev = JSON.parse(e.data);
+    if (String(ev.id) !== id || queued) return;
+    queued = true;
+    setTimeout(refresh, 1000);
+  });
+  setInterval(refresh, 15000);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -22,6 +22,8 @@ pub enum ConsoleEvent {
         department_id: Option<i64>,
         state: String,
     },
+    /// An incident's figures moved (notices sent, calls made, a command).
+    Incident { id: i64 },
 }
 
 /// Fans events out to the screens of this instance (and, on PostgreSQL, of all).

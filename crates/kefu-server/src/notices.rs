@@ -279,6 +279,7 @@ pub async fn dispatch_sms_once(
             slot.insert(state.store.get_incident(c.incident_id).await?);
         }
     }
+    let touched: Vec<i64> = incidents.keys().copied().collect();
     let incidents = Arc::new(incidents);
     let n = claimed.len();
     let results: Vec<SendResult> = futures_util::stream::iter(claimed)
@@ -295,6 +296,12 @@ pub async fn dispatch_sms_once(
         .store
         .finish_sends(&cfg.dispatcher, &results, state.clock.now())
         .await?;
+    for id in touched {
+        state
+            .events
+            .publish(crate::events::ConsoleEvent::Incident { id })
+            .await;
+    }
     if applied < results.len() {
         tracing::error!(
             lost = results.len() - applied,

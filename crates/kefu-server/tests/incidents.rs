@@ -78,6 +78,8 @@ async fn incidents_are_recorded_steered_and_listed(db: &TestDb) {
     );
     let id = board["incident"]["id"].as_i64().unwrap();
     let commands = format!("/api/v1/incidents/{id}/commands");
+    // Screens showing the board hear of every change.
+    let mut events = app.state.events.subscribe();
     // Agents read the board but do not steer.
     let (status, _) = app
         .post(
@@ -98,6 +100,11 @@ async fn incidents_are_recorded_steered_and_listed(db: &TestDb) {
         (status, b["incident"]["status"].as_str()),
         (StatusCode::OK, Some("notifying"))
     );
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(heard, kefu_server::events::ConsoleEvent::Incident { id });
     let (status, b) = app
         .post(&commands, Role::Manager, json!({ "command": "resume" }))
         .await;

@@ -101,6 +101,7 @@ pub enum NoticeList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notice {
     pub id: i64,
+    pub incident_id: i64,
     pub customer_id: Option<i64>,
     pub customer_code: Option<String>,
     pub name: String,
@@ -815,12 +816,13 @@ impl CallResult {
 pub const CALL_ATTEMPTS: i64 = 3;
 const CALL_RETRY_MINUTES: i64 = 10;
 
-const NOTICE_COLUMNS: &str = "n.id, n.customer_id, c.code, n.name, n.address, n.phone_key, n.mobile_key, n.email, \
+const NOTICE_COLUMNS: &str = "n.id, n.incident_id, n.customer_id, c.code, n.name, n.address, n.phone_key, n.mobile_key, n.email, \
      n.outcome, n.call_status, n.notified_channel, n.notified_at, n.notified_by";
 
 fn notice_from_row(r: &sqlx::any::AnyRow) -> Result<Notice, sqlx::Error> {
     Ok(Notice {
         id: r.try_get("id")?,
+        incident_id: r.try_get("incident_id")?,
         customer_id: r.try_get("customer_id")?,
         customer_code: r.try_get("code")?,
         name: r.try_get("name")?,

@@ -376,6 +376,7 @@ pub(crate) async fn events(
     let staff = viewer.principal.staff.id;
     let scope = viewer.principal.scope();
     let sees_orders = viewer.may(Permission::WorkOrderRead);
+    let sees_incidents = viewer.may(Permission::IncidentRead);
     let stream =
         futures_util::stream::unfold((receiver, state), move |(mut receiver, state)| async move {
             loop {
@@ -392,6 +393,7 @@ pub(crate) async fn events(
                     ConsoleEvent::WorkOrder { department_id, .. } => {
                         sees_orders && scope.is_none_or(|d| Some(d.0) == *department_id)
                     }
+                    ConsoleEvent::Incident { .. } => sees_incidents,
                 };
                 if !deliver {
                     continue;
@@ -399,6 +401,7 @@ pub(crate) async fn events(
                 let name = match &event {
                     ConsoleEvent::Ringing { .. } => "ringing",
                     ConsoleEvent::WorkOrder { .. } => "work_order",
+                    ConsoleEvent::Incident { .. } => "incident",
                 };
                 let data = serde_json::to_string(&event).unwrap_or_default();
                 return Some((

@@ -336,6 +336,10 @@ async fn command_incident(
         .incident_command(&who.actor(), id, command, note, state.clock.now())
         .await
         .map_err(or_not_found("incident"))?;
+    state
+        .events
+        .publish(crate::events::ConsoleEvent::Incident { id })
+        .await;
     Ok(Json(board(&state, id).await?))
 }
 
@@ -356,6 +360,7 @@ pub(crate) struct NoticesQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct NoticeView {
     id: i64,
+    incident_id: i64,
     customer_id: Option<i64>,
     customer_code: Option<String>,
     name: String,
@@ -375,6 +380,7 @@ pub(crate) struct NoticeView {
 fn notice_view(n: Notice, full: bool) -> NoticeView {
     NoticeView {
         id: n.id,
+        incident_id: n.incident_id,
         customer_id: n.customer_id,
         customer_code: n.customer_code,
         name: n.name,
@@ -599,6 +605,12 @@ async fn record_notice_call(
         )
         .await
         .map_err(or_not_found("notice"))?;
+    state
+        .events
+        .publish(crate::events::ConsoleEvent::Incident {
+            id: notice.incident_id,
+        })
+        .await;
     let full = who
         .role()
         .permits(kefu_domain::Permission::CustomerContactsFull);
