@@ -1,6 +1,6 @@
-//! The crash test of incident notices (S6), on both backends: a `kefu dispatch`
-//! process sends 10 000 notices to a gateway on loopback and is killed with SIGKILL
-//! at random moments, 25 times, then restarted until nothing is left. In the end
+//! The crash test of incident notices (S6), on both backends: two `kefu dispatch`
+//! processes share 10 000 notices to a gateway on loopback and are killed with
+//! SIGKILL at random moments, 26 times, then two run until nothing is left. In the end
 //! every customer with a mobile got the SMS exactly once, none twice, and the lists
 //! reconcile.
 #![allow(clippy::unwrap_used)]
@@ -149,14 +149,19 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let mut kills = 0;
     let mut delivered_at_kill = Vec::new();
-    for _ in 0..25 {
-        let mut child = dispatcher(&url, &base, &[]).spawn().unwrap();
-        let wait = rng.random_range(150..700u64);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        delivered_at_kill.push(gw.lock().unwrap().delivered.len());
+    // Two dispatchers share the work (as two instances would), each killed at its
+    // own moment.
+    for _ in 0..13 {
+        let mut first = dispatcher(&url, &base, &[]).spawn().unwrap();
+        let mut second = dispatcher(&url, &base, &[]).spawn().unwrap();
+        for child in [&mut first, &mut second] {
+            let wait = rng.random_range(100..500u64);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+            delivered_at_kill.push(gw.lock().unwrap().delivered.len());
+        }
     }
     // Then one runs to the end (it waits out the leases of the killed ones).
     let started = Instant::now();
@@ -168,10 +173,19 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
             let _ = self.0.wait();
         }
     }
-    let mut last = Reap(dispatcher(&url, &base, &["--until-idle"]).spawn().unwrap());
+    let mut last = [
+        Reap(dispatcher(&url, &base, &["--until-idle"]).spawn().unwrap()),
+        Reap(dispatcher(&url, &base, &["--until-idle"]).spawn().unwrap()),
+    ];
     loop {
-        if let Some(status) = last.0.try_wait().unwrap() {
-            assert!(status.success());
+        let mut running = 0;
+        for p in &mut last {
+            match p.0.try_wait().unwrap() {
+                Some(status) => assert!(status.success()),
+                None => running += 1,
+            }
+        }
+        if running == 0 {
             break;
         }
         assert!(
@@ -189,7 +203,7 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
     };
     eprintln!(
         "{}: {kills} kills; delivered after each: {delivered_at_kill:?}; in the end {delivered} of {sms_total} \
-         (the last dispatcher ran {:.1} s)",
+         (the last two dispatchers ran {:.1} s)",
         db.store.backend().as_str(),
         finished_in.as_secs_f64()
     );
