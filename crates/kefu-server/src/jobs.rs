@@ -113,10 +113,20 @@ fn backoff(attempts: i64) -> jiff::SignedDuration {
     jiff::SignedDuration::from_secs(secs.min(3600))
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
     http_body_util::Full<axum::body::Bytes>,
 >;
+
+/// The process's client for outgoing HTTP (webhooks, SMS gateways): one pool of
+/// connections.
+pub(crate) fn http_client() -> &'static HttpClient {
+    static CLIENT: std::sync::OnceLock<HttpClient> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http()
+    })
+}
 
 /// Posts one delivery; Ok when the receiver answered 2xx within 10 seconds.
 async fn post_delivery(
@@ -150,11 +160,7 @@ async fn post_delivery(
 
 /// Delivers due webhook deliveries once; returns how many were attempted.
 pub async fn dispatch_webhooks_once(state: &AppState) -> Result<usize, kefu_store::StoreError> {
-    static CLIENT: std::sync::OnceLock<HttpClient> = std::sync::OnceLock::new();
-    let client = CLIENT.get_or_init(|| {
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http()
-    });
+    let client = http_client();
     let now = state.clock.now();
     let claimed = state
         .store

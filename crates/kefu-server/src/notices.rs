@@ -70,68 +70,78 @@ impl Default for NoticeConfig {
     }
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    http_body_util::Full<axum::body::Bytes>,
->;
-
-fn client() -> &'static HttpClient {
-    static CLIENT: std::sync::OnceLock<HttpClient> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http()
-    })
-}
-
 fn snippet(body: &[u8]) -> String {
     String::from_utf8_lossy(body).chars().take(200).collect()
 }
 
+/// What came of one request: the answer, a failure (with whether the request
+/// never left), or no answer within the timeout.
+enum Exchange {
+    /// The request could not even be built (a bad address).
+    Invalid(String),
+    Answered(axum::http::StatusCode, axum::body::Bytes),
+    Failed {
+        not_sent: bool,
+        reason: String,
+    },
+    TimedOut,
+}
+
 impl SmsGateway {
-    /// One send; what the answer means is the domain's [`GatewayAnswer`].
-    pub async fn send(&self, key: &str, to: &str, text: &str) -> GatewayAnswer {
-        let body = serde_json::json!({ "key": key, "to": to, "text": text }).to_string();
-        let mut request = axum::http::Request::post(&self.send_url)
-            .header("content-type", "application/json")
-            .header("idempotency-key", key);
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = match request.body(http_body_util::Full::new(axum::body::Bytes::from(body))) {
+    async fn exchange(
+        &self,
+        request: axum::http::request::Builder,
+        body: axum::body::Bytes,
+    ) -> Exchange {
+        let request = match self.token.as_ref() {
+            Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        };
+        let request = match request.body(http_body_util::Full::new(body)) {
             Ok(r) => r,
-            Err(e) => {
-                return GatewayAnswer::Rejected {
-                    reason: format!("bad request: {e}"),
-                };
-            }
+            Err(e) => return Exchange::Invalid(format!("bad request: {e}")),
         };
         let answer = tokio::time::timeout(self.timeout, async {
-            let response = client().request(request).await?;
+            let response = crate::jobs::http_client().request(request).await?;
             let status = response.status();
             let bytes = response.into_body().collect().await?.to_bytes();
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, bytes))
         })
         .await;
         match answer {
-            Err(_) => GatewayAnswer::Ambiguous {
+            Err(_) => Exchange::TimedOut,
+            Ok(Ok((status, bytes))) => Exchange::Answered(status, bytes),
+            // Refused before the request left: certainly not sent.
+            Ok(Err(e)) => Exchange::Failed {
+                not_sent: e
+                    .downcast_ref::<hyper_util::client::legacy::Error>()
+                    .is_some_and(|e| e.is_connect()),
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// One send; what the answer means is the domain's [`GatewayAnswer`].
+    pub async fn send(&self, key: &str, to: &str, text: &str) -> GatewayAnswer {
+        let body = serde_json::json!({ "key": key, "to": to, "text": text }).to_string();
+        let request = axum::http::Request::post(&self.send_url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key);
+        match self.exchange(request, axum::body::Bytes::from(body)).await {
+            Exchange::Answered(status, bytes) => classify(status.as_u16(), &bytes),
+            Exchange::Invalid(reason) => GatewayAnswer::Rejected { reason },
+            Exchange::TimedOut => GatewayAnswer::Ambiguous {
                 reason: format!("no answer within {} s", self.timeout.as_secs()),
             },
-            Ok(Err(e)) => {
-                // Refused before the request left: certainly not sent.
-                let not_sent = e
-                    .downcast_ref::<hyper_util::client::legacy::Error>()
-                    .is_some_and(|e| e.is_connect());
-                if not_sent {
-                    GatewayAnswer::Retry {
-                        reason: format!("cannot connect: {e}"),
-                    }
-                } else {
-                    GatewayAnswer::Ambiguous {
-                        reason: format!("connection failed: {e}"),
-                    }
-                }
-            }
-            Ok(Ok((status, bytes))) => classify(status.as_u16(), &bytes),
+            Exchange::Failed {
+                not_sent: true,
+                reason,
+            } => GatewayAnswer::Retry {
+                reason: format!("cannot connect: {reason}"),
+            },
+            Exchange::Failed { reason, .. } => GatewayAnswer::Ambiguous {
+                reason: format!("connection failed: {reason}"),
+            },
         }
     }
 
@@ -147,31 +157,17 @@ impl SmsGateway {
             self.lookup_url,
             key.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")
         );
-        let mut request = axum::http::Request::get(url);
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let Ok(request) = request.body(http_body_util::Full::new(axum::body::Bytes::new())) else {
-            return KeyLookup::CannotTell {
-                reason: "bad lookup address".into(),
-            };
-        };
-        let answer = tokio::time::timeout(self.timeout, async {
-            let response = client().request(request).await?;
-            let status = response.status();
-            let bytes = response.into_body().collect().await?.to_bytes();
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, bytes))
-        })
-        .await;
-        match answer {
-            Err(_) => KeyLookup::CannotTell {
+        let request = axum::http::Request::get(url);
+        match self.exchange(request, axum::body::Bytes::new()).await {
+            Exchange::TimedOut => KeyLookup::CannotTell {
                 reason: "lookup timed out".into(),
             },
-            Ok(Err(e)) => KeyLookup::CannotTell {
-                reason: format!("lookup failed: {e}"),
+            Exchange::Invalid(reason) => KeyLookup::CannotTell { reason },
+            Exchange::Failed { reason, .. } => KeyLookup::CannotTell {
+                reason: format!("lookup failed: {reason}"),
             },
-            Ok(Ok((status, _))) if status.as_u16() == 404 => KeyLookup::NotFound,
-            Ok(Ok((status, bytes))) if status.is_success() => {
+            Exchange::Answered(status, _) if status.as_u16() == 404 => KeyLookup::NotFound,
+            Exchange::Answered(status, bytes) if status.is_success() => {
                 match serde_json::from_slice::<serde_json::Value>(&bytes)
                     .ok()
                     .and_then(|v| {
@@ -188,7 +184,7 @@ impl SmsGateway {
                     },
                 }
             }
-            Ok(Ok((status, bytes))) => KeyLookup::CannotTell {
+            Exchange::Answered(status, bytes) => KeyLookup::CannotTell {
                 reason: format!("lookup answered {status}: {}", snippet(&bytes)),
             },
         }

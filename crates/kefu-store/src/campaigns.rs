@@ -585,10 +585,7 @@ impl Store {
         // The reading connection goes back to the pool before writing: holding it
         // while waiting for a writer's connection could exhaust the pool.
         drop(conn);
-        let skip_locked = match self.backend() {
-            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Backend::Sqlite => "",
-        };
+        let skip_locked = crate::customers::skip_locked_clause(self.backend());
         let take = format!(
             "UPDATE campaign_targets SET locked_by = $1, locked_until = $2 WHERE id = (\
              SELECT id FROM campaign_targets WHERE campaign_id = $3 AND status = 'pending' \

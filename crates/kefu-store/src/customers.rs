@@ -416,6 +416,15 @@ pub(crate) async fn overwrite_customer(
     write_contacts(conn, id, draft).await
 }
 
+/// ` FOR UPDATE SKIP LOCKED` on PostgreSQL (queue takers pass over rows another
+/// transaction is taking); nothing on SQLite, whose one writer needs no row locks.
+pub(crate) fn skip_locked_clause(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
 pub(crate) fn lock_clause(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => " FOR UPDATE",

@@ -82,6 +82,7 @@ pub struct ChannelCounts {
 /// The live board: customers by outcome (they reconcile) and sends per channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Board {
+    pub incident: Incident,
     pub tally: Tally,
     pub channels: Vec<ChannelCounts>,
     /// Agent calls by status.
@@ -400,10 +401,10 @@ impl Store {
         Ok(updated)
     }
 
-    /// The live board's figures.
+    /// The live board: the incident and its figures.
     pub async fn incident_board(&self, id: i64) -> Result<Board, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        load_incident(&mut conn, id, "").await?;
+        let incident = load_incident(&mut conn, id, "").await?;
         let tally = tally_in(&mut conn, id).await?;
         let mut channels: Vec<ChannelCounts> = ["sms", "email"]
             .iter()
@@ -444,6 +445,7 @@ impl Store {
             calls.push((r.try_get("call_status")?, r.try_get("n")?));
         }
         Ok(Board {
+            incident,
             tally,
             channels,
             calls,
@@ -554,10 +556,7 @@ impl Store {
         lease: jiff::SignedDuration,
         now: Timestamp,
     ) -> Result<Vec<ClaimedSend>, StoreError> {
-        let skip_locked = match self.backend() {
-            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Backend::Sqlite => "",
-        };
+        let skip_locked = crate::customers::skip_locked_clause(self.backend());
         let lease_until = now.checked_add(lease).unwrap_or(now);
         let mut tx = self.begin_write().await?;
         let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -867,10 +866,7 @@ impl Store {
         if let Some(row) = held {
             return Ok(Some(notice_from_row(&row)?));
         }
-        let skip_locked = match self.backend() {
-            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Backend::Sqlite => "",
-        };
+        let skip_locked = crate::customers::skip_locked_clause(self.backend());
         let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "UPDATE incident_notices SET locked_by = $1, locked_until = $2 WHERE id = (\

@@ -42,12 +42,6 @@ fn avg(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into())
 }
 
-fn local(tz: &TimeZone, at: jiff::Timestamp) -> String {
-    at.to_zoned(tz.clone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
 /// The report as one table: section, item, count, share or value.
 pub(crate) fn report_table(t: &Catalog, r: &CampaignReport) -> (Vec<String>, Vec<Vec<String>>) {
     let head = [
@@ -244,7 +238,9 @@ pub(crate) fn outcome_row(t: &Catalog, o: TargetOutcome, full: bool, tz: &TimeZo
             .map(|r| result_label(t, r))
             .unwrap_or_default(),
         o.satisfaction.map(|s| s.to_string()).unwrap_or_default(),
-        o.completed_at.map(|at| local(tz, at)).unwrap_or_default(),
+        o.completed_at
+            .map(|at| super::local_time(tz, at))
+            .unwrap_or_default(),
         o.last_notes.unwrap_or_default(),
     ]
 }
@@ -269,7 +265,11 @@ struct CampaignsPage {
 
 fn period(state: &AppState, c: &Campaign) -> String {
     let tz = &state.config.time_zone;
-    format!("{} — {}", local(tz, c.starts_at), local(tz, c.ends_at))
+    format!(
+        "{} — {}",
+        super::local_time(tz, c.starts_at),
+        super::local_time(tz, c.ends_at)
+    )
 }
 
 /// `/console/campaigns`: the campaigns, newest first.
@@ -509,7 +509,7 @@ pub(crate) async fn report(
         .notes
         .iter()
         .map(|n| NoteRow {
-            at: local(tz, n.at),
+            at: super::local_time(tz, n.at),
             position: n.position,
             customer: n.customer_name.clone().unwrap_or_default(),
             agent: n.agent_name.clone().unwrap_or_default(),

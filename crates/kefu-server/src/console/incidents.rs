@@ -10,6 +10,7 @@ use kefu_domain::Permission;
 use kefu_domain::incident::{IncidentKind, Severity};
 
 use super::i18n::Catalog;
+use super::pages::local;
 use super::{Chrome, Viewer, render};
 use crate::AppState;
 
@@ -30,12 +31,6 @@ struct IncidentsPage {
     chrome: Chrome,
     t: &'static Catalog,
     rows: Vec<IncidentRow>,
-}
-
-fn local(state: &AppState, at: jiff::Timestamp) -> String {
-    at.to_zoned(state.config.time_zone.clone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
 }
 
 fn row(state: &AppState, t: &Catalog, i: &kefu_store::incidents::Incident) -> IncidentRow {
@@ -106,19 +101,17 @@ pub(crate) async fn board(
         return r;
     }
     let t = viewer.t;
-    let (incident, board, events) = match (
-        state.store.get_incident(id).await,
+    let (board, events) = match (
         state.store.incident_board(id).await,
         state.store.incident_events(id).await,
     ) {
-        (Ok(i), Ok(b), Ok(e)) => (i, b, e),
-        (Err(kefu_store::StoreError::NotFound), _, _) => {
+        (Ok(b), Ok(e)) => (b, e),
+        (Err(kefu_store::StoreError::NotFound), _) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            return crate::error::ApiError::from(e).into_response();
-        }
+        (Err(e), _) | (_, Err(e)) => return crate::error::ApiError::from(e).into_response(),
     };
+    let incident = &board.incident;
     let tally = board.tally;
     let figures = vec![
         ("affected", tally.affected),
@@ -150,7 +143,7 @@ pub(crate) async fn board(
         chrome: viewer.chrome("incidents", &incident.title),
         t,
         instructions: incident.instructions.clone(),
-        incident: row(&state, t, &incident),
+        incident: row(&state, t, incident),
         figures,
         channels: board
             .channels

@@ -253,6 +253,13 @@ pub(crate) struct Chrome {
     pub now: String,
 }
 
+/// Local time as staff read it: `2026-11-26 09:30`.
+pub(crate) fn local_time(tz: &jiff::tz::TimeZone, at: jiff::Timestamp) -> String {
+    at.to_zoned(tz.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 /// Renders a template; a failure is logged and answered 500 without details.
 pub(crate) fn render<T: askama::Template>(page: &T) -> Response {
     match page.render() {

@@ -39,11 +39,9 @@ pub(crate) struct MessagePage {
     pub message: String,
 }
 
-/// Local time as staff read it: `2026-11-26 09:30`.
-fn local(state: &AppState, at: Timestamp) -> String {
-    at.to_zoned(state.config.time_zone.clone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
+/// Local time in the center's time zone.
+pub(crate) fn local(state: &AppState, at: Timestamp) -> String {
+    super::local_time(&state.config.time_zone, at)
 }
 
 /// An RFC 3339 instant as local time; other text as it is.

@@ -156,9 +156,9 @@ pub(crate) struct EventView {
     detail: serde_json::Value,
 }
 
-fn board_view(incident: Incident, board: Board, events: Vec<EventView>) -> BoardView {
+fn board_view(board: Board, events: Vec<EventView>) -> BoardView {
     BoardView {
-        incident: incident.into(),
+        incident: board.incident.into(),
         customers: board.tally.into(),
         channels: board.channels.into_iter().map(Into::into).collect(),
         calls: board.calls,
@@ -255,9 +255,11 @@ async fn create_incident(
 }
 
 async fn board(state: &AppState, id: i64) -> ApiResult<BoardView> {
-    let not_found = or_not_found("incident");
-    let incident = state.store.get_incident(id).await.map_err(&not_found)?;
-    let figures = state.store.incident_board(id).await.map_err(&not_found)?;
+    let figures = state
+        .store
+        .incident_board(id)
+        .await
+        .map_err(or_not_found("incident"))?;
     let events = state
         .store
         .incident_events(id)
@@ -270,7 +272,7 @@ async fn board(state: &AppState, id: i64) -> ApiResult<BoardView> {
             detail: e.detail,
         })
         .collect();
-    Ok(board_view(incident, figures, events))
+    Ok(board_view(figures, events))
 }
 
 /// Incidents, newest first.
@@ -387,22 +389,18 @@ fn notice_view(n: Notice, full: bool) -> NoticeView {
         address: n.address,
         phone: shown_number(n.phone_key.as_deref(), full),
         mobile: shown_number(n.mobile_key.as_deref(), full),
-        email: n.email.map(|e| if full { e } else { mask_email(&e) }),
+        email: n.email.map(|e| {
+            if full {
+                e
+            } else {
+                crate::routes::customers::mask_email(&e)
+            }
+        }),
         outcome: n.outcome,
         call_status: n.call_status,
         notified_channel: n.notified_channel,
         notified_at: n.notified_at.map(|t| t.to_string()),
         notified_by: n.notified_by,
-    }
-}
-
-fn mask_email(e: &str) -> String {
-    match e.split_once('@') {
-        Some((user, domain)) => {
-            let first: String = user.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "***".into(),
     }
 }
 
@@ -493,11 +491,7 @@ async fn incident_notices(
                     .unwrap_or_default(),
                 v.notified_at
                     .and_then(|at| at.parse::<jiff::Timestamp>().ok())
-                    .map(|at| {
-                        at.to_zoned(tz.clone())
-                            .strftime("%Y-%m-%d %H:%M")
-                            .to_string()
-                    })
+                    .map(|at| crate::console::local_time(&tz, at))
                     .unwrap_or_default(),
                 v.notified_by.unwrap_or_default(),
             ]);
