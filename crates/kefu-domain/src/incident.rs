@@ -406,6 +406,10 @@ pub enum SendState {
     Sent,
     /// Given up: refused for good, or out of attempts.
     Failed,
+    /// It may or may not have left and the channel keeps no record to ask (plain
+    /// SMTP without a delivery log): never sent again automatically; a manager
+    /// confirms it as sent or has it sent again ([`review_send`]).
+    Unconfirmed,
 }
 
 impl SendState {
@@ -416,19 +420,21 @@ impl SendState {
             SendState::Unknown => "unknown",
             SendState::Sent => "sent",
             SendState::Failed => "failed",
+            SendState::Unconfirmed => "unconfirmed",
         }
     }
 
+    pub const ALL: [SendState; 6] = [
+        SendState::Pending,
+        SendState::InFlight,
+        SendState::Unknown,
+        SendState::Sent,
+        SendState::Failed,
+        SendState::Unconfirmed,
+    ];
+
     pub fn parse(raw: &str) -> Option<SendState> {
-        [
-            SendState::Pending,
-            SendState::InFlight,
-            SendState::Unknown,
-            SendState::Sent,
-            SendState::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.code() == raw)
+        SendState::ALL.into_iter().find(|s| s.code() == raw)
     }
 
     pub fn is_final(self) -> bool {
@@ -518,6 +524,9 @@ pub enum KeyLookup {
     NotFound,
     /// It could not tell (down, garbage): ask again later.
     CannotTell { reason: String },
+    /// The channel keeps no record that could be asked (plain SMTP without a
+    /// delivery log): a person has to decide.
+    NoRecord,
 }
 
 /// An unknown send's state after asking the gateway.
@@ -541,6 +550,57 @@ pub fn reconcile(lookup: &KeyLookup, attempts: u32, now: Timestamp) -> SendProgr
             next_at: now.checked_add(SignedDuration::from_secs(30)).ok(),
             last_error: Some(reason.clone()),
         },
+        KeyLookup::NoRecord => SendProgress {
+            state: SendState::Unconfirmed,
+            attempts,
+            next_at: None,
+            last_error: Some(
+                "the send may have left and the channel cannot be asked; a manager decides".into(),
+            ),
+        },
+    }
+}
+
+labelled_enum!(
+    /// A manager's decision on sends the dispatcher could not finish by itself.
+    SendReview {
+        MarkSent => "mark_sent", "确认已发送",
+        Resend => "resend", "重新发送",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{review} is not possible for a send that is {state}",
+    review = .review.code(), state = .state.code())]
+pub struct IllegalReview {
+    pub state: SendState,
+    pub review: SendReview,
+}
+
+/// A send's state after a manager's `review`: an unconfirmed send may be confirmed
+/// as sent (the mail log shows it left) or sent again; a failed one may be sent
+/// again (after the gateway or address was fixed) with fresh attempts. Nothing
+/// else is reviewed: pending and in-flight sends are the dispatcher's, and a sent
+/// one is never sent again.
+pub fn review_send(
+    state: SendState,
+    review: SendReview,
+    now: Timestamp,
+) -> Result<SendProgress, IllegalReview> {
+    match (state, review) {
+        (SendState::Unconfirmed, SendReview::MarkSent) => Ok(SendProgress {
+            state: SendState::Sent,
+            attempts: 0,
+            next_at: None,
+            last_error: None,
+        }),
+        (SendState::Unconfirmed | SendState::Failed, SendReview::Resend) => Ok(SendProgress {
+            state: SendState::Pending,
+            attempts: 0,
+            next_at: Some(now),
+            last_error: None,
+        }),
+        _ => Err(IllegalReview { state, review }),
     }
 }
 
@@ -863,13 +923,38 @@ mod tests {
     }
 
     fn state() -> impl Strategy<Value = SendState> {
-        prop_oneof![
-            Just(SendState::Pending),
-            Just(SendState::InFlight),
-            Just(SendState::Unknown),
-            Just(SendState::Sent),
-            Just(SendState::Failed),
-        ]
+        proptest::sample::select(SendState::ALL.to_vec())
+    }
+
+    #[test]
+    fn reviews_only_touch_what_the_dispatcher_left() {
+        let now: Timestamp = "2026-12-01T01:30:00Z".parse().unwrap();
+        assert_eq!(
+            reconcile(&KeyLookup::NoRecord, 1, now).state,
+            SendState::Unconfirmed
+        );
+        assert_eq!(
+            review_send(SendState::Unconfirmed, SendReview::MarkSent, now)
+                .unwrap()
+                .state,
+            SendState::Sent
+        );
+        let again = review_send(SendState::Failed, SendReview::Resend, now).unwrap();
+        assert_eq!((again.state, again.attempts), (SendState::Pending, 0));
+        for state in [
+            SendState::Pending,
+            SendState::InFlight,
+            SendState::Unknown,
+            SendState::Sent,
+        ] {
+            for review in [SendReview::MarkSent, SendReview::Resend] {
+                assert!(review_send(state, review, now).is_err(), "{state:?}");
+            }
+        }
+        assert!(review_send(SendState::Failed, SendReview::MarkSent, now).is_err());
+        for s in SendState::ALL {
+            assert_eq!(SendState::parse(s.code()), Some(s));
+        }
     }
 
     proptest! {

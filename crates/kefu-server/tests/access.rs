@@ -110,6 +110,7 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("POST", "/api/v1/incidents"), MANAGER),
         (("GET", "/api/v1/incidents/{id}"), CALL_STAFF),
         (("POST", "/api/v1/incidents/{id}/commands"), MANAGER),
+        (("POST", "/api/v1/incidents/{id}/sends/review"), MANAGER),
         (("GET", "/api/v1/incidents/{id}/notices"), CALL_STAFF),
         (("POST", "/api/v1/incidents/{id}/next-call"), CALL_STAFF),
         (("POST", "/api/v1/incident-notices/{id}/calls"), CALL_STAFF),

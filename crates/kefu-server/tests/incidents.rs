@@ -7,6 +7,8 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::{TestApp, code};
 use kefu_domain::Role;
+use kefu_server::notices::sink::{Behaviour, MailSink};
+use kefu_server::notices::{ChannelDispatcher, DeliveryLog, Gateway, SmtpRelay, dispatch_once};
 use kefu_store::backend_tests;
 use kefu_store::testing::TestDb;
 use serde_json::{Value, json};
@@ -16,6 +18,7 @@ backend_tests!(
     bad_incidents_are_refused_and_change_nothing,
     sms_notices_reach_everyone_once_through_a_flaky_gateway,
     agents_call_customers_one_agent_each,
+    email_notices_go_over_smtp_and_unclear_ones_wait_for_a_manager,
 );
 
 fn leak(areas: Value) -> Value {
@@ -274,13 +277,13 @@ async fn bad_incidents_are_refused_and_change_nothing(db: &TestDb) {
 /// refused; 07: accepted but answers garbage; 09: accepted but answers too late —
 /// and refuses its first three requests with 503.
 #[derive(Default)]
-struct Gateway {
+struct StandInGateway {
     delivered: std::collections::HashMap<String, (String, String)>,
     repeated_keys: usize,
     requests: usize,
 }
 
-type SharedGateway = std::sync::Arc<std::sync::Mutex<Gateway>>;
+type SharedGateway = std::sync::Arc<std::sync::Mutex<StandInGateway>>;
 
 async fn gateway_send(
     axum::extract::State(gw): axum::extract::State<SharedGateway>,
@@ -365,10 +368,8 @@ async fn sms_notices_reach_everyone_once_through_a_flaky_gateway(db: &TestDb) {
         .post("/api/v1/incidents", Role::Manager, leak(json!(["历下区"])))
         .await;
     let id = board["incident"]["id"].as_i64().unwrap();
-    let limit = std::sync::Arc::new(tokio::sync::Mutex::new(
-        kefu_domain::incident::RateLimit::new(gateway.per_second),
-    ));
-    let round = || kefu_server::notices::dispatch_sms_once(&app.state, &gateway, &limit);
+    let dispatcher = ChannelDispatcher::new(Gateway::Sms(gateway.clone()));
+    let round = || dispatch_once(&app.state, &dispatcher);
     // Not before notifying starts, nor while paused.
     assert_eq!(round().await.unwrap(), 0);
     let commands = format!("/api/v1/incidents/{id}/commands");
@@ -572,4 +573,266 @@ async fn agents_call_customers_one_agent_each(db: &TestDb) {
         .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// A delivery log answering from what the sink took (as a provider's log would).
+async fn start_delivery_log(sink: MailSink) -> String {
+    async fn lookup(
+        axum::extract::State(sink): axum::extract::State<MailSink>,
+        axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    ) -> axum::Json<Value> {
+        let key = q.get("key").cloned().unwrap_or_default();
+        axum::Json(json!({ "found": sink.has_key(&key) }))
+    }
+    let app = axum::Router::new()
+        .route("/log", axum::routing::get(lookup))
+        .with_state(sink);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/log", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn email_notices_go_over_smtp_and_unclear_ones_wait_for_a_manager(db: &TestDb) {
+    // The relay is down at first: its port is free, nobody listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let timeout = std::time::Duration::from_millis(400);
+    let relay = SmtpRelay::new(
+        "127.0.0.1",
+        port,
+        "客服中心 <notice@kefu.example>",
+        100,
+        timeout,
+        None,
+    )
+    .unwrap();
+    let mut config = kefu_server::ServerConfig::default();
+    config.notices.email = Some(relay.clone());
+    config.notices.hotline = "96777".into();
+    let app = TestApp::with_config(db, config).await;
+    for (code, email) in [
+        ("E1", "wang.yan@example.cn"),
+        ("E2", "li.lei@example.cn"),
+        ("E3", "refused@example.cn"),
+        ("E4", "zhao.min@example.cn"),
+    ] {
+        customer(&app, code, "和平路", json!([]), Some(email)).await;
+    }
+    let (_, board) = app
+        .post("/api/v1/incidents", Role::Manager, leak(json!(["历下区"])))
+        .await;
+    let id = board["incident"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/incidents/{id}");
+    app.post(
+        &format!("{path}/commands"),
+        Role::Manager,
+        json!({ "command": "start_notifying" }),
+    )
+    .await;
+    let plain = ChannelDispatcher::new(Gateway::Email(relay.clone()));
+    let round = || dispatch_once(&app.state, &plain);
+
+    // Unreachable relay: a clear error on the board, everything still waiting.
+    assert_eq!(round().await.unwrap(), 4);
+    let (_, b) = app.get(&path, Role::Manager).await;
+    let email = &b["channels"][1];
+    assert_eq!(email["channel"], "email");
+    assert_eq!(
+        (email["pending"].as_i64(), email["sent"].as_i64()),
+        (Some(4), Some(0)),
+        "{b}"
+    );
+    let error = email["last_error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("cannot reach the SMTP server 127.0.0.1:{port}")),
+        "{error}"
+    );
+    assert_eq!(b["customers"]["pending"], 4);
+
+    // The relay comes up (refusing one mailbox for good); the retry goes through.
+    let sink = MailSink::start_on(([127, 0, 0, 1], port).into())
+        .await
+        .unwrap();
+    sink.set_behaviour(Behaviour {
+        refuse_rcpt: Some(("refused@".into(), 550)),
+        ..Behaviour::default()
+    });
+    assert_eq!(round().await.unwrap(), 0, "not before the retry is due");
+    app.advance(jiff::SignedDuration::from_secs(31));
+    assert_eq!(round().await.unwrap(), 4);
+    let got = sink.received();
+    assert_eq!(got.len(), 3);
+    let wang = got
+        .iter()
+        .find(|m| m.to == ["wang.yan@example.cn"])
+        .unwrap();
+    assert_eq!(wang.from, "notice@kefu.example");
+    let subject = wang.subject().unwrap();
+    assert!(subject.contains("燃气泄漏"), "{subject}");
+    let text = wang.text();
+    assert!(text.contains("客户E1"), "{text}");
+    assert!(
+        text.contains("请关闭燃气总阀") && text.contains("96777"),
+        "{text}"
+    );
+    let key = wang.message_key().unwrap();
+    assert!(
+        key.starts_with(&format!("kefu-inc{id}-n")) && key.ends_with("-email"),
+        "{key}"
+    );
+    let (_, b) = app.get(&path, Role::Manager).await;
+    assert_eq!(
+        b["customers"],
+        json!({ "affected": 4, "with_contact": 4, "no_contact": 0, "notified": 3, "pending": 0, "failed": 1 })
+    );
+    assert!(
+        b["channels"][1]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("550"),
+        "{b}"
+    );
+
+    // The refused address is fixed at the relay; the manager has it sent again. The
+    // relay takes it but answers too late: unclear. With a delivery log the
+    // dispatcher asks it, finds the message, and does not send it again.
+    sink.set_behaviour(Behaviour {
+        reply_delay: timeout * 3,
+        ..Behaviour::default()
+    });
+    let review = format!("{path}/sends/review");
+    let (status, r) = app
+        .post(
+            &review,
+            Role::Manager,
+            json!({ "channel": "email", "state": "failed", "decision": "resend" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["changed"], 1);
+    assert_eq!(r["board"]["customers"]["failed"], 0);
+    let logged = ChannelDispatcher::new(Gateway::Email(relay.clone().with_delivery_log(Some(
+        DeliveryLog {
+            url: start_delivery_log(sink.clone()).await,
+            token: None,
+        },
+    ))));
+    assert_eq!(dispatch_once(&app.state, &logged).await.unwrap(), 1);
+    let (_, b) = app.get(&path, Role::Manager).await;
+    assert_eq!(b["channels"][1]["unknown"], 1, "{b}");
+    assert_eq!(dispatch_once(&app.state, &logged).await.unwrap(), 1);
+    let (_, b) = app.get(&path, Role::Manager).await;
+    assert_eq!(
+        (
+            b["channels"][1]["sent"].as_i64(),
+            b["customers"]["notified"].as_i64()
+        ),
+        (Some(4), Some(4)),
+        "{b}"
+    );
+    assert_eq!(
+        sink.count(),
+        4,
+        "the late answer was not followed by a second copy"
+    );
+
+    // Without a delivery log an unclear send cannot be settled by asking: it waits
+    // for a manager and is never sent again by itself.
+    let (_, second) = app
+        .post("/api/v1/incidents", Role::Manager, leak(json!(["历下区"])))
+        .await;
+    let id2 = second["incident"]["id"].as_i64().unwrap();
+    let path2 = format!("/api/v1/incidents/{id2}");
+    app.post(
+        &format!("{path2}/commands"),
+        Role::Manager,
+        json!({ "command": "start_notifying" }),
+    )
+    .await;
+    sink.set_behaviour(Behaviour {
+        cut_after_message: true,
+        ..Behaviour::default()
+    });
+    assert_eq!(round().await.unwrap(), 4);
+    assert_eq!(sink.count(), 8);
+    assert_eq!(
+        round().await.unwrap(),
+        4,
+        "the unclear sends are looked at once"
+    );
+    for _ in 0..3 {
+        app.advance(jiff::SignedDuration::from_secs(600));
+        assert_eq!(round().await.unwrap(), 0);
+    }
+    assert_eq!(sink.count(), 8, "nothing sent twice");
+    let (_, b) = app.get(&path2, Role::Manager).await;
+    assert_eq!(
+        (
+            b["channels"][1]["unconfirmed"].as_i64(),
+            b["customers"]["pending"].as_i64()
+        ),
+        (Some(4), Some(4)),
+        "{b}"
+    );
+
+    // Bad decisions are refused and change nothing.
+    let review2 = format!("{path2}/sends/review");
+    for (body, field) in [
+        (
+            json!({ "channel": "email", "state": "failed", "decision": "mark_sent" }),
+            "decision",
+        ),
+        (
+            json!({ "channel": "call", "state": "unconfirmed", "decision": "mark_sent" }),
+            "channel",
+        ),
+        (
+            json!({ "channel": "email", "state": "sent", "decision": "resend" }),
+            "state",
+        ),
+        (
+            json!({ "channel": "email", "state": "unconfirmed", "decision": "forget" }),
+            "decision",
+        ),
+    ] {
+        let (status, e) = app.post(&review2, Role::Manager, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e.to_string().contains(field), "{e}");
+    }
+    let (status, _) = app
+        .post(
+            &review2,
+            Role::Agent,
+            json!({ "channel": "email", "state": "unconfirmed", "decision": "mark_sent" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The mail log shows they left: the manager confirms them.
+    let (status, r) = app
+        .post(
+            &review2,
+            Role::Manager,
+            json!({ "channel": "email", "state": "unconfirmed", "decision": "mark_sent" }),
+        )
+        .await;
+    assert_eq!(
+        (status, r["changed"].as_i64()),
+        (StatusCode::OK, Some(4)),
+        "{r}"
+    );
+    assert_eq!(
+        r["board"]["customers"],
+        json!({ "affected": 4, "with_contact": 4, "no_contact": 0, "notified": 4, "pending": 0, "failed": 0 })
+    );
+    let events = r["board"]["events"].to_string();
+    assert!(events.contains("review_sends"), "{events}");
+    let (_, notified) = app
+        .get(&format!("{path2}/notices?list=notified"), Role::Manager)
+        .await;
+    assert_eq!(notified.as_array().unwrap().len(), 4, "{notified}");
+    assert_eq!(sink.count(), 8);
 }

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use kefu_domain::audit::Actor;
 use kefu_domain::incident::{
     CustomerOutcome, IncidentCommand, IncidentSpec, IncidentState, IncidentStatus, NoticeChannel,
-    SendProgress, SendState, Tally, customer_outcome, idempotency_key,
+    SendProgress, SendReview, SendState, Tally, customer_outcome, idempotency_key, review_send,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -77,6 +77,11 @@ pub struct ChannelCounts {
     pub unknown: i64,
     pub sent: i64,
     pub failed: i64,
+    /// May have left; the channel cannot be asked; waiting for a manager.
+    pub unconfirmed: i64,
+    /// The latest error a send of this channel met (e.g. the SMTP server refusing
+    /// connections), so the board says why sends are waiting.
+    pub last_error: Option<String>,
 }
 
 /// The live board: customers by outcome (they reconcile) and sends per channel.
@@ -429,9 +434,20 @@ impl Store {
                     "in_flight" => c.in_flight += n,
                     "unknown" => c.unknown += n,
                     "sent" => c.sent += n,
+                    "unconfirmed" => c.unconfirmed += n,
                     _ => c.failed += n,
                 }
             }
+        }
+        for c in &mut channels {
+            c.last_error = sqlx::query_scalar(
+                "SELECT last_error FROM incident_sends WHERE incident_id = $1 AND channel = $2 \
+                 AND last_error IS NOT NULL AND state <> 'sent' ORDER BY updated_at DESC, id DESC LIMIT 1",
+            )
+            .bind(id)
+            .bind(&c.channel)
+            .fetch_optional(&mut *conn)
+            .await?;
         }
         let mut calls = Vec::new();
         for r in sqlx::query(
@@ -710,6 +726,86 @@ impl Store {
         }
         tx.commit().await?;
         Ok(applied)
+    }
+}
+
+impl Store {
+    /// A manager's decision on all of an incident's sends on `channel` that are in
+    /// `state` (unconfirmed or failed, as [`review_send`] allows): confirmed as
+    /// sent, or handed back to the dispatcher with fresh attempts. The customers'
+    /// outcomes follow in the same transaction; the decision goes into the
+    /// history. Returns how many sends it changed.
+    pub async fn review_sends(
+        &self,
+        actor: &Actor,
+        incident_id: i64,
+        channel: NoticeChannel,
+        state: SendState,
+        review: SendReview,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let progress =
+            review_send(state, review, now).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let mut tx = self.begin_write().await?;
+        let lock = crate::customers::lock_clause(self.backend());
+        load_incident(&mut tx, incident_id, lock).await?;
+        let these = "SELECT notice_id FROM incident_sends WHERE incident_id = $1 AND channel = $2 AND state = $3";
+        match review {
+            SendReview::MarkSent => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE incident_notices SET outcome = 'notified', \
+                     notified_channel = COALESCE(notified_channel, $2), notified_at = COALESCE(notified_at, $4), \
+                     notified_by = COALESCE(notified_by, $5) WHERE id IN ({these})"
+                )))
+                .bind(incident_id)
+                .bind(channel.code())
+                .bind(state.code())
+                .bind(ms(now))
+                .bind(actor.label())
+                .execute(&mut *tx)
+                .await?;
+            }
+            SendReview::Resend => {
+                // Nothing of theirs was sent (a failed customer has every channel
+                // failed), so a send waiting again makes them pending.
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE incident_notices SET outcome = 'pending' WHERE outcome = 'failed' AND id IN ({these})"
+                )))
+                .bind(incident_id)
+                .bind(channel.code())
+                .bind(state.code())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let changed = sqlx::query(
+            "UPDATE incident_sends SET state = $4, attempts = $5, next_at = $6, last_error = NULL, \
+             sent_at = $7, claimed_by = NULL, claimed_until = NULL, updated_at = $8 \
+             WHERE incident_id = $1 AND channel = $2 AND state = $3",
+        )
+        .bind(incident_id)
+        .bind(channel.code())
+        .bind(state.code())
+        .bind(progress.state.code())
+        .bind(i64::from(progress.attempts))
+        .bind(progress.next_at.map_or(ms(now), ms))
+        .bind((progress.state == SendState::Sent).then(|| ms(now)))
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        record_event(
+            &mut tx,
+            incident_id,
+            actor,
+            "review_sends",
+            json!({ "channel": channel.code(), "state": state.code(), "review": review.code(),
+                    "sends": changed }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 }
 

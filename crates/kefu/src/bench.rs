@@ -1133,8 +1133,10 @@ pub async fn incidents(store: &Store, settings: &Settings, area: &str) -> anyhow
             bytes.len() as f64 / 1_048_576.0
         );
     }
-    // Dispatch to a gateway on loopback that accepts at once: SMS per second.
+    // Dispatch to a gateway and a mail sink on loopback that take everything at
+    // once: notices per second on each channel.
     let gateway = start_sms_gateway().await?;
+    let sink = kefu_server::notices::sink::MailSink::start().await?;
     let mut config = settings.server_config();
     config.notices.sms = Some(kefu_server::notices::SmsGateway {
         send_url: format!("{gateway}/send"),
@@ -1143,6 +1145,17 @@ pub async fn incidents(store: &Store, settings: &Settings, area: &str) -> anyhow
         per_second: 0,
         timeout: Duration::from_secs(5),
     });
+    config.notices.email = Some(
+        kefu_server::notices::SmtpRelay::new(
+            "127.0.0.1",
+            sink.addr.port(),
+            "客服中心 <notice@kefu.example>",
+            0,
+            Duration::from_secs(5),
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let dispatching = AppState::new(store.clone(), config);
     let req = Req {
         method: hyper::Method::POST,
@@ -1154,28 +1167,28 @@ pub async fn incidents(store: &Store, settings: &Settings, area: &str) -> anyhow
     if status != 200 {
         bail!("start notifying: HTTP {status}");
     }
-    let Some(sms) = dispatching.config.notices.sms.clone() else {
-        bail!("no gateway");
-    };
-    let limit = Arc::new(tokio::sync::Mutex::new(
-        kefu_domain::incident::RateLimit::new(0),
-    ));
-    let t = Instant::now();
-    let mut sent = 0usize;
-    while t.elapsed() < Duration::from_secs(15) {
-        let n = kefu_server::notices::dispatch_sms_once(&dispatching, &sms, &limit).await?;
-        if n == 0 {
-            break;
+    for dispatcher in
+        kefu_server::notices::ChannelDispatcher::configured(&dispatching.config.notices)
+    {
+        let t = Instant::now();
+        let mut sent = 0usize;
+        while t.elapsed() < Duration::from_secs(15) {
+            let n = kefu_server::notices::dispatch_once(&dispatching, &dispatcher).await?;
+            if n == 0 {
+                break;
+            }
+            sent += n;
         }
-        sent += n;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "dispatch         {sent} {} in {secs:.1} s: {:.0} notices/s (rounds of {}, {} at once)",
+            dispatcher.gateway.describe(),
+            sent as f64 / secs,
+            dispatching.config.notices.batch,
+            dispatching.config.notices.parallel
+        );
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "dispatch         {sent} SMS to a loopback gateway in {secs:.1} s: {:.0} notices/s (rounds of {}, {} at once)",
-        sent as f64 / secs,
-        dispatching.config.notices.batch,
-        dispatching.config.notices.parallel
-    );
+    println!("mail sink took   {} messages", sink.count());
     println!("rss: {:.1} MiB", rss_mib());
     server.abort();
     Ok(())

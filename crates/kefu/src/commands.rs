@@ -573,26 +573,34 @@ async fn dispatch(
     until_idle: bool,
 ) -> anyhow::Result<ExitCode> {
     let state = AppState::new(store.clone(), settings.server_config());
-    let Some(gateway) = state.config.notices.sms.clone() else {
-        anyhow::bail!("no gateway is configured: set [notices.sms] in the settings");
-    };
-    let limit = std::sync::Arc::new(tokio::sync::Mutex::new(
-        kefu_domain::incident::RateLimit::new(gateway.per_second),
-    ));
+    let dispatchers = kefu_server::notices::ChannelDispatcher::configured(&state.config.notices);
+    if dispatchers.is_empty() {
+        anyhow::bail!(
+            "no gateway is configured: set [notices.sms] or [notices.email] in the settings"
+        );
+    }
     println!(
-        "dispatching incident notices as {} (SMS via {})",
-        state.config.notices.dispatcher, gateway.send_url
+        "dispatching incident notices as {} ({})",
+        state.config.notices.dispatcher,
+        dispatchers
+            .iter()
+            .map(|d| d.gateway.describe())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut total = 0usize;
     loop {
-        let n = kefu_server::notices::dispatch_sms_once(&state, &gateway, &limit).await?;
-        total += n;
-        if n == 0 {
-            if until_idle
-                && !store
-                    .notices_outstanding(kefu_domain::incident::NoticeChannel::Sms)
-                    .await?
-            {
+        let mut round = 0;
+        for d in &dispatchers {
+            round += kefu_server::notices::dispatch_once(&state, d).await?;
+        }
+        total += round;
+        if round == 0 {
+            let mut outstanding = false;
+            for d in &dispatchers {
+                outstanding |= store.notices_outstanding(d.gateway.channel()).await?;
+            }
+            if until_idle && !outstanding {
                 println!("nothing left to send: {total} sends handled");
                 return Ok(ExitCode::SUCCESS);
             }

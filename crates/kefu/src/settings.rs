@@ -45,6 +45,36 @@ pub struct NoticeSettings {
     pub max_attempts: u32,
     /// An SMS gateway speaking Kefu's JSON protocol (see ARCHITECTURE.md); none: no SMS.
     pub sms: Option<SmsSettings>,
+    /// An SMTP relay for e-mail notices; none: no e-mail.
+    pub email: Option<EmailSettings>,
+}
+
+/// Plain SMTP to the center's relay (which forwards with TLS and authentication
+/// where the provider needs them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// The sender, e.g. "客服中心 <notice@example.com>".
+    pub from: String,
+    #[serde(default = "default_email_rate")]
+    pub per_second: u32,
+    #[serde(default = "default_sms_timeout")]
+    pub timeout_secs: u64,
+    /// A delivery log answering by Message-ID key (Kefu's key-query protocol); without
+    /// one, a send whose outcome is unclear waits for a manager's decision.
+    pub delivery_log_url: Option<String>,
+    pub delivery_log_token: Option<String>,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+
+fn default_email_rate() -> u32 {
+    20
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +95,24 @@ impl SmsSettings {
     }
 }
 
+impl EmailSettings {
+    fn relay(&self) -> Result<kefu_server::notices::SmtpRelay, kefu_server::notices::BadMessage> {
+        kefu_server::notices::SmtpRelay::new(
+            self.host.trim(),
+            self.port,
+            &self.from,
+            self.per_second,
+            Duration::from_secs(self.timeout_secs.max(1)),
+            self.delivery_log_url
+                .as_ref()
+                .map(|url| kefu_server::notices::DeliveryLog {
+                    url: url.clone(),
+                    token: self.delivery_log_token.clone(),
+                }),
+        )
+    }
+}
+
 fn default_sms_rate() -> u32 {
     50
 }
@@ -80,6 +128,7 @@ impl Default for NoticeSettings {
             lease_secs: 120,
             max_attempts: 5,
             sms: None,
+            email: None,
         }
     }
 }
@@ -286,6 +335,28 @@ impl Settings {
                 bail!("notices.lease_secs must be more than twice notices.sms.timeout_secs");
             }
         }
+        if let Some(email) = &self.notices.email {
+            if email.host.trim().is_empty() || email.port == 0 {
+                bail!("notices.email needs the SMTP server's host and port");
+            }
+            if let Err(e) = email.relay() {
+                bail!("notices.email.from: {e}");
+            }
+            if let Some(url) = &email.delivery_log_url
+                && (!url.starts_with("http://") || url.parse::<hyper::Uri>().is_err())
+            {
+                bail!("notices.email.delivery_log_url '{url}' is not an http address");
+            }
+            if email.timeout_secs == 0 {
+                bail!("notices.email.timeout_secs must be at least 1");
+            }
+            // A send takes up to three timeouts (the steps before the message may
+            // take two) and starts only while twice that is left of the lease.
+            if self.notices.lease_secs <= i64::try_from(email.timeout_secs).unwrap_or(i64::MAX) * 6
+            {
+                bail!("notices.lease_secs must be more than six times notices.email.timeout_secs");
+            }
+        }
         Ok(())
     }
 
@@ -368,6 +439,7 @@ impl Settings {
                         per_second: s.per_second,
                         timeout: Duration::from_secs(s.timeout_secs.max(1)),
                     }),
+                email: self.notices.email.as_ref().and_then(|e| e.relay().ok()),
                 hotline: self.notices.hotline.clone(),
                 lease: SignedDuration::from_secs(self.notices.lease_secs),
                 max_attempts: self.notices.max_attempts.max(1),

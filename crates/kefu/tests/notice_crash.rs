@@ -1,8 +1,9 @@
 //! The crash test of incident notices (S6), on both backends: two `kefu dispatch`
-//! processes share 10 000 notices to a gateway on loopback and are killed with
-//! SIGKILL at random moments, 26 times, then two run until nothing is left. In the end
-//! every customer with a mobile got the SMS exactly once, none twice, and the lists
-//! reconcile.
+//! processes share 10 000 customers' notices — SMS to a gateway and e-mail to an
+//! SMTP server, both on loopback — and are killed with SIGKILL at random moments,
+//! 26 times, then two run until nothing is left. In the end every customer with a
+//! mobile got the SMS exactly once and every customer with an e-mail address the
+//! e-mail exactly once, none twice, and the lists reconcile.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use kefu_domain::audit::Actor;
 use kefu_domain::incident::{IncidentCommand, IncidentInput};
+use kefu_server::notices::sink::{Behaviour, MailSink};
 use kefu_store::backend_tests;
 use kefu_store::incidents::Affected;
 use kefu_store::testing::TestDb;
@@ -61,7 +63,16 @@ async fn lookup(
     axum::Json(json!({ "found": found }))
 }
 
-fn dispatcher(url: &str, base: &str, args: &[&str]) -> Command {
+/// The mail relay's delivery log, asked by Message-ID key.
+async fn mail_log(
+    State(sink): State<MailSink>,
+    Query(q): Query<HashMap<String, String>>,
+) -> axum::Json<Value> {
+    let key = q.get("key").cloned().unwrap_or_default();
+    axum::Json(json!({ "found": sink.has_key(&key) }))
+}
+
+fn dispatcher(url: &str, base: &str, smtp_port: u16, args: &[&str]) -> Command {
     let dir = std::env::temp_dir();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kefu"));
     cmd.args(["--database-url", url, "dispatch"])
@@ -74,6 +85,18 @@ fn dispatcher(url: &str, base: &str, args: &[&str]) -> Command {
         .env("KEFU_NOTICES__SMS__LOOKUP_URL", format!("{base}/lookup"))
         .env("KEFU_NOTICES__SMS__TIMEOUT_SECS", "2")
         .env("KEFU_NOTICES__SMS__PER_SECOND", "0")
+        .env("KEFU_NOTICES__EMAIL__HOST", "127.0.0.1")
+        .env("KEFU_NOTICES__EMAIL__PORT", smtp_port.to_string())
+        .env(
+            "KEFU_NOTICES__EMAIL__FROM",
+            "客服中心 <notice@kefu.example>",
+        )
+        .env("KEFU_NOTICES__EMAIL__TIMEOUT_SECS", "1")
+        .env("KEFU_NOTICES__EMAIL__PER_SECOND", "0")
+        .env(
+            "KEFU_NOTICES__EMAIL__DELIVERY_LOG_URL",
+            format!("{base}/maillog"),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     cmd
@@ -125,6 +148,13 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
         .unwrap()
         .pending;
     assert!(sms_total > 5_000, "{sms_total}");
+    let email_total = board
+        .channels
+        .iter()
+        .find(|c| c.channel == "email")
+        .unwrap()
+        .pending;
+    assert!(email_total > 1_000, "{email_total}");
     db.store
         .incident_command(
             &actor,
@@ -137,10 +167,22 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
         .unwrap();
 
     let gw = Shared::default();
+    let sink = MailSink::start().await.unwrap();
+    // A little latency, so kills land while messages are in flight.
+    sink.set_behaviour(Behaviour {
+        reply_delay: Duration::from_millis(2),
+        ..Behaviour::default()
+    });
+    let smtp_port = sink.addr.port();
     let app = axum::Router::new()
         .route("/send", axum::routing::post(send))
         .route("/lookup", axum::routing::get(lookup))
-        .with_state(gw.clone());
+        .with_state(gw.clone())
+        .merge(
+            axum::Router::new()
+                .route("/maillog", axum::routing::get(mail_log))
+                .with_state(sink.clone()),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -152,15 +194,15 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
     // Two dispatchers share the work (as two instances would), each killed at its
     // own moment.
     for _ in 0..13 {
-        let mut first = dispatcher(&url, &base, &[]).spawn().unwrap();
-        let mut second = dispatcher(&url, &base, &[]).spawn().unwrap();
+        let mut first = dispatcher(&url, &base, smtp_port, &[]).spawn().unwrap();
+        let mut second = dispatcher(&url, &base, smtp_port, &[]).spawn().unwrap();
         for child in [&mut first, &mut second] {
             let wait = rng.random_range(100..500u64);
             tokio::time::sleep(Duration::from_millis(wait)).await;
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
             kills += 1;
-            delivered_at_kill.push(gw.lock().unwrap().delivered.len());
+            delivered_at_kill.push(gw.lock().unwrap().delivered.len() + sink.count());
         }
     }
     // Then one runs to the end (it waits out the leases of the killed ones).
@@ -174,8 +216,16 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
         }
     }
     let mut last = [
-        Reap(dispatcher(&url, &base, &["--until-idle"]).spawn().unwrap()),
-        Reap(dispatcher(&url, &base, &["--until-idle"]).spawn().unwrap()),
+        Reap(
+            dispatcher(&url, &base, smtp_port, &["--until-idle"])
+                .spawn()
+                .unwrap(),
+        ),
+        Reap(
+            dispatcher(&url, &base, smtp_port, &["--until-idle"])
+                .spawn()
+                .unwrap(),
+        ),
     ];
     loop {
         let mut running = 0;
@@ -201,10 +251,20 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
         let g = gw.lock().unwrap();
         (g.delivered.len(), g.repeated.clone())
     };
+    let mut mails: HashMap<String, usize> = HashMap::new();
+    for m in sink.received() {
+        *mails.entry(m.message_key().unwrap()).or_default() += 1;
+    }
+    let mails_twice: Vec<&String> = mails
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(k, _)| k)
+        .collect();
     eprintln!(
-        "{}: {kills} kills; delivered after each: {delivered_at_kill:?}; in the end {delivered} of {sms_total} \
-         (the last two dispatchers ran {:.1} s)",
+        "{}: {kills} kills; SMS and e-mail taken after each: {delivered_at_kill:?}; in the end {delivered} of \
+         {sms_total} SMS and {} of {email_total} e-mails (the last two dispatchers ran {:.1} s)",
         db.store.backend().as_str(),
+        mails.len(),
         finished_in.as_secs_f64()
     );
     assert!(kills >= 20);
@@ -212,12 +272,14 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
     assert!(
         delivered_at_kill
             .iter()
-            .filter(|d| **d < sms_total as usize)
+            .filter(|d| **d < (sms_total + email_total) as usize)
             .count()
             >= 20
     );
     assert!(repeated.is_empty(), "sent twice: {repeated:?}");
     assert_eq!(delivered as i64, sms_total);
+    assert!(mails_twice.is_empty(), "mailed twice: {mails_twice:?}");
+    assert_eq!(mails.len() as i64, email_total);
     let board = db.store.incident_board(incident.id).await.unwrap();
     let sms = board.channels.iter().find(|c| c.channel == "sms").unwrap();
     assert_eq!(
@@ -230,10 +292,36 @@ async fn killed_dispatchers_never_send_a_notice_twice(db: &TestDb) {
         ),
         (sms_total, 0, 0, 0, 0)
     );
+    let email = board
+        .channels
+        .iter()
+        .find(|c| c.channel == "email")
+        .unwrap();
+    assert_eq!(
+        (
+            email.sent,
+            email.pending,
+            email.in_flight,
+            email.unknown,
+            email.failed,
+            email.unconfirmed
+        ),
+        (email_total, 0, 0, 0, 0, 0)
+    );
     let t = board.tally;
     assert!(t.reconciles(), "{t:?}");
     assert_eq!(t.affected, 10_000);
-    // Everyone with a mobile is notified; the rest wait for an agent's call or a visit.
-    assert_eq!(t.notified as i64, sms_total);
+    // Everyone with a mobile or an e-mail address is notified; the rest wait for an
+    // agent's call or a visit.
+    let notice_of = |key: &str| key.split('-').nth(2).unwrap().to_owned();
+    let reached: std::collections::HashSet<String> = gw
+        .lock()
+        .unwrap()
+        .delivered
+        .keys()
+        .chain(mails.keys())
+        .map(|k| notice_of(k))
+        .collect();
+    assert_eq!(t.notified as usize, reached.len());
     assert_eq!(t.notified + t.pending + t.failed, t.with_contact);
 }

@@ -6,7 +6,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use kefu_domain::incident::{IncidentCommand, IncidentInput, Tally};
+use kefu_domain::incident::{
+    IncidentCommand, IncidentInput, NoticeChannel, SendReview, SendState, Tally,
+};
 use kefu_store::incidents::{Affected, Board, ChannelCounts, Incident, Notice, NoticeList};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,6 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_incidents, create_incident))
         .routes(routes!(get_incident))
         .routes(routes!(command_incident))
+        .routes(routes!(review_sends))
         .routes(routes!(incident_notices))
         .routes(routes!(next_notice_call))
         .routes(routes!(record_notice_call))
@@ -121,6 +124,11 @@ pub(crate) struct ChannelView {
     unknown: i64,
     sent: i64,
     failed: i64,
+    /// May have left, and the channel cannot be asked: waiting for a manager's
+    /// decision (`POST …/sends/review`).
+    unconfirmed: i64,
+    /// The latest error a waiting or failed send met.
+    last_error: Option<String>,
 }
 
 impl From<ChannelCounts> for ChannelView {
@@ -132,6 +140,8 @@ impl From<ChannelCounts> for ChannelView {
             unknown: c.unknown,
             sent: c.sent,
             failed: c.failed,
+            unconfirmed: c.unconfirmed,
+            last_error: c.last_error,
         }
     }
 }
@@ -343,6 +353,67 @@ async fn command_incident(
         .publish(crate::events::ConsoleEvent::Incident { id })
         .await;
     Ok(Json(board(&state, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReviewInput {
+    /// sms or email.
+    channel: String,
+    /// The sends decided on: unconfirmed or failed.
+    state: String,
+    /// mark_sent (only unconfirmed sends, after the mail log showed they left) or
+    /// resend (sent again with fresh attempts, under the same idempotency key).
+    decision: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReviewView {
+    /// How many sends the decision changed.
+    changed: u64,
+    board: BoardView,
+}
+
+/// A manager's decision on the sends the dispatcher could not finish by itself:
+/// unconfirmed e-mail (it may have left; SMTP cannot be asked) confirmed as sent or
+/// sent again, failed sends sent again after the gateway or addresses were fixed.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/sends/review", tag = "incidents",
+    params(("id" = i64, Path)), request_body = ReviewInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ReviewView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn review_sends(
+    who: Authorized<perm::IncidentManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ReviewInput>,
+) -> ApiResult<Json<ReviewView>> {
+    let channel = NoticeChannel::parse(&input.channel)
+        .filter(|c| *c != NoticeChannel::Call)
+        .ok_or_else(|| ApiError::invalid("channel", "must be sms or email"))?;
+    let from = SendState::parse(&input.state)
+        .filter(|s| matches!(s, SendState::Unconfirmed | SendState::Failed))
+        .ok_or_else(|| ApiError::invalid("state", "must be unconfirmed or failed"))?;
+    let decision = SendReview::parse(&input.decision)
+        .ok_or_else(|| ApiError::invalid("decision", "must be mark_sent or resend"))?;
+    if decision == SendReview::MarkSent && from != SendState::Unconfirmed {
+        return Err(ApiError::invalid(
+            "decision",
+            "only unconfirmed sends can be marked as sent",
+        ));
+    }
+    let changed = state
+        .store
+        .review_sends(&who.actor(), id, channel, from, decision, state.clock.now())
+        .await
+        .map_err(or_not_found("incident"))?;
+    state
+        .events
+        .publish(crate::events::ConsoleEvent::Incident { id })
+        .await;
+    Ok(Json(ReviewView {
+        changed,
+        board: board(&state, id).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
