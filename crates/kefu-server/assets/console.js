@@ -329,6 +329,13 @@ function setupIncident() {
       location.reload();
     } catch (x) { $("#command-error").textContent = x.message; }
   }));
+  $$(".send-review").forEach((b) => b.addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/v1/incidents/" + id + "/sends/review",
+        { channel: b.dataset.channel, state: b.dataset.state, decision: b.value });
+      location.reload();
+    } catch (x) { $("#review-error").textContent = x.message; }
+  }));
   let queued = false;
   const refresh = async () => {
     queued = false;
@@ -352,6 +359,57 @@ function setupIncident() {
   setInterval(refresh, 15000);
 }
 
+// Incident call screen: the next customer to tell (nobody else gets them while the
+// call lasts), the script for them, and what came of the call.
+function setupNoticeCall() {
+  const box = $("#notice-call");
+  if (!box) return;
+  const status = $("#notice-status");
+  const err = $("#notice-error");
+  let notice = null;
+  let started = 0;
+  let timer = null;
+  const tick = () => {
+    const secs = Math.floor((Date.now() - started) / 1000);
+    $("#notice-timer").textContent = Math.floor(secs / 60) + ":" + String(secs % 60).padStart(2, "0");
+  };
+  $("#next-notice").addEventListener("click", async () => {
+    status.textContent = "";
+    try {
+      const next = await api("POST", "/api/v1/incidents/" + box.dataset.incident + "/next-call");
+      if (!next) { $("#notice").hidden = true; status.textContent = box.dataset.nobody; return; }
+      notice = next.notice;
+      $("#notice").hidden = false;
+      const link = $("#notice-customer");
+      link.textContent = notice.name;
+      link.href = notice.customer_id ? "/console/customers/" + notice.customer_id : "#";
+      $("#notice-address").textContent = notice.address || "";
+      $("#notice-number").textContent = [...new Set([notice.mobile, notice.phone].filter(Boolean))].join(" / ");
+      $("#notice-script").textContent = next.script;
+      $("#notice-form").reset();
+      err.textContent = "";
+      started = Date.now();
+      clearInterval(timer);
+      tick();
+      timer = setInterval(tick, 1000);
+    } catch (x) { status.textContent = x.message; }
+  });
+  $("#notice-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!notice) return;
+    const body = { result: e.submitter ? e.submitter.value : "reached" };
+    const notes = $("#notice-notes").value.trim();
+    if (notes) body.notes = notes;
+    try {
+      await api("POST", "/api/v1/incident-notices/" + notice.id + "/calls", body);
+      clearInterval(timer);
+      notice = null;
+      $("#notice").hidden = true;
+      status.textContent = box.dataset.saved;
+    } catch (x) { err.textContent = x.message; }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
@@ -360,6 +418,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupLists();
   setupCall();
   setupIncident();
+  setupNoticeCall();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

@@ -465,6 +465,58 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     wait_for(&c, "#chart-satisfaction svg").await;
     wait_text(&c, "main", "客户对处理结果满意").await;
     shot(&c, &dir, "12-campaign-report").await;
+
+    // A gas leak on 和平路: the manager starts notifying from the board; an agent
+    // calls the customer from the incident's call screen; the board counts her.
+    let (status, incident) = app
+        .post(
+            "/api/v1/incidents",
+            Role::Manager,
+            json!({ "incident": { "kind": "燃气泄漏", "severity": "major", "title": "和平路中压管线泄漏",
+                    "areas": ["历下区"], "starts_at": "2026-09-22T09:30:00+08:00",
+                    "instructions": "请关闭燃气总阀，开窗通风，勿动明火。" },
+                    "affected": { "address_contains": "和平路" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    let incident_id = incident["incident"]["id"].as_i64().unwrap();
+    c.goto(&format!("{base}/console/incidents")).await.unwrap();
+    c.find(Locator::LinkText("和平路中压管线泄漏"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, ".incident-command[value=start_notifying]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#incident-status", "通知中").await;
+    sign_in(&c, &base, Role::Agent).await;
+    c.goto(&format!("{base}/console/incidents/{incident_id}"))
+        .await
+        .unwrap();
+    wait_for(&c, "#call-screen").await.click().await.unwrap();
+    wait_for(&c, "#next-notice").await.click().await.unwrap();
+    wait_text(&c, "#notice-customer", "王燕").await;
+    wait_text(&c, "#notice-script", "请关闭燃气总阀").await;
+    shot(&c, &dir, "13-incident-call").await;
+    c.find(Locator::Css("#notice-form button.result[value=reached]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#notice-status", "已记录").await;
+    wait_for(&c, "#next-notice").await.click().await.unwrap();
+    wait_text(&c, "#notice-status", "没有待拨打的客户").await;
+    sign_in(&c, &base, Role::Manager).await;
+    c.goto(&format!("{base}/console/incidents/{incident_id}"))
+        .await
+        .unwrap();
+    wait_text(&c, "#figure-notified", "1").await;
+    shot(&c, &dir, "14-incident-board").await;
     eprintln!("screenshots: {}", dir.canonicalize().unwrap().display());
     c.close().await.unwrap();
     server.abort();

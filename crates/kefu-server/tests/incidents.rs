@@ -208,6 +208,11 @@ async fn incidents_are_recorded_steered_and_listed(db: &TestDb) {
             format!("/console/incidents/{id}"),
             vec!["figure-affected"],
         ),
+        (
+            Role::Agent,
+            format!("/console/incidents/{id}/call"),
+            vec!["下一位客户", "已通知到", "请关闭燃气总阀"],
+        ),
     ] {
         let req = axum::http::Request::builder()
             .uri(&page)
@@ -778,6 +783,26 @@ async fn email_notices_go_over_smtp_and_unclear_ones_wait_for_a_manager(db: &Tes
         (Some(4), Some(4)),
         "{b}"
     );
+
+    // The manager's board says so and offers the decision.
+    let req = axum::http::Request::builder()
+        .uri(format!("/console/incidents/{id2}"))
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(Role::Manager)),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, _, html) = app.send(req).await;
+    let html = String::from_utf8(html).unwrap();
+    for needle in [
+        "待确认",
+        r#"data-state="unconfirmed" value="mark_sent""#,
+        "确认已发送",
+        "最近错误",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
 
     // Bad decisions are refused and change nothing.
     let review2 = format!("{path2}/sends/review");

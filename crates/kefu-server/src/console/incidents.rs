@@ -69,6 +69,17 @@ pub(crate) async fn list(viewer: Viewer, State(state): State<AppState>) -> Respo
     })
 }
 
+struct ChannelRow {
+    code: String,
+    name: String,
+    waiting: i64,
+    unknown: i64,
+    sent: i64,
+    failed: i64,
+    unconfirmed: i64,
+    last_error: String,
+}
+
 struct Figure {
     id: &'static str,
     label: String,
@@ -83,12 +94,24 @@ struct BoardPage {
     incident: IncidentRow,
     instructions: String,
     figures: Vec<Figure>,
-    channels: Vec<(String, i64, i64, i64, i64)>,
+    channels: Vec<ChannelRow>,
+    may_call: bool,
     calls: Vec<(String, i64)>,
     events: Vec<(String, String, String)>,
     may_manage: bool,
     commands: Vec<(&'static str, String)>,
     lists: Vec<(&'static str, String)>,
+}
+
+/// A history entry's action in the viewer's language.
+fn event_label(t: &Catalog, action: &str) -> String {
+    if kefu_domain::incident::IncidentCommand::parse(action).is_some() {
+        t.s(&format!("incident.command_{action}")).to_owned()
+    } else if matches!(action, "create" | "review_sends") {
+        t.s(&format!("incident.event_{action}")).to_owned()
+    } else {
+        action.to_owned()
+    }
 }
 
 /// `/console/incidents/{id}`: the live board.
@@ -148,16 +171,18 @@ pub(crate) async fn board(
         channels: board
             .channels
             .iter()
-            .map(|c| {
-                (
-                    t.s(&format!("notices.channel_{}", c.channel)).to_owned(),
-                    c.pending + c.in_flight,
-                    c.unknown,
-                    c.sent,
-                    c.failed,
-                )
+            .map(|c| ChannelRow {
+                code: c.channel.clone(),
+                name: t.s(&format!("notices.channel_{}", c.channel)).to_owned(),
+                waiting: c.pending + c.in_flight,
+                unknown: c.unknown,
+                sent: c.sent,
+                failed: c.failed,
+                unconfirmed: c.unconfirmed,
+                last_error: c.last_error.clone().unwrap_or_default(),
             })
             .collect(),
+        may_call: viewer.may(Permission::IncidentCall) && state_now.sends(),
         calls: board
             .calls
             .iter()
@@ -165,13 +190,60 @@ pub(crate) async fn board(
             .collect(),
         events: events
             .iter()
-            .map(|e| (local(&state, e.at), e.actor.clone(), e.action.clone()))
+            .map(|e| {
+                (
+                    local(&state, e.at),
+                    e.actor.clone(),
+                    event_label(t, &e.action),
+                )
+            })
             .collect(),
         may_manage: viewer.may(Permission::IncidentManage),
         commands,
         lists: ["notified", "not_notified", "no_contact"]
             .into_iter()
             .map(|l| (l, t.s(&format!("incident.list_{l}")).to_owned()))
+            .collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "incident_call.html")]
+struct CallPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    id: i64,
+    instructions: String,
+    results: Vec<(&'static str, String)>,
+}
+
+/// `/console/incidents/{id}/call`: agents take the next customer to tell, one
+/// agent per customer, read the script and record what came of the call.
+pub(crate) async fn call(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::IncidentCall) {
+        return r;
+    }
+    let t = viewer.t;
+    let incident = match state.store.get_incident(id).await {
+        Ok(i) => i,
+        Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let title = format!("{} · {}", t.s("incident.call_screen"), incident.title);
+    render(&CallPage {
+        chrome: viewer.chrome("incidents", &title),
+        t,
+        id,
+        instructions: incident.instructions.clone(),
+        results: ["reached", "no_answer", "busy", "wrong_number"]
+            .into_iter()
+            .map(|r| (r, t.s(&format!("incident.result_{r}")).to_owned()))
             .collect(),
     })
 }

@@ -43,6 +43,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/campaigns/{id}/call", get(campaigns::call))
         .route("/console/incidents", get(incidents::list))
         .route("/console/incidents/{id}", get(incidents::board))
+        .route("/console/incidents/{id}/call", get(incidents::call))
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
