@@ -309,6 +309,27 @@ fn bad_settings_are_refused_before_anything_runs() {
         "{}",
         stderr(&out)
     );
+    // The e-mail relay's settings are checked as a whole.
+    for (toml, needle) in [
+        (
+            "[notices.email]\nhost = \"127.0.0.1\"\nfrom = \"客服中心 notice\"\n",
+            "notices.email.from",
+        ),
+        (
+            "[notices.email]\nhost = \"127.0.0.1\"\nfrom = \"notice@kefu.example\"\ntimeout_secs = 30\n",
+            "six times notices.email.timeout_secs",
+        ),
+        (
+            "[notices.email]\nhost = \"127.0.0.1\"\nfrom = \"notice@kefu.example\"\ndelivery_log_url = \"ftp://x\"\n",
+            "delivery_log_url",
+        ),
+        ("[notices.email]\nhost = \"\"\nfrom = \"notice@kefu.example\"\n", "host and port"),
+    ] {
+        std::fs::write(dir.path().join("kefu.toml"), toml).unwrap();
+        let out = kefu(dir.path(), &["dispatch", "--until-idle"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    }
     std::fs::remove_file(dir.path().join("kefu.toml")).unwrap();
     let out = kefu(dir.path(), &["serve", "--listen", "localhost"]);
     assert_eq!(out.status.code(), Some(1));
