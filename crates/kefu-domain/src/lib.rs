@@ -22,6 +22,7 @@ pub mod staff;
 pub mod survey;
 pub mod text;
 pub mod tiering;
+pub mod transcript;
 pub mod workflow;
 pub mod workorder;
 
