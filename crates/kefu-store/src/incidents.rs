@@ -442,7 +442,7 @@ impl Store {
         for c in &mut channels {
             c.last_error = sqlx::query_scalar(
                 "SELECT last_error FROM incident_sends WHERE incident_id = $1 AND channel = $2 \
-                 AND last_error IS NOT NULL AND state <> 'sent' ORDER BY updated_at DESC, id DESC LIMIT 1",
+                 AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
             )
             .bind(id)
             .bind(&c.channel)
