@@ -17,6 +17,7 @@ pub mod incident;
 pub mod lockout;
 pub mod money;
 pub mod phone;
+pub mod phrasebook;
 pub mod sla;
 pub mod staff;
 pub mod survey;

@@ -254,8 +254,7 @@ fn shorten(text: &str) -> String {
 pub fn parse_vtt(text: &str) -> Result<Transcript, TranscriptError> {
     let lines: Vec<&str> = text.lines().collect();
     let header = lines.first().map(|l| l.trim_end()).unwrap_or_default();
-    if !(header == "WEBVTT" || header.starts_with("WEBVTT ") || header.starts_with("WEBVTT\t"))
-    {
+    if !(header == "WEBVTT" || header.starts_with("WEBVTT ") || header.starts_with("WEBVTT\t")) {
         return Err(err(1, "a WebVTT file starts with 'WEBVTT'"));
     }
     let mut i = 1;
@@ -309,7 +308,10 @@ pub fn parse_vtt(text: &str) -> Result<Transcript, TranscriptError> {
                     if let Some(v) = voice {
                         return Err(err(
                             timing_at + 1,
-                            format!("unknown voice '{}': use 客服/客户 or agent/customer", shorten(&v)),
+                            format!(
+                                "unknown voice '{}': use 客服/客户 or agent/customer",
+                                shorten(&v)
+                            ),
                         ));
                     }
                     (None, plain)
@@ -490,7 +492,14 @@ mod tests {
         assert_eq!(parse_timestamp("00:00:01,250"), Some(1250));
         assert_eq!(parse_timestamp("01:02:03.004"), Some(3_723_004));
         assert_eq!(parse_timestamp("02:03.500"), Some(123_500));
-        for bad in ["1.5", "00:61:00.000", "00:00:00.5", "aa:00:00.000", "", "00:00:00"] {
+        for bad in [
+            "1.5",
+            "00:61:00.000",
+            "00:00:00.5",
+            "aa:00:00.000",
+            "",
+            "00:00:00",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }
@@ -513,10 +522,22 @@ mod tests {
     #[test]
     fn srt_errors_name_the_line() {
         let cases = [
-            ("1\n00:00:01,000 -> 00:00:02,000\n客服：您好\n", 2, "expected"),
+            (
+                "1\n00:00:01,000 -> 00:00:02,000\n客服：您好\n",
+                2,
+                "expected",
+            ),
             ("1\n00:00:01,000 --> 00:00:02,000\n您好\n", 2, "no speaker"),
-            ("1\n00:00:01,000 --> 00:00:02,000\n客服：您好\n\nx\n", 5, "cue number"),
-            ("1\n00:00:03,000 --> 00:00:02,000\n客服：您好\n", 2, "ends before"),
+            (
+                "1\n00:00:01,000 --> 00:00:02,000\n客服：您好\n\nx\n",
+                5,
+                "cue number",
+            ),
+            (
+                "1\n00:00:03,000 --> 00:00:02,000\n客服：您好\n",
+                2,
+                "ends before",
+            ),
             ("1\n", 1, "no timing"),
         ];
         for (text, line, needle) in cases {
@@ -558,16 +579,25 @@ mod tests {
         assert_eq!(t.turns[1].start_ms, 2500);
         let bare = parse_json(r#"[{"speaker":"customer","start":0,"end":1,"text":""}]"#).unwrap();
         assert_eq!(bare.turns.len(), 1);
-        let e = parse_json("{\"turns\": [\n{\"speaker\": \"经理\", \"start\": 0, \"end\": 1, \"text\": \"x\"}\n]}")
-            .unwrap_err();
+        let e = parse_json(
+            "{\"turns\": [\n{\"speaker\": \"经理\", \"start\": 0, \"end\": 1, \"text\": \"x\"}\n]}",
+        )
+        .unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(e.message.contains("经理"), "{e}");
         let e = parse_json("{\"turns\": [\n{\"speaker\": \"agent\", \"start\": 3, \"end\": 1, \"text\": \"x\"}\n]}")
             .unwrap_err();
         assert!(e.message.contains("ends before"), "{e}");
-        let e = parse_json("{\"turns\": [\n{\"speaker\": \"agent\",\n \"start\": 0, \"end\": 1 \"text\": \"x\"}]}")
-            .unwrap_err();
+        let e = parse_json(
+            "{\"turns\": [\n{\"speaker\": \"agent\",\n \"start\": 0, \"end\": 1 \"text\": \"x\"}]}",
+        )
+        .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
-        assert!(parse_json("{\"turns\": [{\"speaker\": \"agent\", \"start\": -1, \"end\": 1, \"text\": \"\"}]}").is_err());
+        assert!(
+            parse_json(
+                "{\"turns\": [{\"speaker\": \"agent\", \"start\": -1, \"end\": 1, \"text\": \"\"}]}"
+            )
+            .is_err()
+        );
     }
 }

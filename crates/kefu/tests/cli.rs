@@ -323,7 +323,10 @@ fn bad_settings_are_refused_before_anything_runs() {
             "[notices.email]\nhost = \"127.0.0.1\"\nfrom = \"notice@kefu.example\"\ndelivery_log_url = \"ftp://x\"\n",
             "delivery_log_url",
         ),
-        ("[notices.email]\nhost = \"\"\nfrom = \"notice@kefu.example\"\n", "host and port"),
+        (
+            "[notices.email]\nhost = \"\"\nfrom = \"notice@kefu.example\"\n",
+            "host and port",
+        ),
     ] {
         std::fs::write(dir.path().join("kefu.toml"), toml).unwrap();
         let out = kefu(dir.path(), &["dispatch", "--until-idle"]);
