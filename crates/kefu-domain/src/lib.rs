@@ -14,6 +14,7 @@ pub mod customer;
 pub mod greeting;
 pub mod ids;
 pub mod incident;
+pub mod inspection;
 pub mod lockout;
 pub mod money;
 pub mod phone;
