@@ -159,6 +159,114 @@ pub struct CallFacts {
     pub planned: bool,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallJson {
+    direction: Option<String>,
+    ring_seconds: Option<f64>,
+    talk_seconds: Option<f64>,
+    hung_up_by: Option<String>,
+    holds: Option<Vec<[f64; 2]>>,
+    inside_calling_window: Option<bool>,
+    #[serde(default)]
+    planned: bool,
+}
+
+fn seconds(field: &str, s: f64) -> Result<u64, String> {
+    if s.is_finite() && (0.0..86_400.0).contains(&s) {
+        Ok((s * 1000.0).round() as u64)
+    } else {
+        Err(format!("{field}: {s} is not a number of seconds"))
+    }
+}
+
+impl CallJson {
+    fn facts(self) -> Result<CallFacts, String> {
+        let direction = match self.direction.as_deref() {
+            None => None,
+            Some("inbound" | "呼入") => Some(Direction::Inbound),
+            Some("outbound" | "呼出") => Some(Direction::Outbound),
+            Some(other) => {
+                return Err(format!(
+                    "direction: '{other}' is neither inbound nor outbound"
+                ));
+            }
+        };
+        let hung_up_by = match self.hung_up_by.as_deref() {
+            None => None,
+            Some(s) => Some(
+                Speaker::parse(s)
+                    .ok_or_else(|| format!("hung_up_by: '{s}' is neither agent nor customer"))?,
+            ),
+        };
+        let holds = match self.holds {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|[a, b]| {
+                        let (a, b) = (seconds("holds", *a)?, seconds("holds", *b)?);
+                        if b < a {
+                            return Err("holds: a hold ends before it starts".to_owned());
+                        }
+                        Ok((a, b))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?,
+            ),
+        };
+        Ok(CallFacts {
+            direction,
+            ring_ms: self
+                .ring_seconds
+                .map(|s| seconds("ring_seconds", s))
+                .transpose()?,
+            talk_ms: self
+                .talk_seconds
+                .map(|s| seconds("talk_seconds", s))
+                .transpose()?,
+            hung_up_by,
+            holds,
+            inside_calling_window: self.inside_calling_window,
+            planned: self.planned,
+        })
+    }
+}
+
+/// A call as JSON: `{"call": {direction, ring_seconds, talk_seconds, hung_up_by,
+/// holds: [[from, to]…], inside_calling_window, planned}, "turns": [...]}`; the
+/// turns as [`crate::transcript::parse_json`] reads them (they may be absent).
+pub fn parse_call_json(
+    text: &str,
+) -> Result<(Option<Transcript>, CallFacts), crate::transcript::TranscriptError> {
+    #[derive(Deserialize)]
+    struct Shape {
+        call: CallJson,
+        turns: Option<serde_json::Value>,
+    }
+    let shape: Shape =
+        serde_json::from_str(text).map_err(|e| crate::transcript::TranscriptError {
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+    let facts = shape
+        .call
+        .facts()
+        .map_err(|m| crate::transcript::TranscriptError {
+            line: 0,
+            message: format!("call.{m}"),
+        })?;
+    let transcript = match shape.turns {
+        Some(_) => Some(crate::transcript::parse_json(text)?),
+        None => None,
+    };
+    Ok((transcript, facts))
+}
+
+/// Whether a JSON text is a call (with its facts) rather than a bare transcript.
+pub fn is_call_json(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .is_ok_and(|v| v.get("call").is_some_and(serde_json::Value::is_object))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {

@@ -50,6 +50,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             idle_secs,
             until_idle,
         } => dispatch(&store, &settings, idle_secs, until_idle).await,
+        Command::Inspect {
+            file,
+            json,
+            phrasebook,
+        } => crate::inspect::run(&file, json, phrasebook.as_deref()),
         Command::Migrate => {
             let (known, applied) = store.migration_status().await?;
             println!(

@@ -5,6 +5,7 @@
 
 mod bench;
 mod commands;
+mod inspect;
 mod settings;
 
 use std::path::PathBuf;
@@ -52,6 +53,18 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Inspect one call against the service standard and print the itemised result:
+    /// FILE is a transcript (.json, .srt, .vtt; timing rules are then skipped) or a
+    /// call as JSON with its timings ({"call": {...}, "turns": [...]}).
+    Inspect {
+        file: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A phrasebook edition (TOML) instead of the shipped one.
+        #[arg(long)]
+        phrasebook: Option<PathBuf>,
+    },
     /// Run only the incident notice dispatcher (no HTTP), e.g. as its own process
     /// beside the servers; it resumes where any stopped dispatcher left off.
     Dispatch {
@@ -219,6 +232,21 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Inspection needs neither settings nor a database.
+    if let Command::Inspect {
+        file,
+        json,
+        phrasebook,
+    } = &cli.command
+    {
+        return match inspect::run(file, *json, phrasebook.as_deref()) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),
         _ => None,

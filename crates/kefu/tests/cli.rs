@@ -656,3 +656,72 @@ async fn two_server_processes_escalate_each_breach_once(db: &TestDb) {
     }
     assert_eq!((escalations, events), (expected, expected));
 }
+
+#[test]
+fn inspect_prints_itemised_results_and_refuses_malformed_files() {
+    let dir = workdir();
+    let vtt = "WEBVTT\n\n00:00.000 --> 00:04.000\n<v 客服>喂，有什么事？\n\n\
+               00:04.500 --> 00:09.000\n<v 客户>我家燃气表显示E3，电话13905312468。\n\n\
+               00:09.500 --> 00:12.000\n<v 客服>好的，明天上门。\n";
+    std::fs::write(dir.path().join("call.vtt"), vtt).unwrap();
+    let out = kefu(dir.path(), &["inspect", "call.vtt"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "transcript only",
+        "failed",
+        "forbidden",
+        "[喂] → 您好",
+        "read_back",
+        "skip  answer_speed (needs the call's events)",
+    ] {
+        assert!(text.contains(needle), "{needle}\n{text}");
+    }
+    assert!(!dir.path().join("data").exists(), "no database is touched");
+    // A call with its timings, as JSON.
+    let call = serde_json::json!({
+        "call": { "direction": "inbound", "ring_seconds": 25, "talk_seconds": 12, "hung_up_by": "agent" },
+        "turns": [
+            { "speaker": "agent", "start": 0, "end": 9, "text": "您好，泉城燃气客服中心，1024号为您服务，请问有什么可以帮您？" },
+            { "speaker": "customer", "start": 9.5, "end": 11, "text": "没事了。" },
+            { "speaker": "agent", "start": 11.2, "end": 12, "text": "感谢您的来电，再见！" }
+        ]
+    });
+    std::fs::write(dir.path().join("call.json"), call.to_string()).unwrap();
+    let out = kefu(dir.path(), &["inspect", "--json", "call.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let failed: Vec<&str> = result["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["verdict"] == "deduct")
+        .map(|i| i["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["answer_speed", "customer_hangs_up_first"]);
+    assert_eq!(result["score"], 90);
+    // Malformed files are refused with the line.
+    for (name, body, needle) in [
+        (
+            "bad.srt",
+            "1\n00:00:01,000 -> 00:00:02,000\n客服：您好\n",
+            "line 2",
+        ),
+        (
+            "bad.vtt",
+            "WEBVTT\n\n00:01.000 --> 00:02.000\n<v 经理>您好\n",
+            "line 4",
+        ),
+        (
+            "bad.json",
+            "{\"turns\": [\n{\"speaker\": \"agent\", \"start\": 0}\n]}",
+            "line 2",
+        ),
+        ("bad.txt", "客服：您好", ".json, .srt or .vtt"),
+    ] {
+        std::fs::write(dir.path().join(name), body).unwrap();
+        let out = kefu(dir.path(), &["inspect", name]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(stderr(&out).contains(needle), "{name}: {}", stderr(&out));
+    }
+}
