@@ -1194,6 +1194,125 @@ pub async fn incidents(store: &Store, settings: &Settings, area: &str) -> anyhow
     Ok(())
 }
 
+/// A 5-minute inbound call as an engine would transcribe it: the agent at about 190
+/// characters per minute, the customer giving numbers, a hold, a forbidden word or
+/// two, closing phrase at the end.
+fn five_minute_call(seed: u64) -> kefu_domain::transcript::Transcript {
+    use kefu_domain::transcript::{Speaker, Transcript, Turn};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let agent_lines = [
+        "好的，跟您核对一下，您的联系电话是幺三九零五三幺二四六八，对吗？",
+        "请您稍等，我为您查询一下，请不要挂机。",
+        "感谢您的耐心等待，您家的燃气表上个月用气四十二立方，费用一百二十八元。",
+        "这个情况一般是表具电池电量不足，请您更换两节五号电池后再观察一下。",
+        "如果更换电池以后还是显示E3，我们安排维修师傅二十四小时内上门。",
+        "您反映的问题我已经记录下来了，处理结果我们会电话回复您。",
+        "不知道您明天上午家里方便留人吗？师傅大概九点到十一点之间上门。",
+        "这个我不知道，您再问问别人嘛。",
+    ];
+    let customer_lines = [
+        "我家燃气表显示E3，电话13905312468，是不是坏了？",
+        "上个月的燃气费怎么这么高啊？",
+        "明天上午可以，我家里有人。",
+        "好的，那我先换电池试试。",
+        "我的户号是5300128876，你帮我查一下。",
+    ];
+    let mut turns = Vec::new();
+    let mut at = 0u64;
+    let push = |turns: &mut Vec<Turn>, at: &mut u64, speaker, text: &str, rate: f64| {
+        let chars = text.chars().filter(|c| c.is_alphanumeric()).count() as f64;
+        let len = (chars / rate * 60_000.0) as u64;
+        turns.push(Turn {
+            speaker,
+            start_ms: *at,
+            end_ms: *at + len,
+            text: text.to_owned(),
+        });
+        *at += len + 500;
+    };
+    push(
+        &mut turns,
+        &mut at,
+        Speaker::Agent,
+        "您好，泉城燃气客服中心，1024号为您服务，请问有什么可以帮您？",
+        190.0,
+    );
+    while at < 290_000 {
+        let c = customer_lines[rng.random_range(0..customer_lines.len())];
+        push(&mut turns, &mut at, Speaker::Customer, c, 220.0);
+        let a = agent_lines[rng.random_range(0..agent_lines.len())];
+        push(&mut turns, &mut at, Speaker::Agent, a, 190.0);
+        if a.contains("稍等") {
+            at += 9_000;
+        }
+    }
+    push(
+        &mut turns,
+        &mut at,
+        Speaker::Agent,
+        "请问还有其他可以帮您的吗？感谢您的来电，再见！",
+        190.0,
+    );
+    Transcript { turns }
+}
+
+/// `kefu bench inspection`: inspections of 5-minute calls per second on one core.
+pub fn inspection(calls: usize, runs: usize) {
+    use kefu_domain::inspection::{InspectionRules, inspect};
+    let book = kefu_domain::phrasebook::Phrasebook::default_cn();
+    let rules = InspectionRules::default();
+    let transcripts: Vec<_> = (0..64).map(five_minute_call).collect();
+    let turns: usize = transcripts.iter().map(|t| t.turns.len()).sum::<usize>() / transcripts.len();
+    let chars: usize = transcripts
+        .iter()
+        .map(|t| {
+            t.turns
+                .iter()
+                .map(|x| x.text.chars().count())
+                .sum::<usize>()
+        })
+        .sum::<usize>()
+        / transcripts.len();
+    println!(
+        "kefu bench inspection: 5-minute calls ({turns} turns, {chars} characters on average), one thread"
+    );
+    let mut rates = Vec::new();
+    let mut deductions = 0usize;
+    for run in 0..runs.max(1) {
+        let t = Instant::now();
+        for i in 0..calls.max(1) {
+            let r = inspect(
+                Some(&transcripts[i % transcripts.len()]),
+                None,
+                &book,
+                &rules,
+            );
+            deductions += r.deductions().count();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let rate = calls.max(1) as f64 / secs;
+        println!(
+            "run {}          {:.0} calls/s ({:.3} ms per call)",
+            run + 1,
+            rate,
+            secs * 1000.0 / calls.max(1) as f64
+        );
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "inspections      median {:.0} calls/s (min {:.0}, max {:.0}); {:.1} deductions per call",
+        rates[rates.len() / 2],
+        rates[0],
+        rates[rates.len() - 1],
+        deductions as f64 / (calls.max(1) * runs.max(1)) as f64
+    );
+    println!(
+        "                 a 190 000-call day takes {:.0} s on one core",
+        190_000.0 / rates[rates.len() / 2]
+    );
+}
+
 /// An SMS gateway that accepts every message at once (for dispatch throughput).
 async fn start_sms_gateway() -> anyhow::Result<String> {
     async fn accept(

@@ -84,6 +84,12 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Bench {
+            command: BenchCommand::Inspection { calls, runs },
+        } => {
+            crate::bench::inspection(calls, runs);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             command: BenchCommand::Incidents { area },
         } => crate::bench::incidents(&store, &settings, &area)
             .await

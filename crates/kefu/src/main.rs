@@ -155,6 +155,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Automatic inspection of 5-minute calls on one core (no database): calls per
+    /// second, over several runs.
+    Inspection {
+        /// Calls inspected per run.
+        #[arg(long, default_value_t = 2_000)]
+        calls: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Screen-pop lookups, segment pages and a GBK CSV import against the customers in
     /// the database (make them with `kefu demo --customers N`).
     Customers {
@@ -233,6 +242,13 @@ enum AuditCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Inspection needs neither settings nor a database.
+    if let Command::Bench {
+        command: BenchCommand::Inspection { calls, runs },
+    } = &cli.command
+    {
+        bench::inspection(*calls, *runs);
+        return ExitCode::SUCCESS;
+    }
     if let Command::Inspect {
         file,
         json,
