@@ -107,6 +107,10 @@ impl Role {
             // Emergencies: the manager records and steers them, agents call.
             IncidentManage => matches!(self, Manager),
             IncidentRead | IncidentCall => matches!(self, Agent | Manager),
+            // Quality inspection: the manager reads, reviews and edits the
+            // phrasebook; agents read the phrasebook (their desk shows it).
+            InspectionRead | InspectionReview | PhrasebookManage => matches!(self, Manager),
+            PhrasebookRead => matches!(self, Agent | Manager),
         }
     }
 }
@@ -197,10 +201,18 @@ pub enum Permission {
     IncidentRead,
     /// Taking the next customer to notify by phone and recording the result.
     IncidentCall,
+    /// Reading inspections of calls and their reviews.
+    InspectionRead,
+    /// Confirming or overriding inspection items.
+    InspectionReview,
+    /// Reading the phrasebook and the phrase for the moment.
+    PhrasebookRead,
+    /// Saving a new phrasebook edition.
+    PhrasebookManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 38] = [
+    pub const ALL: [Permission; 42] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -239,6 +251,10 @@ impl Permission {
         Permission::IncidentManage,
         Permission::IncidentRead,
         Permission::IncidentCall,
+        Permission::InspectionRead,
+        Permission::InspectionReview,
+        Permission::PhrasebookRead,
+        Permission::PhrasebookManage,
     ];
 }
 

@@ -159,6 +159,48 @@ pub struct CallFacts {
     pub planned: bool,
 }
 
+impl CallFacts {
+    /// The facts of a call from its folded telephony events; times relative to the
+    /// answer (the transcript's clock).
+    pub fn from_timeline(
+        timeline: &crate::contact::CallTimeline,
+        direction: Direction,
+    ) -> CallFacts {
+        let since = |from: jiff::Timestamp, to: jiff::Timestamp| -> u64 {
+            u64::try_from(to.duration_since(from).as_millis()).unwrap_or(0)
+        };
+        let answer = timeline.answer_at;
+        CallFacts {
+            direction: Some(direction),
+            ring_ms: match (timeline.ring_at, answer) {
+                (Some(r), Some(a)) => Some(since(r, a)),
+                _ => None,
+            },
+            talk_ms: match (answer, timeline.end_at) {
+                (Some(a), Some(e)) => Some(since(a, e)),
+                _ => None,
+            },
+            hung_up_by: match timeline.hung_up_by {
+                Some(crate::contact::Party::Customer) => Some(Speaker::Customer),
+                Some(crate::contact::Party::Agent) => Some(Speaker::Agent),
+                _ => None,
+            },
+            holds: answer.map(|a| {
+                timeline
+                    .holds
+                    .iter()
+                    .filter_map(|(from, to)| {
+                        let to = to.or(timeline.end_at)?;
+                        Some((since(a, *from), since(a, to)))
+                    })
+                    .collect()
+            }),
+            inside_calling_window: None,
+            planned: false,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CallJson {

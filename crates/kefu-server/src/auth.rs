@@ -255,6 +255,10 @@ pub mod perm {
         IncidentManage,
         IncidentRead,
         IncidentCall,
+        InspectionRead,
+        InspectionReview,
+        PhrasebookRead,
+        PhrasebookManage,
     );
 }
 

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         (name = "public", description = "Self-service status for customers (no sign-in)"),
         (name = "campaigns", description = "Follow-up campaigns 回访: target lists, next call, attempts"),
         (name = "incidents", description = "Emergency incidents 紧急事故: affected customers, notification, lists"),
+        (name = "inspection", description = "Service language and quality inspection 质检: transcripts, inspections, reviews, phrasebook"),
     )
 )]
 pub struct ApiDoc;

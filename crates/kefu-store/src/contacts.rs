@@ -626,15 +626,7 @@ impl Store {
         let mut callee: Option<String> = None;
         let mut extension: Option<String> = None;
         for row in &rows {
-            let kind: String = row.try_get("kind")?;
-            let hung: Option<String> = row.try_get("hung_up_by")?;
-            events.push(CallEvent {
-                kind: CallEventKind::parse(&kind)
-                    .ok_or_else(|| decode_err("telephony_events.kind", &kind))?,
-                at: from_ms(row.try_get("at_ms")?),
-                hung_up_by: hung.as_deref().and_then(Party::parse),
-                transfer_target: row.try_get("transfer_target")?,
-            });
+            events.push(event_from_row(row)?);
             callee = callee.or(row.try_get("callee")?);
             extension = extension.or(row.try_get("extension")?);
         }
@@ -1052,4 +1044,35 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+/// One stored telephony event.
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<CallEvent, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let hung: Option<String> = row.try_get("hung_up_by")?;
+    Ok(CallEvent {
+        kind: CallEventKind::parse(&kind)
+            .ok_or_else(|| decode_err("telephony_events.kind", &kind))?,
+        at: from_ms(row.try_get("at_ms")?),
+        hung_up_by: hung.as_deref().and_then(Party::parse),
+        transfer_target: row.try_get("transfer_target")?,
+    })
+}
+
+/// A call's timeline, folded from its stored events.
+pub(crate) async fn call_timeline(
+    conn: &mut AnyConnection,
+    call_id: &str,
+) -> Result<CallTimeline, StoreError> {
+    let rows = sqlx::query(
+        "SELECT kind, at_ms, hung_up_by, transfer_target FROM telephony_events WHERE call_id = $1",
+    )
+    .bind(call_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let events = rows
+        .iter()
+        .map(event_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CallTimeline::fold(&events))
 }

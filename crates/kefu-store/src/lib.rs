@@ -20,6 +20,7 @@ pub mod departments;
 mod error;
 pub mod import;
 pub mod incidents;
+pub mod inspections;
 mod notify;
 pub mod reports;
 pub mod search;

@@ -137,6 +137,8 @@ impl Default for NoticeSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CenterSettings {
+    /// The enterprise's name as agents say it (e.g. 泉城燃气), filled into phrases.
+    pub name: String,
     /// IANA time zone of the center's business day.
     pub time_zone: String,
     /// Area code completing local landline numbers written without one, e.g. "0531".
@@ -151,6 +153,7 @@ pub struct CenterSettings {
 impl Default for CenterSettings {
     fn default() -> Self {
         CenterSettings {
+            name: String::new(),
             time_zone: "Asia/Shanghai".into(),
             area_code: None,
             calendar_file: None,
@@ -422,6 +425,7 @@ impl Settings {
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             time_zone: self.time_zone().unwrap_or(jiff::tz::TimeZone::UTC),
             area_code: self.center.area_code.clone(),
+            center_name: self.center.name.trim().to_owned(),
             // Validated at load; the shipped calendar if the file changed since.
             calendar: self
                 .calendar()

@@ -7,6 +7,7 @@ pub(crate) mod customer_files;
 pub(crate) mod customers;
 pub(crate) mod departments;
 pub(crate) mod incidents;
+pub(crate) mod inspections;
 pub(crate) mod public;
 pub(crate) mod service_rules;
 pub(crate) mod session;
@@ -37,6 +38,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(public::router())
         .merge(campaigns::router())
         .merge(incidents::router())
+        .merge(inspections::router())
 }
 
 /// Query parameters for paged lists.

@@ -1,0 +1,489 @@
+//! Service language and quality inspection over HTTP (S7): call transcripts (a
+//! completed call is inspected as its transcript is stored), inspections on demand,
+//! the inspection queue, reviewers' verdicts, the phrasebook and the phrase for the
+//! moment.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use kefu_domain::inspection::{Inspection, Verdict, inspect, is_call_json, parse_call_json};
+use kefu_domain::phrasebook::{Phrasebook, SITUATIONS};
+use kefu_domain::transcript::{self, Format, Transcript};
+use kefu_store::inspections::{InspectionFilter, Review, StoredInspection};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Authorized, perm};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(attach_transcript))
+        .routes(routes!(preview_inspection))
+        .routes(routes!(list_inspections))
+        .routes(routes!(get_inspection))
+        .routes(routes!(review_inspection))
+        .routes(routes!(get_phrasebook, put_phrasebook))
+        .routes(routes!(suggest_phrase))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TranscriptInput {
+    /// json, srt or vtt.
+    format: String,
+    /// The file's text as the speech-to-text engine wrote it.
+    text: String,
+}
+
+fn parse_transcript(input: &TranscriptInput) -> ApiResult<(Format, Transcript)> {
+    let format = Format::from_extension(&input.format)
+        .ok_or_else(|| ApiError::invalid("format", "must be json, srt or vtt"))?;
+    let parsed = transcript::parse(format, &input.text)
+        .map_err(|e| ApiError::invalid("text", e.to_string()))?;
+    Ok((format, parsed))
+}
+
+/// An inspection as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InspectionView {
+    id: i64,
+    contact_id: i64,
+    agent_id: Option<i64>,
+    phrasebook_version: i64,
+    /// automatic or on_demand.
+    origin: String,
+    reviewed: bool,
+    created_at: String,
+    /// Score, pass/fail and items with their evidence.
+    #[schema(value_type = Object)]
+    result: Inspection,
+}
+
+impl From<StoredInspection> for InspectionView {
+    fn from(i: StoredInspection) -> InspectionView {
+        InspectionView {
+            id: i.id,
+            contact_id: i.contact_id,
+            agent_id: i.agent_id,
+            phrasebook_version: i.phrasebook_version,
+            origin: i.origin,
+            reviewed: i.reviewed,
+            created_at: i.created_at.to_string(),
+            result: i.result,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttachedView {
+    turns: usize,
+    /// The inspection made now (the call has ended), or none yet.
+    inspection: Option<InspectionView>,
+}
+
+/// Stores a call's transcript (from the speech-to-text engine); a call that has
+/// ended is inspected at once. A malformed file is refused with its line.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/transcript", tag = "inspection",
+    params(("id" = i64, Path)), request_body = TranscriptInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = AttachedView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn attach_transcript(
+    who: Authorized<perm::TelephonyIngest>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<TranscriptInput>,
+) -> ApiResult<(StatusCode, Json<AttachedView>)> {
+    let (format, parsed) = parse_transcript(&input)?;
+    let code = match format {
+        Format::Json => "json",
+        Format::Srt => "srt",
+        Format::WebVtt => "vtt",
+    };
+    let made = state
+        .store
+        .attach_transcript(
+            &who.actor(),
+            id,
+            code,
+            &parsed,
+            &state.config.inspection,
+            state.clock.now(),
+        )
+        .await
+        .map_err(or_not_found("contact"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AttachedView {
+            turns: parsed.turns.len(),
+            inspection: made.map(Into::into),
+        }),
+    ))
+}
+
+/// Inspects a transcript (or a call JSON with its timings) without storing it.
+#[utoipa::path(post, path = "/api/v1/inspections/preview", tag = "inspection",
+    request_body = TranscriptInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
+async fn preview_inspection(
+    _who: Authorized<perm::InspectionRead>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<TranscriptInput>,
+) -> ApiResult<Json<Inspection>> {
+    let book = state.store.phrasebook().await?;
+    let (transcript, facts) = if input.format == "json" && is_call_json(&input.text) {
+        let (t, f) =
+            parse_call_json(&input.text).map_err(|e| ApiError::invalid("text", e.to_string()))?;
+        (t, Some(f))
+    } else {
+        (Some(parse_transcript(&input)?.1), None)
+    };
+    Ok(Json(inspect(
+        transcript.as_ref(),
+        facts.as_ref(),
+        &book,
+        &state.config.inspection,
+    )))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct QueueQuery {
+    agent_id: Option<i64>,
+    passed: Option<bool>,
+    reviewed: Option<bool>,
+    /// The smallest id of the previous page.
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QueueRow {
+    id: i64,
+    contact_id: i64,
+    agent_id: Option<i64>,
+    score: u32,
+    passed: bool,
+    deductions: usize,
+    reviewed: bool,
+    created_at: String,
+}
+
+/// The inspection queue, newest first (e.g. failed and not yet reviewed).
+#[utoipa::path(get, path = "/api/v1/inspections", tag = "inspection", params(QueueQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<QueueRow>), (status = 422, body = ErrorBody)))]
+async fn list_inspections(
+    _who: Authorized<perm::InspectionRead>,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> ApiResult<Json<Vec<QueueRow>>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "between 1 and 200"));
+    }
+    let rows = state
+        .store
+        .list_inspections(&InspectionFilter {
+            agent_id: q.agent_id,
+            passed: q.passed,
+            reviewed: q.reviewed,
+            before: q.before,
+            limit,
+        })
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|i| QueueRow {
+                id: i.id,
+                contact_id: i.contact_id,
+                agent_id: i.agent_id,
+                score: i.result.score,
+                passed: i.result.passed,
+                deductions: i.result.deductions().count(),
+                reviewed: i.reviewed,
+                created_at: i.created_at.to_string(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReviewView {
+    rule: String,
+    /// confirm or override.
+    verdict: String,
+    points: u32,
+    comment: Option<String>,
+    reviewer: String,
+    at: String,
+}
+
+impl From<Review> for ReviewView {
+    fn from(r: Review) -> ReviewView {
+        ReviewView {
+            rule: r.rule,
+            verdict: r.verdict,
+            points: r.points,
+            comment: r.comment,
+            reviewer: r.reviewer,
+            at: r.at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InspectionDetail {
+    inspection: InspectionView,
+    /// The reviewers' verdicts, beside the automatic ones.
+    reviews: Vec<ReviewView>,
+    /// The final score: the automatic points, replaced by the latest reviewer's
+    /// points for each reviewed item.
+    final_score: u32,
+    #[schema(value_type = Object)]
+    transcript: Option<Transcript>,
+}
+
+fn final_score(result: &Inspection, reviews: &[Review]) -> u32 {
+    let lost: u32 = result
+        .items
+        .iter()
+        .map(|item| {
+            reviews
+                .iter()
+                .rev()
+                .find(|r| r.rule == item.rule)
+                .map_or(item.points, |r| r.points)
+        })
+        .sum();
+    100u32.saturating_sub(lost)
+}
+
+async fn detail(state: &AppState, id: i64) -> ApiResult<InspectionDetail> {
+    let inspection = state
+        .store
+        .get_inspection(id)
+        .await
+        .map_err(or_not_found("inspection"))?;
+    let reviews = state.store.inspection_reviews(id).await?;
+    let transcript = state.store.transcript(inspection.contact_id).await?;
+    Ok(InspectionDetail {
+        final_score: final_score(&inspection.result, &reviews),
+        inspection: inspection.into(),
+        reviews: reviews.into_iter().map(Into::into).collect(),
+        transcript,
+    })
+}
+
+/// One inspection with its evidence, the reviews and the transcript.
+#[utoipa::path(get, path = "/api/v1/inspections/{id}", tag = "inspection", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = InspectionDetail), (status = 404, body = ErrorBody)))]
+async fn get_inspection(
+    _who: Authorized<perm::InspectionRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<InspectionDetail>> {
+    Ok(Json(detail(&state, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReviewItem {
+    rule: String,
+    /// confirm (the automatic verdict stands) or override.
+    verdict: String,
+    /// For override: the points the item costs instead (0 clears it).
+    points: Option<u32>,
+    /// Required for override.
+    comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReviewInput {
+    items: Vec<ReviewItem>,
+}
+
+/// A reviewer confirms or overrides items of an inspection; both verdicts are kept.
+#[utoipa::path(post, path = "/api/v1/inspections/{id}/reviews", tag = "inspection", params(("id" = i64, Path)),
+    request_body = ReviewInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = InspectionDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn review_inspection(
+    who: Authorized<perm::InspectionReview>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ReviewInput>,
+) -> ApiResult<Json<InspectionDetail>> {
+    let inspection = state
+        .store
+        .get_inspection(id)
+        .await
+        .map_err(or_not_found("inspection"))?;
+    if input.items.is_empty() || input.items.len() > 20 {
+        return Err(ApiError::invalid("items", "between 1 and 20 items"));
+    }
+    let mut verdicts = Vec::with_capacity(input.items.len());
+    for (i, item) in input.items.iter().enumerate() {
+        let field = |name: &str| format!("items[{i}].{name}");
+        let Some(auto) = inspection.result.item(&item.rule) else {
+            return Err(ApiError::invalid(
+                &field("rule"),
+                "not an item of this inspection",
+            ));
+        };
+        if auto.verdict == Verdict::Skipped {
+            return Err(ApiError::invalid(&field("rule"), "the item was skipped"));
+        }
+        let comment = item
+            .comment
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        if comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
+            return Err(ApiError::invalid(
+                &field("comment"),
+                "at most 500 characters",
+            ));
+        }
+        let points = match item.verdict.as_str() {
+            "confirm" => auto.points,
+            "override" => {
+                let points = item.points.ok_or_else(|| {
+                    ApiError::invalid(&field("points"), "an override gives the points")
+                })?;
+                if points > 100 {
+                    return Err(ApiError::invalid(&field("points"), "at most 100"));
+                }
+                if comment.is_none() {
+                    return Err(ApiError::invalid(&field("comment"), "an override says why"));
+                }
+                points
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    &field("verdict"),
+                    "must be confirm or override",
+                ));
+            }
+        };
+        verdicts.push((item.rule.clone(), item.verdict.clone(), points, comment));
+    }
+    state
+        .store
+        .review_inspection(&who.actor(), id, &verdicts, state.clock.now())
+        .await
+        .map_err(or_not_found("inspection"))?;
+    Ok(Json(detail(&state, id).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PhrasebookView {
+    version: u32,
+    /// The edition: greetings, phrases, markers, forbidden expressions.
+    #[schema(value_type = Object)]
+    edition: serde_json::Value,
+}
+
+/// The phrasebook in force.
+#[utoipa::path(get, path = "/api/v1/phrasebook", tag = "inspection",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = PhrasebookView)))]
+async fn get_phrasebook(
+    _who: Authorized<perm::PhrasebookRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<PhrasebookView>> {
+    let book = state.store.phrasebook().await?;
+    Ok(Json(PhrasebookView {
+        version: book.version,
+        edition: book.to_json(),
+    }))
+}
+
+/// Saves an edited phrasebook as the next version; a wrong edition is refused
+/// whole, naming the part that is wrong.
+#[utoipa::path(put, path = "/api/v1/phrasebook", tag = "inspection", request_body = Object,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = PhrasebookView), (status = 422, body = ErrorBody)))]
+async fn put_phrasebook(
+    who: Authorized<perm::PhrasebookManage>,
+    State(state): State<AppState>,
+    ApiJson(edition): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<PhrasebookView>> {
+    let book =
+        Phrasebook::from_json(edition).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+    let saved = state
+        .store
+        .save_phrasebook(&who.actor(), book, state.clock.now())
+        .await?;
+    Ok(Json(PhrasebookView {
+        version: saved.version,
+        edition: saved.to_json(),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SuggestQuery {
+    /// opening_inbound, opening_outbound, hold, return_from_hold, confirm, apology,
+    /// transfer, closing, silent_line, noise, wrong_number, out_of_scope, read_back.
+    situation: String,
+    /// How to address the customer (outbound openings).
+    customer: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PhraseView {
+    situation: String,
+    text: String,
+}
+
+/// The phrase for the moment: time of day, weekend or holiday from the business
+/// calendar, the caller's staff number.
+#[utoipa::path(get, path = "/api/v1/phrasebook/suggest", tag = "inspection", params(SuggestQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = PhraseView), (status = 422, body = ErrorBody)))]
+async fn suggest_phrase(
+    who: Authorized<perm::PhrasebookRead>,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SuggestQuery>,
+) -> ApiResult<Json<PhraseView>> {
+    if !SITUATIONS.contains(&q.situation.as_str()) {
+        return Err(ApiError::invalid(
+            "situation",
+            format!("must be one of {}", SITUATIONS.join(", ")),
+        ));
+    }
+    let customer = q
+        .customer
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if customer.is_some_and(|c| c.chars().count() > 40) {
+        return Err(ApiError::invalid("customer", "at most 40 characters"));
+    }
+    let book = state.store.phrasebook().await?;
+    let slot = kefu_domain::greeting::greeting_slot(
+        state.clock.now(),
+        &state.config.time_zone,
+        &state.config.calendar,
+    );
+    let text = book
+        .suggest(
+            &q.situation,
+            &slot,
+            &state.config.center_name,
+            &who.principal.staff.staff_no,
+            customer,
+        )
+        .ok_or_else(|| ApiError::invalid("situation", "unknown"))?;
+    Ok(Json(PhraseView {
+        situation: q.situation,
+        text,
+    }))
+}

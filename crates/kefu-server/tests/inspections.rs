@@ -1,0 +1,328 @@
+//! Quality inspection over HTTP, on both backends: a completed call is inspected as
+//! its transcript arrives (timings from its telephony events), the queue, reviews
+//! kept beside the automatic verdicts, the phrasebook edited and versioned, the
+//! phrase for the moment, and bad input refused with nothing changed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use jiff::SignedDuration;
+use kefu_domain::Role;
+use kefu_store::backend_tests;
+use kefu_store::testing::TestDb;
+use serde_json::{Value, json};
+
+backend_tests!(
+    completed_calls_are_inspected_and_reviewed,
+    the_phrasebook_is_edited_and_suggests_for_the_moment,
+);
+
+fn at(app: &TestApp, plus_secs: i64) -> String {
+    (app.state.clock.now() + SignedDuration::from_secs(plus_secs)).to_string()
+}
+
+/// A call: rings 20 s, answered, held from 20 s to 35 s into the talk, the agent
+/// hangs up at 60 s.
+async fn call(app: &TestApp, call_id: &str) -> i64 {
+    let mut contact = 0;
+    for (i, (kind, secs, extra)) in [
+        ("ringing", 0, json!({ "caller": "13905312468" })),
+        ("answered", 20, json!({})),
+        ("held", 40, json!({})),
+        ("resumed", 55, json!({})),
+        ("hung_up", 80, json!({ "hung_up_by": "agent" })),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = json!({ "call_id": call_id, "event_id": format!("{call_id}-{i}"), "type": kind,
+                               "at": at(app, secs) });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, r) = app
+            .post("/api/v1/telephony/events", Role::Agent, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        if kind == "ringing" {
+            contact = r["contact_id"].as_i64().unwrap();
+        }
+    }
+    contact
+}
+
+const SRT: &str = "1\n00:00:00,000 --> 00:00:04,000\n客服：喂，你好，有什么事？\n\n\
+2\n00:00:04,500 --> 00:00:09,000\n客户：我家燃气表显示E3，电话13905312468。\n\n\
+3\n00:00:09,500 --> 00:00:19,000\n客服：请您稍等，我为您查询一下。\n\n\
+4\n00:00:35,500 --> 00:00:44,000\n客服：查到了，维修人员明天上门。感谢您的来电，再见！\n";
+
+async fn completed_calls_are_inspected_and_reviewed(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let contact = call(&app, "q-1").await;
+    let path = format!("/api/v1/contacts/{contact}/transcript");
+    // Malformed transcripts are refused with their line; nothing is stored.
+    let audit = app.audit_rows().await;
+    for (body, needle) in [
+        (
+            json!({ "format": "srt", "text": "1\n00:00:01,000 -> 00:00:02,000\n客服：您好\n" }),
+            "line 2",
+        ),
+        (
+            json!({ "format": "vtt", "text": "WEBVTT\n\n00:01.000 --> 00:02.000\n<v 经理>您好\n" }),
+            "line 4",
+        ),
+        (json!({ "format": "doc", "text": "x" }), "format"),
+        (json!({ "format": "srt" }), "text"),
+    ] {
+        let (status, e) = app.post(&path, Role::Agent, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
+    }
+    assert_eq!(app.audit_rows().await, audit);
+    let (status, _) = app
+        .post(
+            "/api/v1/contacts/999999/transcript",
+            Role::Agent,
+            json!({ "format": "srt", "text": SRT }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The call has ended: it is inspected as the transcript arrives.
+    let (status, r) = app
+        .post(&path, Role::Agent, json!({ "format": "srt", "text": SRT }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!(r["turns"], 4);
+    let result = &r["inspection"]["result"];
+    let failed: Vec<&str> = result["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["verdict"] == "deduct")
+        .map(|i| i["rule"].as_str().unwrap())
+        .collect();
+    // Rang 20 s, the 15 s hold (from the events) had no apology, the number was not
+    // read back, the agent hung up first; 喂 and 什么 are forbidden.
+    for rule in [
+        "answer_speed",
+        "opening",
+        "forbidden",
+        "hold_apology",
+        "read_back",
+        "customer_hangs_up_first",
+    ] {
+        assert!(failed.contains(&rule), "{rule}: {result}");
+    }
+    assert_eq!(result["passed"], false);
+    let id = r["inspection"]["id"].as_i64().unwrap();
+
+    // The queue: failed, not yet reviewed.
+    let (status, queue) = app
+        .get(
+            "/api/v1/inspections?passed=false&reviewed=false",
+            Role::Manager,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue[0]["id"], id);
+    let (status, _) = app.get("/api/v1/inspections", Role::Agent).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A reviewer confirms one item and overrides another; both verdicts are kept.
+    let reviews = format!("/api/v1/inspections/{id}/reviews");
+    for (body, field) in [
+        (json!({ "items": [] }), "items"),
+        (
+            json!({ "items": [{ "rule": "speaking", "verdict": "confirm" }] }),
+            "items[0].rule",
+        ),
+        (
+            json!({ "items": [{ "rule": "forbidden", "verdict": "override", "points": 0 }] }),
+            "items[0].comment",
+        ),
+        (
+            json!({ "items": [{ "rule": "forbidden", "verdict": "override", "comment": "x" }] }),
+            "items[0].points",
+        ),
+        (
+            json!({ "items": [{ "rule": "forbidden", "verdict": "maybe" }] }),
+            "items[0].verdict",
+        ),
+        (
+            json!({ "items": [{ "rule": "planned_length", "verdict": "confirm" }] }),
+            "skipped",
+        ),
+    ] {
+        let (status, e) = app.post(&reviews, Role::Manager, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    let (status, _) = app
+        .post(
+            &reviews,
+            Role::Agent,
+            json!({ "items": [{ "rule": "opening", "verdict": "confirm" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, d) = app
+        .post(
+            &reviews,
+            Role::Manager,
+            json!({ "items": [
+                { "rule": "opening", "verdict": "confirm" },
+                { "rule": "customer_hangs_up_first", "verdict": "override", "points": 0,
+                  "comment": "客户要求客服先挂机" }
+            ] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    assert_eq!(d["reviews"].as_array().unwrap().len(), 2);
+    assert_eq!(d["inspection"]["reviewed"], true);
+    let automatic = d["inspection"]["result"]["score"].as_u64().unwrap();
+    assert_eq!(d["final_score"].as_u64().unwrap(), automatic + 5, "{d}");
+    // The automatic verdict stays as it was computed.
+    let hung = d["inspection"]["result"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "customer_hangs_up_first")
+        .unwrap()
+        .clone();
+    assert_eq!(hung["verdict"], "deduct");
+    assert_eq!(d["transcript"]["turns"].as_array().unwrap().len(), 4);
+    let (_, queue) = app
+        .get("/api/v1/inspections?reviewed=false", Role::Manager)
+        .await;
+    assert!(queue.as_array().unwrap().is_empty(), "{queue}");
+
+    // A call still going is not inspected yet; a transcript alone previews.
+    let (_, ring) = app
+        .post(
+            "/api/v1/telephony/events",
+            Role::Agent,
+            json!({ "call_id": "q-2", "event_id": "q-2-0", "type": "ringing", "at": at(&app, 0), "caller": "13905312469" }),
+        )
+        .await;
+    let open = ring["contact_id"].as_i64().unwrap();
+    let (status, r) = app
+        .post(
+            &format!("/api/v1/contacts/{open}/transcript"),
+            Role::Agent,
+            json!({ "format": "srt", "text": SRT }),
+        )
+        .await;
+    assert_eq!(
+        (status, r["inspection"].clone()),
+        (StatusCode::CREATED, Value::Null)
+    );
+    let (status, p) = app
+        .post(
+            "/api/v1/inspections/preview",
+            Role::Manager,
+            json!({ "format": "srt", "text": SRT }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let skipped = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "answer_speed")
+        .unwrap()
+        .clone();
+    assert_eq!(skipped["verdict"], "skipped");
+}
+
+async fn the_phrasebook_is_edited_and_suggests_for_the_moment(db: &TestDb) {
+    let config = kefu_server::ServerConfig {
+        center_name: "泉城燃气".into(),
+        ..kefu_server::ServerConfig::default()
+    };
+    let app = TestApp::with_config(db, config).await;
+    // 2026-10-03 is in the National Day holiday; 10:00 Beijing time.
+    *app.clock.0.lock().unwrap() = "2026-10-03T02:00:00Z".parse().unwrap();
+    let (status, s) = app
+        .get("/api/v1/phrasebook/suggest?situation=closing", Role::Agent)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert!(s["text"].as_str().unwrap().contains("国庆节快乐"), "{s}");
+    let (_, s) = app
+        .get(
+            "/api/v1/phrasebook/suggest?situation=opening_inbound",
+            Role::Agent,
+        )
+        .await;
+    let text = s["text"].as_str().unwrap();
+    assert!(text.starts_with("上午好，泉城燃气客服中心"), "{text}");
+    let (status, _) = app
+        .get("/api/v1/phrasebook/suggest?situation=sing", Role::Agent)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, book) = app.get("/api/v1/phrasebook", Role::Agent).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(book["version"], 1);
+    let mut edition = book["edition"].clone();
+    // A wrong edition is refused whole, naming the part.
+    let mut bad = edition.clone();
+    bad["phrases"]["hold"] = json!("请稍等{staff}");
+    let (status, e) = app
+        .call(
+            Method::PUT,
+            "/api/v1/phrasebook",
+            Some(app.token(Role::Manager)),
+            Some(bad),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e.to_string().contains("phrases.hold"), "{e}");
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/phrasebook",
+            Some(app.token(Role::Agent)),
+            Some(edition.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A new forbidden expression; the next inspection uses it.
+    edition["forbidden"].as_array_mut().unwrap().push(json!({
+        "id": "mei_shi", "text": "没事挂了", "category": "dismissive",
+        "alternative": "请问还有其他可以帮您的吗？", "allow": []
+    }));
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/api/v1/phrasebook",
+            Some(app.token(Role::Manager)),
+            Some(edition),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["version"], 2);
+    let (_, p) = app
+        .post(
+            "/api/v1/inspections/preview",
+            Role::Manager,
+            json!({ "format": "json", "text": json!({ "turns": [
+                { "speaker": "agent", "start": 0, "end": 3, "text": "没事挂了啊" }
+            ] }).to_string() }),
+        )
+        .await;
+    let forbidden = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "forbidden")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        forbidden["evidence"].as_array().unwrap().len(),
+        2,
+        "{forbidden}"
+    );
+}

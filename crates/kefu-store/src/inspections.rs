@@ -1,0 +1,389 @@
+//! Quality inspection 质检 (S7): phrasebook editions, call transcripts, the
+//! automatic inspection of a completed call (in the transaction that stores its
+//! transcript), the inspection queue and the reviewers' verdicts kept beside the
+//! automatic ones.
+
+use jiff::Timestamp;
+use kefu_domain::audit::Actor;
+use kefu_domain::contact::Direction as ContactDirection;
+use kefu_domain::inspection::{CallFacts, Direction, Inspection, InspectionRules, inspect};
+use kefu_domain::phrasebook::Phrasebook;
+use kefu_domain::transcript::Transcript;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+use crate::audit::{AuditEntry, append};
+use crate::contacts::{call_timeline, load_contact};
+use crate::{Store, StoreError, from_ms, ms};
+
+/// A stored inspection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredInspection {
+    pub id: i64,
+    pub contact_id: i64,
+    pub agent_id: Option<i64>,
+    pub phrasebook_version: i64,
+    pub origin: String,
+    pub reviewed: bool,
+    pub created_at: Timestamp,
+    pub result: Inspection,
+}
+
+/// A reviewer's verdict on one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    pub rule: String,
+    /// confirm or override.
+    pub verdict: String,
+    pub points: u32,
+    pub comment: Option<String>,
+    pub reviewer: String,
+    pub at: Timestamp,
+}
+
+/// Which inspections the queue shows.
+#[derive(Debug, Clone, Default)]
+pub struct InspectionFilter {
+    pub agent_id: Option<i64>,
+    pub passed: Option<bool>,
+    pub reviewed: Option<bool>,
+    /// Keyset paging: inspections with a smaller id.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+fn decode(raw: &str) -> Result<Inspection, StoreError> {
+    serde_json::from_str(raw)
+        .map_err(|e| StoreError::Unsupported(format!("stored inspection: {e}")))
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredInspection, StoreError> {
+    let result: String = r.try_get("result")?;
+    Ok(StoredInspection {
+        id: r.try_get("id")?,
+        contact_id: r.try_get("contact_id")?,
+        agent_id: r.try_get("agent_id")?,
+        phrasebook_version: r.try_get("phrasebook_version")?,
+        origin: r.try_get("origin")?,
+        reviewed: r.try_get::<i64, _>("reviewed")? == 1,
+        created_at: from_ms(r.try_get("created_at")?),
+        result: decode(&result)?,
+    })
+}
+
+const COLUMNS: &str =
+    "id, contact_id, agent_id, phrasebook_version, origin, reviewed, created_at, result";
+
+async fn current_phrasebook(conn: &mut AnyConnection) -> Result<Phrasebook, StoreError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT version, source FROM phrasebooks ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        None => Ok(Phrasebook::default_cn()),
+        Some((version, source)) => {
+            let value: serde_json::Value = serde_json::from_str(&source)
+                .map_err(|e| StoreError::Unsupported(format!("stored phrasebook: {e}")))?;
+            Phrasebook::from_json(value)
+                .map(|b| b.with_version(u32::try_from(version).unwrap_or(0)))
+                .map_err(|e| StoreError::Unsupported(format!("stored phrasebook: {e}")))
+        }
+    }
+}
+
+impl Store {
+    /// The phrasebook in force: the latest saved edition, else the shipped one.
+    pub async fn phrasebook(&self) -> Result<Phrasebook, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        current_phrasebook(&mut conn).await
+    }
+
+    /// Saves a checked edition as the next version; returns it with its number.
+    pub async fn save_phrasebook(
+        &self,
+        actor: &Actor,
+        book: Phrasebook,
+        now: Timestamp,
+    ) -> Result<Phrasebook, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM phrasebooks")
+            .fetch_one(&mut *tx)
+            .await?;
+        // The shipped edition is version 1 of every center.
+        let version = latest.unwrap_or(1) + 1;
+        let book = book.with_version(u32::try_from(version).unwrap_or(u32::MAX));
+        sqlx::query(
+            "INSERT INTO phrasebooks (version, source, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(version)
+        .bind(book.to_json().to_string())
+        .bind(actor.label())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "phrasebook.save",
+                object_type: "phrasebook",
+                object_id: version.to_string(),
+                detail: json!({ "forbidden": book.forbidden.len() }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(book)
+    }
+
+    /// Stores a call's transcript (replacing an earlier one) and, when the call has
+    /// ended, inspects it in the same transaction. Returns the inspection made.
+    pub async fn attach_transcript(
+        &self,
+        actor: &Actor,
+        contact_id: i64,
+        format: &str,
+        transcript: &Transcript,
+        rules: &InspectionRules,
+        now: Timestamp,
+    ) -> Result<Option<StoredInspection>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let contact = load_contact(&mut tx, contact_id).await?;
+        let turns = serde_json::to_string(&transcript.turns)
+            .map_err(|e| StoreError::Unsupported(e.to_string()))?;
+        sqlx::query("DELETE FROM call_transcripts WHERE contact_id = $1")
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO call_transcripts (contact_id, format, turns, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(contact_id)
+        .bind(format)
+        .bind(&turns)
+        .bind(actor.label())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "contact.transcript",
+                object_type: "contact",
+                object_id: contact_id.to_string(),
+                detail: json!({ "format": format, "turns": transcript.turns.len() }),
+            },
+            now,
+        )
+        .await?;
+        let inspection = if contact.end_at.is_some() {
+            let facts = match &contact.call_id {
+                Some(call_id) => {
+                    let timeline = call_timeline(&mut tx, call_id).await?;
+                    let direction = match contact.direction {
+                        ContactDirection::Inbound => Direction::Inbound,
+                        ContactDirection::Outbound => Direction::Outbound,
+                    };
+                    Some(CallFacts::from_timeline(&timeline, direction))
+                }
+                None => None,
+            };
+            let book = current_phrasebook(&mut tx).await?;
+            let result = inspect(Some(transcript), facts.as_ref(), &book, rules);
+            Some(
+                insert_inspection(
+                    &mut tx,
+                    contact_id,
+                    contact.agent_id,
+                    i64::from(book.version),
+                    "automatic",
+                    &result,
+                    now,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(inspection)
+    }
+
+    /// A contact's transcript, if one was stored.
+    pub async fn transcript(&self, contact_id: i64) -> Result<Option<Transcript>, StoreError> {
+        let turns: Option<String> =
+            sqlx::query_scalar("SELECT turns FROM call_transcripts WHERE contact_id = $1")
+                .bind(contact_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        turns
+            .map(|t| {
+                serde_json::from_str(&t)
+                    .map(|turns| Transcript { turns })
+                    .map_err(|e| StoreError::Unsupported(format!("stored transcript: {e}")))
+            })
+            .transpose()
+    }
+
+    pub async fn get_inspection(&self, id: i64) -> Result<StoredInspection, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM inspections WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        from_row(&row)
+    }
+
+    /// The queue: newest first, filtered.
+    pub async fn list_inspections(
+        &self,
+        filter: &InspectionFilter,
+    ) -> Result<Vec<StoredInspection>, StoreError> {
+        let mut conditions = vec!["1 = 1".to_owned()];
+        let mut c = crate::Conditions::default();
+        if let Some(agent) = filter.agent_id {
+            let p = c.param(crate::SqlParam::Int(agent));
+            conditions.push(format!("agent_id = {p}"));
+        }
+        if let Some(passed) = filter.passed {
+            let p = c.param(crate::SqlParam::Int(i64::from(passed)));
+            conditions.push(format!("passed = {p}"));
+        }
+        if let Some(reviewed) = filter.reviewed {
+            let p = c.param(crate::SqlParam::Int(i64::from(reviewed)));
+            conditions.push(format!("reviewed = {p}"));
+        }
+        if let Some(before) = filter.before {
+            let p = c.param(crate::SqlParam::Int(before));
+            conditions.push(format!("id < {p}"));
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM inspections WHERE {} ORDER BY id DESC LIMIT {}",
+            conditions.join(" AND "),
+            filter.limit.clamp(1, 200)
+        );
+        let rows = c
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// A reviewer confirms or overrides items; each verdict is kept beside the
+    /// automatic one, and the inspection counts as reviewed.
+    pub async fn review_inspection(
+        &self,
+        actor: &Actor,
+        id: i64,
+        verdicts: &[(String, String, u32, Option<String>)],
+        now: Timestamp,
+    ) -> Result<Vec<Review>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM inspections WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        for (rule, verdict, points, comment) in verdicts {
+            sqlx::query(
+                "INSERT INTO inspection_reviews (inspection_id, rule, verdict, points, comment, reviewer, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(rule)
+            .bind(verdict)
+            .bind(i64::from(*points))
+            .bind(comment.as_deref())
+            .bind(actor.label())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE inspections SET reviewed = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "inspection.review",
+                object_type: "inspection",
+                object_id: id.to_string(),
+                detail: json!({ "items": verdicts.iter().map(|v| json!({"rule": v.0, "verdict": v.1, "points": v.2})).collect::<Vec<_>>() }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.inspection_reviews(id).await
+    }
+
+    /// The reviewers' verdicts on an inspection, oldest first.
+    pub async fn inspection_reviews(&self, id: i64) -> Result<Vec<Review>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT rule, verdict, points, comment, reviewer, created_at FROM inspection_reviews \
+             WHERE inspection_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Review {
+                    rule: r.try_get("rule")?,
+                    verdict: r.try_get("verdict")?,
+                    points: u32::try_from(r.try_get::<i64, _>("points")?).unwrap_or(0),
+                    comment: r.try_get("comment")?,
+                    reviewer: r.try_get("reviewer")?,
+                    at: from_ms(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_inspection(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+    agent_id: Option<i64>,
+    phrasebook_version: i64,
+    origin: &str,
+    result: &Inspection,
+    now: Timestamp,
+) -> Result<StoredInspection, StoreError> {
+    let json = serde_json::to_string(result).map_err(|e| StoreError::Unsupported(e.to_string()))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO inspections (contact_id, agent_id, phrasebook_version, score, passed, deductions, result, \
+         origin, reviewed, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9) RETURNING id",
+    )
+    .bind(contact_id)
+    .bind(agent_id)
+    .bind(phrasebook_version)
+    .bind(i64::from(result.score))
+    .bind(i64::from(result.passed))
+    .bind(i64::try_from(result.deductions().count()).unwrap_or(0))
+    .bind(json)
+    .bind(origin)
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(StoredInspection {
+        id,
+        contact_id,
+        agent_id,
+        phrasebook_version,
+        origin: origin.to_owned(),
+        reviewed: false,
+        created_at: now,
+        result: result.clone(),
+    })
+}
