@@ -283,6 +283,8 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     assert_eq!(status, StatusCode::OK, "{rang}");
     wait_text(&c, ".card .name", "王燕").await;
     wait_text(&c, ".card .tier", "VIP").await;
+    // The opening phrase for the moment comes from the phrasebook.
+    wait_text(&c, "#greeting", "号为您服务").await;
     shot(&c, &dir, "02-desk-screen-pop").await;
 
     // Record the complaint call and open a work order from it.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::stream::Stream;
 use jiff::Timestamp;
 use kefu_domain::contact::{Category, callback_status};
-use kefu_domain::greeting::{Occasion, greeting_slot};
+use kefu_domain::greeting::greeting_slot;
 use kefu_domain::phone::PhoneNumber;
 use kefu_domain::sla::DeadlineKind;
 use kefu_domain::workflow::State as WoState;
@@ -75,28 +75,34 @@ pub(crate) async fn login(headers: HeaderMap) -> Response {
     })
 }
 
-/// The opening phrase for now: greeting, opening, and the occasion's wish.
-fn greeting(state: &AppState, t: &Catalog, staff_no: &str) -> String {
+/// The opening phrase for now, from the phrasebook in force (the words are said to
+/// the customer, so they are Chinese whatever the console's language): greeting for
+/// the part of the day, the center and the staff number, the occasion's wish.
+async fn greeting(state: &AppState, staff_no: &str) -> String {
+    let book = match state.store.phrasebook().await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "phrasebook unreadable; the shipped one is used");
+            kefu_domain::phrasebook::Phrasebook::default_cn()
+        }
+    };
     let slot = greeting_slot(
         state.clock.now(),
         &state.config.time_zone,
         &state.config.calendar,
     );
-    let mut text = format!(
-        "{}{}",
-        t.s(&format!("greeting.{}", slot.part_of_day.code())),
-        t.f("greeting.opening", &[("staff_no", staff_no)])
-    );
-    match slot.occasion {
-        Some(Occasion::Holiday { name }) => {
-            text.push(' ');
-            text.push_str(&t.f("greeting.holiday", &[("name", &name)]));
-        }
-        Some(Occasion::Weekend) => {
-            text.push(' ');
-            text.push_str(t.s("greeting.weekend"));
-        }
-        None => {}
+    let mut text = book
+        .suggest(
+            "opening_inbound",
+            &slot,
+            &state.config.center_name,
+            staff_no,
+            None,
+        )
+        .unwrap_or_default();
+    if let Some(wish) = book.wish(&slot) {
+        text.push(' ');
+        text.push_str(&wish);
     }
     text
 }
@@ -146,7 +152,7 @@ pub(crate) async fn desk(viewer: Viewer, State(state): State<AppState>) -> Respo
         chrome: viewer.chrome("desk", viewer.t.s("desk.title")),
         t: viewer.t,
         extension,
-        greeting: greeting(&state, viewer.t, &staff.staff_no),
+        greeting: greeting(&state, &staff.staff_no).await,
         callbacks: callback_rows(&state, callbacks, full, now),
     })
 }
@@ -332,7 +338,7 @@ pub(crate) async fn pop(
             .iter()
             .map(|c| card(&rules.rules, c, full))
             .collect(),
-        greeting: greeting(&state, t, &viewer.principal.staff.staff_no),
+        greeting: greeting(&state, &viewer.principal.staff.staff_no).await,
         orders: orders
             .into_iter()
             .map(|o| MiniOrder {
