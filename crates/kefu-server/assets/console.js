@@ -410,6 +410,32 @@ function setupNoticeCall() {
   });
 }
 
+// Inspection: the reviewer confirms or overrides items; both verdicts are kept.
+function setupInspection() {
+  const box = $("#inspection");
+  const form = $("#review-form");
+  if (!box || !form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const items = [];
+    for (const row of $$("tr.item", form)) {
+      const verdict = $(".review-verdict", row);
+      if (!verdict || !verdict.value) continue;
+      const item = { rule: row.dataset.rule, verdict: verdict.value };
+      const points = $(".review-points", row).value;
+      if (points !== "") item.points = Number(points);
+      const comment = $(".review-comment", row).value.trim();
+      if (comment) item.comment = comment;
+      items.push(item);
+    }
+    try {
+      await api("POST", "/api/v1/inspections/" + box.dataset.id + "/reviews", { items });
+      toast(box.dataset.saved);
+      location.reload();
+    } catch (x) { $("#review-error").textContent = x.message; }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
@@ -419,6 +445,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupCall();
   setupIncident();
   setupNoticeCall();
+  setupInspection();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

@@ -198,6 +198,37 @@ async fn completed_calls_are_inspected_and_reviewed(db: &TestDb) {
         .get("/api/v1/inspections?reviewed=false", Role::Manager)
         .await;
     assert!(queue.as_array().unwrap().is_empty(), "{queue}");
+    // The console: the queue (all), and the result with the transcript marked.
+    for (page, needles) in [
+        (
+            "/console/inspections?show=all".to_owned(),
+            vec![format!("/console/inspections/{id}")],
+        ),
+        (
+            format!("/console/inspections/{id}"),
+            vec![
+                "<mark title=\"服务禁用语 → 您好\">喂</mark>".to_owned(),
+                "客户要求客服先挂机".to_owned(),
+                "review-verdict".to_owned(),
+                "三声内接听".to_owned(),
+            ],
+        ),
+    ] {
+        let req = axum::http::Request::builder()
+            .uri(&page)
+            .header(
+                "authorization",
+                format!("Bearer {}", app.token(Role::Manager)),
+            )
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (status, _, html) = app.send(req).await;
+        let html = String::from_utf8(html).unwrap();
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for n in needles {
+            assert!(html.contains(&n), "{page}: {n}");
+        }
+    }
 
     // A call still going is not inspected yet; a transcript alone previews.
     let (_, ring) = app

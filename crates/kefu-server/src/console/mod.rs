@@ -9,6 +9,7 @@ mod charts;
 mod dashboard;
 pub(crate) mod i18n;
 mod incidents;
+mod inspections;
 mod pages;
 
 use axum::Router;
@@ -44,6 +45,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/incidents", get(incidents::list))
         .route("/console/incidents/{id}", get(incidents::board))
         .route("/console/incidents/{id}/call", get(incidents::call))
+        .route("/console/inspections", get(inspections::queue))
+        .route("/console/inspections/{id}", get(inspections::detail))
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
@@ -169,7 +172,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 7] = [
+        let items: [(&str, &str, &str, Permission); 8] = [
             (
                 "desk",
                 "/console/desk",
@@ -211,6 +214,12 @@ impl Viewer {
                 "/console/incidents",
                 "nav.incidents",
                 Permission::IncidentRead,
+            ),
+            (
+                "inspections",
+                "/console/inspections",
+                "nav.inspections",
+                Permission::InspectionRead,
             ),
         ];
         Chrome {
