@@ -337,9 +337,12 @@ pub struct Item {
     pub rule: String,
     pub verdict: Verdict,
     pub points: u32,
-    /// Why (for a deduction or a skip), in English for logs; the console labels
-    /// rules from its catalogs.
+    /// Why (for a deduction or a skip), in English for logs and the CLI.
     pub note: String,
+    /// The same as a code with its figures, for the console's catalogs (e.g.
+    /// `no_events`, `speaking_rate` with `rate`, `min`, `max`, `turns`).
+    pub reason: String,
+    pub args: BTreeMap<String, String>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -465,11 +468,22 @@ struct Judge<'a> {
 
 impl Judge<'_> {
     fn skip(&mut self, rule: &str, why: &str) {
+        let reason = match why {
+            NO_TRANSCRIPT => "no_transcript",
+            NO_EVENTS => "no_events",
+            SWITCHED_OFF => "switched_off",
+            INBOUND => "inbound_call",
+            WINDOW_UNKNOWN => "window_unknown",
+            NOT_PLANNED => "not_planned",
+            _ => "too_little_speech",
+        };
         self.items.push(Item {
             rule: rule.to_owned(),
             verdict: Verdict::Skipped,
             points: 0,
             note: why.to_owned(),
+            reason: reason.to_owned(),
+            args: BTreeMap::new(),
             evidence: Vec::new(),
         });
     }
@@ -480,19 +494,41 @@ impl Judge<'_> {
             verdict: Verdict::Pass,
             points: 0,
             note: String::new(),
+            reason: String::new(),
+            args: BTreeMap::new(),
             evidence: Vec::new(),
         });
     }
 
-    /// A deduction for `count` occurrences (capped at four).
+    /// A deduction for `count` occurrences (capped at four); the reason is the
+    /// rule with `args` unless given.
     fn deduct(&mut self, rule: &str, count: usize, note: String, evidence: Vec<Evidence>) {
+        self.deduct_with(rule, rule, count, note, evidence, &[]);
+    }
+
+    fn deduct_with(
+        &mut self,
+        rule: &str,
+        reason: &str,
+        count: usize,
+        note: String,
+        evidence: Vec<Evidence>,
+        args: &[(&str, String)],
+    ) {
         let per = self.rules.setting(rule).points;
         let n = u32::try_from(count.clamp(1, 4)).unwrap_or(4);
+        let mut all: BTreeMap<String, String> = args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        all.insert("n".into(), count.to_string());
         self.items.push(Item {
             rule: rule.to_owned(),
             verdict: Verdict::Deduct,
             points: per.saturating_mul(n),
             note,
+            reason: reason.to_owned(),
+            args: all,
             evidence,
         });
     }
@@ -501,7 +537,7 @@ impl Judge<'_> {
         if self.rules.setting(rule).enabled {
             true
         } else {
-            self.skip(rule, "switched off");
+            self.skip(rule, SWITCHED_OFF);
             false
         }
     }
@@ -509,6 +545,10 @@ impl Judge<'_> {
 
 const NO_TRANSCRIPT: &str = "no transcript";
 const NO_EVENTS: &str = "needs the call's events";
+const SWITCHED_OFF: &str = "switched off";
+const INBOUND: &str = "inbound call";
+const WINDOW_UNKNOWN: &str = "the window is not known";
+const NOT_PLANNED: &str = "not a planned call";
 
 /// Inspects a call. Either input may be missing: without a transcript the speech
 /// rules are skipped; without call facts the timing rules are.
@@ -536,7 +576,8 @@ pub fn inspect(
         match facts.and_then(|f| f.ring_ms) {
             None => j.skip("answer_speed", NO_EVENTS),
             Some(ms) if ms <= u64::from(rules.answer_within_secs) * 1000 => j.pass("answer_speed"),
-            Some(ms) => j.deduct(
+            Some(ms) => j.deduct_with(
+                "answer_speed",
                 "answer_speed",
                 1,
                 format!(
@@ -545,6 +586,10 @@ pub fn inspect(
                     rules.answer_within_secs
                 ),
                 vec![fact(format!("{:.1} s", ms as f64 / 1000.0))],
+                &[
+                    ("secs", format!("{:.1}", ms as f64 / 1000.0)),
+                    ("limit", rules.answer_within_secs.to_string()),
+                ],
             ),
         }
     }
@@ -572,15 +617,29 @@ pub fn inspect(
                         .cloned()
                         .unwrap_or_default(),
                 );
-                j.deduct(
+                let reason = match missing.as_slice() {
+                    ["greeting"] => "opening_greeting",
+                    ["self-identification"] => "opening_self_id",
+                    _ => "opening_both",
+                };
+                j.deduct_with(
                     "opening",
+                    reason,
                     1,
                     format!("the agent's first turn lacks the {}", missing.join(" and ")),
                     vec![e],
+                    &[],
                 );
             }
         } else {
-            j.deduct("opening", 1, "the agent never spoke".into(), Vec::new());
+            j.deduct_with(
+                "opening",
+                "opening_silent",
+                1,
+                "the agent never spoke".into(),
+                Vec::new(),
+                &[],
+            );
         }
     }
 
@@ -646,11 +705,10 @@ pub fn inspect(
                         e.suggestion = Some("感谢您的耐心等待，让您久等了。".into());
                         missed.push(e);
                     }
-                    None => missed.push(fact(format!(
-                        "hold of {:.0} s at {:.0} s, the agent never came back",
-                        (to - from) as f64 / 1000.0,
-                        from as f64 / 1000.0
-                    ))),
+                    None => missed.push(Evidence {
+                        at_ms: Some(from),
+                        ..fact(format!("{:.0} s", (to - from) as f64 / 1000.0))
+                    }),
                 }
             }
             if missed.is_empty() {
@@ -742,23 +800,29 @@ pub fn inspect(
                         && (r < low || r > high)
                     {
                         let mut e = evidence(turns, i);
-                        e.suggestion = Some(format!("{r} characters per minute"));
+                        e.suggestion = Some(format!("{r}/min"));
                         out_of_range.push(e);
                     }
                 }
                 if (low..=high).contains(&rate) && out_of_range.len() < 2 {
                     j.pass("speaking_rate");
                 } else {
-                    j.deduct(
+                    let turns_out = out_of_range.len();
+                    j.deduct_with(
+                        "speaking_rate",
                         "speaking_rate",
                         1,
                         format!(
-                            "{rate} characters per minute overall ({}–{} expected), {} turn(s) out of range",
-                            rules.rate_min,
-                            rules.rate_max,
-                            out_of_range.len()
+                            "{rate} characters per minute overall ({}–{} expected), {turns_out} turn(s) out of range",
+                            rules.rate_min, rules.rate_max,
                         ),
                         out_of_range,
+                        &[
+                            ("rate", rate.to_string()),
+                            ("min", rules.rate_min.to_string()),
+                            ("max", rules.rate_max.to_string()),
+                            ("turns", turns_out.to_string()),
+                        ],
                     );
                 }
             }
@@ -837,7 +901,7 @@ pub fn inspect(
                 "customer_hangs_up_first",
                 1,
                 "the agent hung up first".into(),
-                vec![fact("hung up by the agent".into())],
+                Vec::new(),
             ),
         }
     }
@@ -846,16 +910,14 @@ pub fn inspect(
     if j.enabled("calling_window") {
         match facts.and_then(|f| f.direction.map(|d| (d, f.inside_calling_window))) {
             None => j.skip("calling_window", NO_EVENTS),
-            Some((Direction::Inbound, _)) => j.skip("calling_window", "inbound call"),
-            Some((Direction::Outbound, None)) => {
-                j.skip("calling_window", "the window is not known")
-            }
+            Some((Direction::Inbound, _)) => j.skip("calling_window", INBOUND),
+            Some((Direction::Outbound, None)) => j.skip("calling_window", WINDOW_UNKNOWN),
             Some((Direction::Outbound, Some(true))) => j.pass("calling_window"),
             Some((Direction::Outbound, Some(false))) => j.deduct(
                 "calling_window",
                 1,
                 "an outbound call outside the calling window".into(),
-                vec![fact("outside the calling window".into())],
+                Vec::new(),
             ),
         }
     }
@@ -863,7 +925,7 @@ pub fn inspect(
     // Planned business calls take about the planned length.
     if j.enabled("planned_length") {
         match facts {
-            Some(f) if !f.planned => j.skip("planned_length", "not a planned call"),
+            Some(f) if !f.planned => j.skip("planned_length", NOT_PLANNED),
             Some(CallFacts {
                 talk_ms: Some(ms), ..
             }) => {
@@ -872,15 +934,17 @@ pub fn inspect(
                 if ms.abs_diff(planned) <= tolerance {
                     j.pass("planned_length");
                 } else {
-                    j.deduct(
+                    let secs = format!("{:.0}", *ms as f64 / 1000.0);
+                    j.deduct_with(
+                        "planned_length",
                         "planned_length",
                         1,
-                        format!(
-                            "{:.0} s instead of about {} s",
-                            *ms as f64 / 1000.0,
-                            rules.planned_secs
-                        ),
-                        vec![fact(format!("{:.0} s", *ms as f64 / 1000.0))],
+                        format!("{secs} s instead of about {} s", rules.planned_secs),
+                        vec![fact(format!("{secs} s"))],
+                        &[
+                            ("secs", secs.clone()),
+                            ("planned", rules.planned_secs.to_string()),
+                        ],
                     );
                 }
             }

@@ -519,6 +519,74 @@ async fn walkthrough_in_chromium(db: &TestDb) {
         .unwrap();
     wait_text(&c, "#figure-notified", "1").await;
     shot(&c, &dir, "14-incident-board").await;
+
+    // The complaint call ends and its transcript arrives: it is inspected; the
+    // manager reads the result with the words marked and overrides one item.
+    let later =
+        |secs: i64| (app.state.clock.now() + jiff::SignedDuration::from_secs(secs)).to_string();
+    for (id, kind, secs) in [("cti-1-a", "answered", 5), ("cti-1-h", "hung_up", 60)] {
+        let mut body =
+            json!({ "call_id": "cti-1", "event_id": id, "type": kind, "at": later(secs) });
+        if kind == "hung_up" {
+            body["hung_up_by"] = json!("agent");
+        }
+        let (status, r) = app
+            .post("/api/v1/telephony/events", Role::Agent, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+    }
+    let contact_id = rang["contact_id"].as_i64().unwrap();
+    let srt = "1\n00:00:00,000 --> 00:00:03,000\n客服：喂，你好。\n\n\
+               2\n00:00:03,500 --> 00:00:08,000\n客户：我家燃气费账单异常偏高。\n\n\
+               3\n00:00:08,500 --> 00:00:16,000\n客服：我帮您登记投诉，感谢您的来电，再见！\n";
+    let (status, inspected) = app
+        .post(
+            &format!("/api/v1/contacts/{contact_id}/transcript"),
+            Role::Agent,
+            json!({ "format": "srt", "text": srt }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inspected}");
+    let inspection_id = inspected["inspection"]["id"].as_i64().unwrap();
+    c.goto(&format!("{base}/console/inspections"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText(&inspection_id.to_string()))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, ".transcript mark", "喂").await;
+    let row = wait_for(&c, "tr.item[data-rule=customer_hangs_up_first]").await;
+    row.find(Locator::Css(".review-verdict option[value=override]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    row.find(Locator::Css(".review-points"))
+        .await
+        .unwrap()
+        .send_keys("0")
+        .await
+        .unwrap();
+    row.find(Locator::Css(".review-comment"))
+        .await
+        .unwrap()
+        .send_keys("客户要求先挂机")
+        .await
+        .unwrap();
+    shot(&c, &dir, "15-inspection").await;
+    c.find(Locator::Css("#review-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main", "客户要求先挂机").await;
+    let automatic = inspected["inspection"]["result"]["score"].as_u64().unwrap();
+    wait_text(&c, "#final-score", &(automatic + 5).to_string()).await;
     eprintln!("screenshots: {}", dir.canonicalize().unwrap().display());
     c.close().await.unwrap();
     server.abort();

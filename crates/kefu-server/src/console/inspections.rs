@@ -223,7 +223,16 @@ pub(crate) async fn detail(
                 verdict,
                 verdict_label: t.s(&format!("inspection.verdict_{verdict}")).to_owned(),
                 points: item.points,
-                note: item.note.clone(),
+                note: if item.reason.is_empty() {
+                    String::new()
+                } else {
+                    let args: Vec<(&str, &str)> = item
+                        .args
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    t.f(&format!("inspection.reason_{}", item.reason), &args)
+                },
                 evidence: item
                     .evidence
                     .iter()
