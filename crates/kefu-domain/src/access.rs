@@ -111,6 +111,10 @@ impl Role {
             // phrasebook; agents read the phrasebook (their desk shows it).
             InspectionRead | InspectionReview | PhrasebookManage => matches!(self, Manager),
             PhrasebookRead => matches!(self, Agent | Manager),
+            // Assessment: the manager records and decides; agents see and appeal
+            // their own.
+            ViolationManage => matches!(self, Manager),
+            ViolationRead => matches!(self, Agent | Manager),
         }
     }
 }
@@ -209,10 +213,14 @@ pub enum Permission {
     PhrasebookRead,
     /// Saving a new phrasebook edition.
     PhrasebookManage,
+    /// Recording violations and deciding appeals.
+    ViolationManage,
+    /// Reading violations (agents: their own) and appealing one's own.
+    ViolationRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 42] = [
+    pub const ALL: [Permission; 44] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -255,6 +263,8 @@ impl Permission {
         Permission::InspectionReview,
         Permission::PhrasebookRead,
         Permission::PhrasebookManage,
+        Permission::ViolationManage,
+        Permission::ViolationRead,
     ];
 }
 

@@ -259,6 +259,8 @@ pub mod perm {
         InspectionReview,
         PhrasebookRead,
         PhrasebookManage,
+        ViolationManage,
+        ViolationRead,
     );
 }
 

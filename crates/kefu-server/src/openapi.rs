@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         (name = "campaigns", description = "Follow-up campaigns 回访: target lists, next call, attempts"),
         (name = "incidents", description = "Emergency incidents 紧急事故: affected customers, notification, lists"),
         (name = "inspection", description = "Service language and quality inspection 质检: transcripts, inspections, reviews, phrasebook"),
+        (name = "assessment", description = "Assessment 考核: violations, penalties, appeals"),
     )
 )]
 pub struct ApiDoc;

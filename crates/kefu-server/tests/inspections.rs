@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 backend_tests!(
     completed_calls_are_inspected_and_reviewed,
     the_phrasebook_is_edited_and_suggests_for_the_moment,
+    violations_are_recorded_appealed_and_decided,
 );
 
 fn at(app: &TestApp, plus_secs: i64) -> String {
@@ -356,4 +357,145 @@ async fn the_phrasebook_is_edited_and_suggests_for_the_moment(db: &TestDb) {
         2,
         "{forbidden}"
     );
+}
+
+async fn violations_are_recorded_appealed_and_decided(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (_, me) = app.get("/api/v1/me", Role::Agent).await;
+    let agent = me["id"].as_i64().unwrap();
+    let (_, other) = app.get("/api/v1/me", Role::Handler).await;
+    let other = other["id"].as_i64().unwrap();
+    // Bad records are refused and change nothing.
+    let audit = app.audit_rows().await;
+    for (body, field) in [
+        (
+            json!({ "agent_id": agent, "source": "gossip", "description": "x" }),
+            "source",
+        ),
+        (
+            json!({ "agent_id": agent, "source": "inspection", "description": "x" }),
+            "inspection_id",
+        ),
+        (
+            json!({ "agent_id": agent, "source": "complaint", "description": "x" }),
+            "work_order_id",
+        ),
+        (
+            json!({ "agent_id": agent, "source": "supervisor", "description": " " }),
+            "description",
+        ),
+        (
+            json!({ "agent_id": agent, "source": "supervisor", "description": "x", "penalty": "600" }),
+            "penalty",
+        ),
+        (
+            json!({ "agent_id": agent, "source": "supervisor", "description": "x", "penalty": "很多" }),
+            "penalty",
+        ),
+        (
+            json!({ "agent_id": 999999, "source": "supervisor", "description": "x" }),
+            "agent",
+        ),
+        (
+            json!({ "agent_id": agent, "source": "inspection", "inspection_id": 999999, "description": "x" }),
+            "inspection",
+        ),
+    ] {
+        let (status, e) = app.post("/api/v1/violations", Role::Manager, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    assert_eq!(app.audit_rows().await, audit);
+    let (status, _) = app
+        .post(
+            "/api/v1/violations",
+            Role::Agent,
+            json!({ "agent_id": agent, "source": "supervisor", "description": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A supervisor's check: the agent ate at the seat; 50 yuan.
+    let (status, v) = app
+        .post(
+            "/api/v1/violations",
+            Role::Manager,
+            json!({ "agent_id": agent, "source": "supervisor", "description": "通话时吃东西", "penalty": "50" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["penalty"].as_str()),
+        (Some("recorded"), Some("50.00"))
+    );
+    let id = v["id"].as_i64().unwrap();
+    let (_, other_v) = app
+        .post(
+            "/api/v1/violations",
+            Role::Manager,
+            json!({ "agent_id": other, "source": "supervisor", "description": "迟到" }),
+        )
+        .await;
+    // The agent sees only their own.
+    let (_, mine) = app.get("/api/v1/violations", Role::Agent).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/violations/{}", other_v["id"]),
+            Role::Agent,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let commands = format!("/api/v1/violations/{id}/commands");
+    // The agent appeals with a reason; not without one; cannot decide it.
+    let (status, e) = app
+        .post(&commands, Role::Agent, json!({ "command": "appeal" }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (status, v) = app
+        .post(
+            &commands,
+            Role::Agent,
+            json!({ "command": "appeal", "reason": "当时是喝水，没有吃东西" }),
+        )
+        .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (StatusCode::OK, Some("appealed")),
+        "{v}"
+    );
+    let (status, _) = app
+        .post(&commands, Role::Agent, json!({ "command": "withdraw" }))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/violations/{}/commands", other_v["id"]),
+            Role::Agent,
+            json!({ "command": "appeal", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not theirs");
+    // The manager withdraws it after checking the recording; decided is final.
+    let (status, v) = app
+        .post(
+            &commands,
+            Role::Manager,
+            json!({ "command": "withdraw", "reason": "录像显示在喝水" }),
+        )
+        .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (StatusCode::OK, Some("withdrawn")),
+        "{v}"
+    );
+    assert_eq!(v["appeal_reason"], "当时是喝水，没有吃东西");
+    assert_eq!(v["decision_note"], "录像显示在喝水");
+    let (status, _) = app
+        .post(&commands, Role::Manager, json!({ "command": "uphold" }))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, appealed) = app
+        .get("/api/v1/violations?status=appealed", Role::Manager)
+        .await;
+    assert!(appealed.as_array().unwrap().is_empty());
 }

@@ -14,6 +14,7 @@ pub(crate) mod session;
 pub(crate) mod staff;
 pub(crate) mod system;
 pub(crate) mod tiers;
+pub(crate) mod violations;
 pub(crate) mod work_orders;
 
 use utoipa::OpenApi;
@@ -39,6 +40,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(campaigns::router())
         .merge(incidents::router())
         .merge(inspections::router())
+        .merge(violations::router())
 }
 
 /// Query parameters for paged lists.

@@ -1,0 +1,253 @@
+//! Assessment over HTTP (S8): violations recorded against agents, with their
+//! penalty; the agent sees and appeals their own, the manager decides.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use kefu_domain::Permission;
+use kefu_domain::assessment::{PenaltyRange, ViolationCommand, ViolationSource, ViolationStatus};
+use kefu_domain::money::Yuan;
+use kefu_store::assessment::{Caller, NewViolation, Violation};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::{Authorized, perm};
+use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_violations, record_violation))
+        .routes(routes!(get_violation))
+        .routes(routes!(command_violation))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ViolationView {
+    id: i64,
+    agent_id: i64,
+    /// inspection, complaint or supervisor.
+    source: String,
+    inspection_id: Option<i64>,
+    work_order_id: Option<i64>,
+    description: String,
+    /// Yuan as a decimal string, e.g. "200.00".
+    penalty: Option<String>,
+    /// recorded, appealed, upheld or withdrawn.
+    status: String,
+    status_label: String,
+    appeal_reason: Option<String>,
+    decision_note: Option<String>,
+    recorded_by: String,
+    decided_by: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Violation> for ViolationView {
+    fn from(v: Violation) -> ViolationView {
+        ViolationView {
+            id: v.id,
+            agent_id: v.agent_id,
+            source: v.source.code().into(),
+            inspection_id: v.inspection_id,
+            work_order_id: v.work_order_id,
+            description: v.description,
+            penalty: v.penalty.map(|p| p.to_string()),
+            status: v.status.code().into(),
+            status_label: v.status.label_zh().into(),
+            appeal_reason: v.appeal_reason,
+            decision_note: v.decision_note,
+            recorded_by: v.recorded_by,
+            decided_by: v.decided_by,
+            created_at: v.created_at.to_string(),
+            updated_at: v.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewViolationInput {
+    agent_id: i64,
+    /// inspection, complaint or supervisor.
+    source: String,
+    /// For source inspection: the inspection of the agent's call.
+    inspection_id: Option<i64>,
+    /// For source complaint: the complaint's work order.
+    work_order_id: Option<i64>,
+    description: String,
+    /// Yuan, e.g. "200" or "200.00"; inside the center's range (50–500 by default).
+    penalty: Option<String>,
+}
+
+/// Records a violation against an agent (from an inspection, a complaint about the
+/// agent, or a supervisor's check), with an optional penalty.
+#[utoipa::path(post, path = "/api/v1/violations", tag = "assessment", request_body = NewViolationInput,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = ViolationView), (status = 422, body = ErrorBody)))]
+async fn record_violation(
+    who: Authorized<perm::ViolationManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<NewViolationInput>,
+) -> ApiResult<(StatusCode, Json<ViolationView>)> {
+    let source = ViolationSource::parse(&input.source).ok_or_else(|| {
+        ApiError::invalid("source", "must be inspection, complaint or supervisor")
+    })?;
+    match source {
+        ViolationSource::Inspection if input.inspection_id.is_none() => {
+            return Err(ApiError::invalid("inspection_id", "names the inspection"));
+        }
+        ViolationSource::Complaint if input.work_order_id.is_none() => {
+            return Err(ApiError::invalid("work_order_id", "names the complaint"));
+        }
+        _ => {}
+    }
+    let description = input.description.trim();
+    if description.is_empty() || description.chars().count() > 1000 {
+        return Err(ApiError::invalid("description", "1 to 1000 characters"));
+    }
+    let penalty = match input
+        .penalty
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        None => None,
+        Some(raw) => {
+            Some(Yuan::parse_non_negative(raw).map_err(|e| ApiError::invalid("penalty", e))?)
+        }
+    };
+    let penalty = PenaltyRange::default()
+        .check(penalty)
+        .map_err(|e| ApiError::invalid("penalty", e))?;
+    let v = state
+        .store
+        .record_violation(
+            &who.actor(),
+            &NewViolation {
+                agent_id: input.agent_id,
+                source,
+                inspection_id: input.inspection_id,
+                work_order_id: input.work_order_id,
+                description: description.to_owned(),
+                penalty,
+            },
+            state.clock.now(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(v.into())))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    agent_id: Option<i64>,
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Violations, newest first; agents see only their own.
+#[utoipa::path(get, path = "/api/v1/violations", tag = "assessment", params(ListQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<ViolationView>), (status = 422, body = ErrorBody)))]
+async fn list_violations(
+    who: Authorized<perm::ViolationRead>,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Vec<ViolationView>>> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(ViolationStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid("status", "must be recorded, appealed, upheld or withdrawn")
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", "between 1 and 500"));
+    }
+    let own = !who.role().permits(Permission::ViolationManage);
+    let agent = if own {
+        Some(who.principal.staff.id.0)
+    } else {
+        q.agent_id
+    };
+    let list = state.store.list_violations(agent, status, limit).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// One violation (agents: only their own).
+#[utoipa::path(get, path = "/api/v1/violations/{id}", tag = "assessment", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ViolationView), (status = 404, body = ErrorBody)))]
+async fn get_violation(
+    who: Authorized<perm::ViolationRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ViolationView>> {
+    let v = state
+        .store
+        .get_violation(id)
+        .await
+        .map_err(or_not_found("violation"))?;
+    if !who.role().permits(Permission::ViolationManage) && v.agent_id != who.principal.staff.id.0 {
+        return Err(ApiError::from(kefu_store::StoreError::NotFound));
+    }
+    Ok(Json(v.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommandInput {
+    /// appeal (the agent, with a reason), uphold or withdraw (a manager).
+    command: String,
+    reason: Option<String>,
+}
+
+/// The agent appeals their own violation; a manager upholds or withdraws it. A
+/// command the violation's state does not allow is refused (409).
+#[utoipa::path(post, path = "/api/v1/violations/{id}/commands", tag = "assessment", params(("id" = i64, Path)),
+    request_body = CommandInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ViolationView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn command_violation(
+    who: Authorized<perm::ViolationRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CommandInput>,
+) -> ApiResult<Json<ViolationView>> {
+    let command = ViolationCommand::parse(&input.command)
+        .ok_or_else(|| ApiError::invalid("command", "must be appeal, uphold or withdraw"))?;
+    if input
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 1000)
+    {
+        return Err(ApiError::invalid("reason", "at most 1000 characters"));
+    }
+    if command == ViolationCommand::Appeal
+        && input.reason.as_deref().is_none_or(|r| r.trim().is_empty())
+    {
+        return Err(ApiError::invalid("reason", "an appeal says why"));
+    }
+    let v = state
+        .store
+        .violation_command(
+            &who.actor(),
+            Caller {
+                staff_id: who.principal.staff.id.0,
+                manager: who.role().permits(Permission::ViolationManage),
+            },
+            id,
+            command,
+            input.reason.as_deref(),
+            state.clock.now(),
+        )
+        .await
+        .map_err(or_not_found("violation"))?;
+    Ok(Json(v.into()))
+}

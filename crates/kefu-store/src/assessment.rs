@@ -1,0 +1,259 @@
+//! Assessment 检查与考核 (S8): violations recorded against agents — from an
+//! inspection, a complaint about the agent or a supervisor's check — with their
+//! penalty, the agent's appeal and the manager's decision, each step audited.
+
+use jiff::Timestamp;
+use kefu_domain::assessment::{
+    ViolationActor, ViolationCommand, ViolationSource, ViolationStatus, apply,
+};
+use kefu_domain::audit::Actor;
+use kefu_domain::money::Yuan;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+use crate::audit::{AuditEntry, append};
+use crate::{Store, StoreError, from_ms, ms};
+
+/// A recorded violation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub id: i64,
+    pub agent_id: i64,
+    pub source: ViolationSource,
+    pub inspection_id: Option<i64>,
+    pub work_order_id: Option<i64>,
+    pub description: String,
+    pub penalty: Option<Yuan>,
+    pub status: ViolationStatus,
+    pub appeal_reason: Option<String>,
+    pub decision_note: Option<String>,
+    pub recorded_by: String,
+    pub decided_by: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Who acts on a violation: their staff id, and whether they may decide.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub staff_id: i64,
+    pub manager: bool,
+}
+
+/// What a new violation says.
+#[derive(Debug, Clone)]
+pub struct NewViolation {
+    pub agent_id: i64,
+    pub source: ViolationSource,
+    pub inspection_id: Option<i64>,
+    pub work_order_id: Option<i64>,
+    pub description: String,
+    pub penalty: Option<Yuan>,
+}
+
+const COLUMNS: &str = "id, agent_id, source, inspection_id, work_order_id, description, penalty_fen, status, \
+     appeal_reason, decision_note, recorded_by, decided_by, created_at, updated_at";
+
+fn bad(column: &str, value: &str) -> StoreError {
+    StoreError::Unsupported(format!("violations.{column} holds '{value}'"))
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Violation, StoreError> {
+    let source: String = r.try_get("source")?;
+    let status: String = r.try_get("status")?;
+    Ok(Violation {
+        id: r.try_get("id")?,
+        agent_id: r.try_get("agent_id")?,
+        source: ViolationSource::parse(&source).ok_or_else(|| bad("source", &source))?,
+        inspection_id: r.try_get("inspection_id")?,
+        work_order_id: r.try_get("work_order_id")?,
+        description: r.try_get("description")?,
+        penalty: r
+            .try_get::<Option<i64>, _>("penalty_fen")?
+            .map(Yuan::from_fen),
+        status: ViolationStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        appeal_reason: r.try_get("appeal_reason")?,
+        decision_note: r.try_get("decision_note")?,
+        recorded_by: r.try_get("recorded_by")?,
+        decided_by: r.try_get("decided_by")?,
+        created_at: from_ms(r.try_get("created_at")?),
+        updated_at: from_ms(r.try_get("updated_at")?),
+    })
+}
+
+async fn load(conn: &mut AnyConnection, id: i64, lock: &str) -> Result<Violation, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM violations WHERE id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    from_row(&row)
+}
+
+impl Store {
+    /// Records a violation. The agent must exist; an inspection named must be of a
+    /// call of that agent; a work order named must exist.
+    pub async fn record_violation(
+        &self,
+        actor: &Actor,
+        v: &NewViolation,
+        now: Timestamp,
+    ) -> Result<Violation, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let agent: Option<i64> = sqlx::query_scalar("SELECT id FROM staff WHERE id = $1")
+            .bind(v.agent_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if agent.is_none() {
+            return Err(StoreError::InvalidReference(format!(
+                "agent {}",
+                v.agent_id
+            )));
+        }
+        if let Some(inspection) = v.inspection_id {
+            let of: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT agent_id FROM inspections WHERE id = $1")
+                    .bind(inspection)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match of {
+                None => {
+                    return Err(StoreError::InvalidReference(format!(
+                        "inspection {inspection}"
+                    )));
+                }
+                Some(a) if a != Some(v.agent_id) => {
+                    return Err(StoreError::InvalidReference(format!(
+                        "inspection {inspection} is not of a call of agent {}",
+                        v.agent_id
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(order) = v.work_order_id {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM work_orders WHERE id = $1")
+                .bind(order)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::InvalidReference(format!("work order {order}")));
+            }
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO violations (agent_id, source, inspection_id, work_order_id, description, penalty_fen, \
+             status, recorded_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'recorded', $7, $8, $8) \
+             RETURNING id",
+        )
+        .bind(v.agent_id)
+        .bind(v.source.code())
+        .bind(v.inspection_id)
+        .bind(v.work_order_id)
+        .bind(&v.description)
+        .bind(v.penalty.map(Yuan::fen))
+        .bind(actor.label())
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "violation.record",
+                object_type: "violation",
+                object_id: id.to_string(),
+                detail: json!({ "agent_id": v.agent_id, "source": v.source.code(),
+                                "penalty": v.penalty.map(|p| p.to_string()) }),
+            },
+            now,
+        )
+        .await?;
+        let created = load(&mut tx, id, "").await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Appeals (the agent), upholds or withdraws (a manager) a violation, as the
+    /// domain allows; `caller` says who acts.
+    pub async fn violation_command(
+        &self,
+        actor: &Actor,
+        caller: Caller,
+        id: i64,
+        command: ViolationCommand,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Violation, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let lock = crate::customers::lock_clause(self.backend());
+        let v = load(&mut tx, id, lock).await?;
+        let who = if caller.staff_id == v.agent_id {
+            ViolationActor::TheAgent
+        } else if caller.manager {
+            ViolationActor::Manager
+        } else {
+            return Err(StoreError::NotFound);
+        };
+        let next = apply(v.status, command, who, reason)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let (appeal, decision, decided_by) = match command {
+            ViolationCommand::Appeal => (reason, v.decision_note.as_deref(), None),
+            _ => (v.appeal_reason.as_deref(), reason, Some(actor.label())),
+        };
+        sqlx::query(
+            "UPDATE violations SET status = $1, appeal_reason = $2, decision_note = $3, \
+             decided_by = COALESCE($4, decided_by), updated_at = $5 WHERE id = $6",
+        )
+        .bind(next.code())
+        .bind(appeal)
+        .bind(decision)
+        .bind(decided_by)
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: &format!("violation.{}", command.code()),
+                object_type: "violation",
+                object_id: id.to_string(),
+                detail: json!({ "from": v.status.code(), "to": next.code(), "reason": reason }),
+            },
+            now,
+        )
+        .await?;
+        let updated = load(&mut tx, id, "").await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    pub async fn get_violation(&self, id: i64) -> Result<Violation, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load(&mut conn, id, "").await
+    }
+
+    /// Violations, newest first: of one agent, in one status, or all.
+    pub async fn list_violations(
+        &self,
+        agent_id: Option<i64>,
+        status: Option<ViolationStatus>,
+        limit: i64,
+    ) -> Result<Vec<Violation>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM violations WHERE ($1 IS NULL OR agent_id = $1) \
+             AND ($2 IS NULL OR status = $2) ORDER BY id DESC LIMIT {}",
+            limit.clamp(1, 500)
+        )))
+        .bind(agent_id)
+        .bind(status.map(|s| s.code()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+}
