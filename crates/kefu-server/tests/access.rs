@@ -123,6 +123,7 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("POST", "/api/v1/violations"), MANAGER),
         (("GET", "/api/v1/violations/{id}"), CALL_STAFF),
         (("POST", "/api/v1/violations/{id}/commands"), CALL_STAFF),
+        (("GET", "/api/v1/agents/{id}/scorecard"), CALL_STAFF),
         (("GET", "/api/v1/incidents/{id}/notices"), CALL_STAFF),
         (("POST", "/api/v1/incidents/{id}/next-call"), CALL_STAFF),
         (("POST", "/api/v1/incident-notices/{id}/calls"), CALL_STAFF),

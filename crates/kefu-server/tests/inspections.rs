@@ -498,4 +498,62 @@ async fn violations_are_recorded_appealed_and_decided(db: &TestDb) {
         .get("/api/v1/violations?status=appealed", Role::Manager)
         .await;
     assert!(appealed.as_array().unwrap().is_empty());
+
+    // The scorecard: the agent's answered call (60 s), the violation that counts.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/seat",
+            Some(app.token(Role::Agent)),
+            Some(json!({ "extension": "8001" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (i, (kind, secs)) in [("ringing", 0), ("answered", 5), ("hung_up", 65)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut body = json!({ "call_id": "s-1", "event_id": format!("s-{i}"), "type": kind, "at": at(&app, secs),
+                               "caller": "13905319999", "extension": "8001" });
+        if kind == "hung_up" {
+            body["hung_up_by"] = json!("customer");
+        }
+        let (status, r) = app
+            .post("/api/v1/telephony/events", Role::Agent, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+    }
+    app.post(
+        "/api/v1/violations",
+        Role::Manager,
+        json!({ "agent_id": agent, "source": "supervisor", "description": "未按规定签入", "penalty": "200" }),
+    )
+    .await;
+    let card = format!("/api/v1/agents/{agent}/scorecard");
+    let (status, own) = app.get(&card, Role::Agent).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["calls"], 1, "{own}");
+    assert_eq!(own["average_handling_secs"], 60);
+    assert_eq!(
+        (own["violations"].as_u64(), own["penalties"].as_str()),
+        (Some(1), Some("200.00"))
+    );
+    let (_, by_manager) = app.get(&card, Role::Manager).await;
+    assert_eq!(by_manager, own);
+    let (status, _) = app
+        .get(&format!("/api/v1/agents/{other}/scorecard"), Role::Agent)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not their own");
+    for q in [
+        "?from=2026-13-01",
+        "?from=2026-11-02&to=2026-11-01",
+        "?from=2020-01-01&to=2026-01-01",
+    ] {
+        let (status, e) = app.get(&format!("{card}{q}"), Role::Manager).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {e}");
+    }
+    let (status, _) = app
+        .get("/api/v1/agents/999999/scorecard", Role::Manager)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

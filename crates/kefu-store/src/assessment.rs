@@ -257,3 +257,109 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 }
+
+impl Store {
+    /// One agent's scorecard over `[from, to)`: calls and their average handling time
+    /// (answer to hang-up), first-call resolution (no other contact from the same
+    /// customer within 7 days), deadline compliance of the work orders the agent
+    /// opened, satisfaction from the callbacks on those orders, the average
+    /// inspection score, complaints naming the agent, violations that count and
+    /// their penalties.
+    pub async fn scorecard(
+        &self,
+        agent_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<kefu_domain::assessment::Scorecard, StoreError> {
+        use kefu_domain::assessment::{Scorecard, share};
+        let mut conn = self.pool.acquire().await?;
+        let (from, to) = (ms(from), ms(to));
+        let staff_no: Option<String> =
+            sqlx::query_scalar("SELECT staff_no FROM staff WHERE id = $1")
+                .bind(agent_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some(staff_no) = staff_no else {
+            return Err(StoreError::NotFound);
+        };
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS calls, \
+             COUNT(CASE WHEN answer_at IS NOT NULL AND end_at IS NOT NULL THEN 1 END) AS handled, \
+             CAST(COALESCE(SUM(CASE WHEN answer_at IS NOT NULL AND end_at IS NOT NULL THEN end_at - answer_at END), 0) AS BIGINT) AS handling_ms, \
+             COUNT(customer_id) AS with_customer, \
+             COUNT(CASE WHEN customer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contacts d \
+                 WHERE d.customer_id = c.customer_id AND d.id <> c.id AND d.created_at > c.created_at \
+                 AND d.created_at <= c.created_at + 604800000) THEN 1 END) AS resolved_first \
+             FROM contacts c WHERE agent_id = $1 AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(agent_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+        let n = |name: &str| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0))
+        };
+        let (calls, handled, handling_ms) = (n("calls")?, n("handled")?, n("handling_ms")?);
+        let (with_customer, resolved_first) = (n("with_customer")?, n("resolved_first")?);
+        let orders = sqlx::query(
+            "SELECT COUNT(CASE WHEN resolution_due IS NOT NULL AND resolved_at IS NOT NULL THEN 1 END) AS due, \
+             COUNT(CASE WHEN resolution_due IS NOT NULL AND resolved_at IS NOT NULL AND resolved_at <= resolution_due \
+             THEN 1 END) AS met FROM work_orders WHERE created_by = $1 AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(&staff_no)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+        let due = u64::try_from(orders.try_get::<i64, _>("due")?).unwrap_or(0);
+        let met = u64::try_from(orders.try_get::<i64, _>("met")?).unwrap_or(0);
+        let satisfaction: Option<f64> = sqlx::query_scalar(
+            "SELECT AVG(CAST(a.satisfaction AS DOUBLE PRECISION)) FROM campaign_attempts a \
+             JOIN campaign_targets t ON t.id = a.target_id JOIN work_orders w ON w.id = t.work_order_id \
+             WHERE w.created_by = $1 AND a.satisfaction IS NOT NULL AND a.at_ms >= $2 AND a.at_ms < $3",
+        )
+        .bind(&staff_no)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+        let inspection_score: Option<f64> = sqlx::query_scalar(
+            "SELECT AVG(CAST(score AS DOUBLE PRECISION)) FROM inspections \
+             WHERE agent_id = $1 AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(agent_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+        let complaints: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM work_orders WHERE complained_staff_id = $1 AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(agent_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+        let violations = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(penalty_fen), 0) AS BIGINT) AS fen FROM violations \
+             WHERE agent_id = $1 AND status IN ('recorded', 'upheld') AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(agent_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Scorecard {
+            calls,
+            average_handling_secs: (handled > 0).then(|| handling_ms / handled / 1000),
+            first_call_resolution: share(resolved_first, with_customer),
+            deadline_compliance: share(met, due),
+            satisfaction,
+            inspection_score,
+            complaints_against: u64::try_from(complaints).unwrap_or(0),
+            violations: u64::try_from(violations.try_get::<i64, _>("n")?).unwrap_or(0),
+            penalties: Yuan::from_fen(violations.try_get::<i64, _>("fen")?),
+        })
+    }
+}

@@ -23,6 +23,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_violations, record_violation))
         .routes(routes!(get_violation))
         .routes(routes!(command_violation))
+        .routes(routes!(scorecard))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -250,4 +251,98 @@ async fn command_violation(
         .await
         .map_err(or_not_found("violation"))?;
     Ok(Json(v.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ScorecardQuery {
+    /// First day (YYYY-MM-DD, the center's time zone); default: 30 days ago.
+    from: Option<String>,
+    /// Last day, inclusive; default: today.
+    to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ScorecardView {
+    agent_id: i64,
+    from: String,
+    to: String,
+    calls: u64,
+    average_handling_secs: Option<u64>,
+    /// 0–1.
+    first_call_resolution: Option<f64>,
+    /// 0–1, of the work orders the agent opened that have been resolved.
+    deadline_compliance: Option<f64>,
+    /// 1–5, from callbacks on the agent's work orders.
+    satisfaction: Option<f64>,
+    inspection_score: Option<f64>,
+    complaints_against: u64,
+    violations: u64,
+    /// Yuan as a decimal string.
+    penalties: String,
+}
+
+/// One agent's figures over a period (agents: their own).
+#[utoipa::path(get, path = "/api/v1/agents/{id}/scorecard", tag = "assessment", params(("id" = i64, Path), ScorecardQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ScorecardView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn scorecard(
+    who: Authorized<perm::ViolationRead>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ScorecardQuery>,
+) -> ApiResult<Json<ScorecardView>> {
+    if !who.role().permits(Permission::ViolationManage) && id != who.principal.staff.id.0 {
+        return Err(ApiError::from(kefu_store::StoreError::NotFound));
+    }
+    let tz = &state.config.time_zone;
+    let today = state.clock.now().to_zoned(tz.clone()).date();
+    let day = |field: &str, raw: Option<&str>, default: jiff::civil::Date| match raw {
+        None => Ok(default),
+        Some(r) => r
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| ApiError::invalid(field, "a date such as 2026-11-01")),
+    };
+    let from = day(
+        "from",
+        q.from.as_deref(),
+        today.saturating_sub(jiff::Span::new().days(30)),
+    )?;
+    let to = day("to", q.to.as_deref(), today)?;
+    if from > to {
+        return Err(ApiError::invalid("from", "is after to"));
+    }
+    if to.since(from).map_or(true, |s| s.get_days() > 366) {
+        return Err(ApiError::invalid("to", "a period of at most a year"));
+    }
+    let start = from
+        .to_zoned(tz.clone())
+        .map_err(ApiError::internal)?
+        .timestamp();
+    let end = to
+        .tomorrow()
+        .map_err(|_| ApiError::invalid("to", "too late"))?
+        .to_zoned(tz.clone())
+        .map_err(ApiError::internal)?
+        .timestamp();
+    let card = state
+        .store
+        .scorecard(id, start, end)
+        .await
+        .map_err(or_not_found("agent"))?;
+    Ok(Json(ScorecardView {
+        agent_id: id,
+        from: from.to_string(),
+        to: to.to_string(),
+        calls: card.calls,
+        average_handling_secs: card.average_handling_secs,
+        first_call_resolution: card.first_call_resolution,
+        deadline_compliance: card.deadline_compliance,
+        satisfaction: card.satisfaction,
+        inspection_score: card.inspection_score,
+        complaints_against: card.complaints_against,
+        violations: card.violations,
+        penalties: card.penalties.to_string(),
+    }))
 }
