@@ -115,6 +115,8 @@ impl Role {
             // their own.
             ViolationManage => matches!(self, Manager),
             ViolationRead => matches!(self, Agent | Manager),
+            // The call-center floor signs in and out and reads the handover notes.
+            ShiftWork => matches!(self, Agent | Manager),
         }
     }
 }
@@ -217,10 +219,12 @@ pub enum Permission {
     ViolationManage,
     /// Reading violations (agents: their own) and appealing one's own.
     ViolationRead,
+    /// Signing in and out of shifts and reading the handover notes.
+    ShiftWork,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 44] = [
+    pub const ALL: [Permission; 45] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -265,6 +269,7 @@ impl Permission {
         Permission::PhrasebookManage,
         Permission::ViolationManage,
         Permission::ViolationRead,
+        Permission::ShiftWork,
     ];
 }
 

@@ -261,6 +261,7 @@ pub mod perm {
         PhrasebookManage,
         ViolationManage,
         ViolationRead,
+        ShiftWork,
     );
 }
 

@@ -18,6 +18,7 @@ backend_tests!(
     completed_calls_are_inspected_and_reviewed,
     the_phrasebook_is_edited_and_suggests_for_the_moment,
     violations_are_recorded_appealed_and_decided,
+    shifts_are_signed_in_and_out_with_handover_notes,
 );
 
 fn at(app: &TestApp, plus_secs: i64) -> String {
@@ -556,4 +557,56 @@ async fn violations_are_recorded_appealed_and_decided(db: &TestDb) {
         .get("/api/v1/agents/999999/scorecard", Role::Manager)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn shifts_are_signed_in_and_out_with_handover_notes(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, e) = app
+        .post("/api/v1/me/shift/sign-out", Role::Agent, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "not signed in: {e}");
+    let (status, s) = app
+        .post("/api/v1/me/shift/sign-in", Role::Agent, json!(null))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    let (status, _) = app
+        .post("/api/v1/me/shift/sign-in", Role::Agent, json!(null))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "already signed in");
+    app.advance(SignedDuration::from_hours(8));
+    let long: String = "长".repeat(2001);
+    let (status, _) = app
+        .post(
+            "/api/v1/me/shift/sign-out",
+            Role::Agent,
+            json!({ "handover_note": long }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, s) = app
+        .post(
+            "/api/v1/me/shift/sign-out",
+            Role::Agent,
+            json!({ "handover_note": "和平路停气事故仍在通知中，未接通的客户请继续回拨。" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert!(s["signed_out_at"].is_string());
+    let day = (app.state.clock.now() - SignedDuration::from_hours(8))
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date();
+    let (status, list) = app
+        .get(&format!("/api/v1/shifts?date={day}"), Role::Manager)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        list[0]["handover_note"],
+        "和平路停气事故仍在通知中，未接通的客户请继续回拨。"
+    );
+    let (status, _) = app.get("/api/v1/shifts?date=yesterday", Role::Agent).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app
+        .post("/api/v1/me/shift/sign-in", Role::Handler, json!(null))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -363,3 +363,143 @@ impl Store {
         })
     }
 }
+
+/// One shift of one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shift {
+    pub id: i64,
+    pub staff_id: i64,
+    pub staff_no: String,
+    pub name: String,
+    pub signed_in_at: Timestamp,
+    pub signed_out_at: Option<Timestamp>,
+    pub handover_note: Option<String>,
+}
+
+const SHIFT_COLUMNS: &str =
+    "s.id, s.staff_id, st.staff_no, st.name, s.signed_in_at, s.signed_out_at, s.handover_note";
+
+fn shift_from_row(r: &sqlx::any::AnyRow) -> Result<Shift, StoreError> {
+    Ok(Shift {
+        id: r.try_get("id")?,
+        staff_id: r.try_get("staff_id")?,
+        staff_no: r.try_get("staff_no")?,
+        name: r.try_get("name")?,
+        signed_in_at: from_ms(r.try_get("signed_in_at")?),
+        signed_out_at: r.try_get::<Option<i64>, _>("signed_out_at")?.map(from_ms),
+        handover_note: r.try_get("handover_note")?,
+    })
+}
+
+async fn load_shift(conn: &mut AnyConnection, id: i64) -> Result<Shift, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SHIFT_COLUMNS} FROM shifts s JOIN staff st ON st.id = s.staff_id WHERE s.id = $1"
+    )))
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    shift_from_row(&row)
+}
+
+impl Store {
+    /// Signs a person in; refused while they have an open shift.
+    pub async fn sign_in(
+        &self,
+        actor: &Actor,
+        staff_id: i64,
+        now: Timestamp,
+    ) -> Result<Shift, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM shifts WHERE staff_id = $1 AND signed_out_at IS NULL",
+        )
+        .bind(staff_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if open.is_some() {
+            return Err(StoreError::Conflict("already signed in".into()));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO shifts (staff_id, signed_in_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(staff_id)
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "shift.sign_in",
+                object_type: "shift",
+                object_id: id.to_string(),
+                detail: json!({ "staff_id": staff_id }),
+            },
+            now,
+        )
+        .await?;
+        let shift = load_shift(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(shift)
+    }
+
+    /// Signs a person out with their handover note; refused without an open shift.
+    pub async fn sign_out(
+        &self,
+        actor: &Actor,
+        staff_id: i64,
+        note: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Shift, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM shifts WHERE staff_id = $1 AND signed_out_at IS NULL",
+        )
+        .bind(staff_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = open else {
+            return Err(StoreError::Conflict("not signed in".into()));
+        };
+        sqlx::query("UPDATE shifts SET signed_out_at = $1, handover_note = $2 WHERE id = $3")
+            .bind(ms(now))
+            .bind(note)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "shift.sign_out",
+                object_type: "shift",
+                object_id: id.to_string(),
+                detail: json!({ "staff_id": staff_id, "handover": note.is_some() }),
+            },
+            now,
+        )
+        .await?;
+        let shift = load_shift(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(shift)
+    }
+
+    /// Shifts that started in `[from, to)`, latest first (handover notes included).
+    pub async fn shifts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Shift>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SHIFT_COLUMNS} FROM shifts s JOIN staff st ON st.id = s.staff_id \
+             WHERE s.signed_in_at >= $1 AND s.signed_in_at < $2 ORDER BY s.signed_in_at DESC, s.id DESC LIMIT {}",
+            limit.clamp(1, 500)
+        )))
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(shift_from_row).collect()
+    }
+}

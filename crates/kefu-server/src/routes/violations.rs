@@ -24,6 +24,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_violation))
         .routes(routes!(command_violation))
         .routes(routes!(scorecard))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(list_shifts))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -345,4 +348,121 @@ async fn scorecard(
         violations: card.violations,
         penalties: card.penalties.to_string(),
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShiftView {
+    id: i64,
+    staff_id: i64,
+    staff_no: String,
+    name: String,
+    signed_in_at: String,
+    signed_out_at: Option<String>,
+    handover_note: Option<String>,
+}
+
+impl From<kefu_store::assessment::Shift> for ShiftView {
+    fn from(s: kefu_store::assessment::Shift) -> ShiftView {
+        ShiftView {
+            id: s.id,
+            staff_id: s.staff_id,
+            staff_no: s.staff_no,
+            name: s.name,
+            signed_in_at: s.signed_in_at.to_string(),
+            signed_out_at: s.signed_out_at.map(|t| t.to_string()),
+            handover_note: s.handover_note,
+        }
+    }
+}
+
+/// Signs the caller in for a shift (签入); refused while already signed in.
+#[utoipa::path(post, path = "/api/v1/me/shift/sign-in", tag = "assessment",
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = ShiftView), (status = 409, body = ErrorBody)))]
+async fn sign_in(
+    who: Authorized<perm::ShiftWork>,
+    State(state): State<AppState>,
+) -> ApiResult<(StatusCode, Json<ShiftView>)> {
+    let shift = state
+        .store
+        .sign_in(&who.actor(), who.principal.staff.id.0, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(shift.into())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignOutInput {
+    /// What the next shift needs to know (交接班).
+    handover_note: Option<String>,
+}
+
+/// Signs the caller out (签出) with the handover note; refused when not signed in.
+#[utoipa::path(post, path = "/api/v1/me/shift/sign-out", tag = "assessment", request_body = SignOutInput,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ShiftView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn sign_out(
+    who: Authorized<perm::ShiftWork>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<SignOutInput>,
+) -> ApiResult<Json<ShiftView>> {
+    let note = input
+        .handover_note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::invalid(
+            "handover_note",
+            "at most 2000 characters",
+        ));
+    }
+    let shift = state
+        .store
+        .sign_out(
+            &who.actor(),
+            who.principal.staff.id.0,
+            note,
+            state.clock.now(),
+        )
+        .await?;
+    Ok(Json(shift.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ShiftsQuery {
+    /// The local day (YYYY-MM-DD); default today.
+    date: Option<String>,
+}
+
+/// The shifts that started on a day, latest first, with their handover notes.
+#[utoipa::path(get, path = "/api/v1/shifts", tag = "assessment", params(ShiftsQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<ShiftView>), (status = 422, body = ErrorBody)))]
+async fn list_shifts(
+    _who: Authorized<perm::ShiftWork>,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ShiftsQuery>,
+) -> ApiResult<Json<Vec<ShiftView>>> {
+    let tz = &state.config.time_zone;
+    let day = match q.date.as_deref() {
+        None => state.clock.now().to_zoned(tz.clone()).date(),
+        Some(raw) => raw
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| ApiError::invalid("date", "a date such as 2026-11-01"))?,
+    };
+    let start = day
+        .to_zoned(tz.clone())
+        .map_err(ApiError::internal)?
+        .timestamp();
+    let end = day
+        .tomorrow()
+        .map_err(|_| ApiError::invalid("date", "too late"))?
+        .to_zoned(tz.clone())
+        .map_err(ApiError::internal)?
+        .timestamp();
+    let list = state.store.shifts(start, end, 500).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
 }
