@@ -500,6 +500,40 @@ async fn violations_are_recorded_appealed_and_decided(db: &TestDb) {
         .await;
     assert!(appealed.as_array().unwrap().is_empty());
 
+    // A complaint about the agent becomes a violation against them (not another).
+    let (status, order) = app
+        .post(
+            "/api/v1/work-orders",
+            Role::Agent,
+            json!({ "kind": "complaint", "subject": "客服态度差", "number": "13905318888",
+                    "complaint_cause": "attitude", "complained_staff_id": agent, "dispatch": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let order_id = order["id"].as_i64().unwrap();
+    let (status, e) = app
+        .post(
+            "/api/v1/violations",
+            Role::Manager,
+            json!({ "agent_id": other, "source": "complaint", "work_order_id": order_id, "description": "态度" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (status, v) = app
+        .post(
+            "/api/v1/violations",
+            Role::Manager,
+            json!({ "agent_id": agent, "source": "complaint", "work_order_id": order_id, "description": "服务态度被投诉" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    app.post(
+        &format!("/api/v1/violations/{}/commands", v["id"]),
+        Role::Manager,
+        json!({ "command": "withdraw", "reason": "核实后非坐席责任" }),
+    )
+    .await;
+
     // The scorecard: the agent's answered call (60 s), the violation that counts.
     let (status, _) = app
         .call(

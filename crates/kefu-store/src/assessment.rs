@@ -135,12 +135,23 @@ impl Store {
             }
         }
         if let Some(order) = v.work_order_id {
-            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM work_orders WHERE id = $1")
-                .bind(order)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if found.is_none() {
-                return Err(StoreError::InvalidReference(format!("work order {order}")));
+            let named: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT complained_staff_id FROM work_orders WHERE id = $1")
+                    .bind(order)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match named {
+                None => return Err(StoreError::InvalidReference(format!("work order {order}"))),
+                // A complaint recorded against an agent must name that agent.
+                Some(staff)
+                    if v.source == ViolationSource::Complaint && staff != Some(v.agent_id) =>
+                {
+                    return Err(StoreError::InvalidReference(format!(
+                        "work order {order} is not a complaint about agent {}",
+                        v.agent_id
+                    )));
+                }
+                Some(_) => {}
             }
         }
         let id: i64 = sqlx::query_scalar(
