@@ -436,6 +436,36 @@ function setupInspection() {
   });
 }
 
+// Assessment: sign in and out of the shift; appeal or decide violations.
+function setupAssessment() {
+  const box = $("#assessment");
+  if (!box) return;
+  const signIn = $("#sign-in");
+  if (signIn) signIn.addEventListener("click", async () => {
+    try { await api("POST", "/api/v1/me/shift/sign-in"); location.reload(); }
+    catch (x) { $("#shift-error").textContent = x.message; }
+  });
+  const out = $("#sign-out-form");
+  if (out) out.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const note = $("#handover-note").value.trim();
+    try {
+      await api("POST", "/api/v1/me/shift/sign-out", note ? { handover_note: note } : {});
+      location.reload();
+    } catch (x) { $("#shift-error").textContent = x.message; }
+  });
+  $$(".violation-command").forEach((b) => b.addEventListener("click", async () => {
+    const row = b.closest("tr");
+    const reason = $(".violation-reason", row).value.trim();
+    const body = { command: b.value };
+    if (reason) body.reason = reason;
+    try {
+      await api("POST", "/api/v1/violations/" + row.dataset.id + "/commands", body);
+      location.reload();
+    } catch (x) { $("#violation-error").textContent = x.message; }
+  }));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
@@ -446,6 +476,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupIncident();
   setupNoticeCall();
   setupInspection();
+  setupAssessment();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

@@ -4,6 +4,7 @@
 //! the API does; actions go through the JSON API with the session cookie, so the
 //! server refuses what a role may not do whether or not the page shows it.
 
+mod assessment;
 pub(crate) mod campaigns;
 mod charts;
 mod dashboard;
@@ -45,6 +46,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/incidents", get(incidents::list))
         .route("/console/incidents/{id}", get(incidents::board))
         .route("/console/incidents/{id}/call", get(incidents::call))
+        .route("/console/assessment", get(assessment::page))
         .route("/console/inspections", get(inspections::queue))
         .route("/console/inspections/{id}", get(inspections::detail))
         .route("/console/dashboard", get(dashboard::page))
@@ -172,7 +174,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 8] = [
+        let items: [(&str, &str, &str, Permission); 9] = [
             (
                 "desk",
                 "/console/desk",
@@ -220,6 +222,12 @@ impl Viewer {
                 "/console/inspections",
                 "nav.inspections",
                 Permission::InspectionRead,
+            ),
+            (
+                "assessment",
+                "/console/assessment",
+                "nav.assessment",
+                Permission::ViolationRead,
             ),
         ];
         Chrome {

@@ -1,0 +1,154 @@
+//! Assessment in the console (S8): one's shift (sign in, sign out with the
+//! handover note) and the day's handover notes; the scorecard of the last 30 days;
+//! violations — agents see and appeal their own, managers decide.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use kefu_domain::Permission;
+use kefu_domain::assessment::ViolationStatus;
+
+use super::i18n::Catalog;
+use super::pages::local;
+use super::{Chrome, Viewer, render};
+use crate::AppState;
+
+struct ViolationRow {
+    id: i64,
+    agent_id: i64,
+    description: String,
+    penalty: String,
+    status: &'static str,
+    status_label: String,
+    appeal_reason: String,
+    decision_note: String,
+    at: String,
+    may_appeal: bool,
+    may_decide: bool,
+}
+
+#[derive(Template)]
+#[template(path = "assessment.html")]
+struct AssessmentPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    signed_in: bool,
+    shifts: Vec<(String, String, String, String)>,
+    card: Vec<(String, String)>,
+    violations: Vec<ViolationRow>,
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.0}%", x * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// `/console/assessment`.
+pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Response {
+    if let Err(r) = viewer.require(Permission::ViolationRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let me = viewer.principal.staff.id.0;
+    let manager = viewer.may(Permission::ViolationManage);
+    let tz = &state.config.time_zone;
+    let today = viewer.now.to_zoned(tz.clone()).date();
+    let day_start = |d: jiff::civil::Date| d.to_zoned(tz.clone()).map(|z| z.timestamp());
+    let (Ok(start), Ok(tomorrow), Ok(month_ago)) = (
+        day_start(today),
+        today
+            .tomorrow()
+            .and_then(|d| d.to_zoned(tz.clone()))
+            .map(|z| z.timestamp()),
+        day_start(today.saturating_sub(jiff::Span::new().days(30))),
+    ) else {
+        return crate::error::ApiError::internal("calendar").into_response();
+    };
+    let shifts = match state.store.shifts(start, tomorrow, 200).await {
+        Ok(s) => s,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let signed_in = shifts
+        .iter()
+        .any(|s| s.staff_id == me && s.signed_out_at.is_none());
+    let card = match state.store.scorecard(me, month_ago, tomorrow).await {
+        Ok(c) => c,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let violations = match state
+        .store
+        .list_violations((!manager).then_some(me), None, 100)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let figure = |key: &str, value: String| (t.s(&format!("assessment.{key}")).to_owned(), value);
+    render(&AssessmentPage {
+        chrome: viewer.chrome("assessment", t.s("assessment.title")),
+        t,
+        signed_in,
+        shifts: shifts
+            .iter()
+            .map(|s| {
+                (
+                    format!("{} {}", s.name, s.staff_no),
+                    local(&state, s.signed_in_at),
+                    s.signed_out_at
+                        .map(|x| local(&state, x))
+                        .unwrap_or_default(),
+                    s.handover_note.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        card: vec![
+            figure("calls", card.calls.to_string()),
+            figure(
+                "handling",
+                card.average_handling_secs
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            figure("fcr", pct(card.first_call_resolution)),
+            figure("deadlines", pct(card.deadline_compliance)),
+            figure(
+                "satisfaction",
+                card.satisfaction
+                    .map(|s| format!("{s:.1}"))
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            figure(
+                "inspection",
+                card.inspection_score
+                    .map(|s| format!("{s:.0}"))
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            figure("complaints", card.complaints_against.to_string()),
+            figure("violations", card.violations.to_string()),
+            figure("penalties", card.penalties.to_string()),
+        ],
+        violations: violations
+            .into_iter()
+            .map(|v| ViolationRow {
+                id: v.id,
+                agent_id: v.agent_id,
+                description: v.description,
+                penalty: v.penalty.map(|p| p.to_string()).unwrap_or_default(),
+                status: v.status.code(),
+                status_label: t
+                    .s(&format!("assessment.status_{}", v.status.code()))
+                    .to_owned(),
+                appeal_reason: v.appeal_reason.unwrap_or_default(),
+                decision_note: v.decision_note.unwrap_or_default(),
+                at: local(&state, v.created_at),
+                may_appeal: v.agent_id == me && v.status == ViolationStatus::Recorded,
+                may_decide: manager
+                    && v.agent_id != me
+                    && matches!(
+                        v.status,
+                        ViolationStatus::Recorded | ViolationStatus::Appealed
+                    ),
+            })
+            .collect(),
+    })
+}
