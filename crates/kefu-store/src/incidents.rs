@@ -675,9 +675,14 @@ impl Store {
         if results.is_empty() {
             return Ok(0);
         }
+        // Sends in id order: a channel's sends were made in notice order, so every
+        // dispatcher locks the notices it touches in ascending order and two
+        // dispatchers (say SMS and e-mail) finishing rounds at once cannot deadlock.
+        let mut ordered: Vec<&SendResult> = results.iter().collect();
+        ordered.sort_by_key(|r| r.send_id);
         let mut tx = self.begin_write().await?;
         let mut applied = 0;
-        for r in results {
+        for r in ordered {
             let row = sqlx::query(
                 "SELECT notice_id, channel FROM incident_sends WHERE id = $1 AND claimed_by = $2 \
                  AND state IN ('in_flight', 'unknown')",

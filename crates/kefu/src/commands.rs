@@ -602,14 +602,30 @@ async fn dispatch(
     let mut total = 0usize;
     loop {
         let mut round = 0;
+        let mut failed = false;
         for d in &dispatchers {
-            round += kefu_server::notices::dispatch_once(&state, d).await?;
+            // A failed round (the database unreachable, a deadlock) loses nothing:
+            // its sends stay held until their lease ends and are then reconciled by
+            // key. The dispatcher carries on.
+            match kefu_server::notices::dispatch_once(&state, d).await {
+                Ok(n) => round += n,
+                Err(e) => {
+                    tracing::warn!(error = %e, channel = d.gateway.channel().code(), "notice dispatch round failed");
+                    failed = true;
+                }
+            }
         }
         total += round;
         if round == 0 {
-            let mut outstanding = false;
+            let mut outstanding = failed;
             for d in &dispatchers {
-                outstanding |= store.notices_outstanding(d.gateway.channel()).await?;
+                match store.notices_outstanding(d.gateway.channel()).await {
+                    Ok(left) => outstanding |= left,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot tell whether notices are left");
+                        outstanding = true;
+                    }
+                }
             }
             if until_idle && !outstanding {
                 println!("nothing left to send: {total} sends handled");
