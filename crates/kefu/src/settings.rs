@@ -353,8 +353,9 @@ impl Settings {
             if email.timeout_secs == 0 {
                 bail!("notices.email.timeout_secs must be at least 1");
             }
-            // A send takes up to three timeouts (the steps before the message may
-            // take two) and starts only while twice that is left of the lease.
+            // A send takes up to three timeouts (connecting, the commands before the
+            // message, its answer) and starts only while twice that is left of the
+            // lease.
             if self.notices.lease_secs <= i64::try_from(email.timeout_secs).unwrap_or(i64::MAX) * 6
             {
                 bail!("notices.lease_secs must be more than six times notices.email.timeout_secs");

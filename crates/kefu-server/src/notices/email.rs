@@ -173,9 +173,22 @@ impl SmtpRelay {
 
     /// One send; what the answer means is the domain's [`GatewayAnswer`].
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> GatewayAnswer {
-        let mut conn = match self.connection().await {
-            Ok(c) => c,
-            Err(reason) => return GatewayAnswer::Retry { reason },
+        // Connecting (TCP, greeting, EHLO) within one timeout as a whole, so a send
+        // never outlasts three timeouts: connect, the commands before the body
+        // (two), the body's answer (one) — well inside the lease margin.
+        let mut conn = match tokio::time::timeout(self.timeout, self.connection()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(reason)) => return GatewayAnswer::Retry { reason },
+            Err(_) => {
+                return GatewayAnswer::Retry {
+                    reason: format!(
+                        "the SMTP server {}:{} did not answer within {} s",
+                        self.host,
+                        self.port,
+                        self.timeout.as_secs()
+                    ),
+                };
+            }
         };
         let mut options = Vec::new();
         let non_ascii = envelope
@@ -204,7 +217,7 @@ impl SmtpRelay {
             }
             conn.command(Data).await
         };
-        let before = tokio::time::timeout(self.timeout * 2, before).await;
+        let before = tokio::time::timeout(self.timeout, before).await;
         match before {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {

@@ -106,7 +106,8 @@ impl Gateway {
     fn timeout(&self) -> Duration {
         match self {
             Gateway::Sms(g) => g.timeout,
-            // Steps before the body may take two timeouts, the body one more.
+            // Connecting, the commands before the body and the body's answer take
+            // one timeout each at most.
             Gateway::Email(g) => g.timeout * 3,
         }
     }
