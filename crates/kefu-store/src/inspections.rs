@@ -42,6 +42,23 @@ pub struct Review {
     pub at: Timestamp,
 }
 
+/// The score after review: each item's automatic points, replaced by the latest
+/// reviewer's points for the items reviewed.
+pub fn final_score(result: &Inspection, reviews: &[Review]) -> u32 {
+    let lost: u32 = result
+        .items
+        .iter()
+        .map(|item| {
+            reviews
+                .iter()
+                .rev()
+                .find(|r| r.rule == item.rule)
+                .map_or(item.points, |r| r.points)
+        })
+        .sum();
+    100u32.saturating_sub(lost)
+}
+
 /// Which inspections the queue shows.
 #[derive(Debug, Clone, Default)]
 pub struct InspectionFilter {

@@ -53,14 +53,10 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     let manager = viewer.may(Permission::ViolationManage);
     let tz = &state.config.time_zone;
     let today = viewer.now.to_zoned(tz.clone()).date();
-    let day_start = |d: jiff::civil::Date| d.to_zoned(tz.clone()).map(|z| z.timestamp());
-    let (Ok(start), Ok(tomorrow), Ok(month_ago)) = (
-        day_start(today),
-        today
-            .tomorrow()
-            .and_then(|d| d.to_zoned(tz.clone()))
-            .map(|z| z.timestamp()),
-        day_start(today.saturating_sub(jiff::Span::new().days(30))),
+    let month_ago = today.saturating_sub(jiff::Span::new().days(30));
+    let (Ok((start, tomorrow)), Ok((month_ago, _))) = (
+        crate::routes::violations::local_days(tz, today, today, "date"),
+        crate::routes::violations::local_days(tz, month_ago, today, "date"),
     ) else {
         return crate::error::ApiError::internal("calendar").into_response();
     };

@@ -195,17 +195,6 @@ pub(crate) async fn detail(
         (Err(e), _) | (_, Err(e)) => return crate::error::ApiError::from(e).into_response(),
     };
     let result = &inspection.result;
-    let lost: u32 = result
-        .items
-        .iter()
-        .map(|item| {
-            reviews
-                .iter()
-                .rev()
-                .find(|r| r.rule == item.rule)
-                .map_or(item.points, |r| r.points)
-        })
-        .sum();
     let rule_label = |rule: &str| t.s(&format!("inspection.rule_{rule}")).to_owned();
     let items = result
         .items
@@ -289,7 +278,7 @@ pub(crate) async fn detail(
         id,
         contact_id: inspection.contact_id,
         score: result.score,
-        final_score: 100u32.saturating_sub(lost),
+        final_score: kefu_store::inspections::final_score(result, &reviews),
         passed: result.passed,
         rate: result.agent_rate.map(|r| r.to_string()).unwrap_or_default(),
         items,

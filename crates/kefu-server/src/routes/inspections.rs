@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use kefu_domain::inspection::{Inspection, Verdict, inspect, is_call_json, parse_call_json};
 use kefu_domain::phrasebook::{Phrasebook, SITUATIONS};
 use kefu_domain::transcript::{self, Format, Transcript};
-use kefu_store::inspections::{InspectionFilter, Review, StoredInspection};
+use kefu_store::inspections::{InspectionFilter, Review, StoredInspection, final_score};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -246,21 +246,6 @@ pub(crate) struct InspectionDetail {
     final_score: u32,
     #[schema(value_type = Object)]
     transcript: Option<Transcript>,
-}
-
-fn final_score(result: &Inspection, reviews: &[Review]) -> u32 {
-    let lost: u32 = result
-        .items
-        .iter()
-        .map(|item| {
-            reviews
-                .iter()
-                .rev()
-                .find(|r| r.rule == item.rule)
-                .map_or(item.points, |r| r.points)
-        })
-        .sum();
-    100u32.saturating_sub(lost)
 }
 
 async fn detail(state: &AppState, id: i64) -> ApiResult<InspectionDetail> {

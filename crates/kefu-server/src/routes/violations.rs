@@ -256,6 +256,27 @@ async fn command_violation(
     Ok(Json(v.into()))
 }
 
+/// The instants from the start of local day `from` to the end of local day `to`
+/// (a day past the calendar's end is refused on `field`).
+pub(crate) fn local_days(
+    tz: &jiff::tz::TimeZone,
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+    field: &str,
+) -> ApiResult<(jiff::Timestamp, jiff::Timestamp)> {
+    let start = from
+        .to_zoned(tz.clone())
+        .map_err(ApiError::internal)?
+        .timestamp();
+    let end = to
+        .tomorrow()
+        .map_err(|_| ApiError::invalid(field, "too late"))?
+        .to_zoned(tz.clone())
+        .map_err(ApiError::internal)?
+        .timestamp();
+    Ok((start, end))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -316,19 +337,10 @@ async fn scorecard(
     if from > to {
         return Err(ApiError::invalid("from", "is after to"));
     }
-    if to.since(from).map_or(true, |s| s.get_days() > 366) {
+    if to.since(from).ok().is_none_or(|s| s.get_days() > 366) {
         return Err(ApiError::invalid("to", "a period of at most a year"));
     }
-    let start = from
-        .to_zoned(tz.clone())
-        .map_err(ApiError::internal)?
-        .timestamp();
-    let end = to
-        .tomorrow()
-        .map_err(|_| ApiError::invalid("to", "too late"))?
-        .to_zoned(tz.clone())
-        .map_err(ApiError::internal)?
-        .timestamp();
+    let (start, end) = local_days(tz, from, to, "to")?;
     let card = state
         .store
         .scorecard(id, start, end)
@@ -453,16 +465,7 @@ async fn list_shifts(
             .parse::<jiff::civil::Date>()
             .map_err(|_| ApiError::invalid("date", "a date such as 2026-11-01"))?,
     };
-    let start = day
-        .to_zoned(tz.clone())
-        .map_err(ApiError::internal)?
-        .timestamp();
-    let end = day
-        .tomorrow()
-        .map_err(|_| ApiError::invalid("date", "too late"))?
-        .to_zoned(tz.clone())
-        .map_err(ApiError::internal)?
-        .timestamp();
+    let (start, end) = local_days(tz, day, day, "date")?;
     let list = state.store.shifts(start, end, 500).await?;
     Ok(Json(list.into_iter().map(Into::into).collect()))
 }
