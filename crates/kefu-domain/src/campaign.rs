@@ -303,6 +303,25 @@ pub enum NotNow {
     OutsidePreferredTime,
 }
 
+impl NotNow {
+    /// The reason as a stable code (as serialised), e.g. `rest_time`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NotNow::DoNotCall => "do_not_call",
+            NotNow::CallbackLater { .. } => "callback_later",
+            NotNow::TooEarly { .. } => "too_early",
+            NotNow::TooLate { .. } => "too_late",
+            NotNow::RestTime { .. } => "rest_time",
+            NotNow::Holiday { .. } => "holiday",
+            NotNow::OrganisationClosed => "organisation_closed",
+            NotNow::OutsideOfficeHours => "outside_office_hours",
+            NotNow::MondayMorning { .. } => "monday_morning",
+            NotNow::BeforeClosing { .. } => "before_closing",
+            NotNow::OutsidePreferredTime => "outside_preferred_time",
+        }
+    }
+}
+
 impl CallingWindows {
     /// Whether `callee` may be called at `now`, and if not, why.
     pub fn may_call(
@@ -692,6 +711,32 @@ mod tests {
 
     fn windows() -> CallingWindows {
         CallingRules::default().parse().unwrap()
+    }
+
+    #[test]
+    fn refusal_codes_are_the_serialised_reasons() {
+        let t = Time::constant(12, 0, 0, 0);
+        let all = [
+            NotNow::DoNotCall,
+            NotNow::CallbackLater {
+                at: Timestamp::UNIX_EPOCH,
+            },
+            NotNow::TooEarly { from: t },
+            NotNow::TooLate { until: t },
+            NotNow::RestTime { from: t, until: t },
+            NotNow::Holiday {
+                name: "春节".into(),
+            },
+            NotNow::OrganisationClosed,
+            NotNow::OutsideOfficeHours,
+            NotNow::MondayMorning { from: t },
+            NotNow::BeforeClosing { minutes: 15 },
+            NotNow::OutsidePreferredTime,
+        ];
+        for n in all {
+            let v = serde_json::to_value(&n).unwrap();
+            assert_eq!(v["reason"], n.code());
+        }
     }
 
     fn person() -> Callee {

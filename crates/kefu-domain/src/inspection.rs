@@ -113,6 +113,33 @@ impl InspectionRules {
 
     /// Checks the numbers make sense; says which does not.
     pub fn validate(&self) -> Result<(), String> {
+        let ranges = [
+            ("answer_within_secs", self.answer_within_secs, 1, 120),
+            (
+                "hold_apology_after_secs",
+                self.hold_apology_after_secs,
+                1,
+                600,
+            ),
+            ("silence_secs", self.silence_secs, 1, 120),
+            ("rate_max", self.rate_max, 1, 600),
+            ("rate_tolerance", self.rate_tolerance, 0, 200),
+            ("rate_min_turn_secs", self.rate_min_turn_secs, 1, 60),
+            ("read_back_min_digits", self.read_back_min_digits, 3, 20),
+            ("planned_secs", self.planned_secs, 10, 3_600),
+            (
+                "planned_tolerance_secs",
+                self.planned_tolerance_secs,
+                0,
+                3_600,
+            ),
+        ];
+        if let Some((name, value, lo, hi)) = ranges
+            .into_iter()
+            .find(|(_, v, lo, hi)| !(*lo..=*hi).contains(v))
+        {
+            return Err(format!("{name}: {value} is not between {lo} and {hi}"));
+        }
         if self.rate_min == 0 || self.rate_min > self.rate_max {
             return Err("rate_min must be positive and at most rate_max".into());
         }
@@ -154,9 +181,17 @@ pub struct CallFacts {
     pub holds: Option<Vec<(u64, u64)>>,
     /// For outbound calls: whether the calling window allowed the call.
     pub inside_calling_window: Option<bool>,
+    /// Outside the window: why (the reason code of
+    /// [`crate::campaign::NotNow`], e.g. `rest_time`) and the local time the call
+    /// started, "HH:MM".
+    #[serde(default)]
+    pub window_refusal: Option<(String, String)>,
     /// A planned business call (e.g. a campaign's) that should take about
     /// `planned_secs`.
     pub planned: bool,
+    /// The plan's own length (a campaign's), instead of the rules' `planned_secs`.
+    #[serde(default)]
+    pub planned_secs: Option<u32>,
 }
 
 impl CallFacts {
@@ -196,7 +231,9 @@ impl CallFacts {
                     .collect()
             }),
             inside_calling_window: None,
+            window_refusal: None,
             planned: false,
+            planned_secs: None,
         }
     }
 }
@@ -212,6 +249,7 @@ struct CallJson {
     inside_calling_window: Option<bool>,
     #[serde(default)]
     planned: bool,
+    planned_seconds: Option<u32>,
 }
 
 fn seconds(field: &str, s: f64) -> Result<u64, String> {
@@ -268,7 +306,9 @@ impl CallJson {
             hung_up_by,
             holds,
             inside_calling_window: self.inside_calling_window,
+            window_refusal: None,
             planned: self.planned,
+            planned_secs: self.planned_seconds,
         })
     }
 }
@@ -913,12 +953,24 @@ pub fn inspect(
             Some((Direction::Inbound, _)) => j.skip("calling_window", INBOUND),
             Some((Direction::Outbound, None)) => j.skip("calling_window", WINDOW_UNKNOWN),
             Some((Direction::Outbound, Some(true))) => j.pass("calling_window"),
-            Some((Direction::Outbound, Some(false))) => j.deduct(
-                "calling_window",
-                1,
-                "an outbound call outside the calling window".into(),
-                Vec::new(),
-            ),
+            Some((Direction::Outbound, Some(false))) => {
+                match facts.and_then(|f| f.window_refusal.as_ref()) {
+                    Some((why, local)) => j.deduct_with(
+                        "calling_window",
+                        &format!("calling_window_{why}"),
+                        1,
+                        format!("an outbound call at {local} outside the calling window ({why})"),
+                        vec![fact(local.clone())],
+                        &[("local_time", local.clone())],
+                    ),
+                    None => j.deduct(
+                        "calling_window",
+                        1,
+                        "an outbound call outside the calling window".into(),
+                        Vec::new(),
+                    ),
+                }
+            }
         }
     }
 
@@ -926,10 +978,13 @@ pub fn inspect(
     if j.enabled("planned_length") {
         match facts {
             Some(f) if !f.planned => j.skip("planned_length", NOT_PLANNED),
-            Some(CallFacts {
-                talk_ms: Some(ms), ..
-            }) => {
-                let planned = u64::from(rules.planned_secs) * 1000;
+            Some(
+                f @ CallFacts {
+                    talk_ms: Some(ms), ..
+                },
+            ) => {
+                let planned_secs = f.planned_secs.unwrap_or(rules.planned_secs);
+                let planned = u64::from(planned_secs) * 1000;
                 let tolerance = u64::from(rules.planned_tolerance_secs) * 1000;
                 if ms.abs_diff(planned) <= tolerance {
                     j.pass("planned_length");
@@ -939,11 +994,11 @@ pub fn inspect(
                         "planned_length",
                         "planned_length",
                         1,
-                        format!("{secs} s instead of about {} s", rules.planned_secs),
+                        format!("{secs} s instead of about {planned_secs} s"),
                         vec![fact(format!("{secs} s"))],
                         &[
                             ("secs", secs.clone()),
-                            ("planned", rules.planned_secs.to_string()),
+                            ("planned", planned_secs.to_string()),
                         ],
                     );
                 }
@@ -1002,6 +1057,34 @@ mod tests {
     }
 
     #[test]
+    fn rules_out_of_range_are_refused_by_name() {
+        assert_eq!(InspectionRules::default().validate(), Ok(()));
+        let slow = InspectionRules {
+            answer_within_secs: 0,
+            ..InspectionRules::default()
+        };
+        assert!(
+            slow.validate()
+                .unwrap_err()
+                .starts_with("answer_within_secs")
+        );
+        let mut unknown = InspectionRules::default();
+        unknown.rules.insert(
+            "smile".into(),
+            RuleSetting {
+                enabled: true,
+                points: 5,
+            },
+        );
+        assert!(unknown.validate().unwrap_err().contains("rules.smile"));
+        let inverted = InspectionRules {
+            rate_min: 210,
+            ..InspectionRules::default()
+        };
+        assert!(inverted.validate().is_err());
+    }
+
+    #[test]
     fn timing_rules_use_the_call_facts() {
         let facts = CallFacts {
             direction: Some(Direction::Outbound),
@@ -1010,9 +1093,18 @@ mod tests {
             hung_up_by: Some(Speaker::Agent),
             holds: Some(Vec::new()),
             inside_calling_window: Some(false),
+            window_refusal: Some(("rest_time".into(), "12:10".into())),
             planned: true,
+            planned_secs: None,
         };
         let r = run(GOOD, Some(&facts));
+        let window = r
+            .item("calling_window")
+            .map(|i| (i.reason.as_str(), i.args.get("local_time")));
+        assert_eq!(
+            window,
+            Some(("calling_window_rest_time", Some(&"12:10".to_owned())))
+        );
         let failed: Vec<&str> = r.deductions().map(|i| i.rule.as_str()).collect();
         assert_eq!(
             failed,

@@ -36,14 +36,17 @@ pub const SITUATIONS: [&str; 13] = [
     "read_back",
 ];
 
-/// Parts of the day a greeting is needed for (see [`crate::greeting::PartOfDay`]).
-const PARTS_OF_DAY: [&str; 6] = [
+/// The greetings an edition has: one per part of the day, then the weekend and
+/// holiday wishes.
+pub const GREETINGS: [&str; 8] = [
     "early_morning",
     "morning",
     "noon",
     "afternoon",
     "evening",
     "night",
+    "weekend",
+    "holiday",
 ];
 
 /// What inspection looks for.
@@ -221,18 +224,25 @@ impl Phrasebook {
         serde_json::to_value(&self.source).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The edition as TOML, the form the shipped file has (an editor's text).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.source).unwrap_or_default()
+    }
+
     fn from_source(source: Source) -> Result<Phrasebook, PhrasebookError> {
-        for part in PARTS_OF_DAY.iter().chain(&["weekend", "holiday"]) {
-            match source.greetings.get(*part) {
+        for part in GREETINGS {
+            match source.greetings.get(part) {
                 Some(t) if !t.trim().is_empty() => {
                     check_placeholders(&format!("greetings.{part}"), t)?
                 }
                 _ => return Err(bad(format!("greetings.{part}"), "is missing")),
             }
         }
-        if let Some(extra) = source.greetings.keys().find(|k| {
-            !PARTS_OF_DAY.contains(&k.as_str()) && !["weekend", "holiday"].contains(&k.as_str())
-        }) {
+        if let Some(extra) = source
+            .greetings
+            .keys()
+            .find(|k| !GREETINGS.contains(&k.as_str()))
+        {
             return Err(bad(
                 format!("greetings.{extra}"),
                 "is not a part of the day",
@@ -461,6 +471,9 @@ mod tests {
         // Round trip through the API's JSON form.
         let again = Phrasebook::from_json(book.to_json()).unwrap();
         assert_eq!(again.forbidden.len(), book.forbidden.len());
+        // And through the editor's TOML form, unchanged.
+        let edited = Phrasebook::parse(&book.to_toml()).unwrap();
+        assert_eq!(edited.source, book.source);
     }
 
     #[test]

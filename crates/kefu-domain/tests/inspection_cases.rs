@@ -510,7 +510,9 @@ fn cases() -> Vec<Case> {
         hung_up_by: Some(Speaker::Customer),
         holds: Some(Vec::new()),
         inside_calling_window: None,
+        window_refusal: None,
         planned: false,
+        planned_secs: None,
     };
     let outbound_facts = CallFacts {
         direction: Some(Direction::Outbound),
@@ -566,6 +568,30 @@ fn cases() -> Vec<Case> {
                 "an outbound call outside the window",
                 outbound,
                 &["calling_window"],
+            )
+        },
+        Case {
+            facts: Some(CallFacts {
+                inside_calling_window: Some(false),
+                window_refusal: Some(("too_late".into(), "22:05".into())),
+                ..outbound_facts.clone()
+            }),
+            ..case(
+                "an outbound call after the evening limit, with the window's reason",
+                outbound,
+                &["calling_window"],
+            )
+        },
+        Case {
+            facts: Some(CallFacts {
+                talk_ms: Some(420_000),
+                planned_secs: Some(420),
+                ..outbound_facts.clone()
+            }),
+            ..case(
+                "a campaign planned at seven minutes takes seven minutes",
+                outbound,
+                &[],
             )
         },
         Case {

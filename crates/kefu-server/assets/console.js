@@ -434,6 +434,13 @@ function setupInspection() {
       location.reload();
     } catch (x) { $("#review-error").textContent = x.message; }
   });
+  const again = $("#reinspect");
+  if (again) again.addEventListener("click", async () => {
+    try {
+      const made = await api("POST", "/api/v1/contacts/" + again.dataset.contact + "/inspections");
+      location.href = "/console/inspections/" + made.id;
+    } catch (x) { $("#review-error").textContent = x.message; }
+  });
 }
 
 // Assessment: sign in and out of the shift; appeal or decide violations.
@@ -466,6 +473,67 @@ function setupAssessment() {
   }));
 }
 
+// Phrasebook and inspection rules: the forms become the API's JSON editions.
+function setupPhrasebook() {
+  const box = $("#phrasebook");
+  const form = $("#phrasebook-form");
+  if (!box || !form) return;
+  const list = (v) => v.split(/[、,，\n]/).map((w) => w.trim()).filter((w) => w);
+  const rows = $("#forbidden-rows");
+  const template = $("#forbidden-template");
+  const bindRemove = (root) => $$(".f-remove", root).forEach((b) =>
+    b.addEventListener("click", () => b.closest("tr").remove()));
+  bindRemove(rows);
+  const add = $("#forbidden-add");
+  if (add && template) add.addEventListener("click", () => {
+    const row = template.content.firstElementChild.cloneNode(true);
+    rows.appendChild(row);
+    bindRemove(row);
+    $(".f-id", row).focus();
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const edition = { version: Number(box.dataset.version), greetings: {}, phrases: {}, markers: {}, forbidden: [] };
+    for (const input of $$("[data-part]", form)) {
+      const part = input.dataset.part;
+      edition[part][input.dataset.key] = part === "markers" ? list(input.value) : input.value.trim();
+    }
+    for (const row of $$(".forbidden-row", rows)) {
+      const f = {
+        id: $(".f-id", row).value.trim(),
+        category: $(".f-category", row).value,
+        alternative: $(".f-alternative", row).value.trim(),
+        allow: list($(".f-allow", row).value),
+      };
+      f[$(".f-kind", row).value] = $(".f-expression", row).value.trim();
+      edition.forbidden.push(f);
+    }
+    try {
+      await api("PUT", "/api/v1/phrasebook", edition);
+      toast(box.dataset.saved);
+      location.reload();
+    } catch (x) { $("#phrasebook-error").textContent = x.message; }
+  });
+  const rulesBox = $("#inspection-rules");
+  const rulesForm = $("#rules-form");
+  if (rulesBox && rulesForm) rulesForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { rules: {} };
+    for (const input of $$(".threshold", rulesForm)) body[input.dataset.key] = Number(input.value);
+    for (const row of $$(".rule-row", rulesForm)) {
+      body.rules[row.dataset.rule] = {
+        enabled: $(".rule-enabled", row).checked,
+        points: Number($(".rule-points", row).value),
+      };
+    }
+    try {
+      await api("PUT", "/api/v1/inspection-rules", body);
+      toast(rulesBox.dataset.saved);
+      location.reload();
+    } catch (x) { $("#rules-error").textContent = x.message; }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
@@ -477,6 +545,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupNoticeCall();
   setupInspection();
   setupAssessment();
+  setupPhrasebook();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

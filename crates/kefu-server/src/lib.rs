@@ -47,8 +47,6 @@ pub struct ServerConfig {
     pub area_code: Option<String>,
     /// The enterprise's name as agents say it, filled into phrases.
     pub center_name: String,
-    /// What automatic inspection checks against.
-    pub inspection: kefu_domain::inspection::InspectionRules,
     /// Working hours, statutory holidays and 调休 days for business-time deadlines.
     pub calendar: kefu_domain::calendar::BusinessCalendar,
     /// How often the escalation sweep looks for breached deadlines.
@@ -71,7 +69,6 @@ impl Default for ServerConfig {
             time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
             area_code: None,
             center_name: String::new(),
-            inspection: kefu_domain::inspection::InspectionRules::default(),
             calendar: kefu_domain::calendar::BusinessCalendar::default_cn(),
             sweep_interval: Duration::from_secs(30),
             public_lookups_per_hour: 20,

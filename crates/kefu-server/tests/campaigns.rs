@@ -22,6 +22,7 @@ backend_tests!(
     complaint_callbacks_close_or_reopen_the_complaint,
     the_report_counts_what_was_recorded,
     targets_wait_for_their_preferred_times,
+    campaign_calls_are_inspected_against_the_window_and_the_plan,
 );
 
 /// Local Shanghai time as an instant.
@@ -713,4 +714,105 @@ async fn targets_wait_for_their_preferred_times(db: &TestDb) {
     }
     // The sample has customers of each kind of window.
     assert_eq!(by_time.len(), 3, "{by_time:?}");
+}
+
+/// The agent's side of a short outbound satisfaction call, as SRT.
+const OUTBOUND_SRT: &str = "1\n00:00:00,000 --> 00:00:06,000\n客服：上午好，我是燃气客服中心1001号客服代表，请问您是王女士吗？\n\n\
+2\n00:00:06,500 --> 00:00:08,000\n客户：是我。\n\n\
+3\n00:00:08,500 --> 00:00:15,000\n客服：耽误您三分钟，想了解一下您对上门安检服务是否满意？\n\n\
+4\n00:00:15,500 --> 00:00:17,000\n客户：挺满意的。\n\n\
+5\n00:00:17,500 --> 00:00:24,000\n客服：好的，感谢您的接听，祝您生活愉快，再见！\n";
+
+/// The inspection of the campaign call the attempt recorded on `customer`.
+async fn inspect_attempt(app: &TestApp, customer: &Value) -> Value {
+    let (_, contacts) = app
+        .get(
+            &format!("/api/v1/contacts?customer_id={customer}"),
+            Role::Manager,
+        )
+        .await;
+    let contact = contacts["items"][0]["id"].as_i64().unwrap();
+    let (status, r) = app
+        .post(
+            &format!("/api/v1/contacts/{contact}/transcript"),
+            Role::Agent,
+            json!({ "format": "srt", "text": OUTBOUND_SRT }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    r["inspection"]["result"].clone()
+}
+
+fn item<'a>(result: &'a Value, rule: &str) -> &'a Value {
+    result["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == rule)
+        .unwrap()
+}
+
+async fn campaign_calls_are_inspected_against_the_window_and_the_plan(db: &TestDb) {
+    let app = app_with_customers(db, 4).await;
+    let c = create(&app, campaign(json!({ "mode": "all" }), 2)).await;
+    let next = format!("/api/v1/campaigns/{}/next", c["id"]);
+    let attempt = |t: &Value| format!("/api/v1/campaign-targets/{}/attempts", t["id"]);
+    // 10:00, a three-minute call: inside the window and the planned length.
+    let (status, first) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    app.advance(SignedDuration::from_mins(3));
+    let (status, t) = app
+        .post(
+            &attempt(&first),
+            Role::Agent,
+            json!({ "result": "reached", "satisfaction": 5, "duration_seconds": 175,
+                    "answers": [{ "question": "q1", "value": 5 }, { "question": "q2", "value": ["网上"] }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let result = inspect_attempt(&app, &first["customer_id"]).await;
+    assert_eq!(
+        item(&result, "calling_window")["verdict"],
+        "pass",
+        "{result}"
+    );
+    assert_eq!(
+        item(&result, "planned_length")["verdict"],
+        "pass",
+        "{result}"
+    );
+
+    // Taken at 11:26, but the call starts at 11:30, in the lunch break, and runs
+    // five minutes against a plan of three.
+    *app.clock.0.lock().unwrap() = local("2026-03-03T11:26");
+    let (status, second) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    *app.clock.0.lock().unwrap() = local("2026-03-03T11:35");
+    let (status, t) = app
+        .post(
+            &attempt(&second),
+            Role::Agent,
+            json!({ "result": "reached", "satisfaction": 4, "duration_seconds": 300,
+                    "answers": [{ "question": "q1", "value": 4 }, { "question": "q2", "value": ["营业厅"] }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let result = inspect_attempt(&app, &second["customer_id"]).await;
+    let window = item(&result, "calling_window");
+    assert_eq!(window["verdict"], "deduct", "{result}");
+    assert_eq!(window["reason"], "calling_window_rest_time");
+    assert_eq!(window["args"]["local_time"], "11:30");
+    let planned = item(&result, "planned_length");
+    assert_eq!(planned["verdict"], "deduct", "{result}");
+    assert_eq!(
+        (
+            planned["args"]["secs"].as_str(),
+            planned["args"]["planned"].as_str()
+        ),
+        (Some("300"), Some("180"))
+    );
 }

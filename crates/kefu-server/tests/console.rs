@@ -587,6 +587,75 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     wait_text(&c, "main", "客户要求先挂机").await;
     let automatic = inspected["inspection"]["result"]["score"].as_u64().unwrap();
     wait_text(&c, "#final-score", &(automatic + 5).to_string()).await;
+
+    // The quality manager adds a forbidden expression and switches a rule off in
+    // the phrasebook editor; each save is a new version.
+    c.goto(&format!("{base}/console/phrasebook")).await.unwrap();
+    wait_text(&c, "#phrasebook", "版本 1").await;
+    c.find(Locator::Css("#forbidden-add"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let added = c
+        .find(Locator::Css("#forbidden-rows tr:last-child"))
+        .await
+        .unwrap();
+    for (field, text) in [
+        (".f-id", "mei_ban_fa"),
+        (".f-expression", "没办法"),
+        (".f-alternative", "我来帮您想想其他办法"),
+        (".f-allow", "不是没办法、没办法的事"),
+    ] {
+        added
+            .find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Css("#phrasebook-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#phrasebook", "版本 2").await;
+    let (_, book) = app.get("/api/v1/phrasebook", Role::Manager).await;
+    let new = book["edition"]["forbidden"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "mei_ban_fa")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (new["text"].as_str(), new["allow"][1].as_str()),
+        (Some("没办法"), Some("没办法的事")),
+        "{new}"
+    );
+    c.find(Locator::Css("tr[data-rule=speaking_rate] .rule-enabled"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shot(&c, &dir, "16-phrasebook").await;
+    c.find(Locator::Css("#rules-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#inspection-rules", "版本 2").await;
+    let (_, rules) = app.get("/api/v1/inspection-rules", Role::Manager).await;
+    assert_eq!(
+        rules["rules"]["rules"]["speaking_rate"]["enabled"], false,
+        "{rules}"
+    );
+    assert_eq!(rules["rules"]["answer_within_secs"], 15, "{rules}");
     eprintln!("screenshots: {}", dir.canonicalize().unwrap().display());
     c.close().await.unwrap();
     server.abort();

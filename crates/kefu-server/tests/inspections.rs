@@ -19,6 +19,7 @@ backend_tests!(
     the_phrasebook_is_edited_and_suggests_for_the_moment,
     violations_are_recorded_appealed_and_decided,
     shifts_are_signed_in_and_out_with_handover_notes,
+    rules_are_edited_and_calls_inspected_when_they_end,
 );
 
 fn at(app: &TestApp, plus_secs: i64) -> String {
@@ -39,15 +40,7 @@ async fn call(app: &TestApp, call_id: &str) -> i64 {
     .into_iter()
     .enumerate()
     {
-        let mut body = json!({ "call_id": call_id, "event_id": format!("{call_id}-{i}"), "type": kind,
-                               "at": at(app, secs) });
-        for (k, v) in extra.as_object().unwrap() {
-            body[k] = v.clone();
-        }
-        let (status, r) = app
-            .post("/api/v1/telephony/events", Role::Agent, body)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{r}");
+        let r = event(app, call_id, i, kind, secs, extra).await;
         if kind == "ringing" {
             contact = r["contact_id"].as_i64().unwrap();
         }
@@ -643,4 +636,236 @@ async fn shifts_are_signed_in_and_out_with_handover_notes(db: &TestDb) {
         .post("/api/v1/me/shift/sign-in", Role::Handler, json!(null))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn event(
+    app: &TestApp,
+    call_id: &str,
+    n: usize,
+    kind: &str,
+    secs: i64,
+    extra: Value,
+) -> Value {
+    let mut body = json!({ "call_id": call_id, "event_id": format!("{call_id}-{n}"), "type": kind,
+                           "at": at(app, secs) });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, r) = app
+        .post("/api/v1/telephony/events", Role::Agent, body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    r
+}
+
+/// The inspections of one contact, newest first.
+async fn inspections_of(app: &TestApp, contact: i64) -> Vec<Value> {
+    let (status, all) = app
+        .get("/api/v1/inspections?limit=200", Role::Manager)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["contact_id"] == contact)
+        .cloned()
+        .collect()
+}
+
+async fn rules_are_edited_and_calls_inspected_when_they_end(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, r) = app.get("/api/v1/inspection-rules", Role::Agent).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        (
+            r["version"].as_i64(),
+            r["rules"]["answer_within_secs"].as_u64()
+        ),
+        (Some(1), Some(15))
+    );
+    let put = |role: Role, body: Value| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::PUT,
+                "/api/v1/inspection-rules",
+                Some(app.token(role)),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // Wrong rules are refused whole, saying what is wrong; nothing changes.
+    let audit = app.audit_rows().await;
+    for (bad, needle) in [
+        (json!({ "answer_within_secs": 0 }), "answer_within_secs"),
+        (
+            json!({ "rules": { "smile": { "enabled": true, "points": 5 } } }),
+            "smile",
+        ),
+        (json!({ "rate_min": 300 }), "rate_min"),
+        (json!({ "pass_score": 101 }), "pass_score"),
+        (json!({ "colour": "red" }), "colour"),
+        (
+            json!({ "rules": { "opening": { "enabled": true } } }),
+            "points",
+        ),
+        (
+            json!({ "rules": { "opening": { "enabled": true, "points": 101 } } }),
+            "100",
+        ),
+        (json!([1, 2]), "rules"),
+    ] {
+        let (status, e) = put(Role::Manager, bad.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {e}");
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
+    }
+    let (status, _) = put(Role::Agent, json!({ "answer_within_secs": 25 })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.audit_rows().await, audit);
+    // Allow 25 s to answer and switch the opening rule off; the rest keep their
+    // defaults.
+    let (status, saved) = put(
+        Role::Manager,
+        json!({ "answer_within_secs": 25, "rules": { "opening": { "enabled": false, "points": 10 } } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["version"], 2);
+    let (_, r) = app.get("/api/v1/inspection-rules", Role::Manager).await;
+    assert_eq!(r["version"], 2);
+    assert_eq!(r["rules"]["rules"]["closing"]["points"], 10);
+    assert_eq!(r["rules"]["silence_secs"], 6);
+
+    // The transcript arrives while the call is on: nothing to inspect yet.
+    let ring = event(
+        &app,
+        "end-1",
+        0,
+        "ringing",
+        0,
+        json!({ "caller": "13905312468" }),
+    )
+    .await;
+    let contact = ring["contact_id"].as_i64().unwrap();
+    event(&app, "end-1", 1, "answered", 20, json!({})).await;
+    let (status, r) = app
+        .post(
+            &format!("/api/v1/contacts/{contact}/transcript"),
+            Role::Agent,
+            json!({ "format": "srt", "text": SRT }),
+        )
+        .await;
+    assert_eq!(
+        (status, r["inspection"].clone()),
+        (StatusCode::CREATED, Value::Null)
+    );
+    // On demand it waits for the end too.
+    let again = format!("/api/v1/contacts/{contact}/inspections");
+    let (status, e) = app.post(&again, Role::Manager, json!(null)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    assert!(inspections_of(&app, contact).await.is_empty());
+    // The hang-up inspects it, with the rules in force.
+    event(
+        &app,
+        "end-1",
+        2,
+        "hung_up",
+        80,
+        json!({ "hung_up_by": "customer" }),
+    )
+    .await;
+    let made = inspections_of(&app, contact).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    let (_, d) = app
+        .get(
+            &format!("/api/v1/inspections/{}", made[0]["id"]),
+            Role::Manager,
+        )
+        .await;
+    let items = d["inspection"]["result"]["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let verdict = |rule: &str| {
+        items
+            .iter()
+            .find(|i| i["rule"] == rule)
+            .map(|i| {
+                (
+                    i["verdict"].as_str().unwrap().to_owned(),
+                    i["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(verdict("answer_speed").0, "pass", "rang 20 s of 25 allowed");
+    assert_eq!(
+        verdict("opening"),
+        ("skipped".into(), "switched_off".into())
+    );
+    assert_eq!(verdict("customer_hangs_up_first").0, "pass");
+    assert_eq!(d["inspection"]["origin"], "automatic");
+    // The hang-up repeated by the telephony system inspects nothing twice.
+    event(
+        &app,
+        "end-1",
+        2,
+        "hung_up",
+        80,
+        json!({ "hung_up_by": "customer" }),
+    )
+    .await;
+    assert_eq!(inspections_of(&app, contact).await.len(), 1);
+
+    // Inspected again on demand, after the opening rule is switched back on: a
+    // second result, the first kept as it was.
+    let (status, _) = put(Role::Manager, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.post(&again, Role::Agent, json!(null)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .post(
+            "/api/v1/contacts/999999/inspections",
+            Role::Manager,
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, second) = app.post(&again, Role::Manager, json!(null)).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(second["origin"], "on_demand");
+    let opening = second["result"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "opening")
+        .unwrap()
+        .clone();
+    assert_eq!(opening["verdict"], "deduct", "{opening}");
+    let both = inspections_of(&app, contact).await;
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[1]["id"], made[0]["id"]);
+
+    // The console page: everyone who may read sees it; only managers edit.
+    for (role, editable) in [(Role::Manager, true), (Role::Agent, false)] {
+        let req = axum::http::Request::builder()
+            .uri("/console/phrasebook")
+            .header("authorization", format!("Bearer {}", app.token(role)))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (status, _, html) = app.send(req).await;
+        let html = String::from_utf8(html).unwrap();
+        assert_eq!(status, StatusCode::OK);
+        for needle in [
+            "服务禁用语",
+            "您好，电话已经接通",
+            "三声内接听",
+            "data-rule=\"opening\"",
+        ] {
+            assert!(html.contains(needle), "{role:?}: {needle}");
+        }
+        assert_eq!(html.contains("id=\"forbidden-add\""), editable, "{role:?}");
+        assert!(!html.contains("phrasebook.save"), "untranslated key");
+    }
 }

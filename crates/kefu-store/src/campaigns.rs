@@ -10,8 +10,8 @@ use kefu_domain::StaffId;
 use kefu_domain::audit::Actor;
 use kefu_domain::calendar::BusinessCalendar;
 use kefu_domain::campaign::{
-    AnswerValue, AttemptResult, Callee, CallingWindows, CampaignSpec, TargetProgress, TargetStatus,
-    sample,
+    AnswerValue, AttemptResult, Callee, CallingRules, CallingWindows, CampaignSpec, TargetProgress,
+    TargetStatus, sample,
 };
 use kefu_domain::contact::{Channel, Direction};
 use kefu_domain::customer::ContactWindows;
@@ -712,6 +712,7 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         let target = target_from_row(&row)?;
+        let callee = callee_from_row(&row)?;
         let locked_until: Option<i64> = row.try_get("locked_until")?;
         if target.locked_by != Some(agent.0) || locked_until.is_none_or(|u| u < ms(now)) {
             return Err(StoreError::Conflict(
@@ -719,6 +720,24 @@ impl Store {
             ));
         }
         let campaign = load_campaign(&mut tx, target.campaign_id).await?;
+        // The calling window's verdict when the call started, kept for inspection.
+        let started = now
+            .checked_sub(record.duration.unwrap_or_default())
+            .unwrap_or(now);
+        let window = serde_json::from_value::<CallingRules>(campaign.calling.clone())
+            .ok()
+            .and_then(|rules| rules.parse().ok())
+            .map(
+                |windows| match windows.may_call(&callee, started, &sla.tz, &sla.calendar) {
+                    Ok(()) => "inside",
+                    Err(refused) => refused.code(),
+                },
+            );
+        let local_start = started
+            .to_zoned(sla.tz.clone())
+            .time()
+            .strftime("%H:%M")
+            .to_string();
         let progress = TargetProgress {
             status: target.status,
             attempts: u32::try_from(target.attempts).unwrap_or(0),
@@ -794,7 +813,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO campaign_attempts (campaign_id, target_id, agent_id, result, at_ms, satisfaction, answers, notes, \
-             contact_id, duration_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             contact_id, duration_s, calling_window, local_start) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(target.campaign_id)
         .bind(target_id)
@@ -806,6 +826,8 @@ impl Store {
         .bind(record.notes.as_deref())
         .bind(contact_id)
         .bind(record.duration.map(|d| d.as_secs()))
+        .bind(window)
+        .bind(&local_start)
         .execute(&mut *tx)
         .await?;
         sqlx::query(

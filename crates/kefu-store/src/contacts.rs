@@ -215,6 +215,24 @@ pub(crate) async fn load_contact(conn: &mut AnyConnection, id: i64) -> Result<Co
     Ok(contact_from_row(&row)?)
 }
 
+/// Locks a contact's row until the transaction ends (PostgreSQL; SQLite has one
+/// writer at a time); NotFound if there is none.
+pub(crate) async fn lock_contact(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM contacts WHERE id = $1{}",
+        lock_clause(backend)
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+    .map(|_| ())
+}
+
 /// The one customer with this number, if exactly one has it.
 pub(crate) async fn match_customer(
     conn: &mut AnyConnection,
@@ -525,7 +543,7 @@ impl Store {
     ) -> Result<EventApplied, StoreError> {
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, customer_id, phone_key FROM contacts WHERE call_id = $1{}",
+            "SELECT id, customer_id, phone_key, end_at FROM contacts WHERE call_id = $1{}",
             lock_clause(self.backend())
         )))
         .bind(&event.call_id)
@@ -573,6 +591,10 @@ impl Store {
                     .await?
             }
             None => None,
+        };
+        let was_ended = match &existing {
+            Some(row) => row.try_get::<Option<i64>, _>("end_at")?.is_some(),
+            None => false,
         };
         let (contact_id, created, customer_id, phone_key) = match existing {
             Some(row) => (
@@ -654,6 +676,10 @@ impl Store {
         .bind(contact_id)
         .execute(&mut *tx)
         .await?;
+        if timeline.end_at.is_some() && !was_ended {
+            // The call ended now: a transcript that came first is inspected now.
+            crate::inspections::inspect_on_end(&mut tx, contact_id, now).await?;
+        }
         tx.commit().await?;
         Ok(EventApplied {
             contact_id,

@@ -5,16 +5,16 @@
 
 use jiff::Timestamp;
 use kefu_domain::audit::Actor;
-use kefu_domain::contact::Direction as ContactDirection;
+use kefu_domain::contact::{Channel, Direction as ContactDirection, Party};
 use kefu_domain::inspection::{CallFacts, Direction, Inspection, InspectionRules, inspect};
 use kefu_domain::phrasebook::Phrasebook;
-use kefu_domain::transcript::Transcript;
+use kefu_domain::transcript::{Speaker, Transcript};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::{AuditEntry, append};
-use crate::contacts::{call_timeline, load_contact};
+use crate::contacts::{Contact, call_timeline, load_contact};
 use crate::{Store, StoreError, from_ms, ms};
 
 /// A stored inspection.
@@ -124,21 +124,15 @@ impl Store {
         now: Timestamp,
     ) -> Result<Phrasebook, StoreError> {
         let mut tx = self.begin_write().await?;
-        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM phrasebooks")
-            .fetch_one(&mut *tx)
-            .await?;
-        // The shipped edition is version 1 of every center.
-        let version = latest.unwrap_or(1) + 1;
-        let book = book.with_version(u32::try_from(version).unwrap_or(u32::MAX));
-        sqlx::query(
-            "INSERT INTO phrasebooks (version, source, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        let version = insert_edition(
+            &mut tx,
+            Edition::Phrasebook,
+            &book.to_json().to_string(),
+            actor,
+            now,
         )
-        .bind(version)
-        .bind(book.to_json().to_string())
-        .bind(actor.label())
-        .bind(ms(now))
-        .execute(&mut *tx)
         .await?;
+        let book = book.with_version(u32::try_from(version).unwrap_or(u32::MAX));
         append(
             &mut tx,
             &AuditEntry {
@@ -155,18 +149,59 @@ impl Store {
         Ok(book)
     }
 
+    /// The inspection rules in force and their version: the latest saved edition,
+    /// else the shipped defaults (version 1).
+    pub async fn inspection_rules(&self) -> Result<(i64, InspectionRules), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        current_rules(&mut conn).await
+    }
+
+    /// Saves checked rules as the next version; returns its number.
+    pub async fn save_inspection_rules(
+        &self,
+        actor: &Actor,
+        rules: &InspectionRules,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        rules
+            .validate()
+            .map_err(|e| StoreError::invalid("rules", e))?;
+        let json =
+            serde_json::to_value(rules).map_err(|e| StoreError::Unsupported(e.to_string()))?;
+        let mut tx = self.begin_write().await?;
+        let version =
+            insert_edition(&mut tx, Edition::Rules, &json.to_string(), actor, now).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "inspection.rules",
+                object_type: "inspection_rules",
+                object_id: version.to_string(),
+                detail: json,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
     /// Stores a call's transcript (replacing an earlier one) and, when the call has
     /// ended, inspects it in the same transaction. Returns the inspection made.
+    /// (A call that ends later is inspected when its end is recorded.)
     pub async fn attach_transcript(
         &self,
         actor: &Actor,
         contact_id: i64,
         format: &str,
         transcript: &Transcript,
-        rules: &InspectionRules,
         now: Timestamp,
     ) -> Result<Option<StoredInspection>, StoreError> {
         let mut tx = self.begin_write().await?;
+        // Locked, so a hang-up recorded at the same moment either sees this
+        // transcript or is seen by it: the call is inspected exactly once.
+        crate::contacts::lock_contact(&mut tx, self.backend(), contact_id).await?;
         let contact = load_contact(&mut tx, contact_id).await?;
         let turns = serde_json::to_string(&transcript.turns)
             .map_err(|e| StoreError::Unsupported(e.to_string()))?;
@@ -198,31 +233,7 @@ impl Store {
         )
         .await?;
         let inspection = if contact.end_at.is_some() {
-            let facts = match &contact.call_id {
-                Some(call_id) => {
-                    let timeline = call_timeline(&mut tx, call_id).await?;
-                    let direction = match contact.direction {
-                        ContactDirection::Inbound => Direction::Inbound,
-                        ContactDirection::Outbound => Direction::Outbound,
-                    };
-                    Some(CallFacts::from_timeline(&timeline, direction))
-                }
-                None => None,
-            };
-            let book = current_phrasebook(&mut tx).await?;
-            let result = inspect(Some(transcript), facts.as_ref(), &book, rules);
-            Some(
-                insert_inspection(
-                    &mut tx,
-                    contact_id,
-                    contact.agent_id,
-                    i64::from(book.version),
-                    "automatic",
-                    &result,
-                    now,
-                )
-                .await?,
-            )
+            Some(inspect_contact(&mut tx, &contact, Some(transcript), "automatic", now).await?)
         } else {
             None
         };
@@ -230,20 +241,45 @@ impl Store {
         Ok(inspection)
     }
 
+    /// Inspects a contact again, on demand, with the phrasebook and rules in force
+    /// now (after either changed, or for a call without a transcript: its timings
+    /// alone). The earlier inspections stay.
+    pub async fn reinspect(
+        &self,
+        actor: &Actor,
+        contact_id: i64,
+        now: Timestamp,
+    ) -> Result<StoredInspection, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let contact = load_contact(&mut tx, contact_id).await?;
+        if contact.end_at.is_none() {
+            return Err(StoreError::Conflict(
+                "the call has not ended; it is inspected when it ends".into(),
+            ));
+        }
+        let transcript = load_transcript(&mut tx, contact_id).await?;
+        let made =
+            inspect_contact(&mut tx, &contact, transcript.as_ref(), "on_demand", now).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "inspection.run",
+                object_type: "contact",
+                object_id: contact_id.to_string(),
+                detail: json!({ "inspection": made.id, "score": made.result.score }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(made)
+    }
+
     /// A contact's transcript, if one was stored.
     pub async fn transcript(&self, contact_id: i64) -> Result<Option<Transcript>, StoreError> {
-        let turns: Option<String> =
-            sqlx::query_scalar("SELECT turns FROM call_transcripts WHERE contact_id = $1")
-                .bind(contact_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        turns
-            .map(|t| {
-                serde_json::from_str(&t)
-                    .map(|turns| Transcript { turns })
-                    .map_err(|e| StoreError::Unsupported(format!("stored transcript: {e}")))
-            })
-            .transpose()
+        let mut conn = self.pool.acquire().await?;
+        load_transcript(&mut conn, contact_id).await
     }
 
     pub async fn get_inspection(&self, id: i64) -> Result<StoredInspection, StoreError> {
@@ -366,6 +402,171 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The versioned settings of inspection.
+#[derive(Clone, Copy)]
+enum Edition {
+    Phrasebook,
+    Rules,
+}
+
+/// Stores the next edition (version 1 is the shipped one of every center, so the
+/// first save is 2); returns its version.
+async fn insert_edition(
+    conn: &mut AnyConnection,
+    edition: Edition,
+    json: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let (latest, insert) = match edition {
+        Edition::Phrasebook => (
+            "SELECT MAX(version) FROM phrasebooks",
+            "INSERT INTO phrasebooks (version, source, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        ),
+        Edition::Rules => (
+            "SELECT MAX(version) FROM inspection_rules",
+            "INSERT INTO inspection_rules (version, rules, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        ),
+    };
+    let latest: Option<i64> = sqlx::query_scalar(latest).fetch_one(&mut *conn).await?;
+    let version = latest.unwrap_or(1) + 1;
+    sqlx::query(insert)
+        .bind(version)
+        .bind(json)
+        .bind(actor.label())
+        .bind(ms(now))
+        .execute(&mut *conn)
+        .await?;
+    Ok(version)
+}
+
+async fn load_transcript(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+) -> Result<Option<Transcript>, StoreError> {
+    let turns: Option<String> =
+        sqlx::query_scalar("SELECT turns FROM call_transcripts WHERE contact_id = $1")
+            .bind(contact_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    turns
+        .map(|t| {
+            serde_json::from_str(&t)
+                .map(|turns| Transcript { turns })
+                .map_err(|e| StoreError::Unsupported(format!("stored transcript: {e}")))
+        })
+        .transpose()
+}
+
+async fn current_rules(conn: &mut AnyConnection) -> Result<(i64, InspectionRules), StoreError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT version, rules FROM inspection_rules ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        None => Ok((1, InspectionRules::default())),
+        Some((version, raw)) => serde_json::from_str(&raw)
+            .map(|rules| (version, rules))
+            .map_err(|e| StoreError::Unsupported(format!("stored inspection rules: {e}"))),
+    }
+}
+
+/// What the call's records say: the telephony events of a reported call, else the
+/// times of a contact entered by hand; for a campaign's call also the calling
+/// window's verdict at its start and the campaign's planned length.
+async fn call_facts(
+    conn: &mut AnyConnection,
+    contact: &Contact,
+) -> Result<Option<CallFacts>, StoreError> {
+    let direction = match contact.direction {
+        ContactDirection::Inbound => Direction::Inbound,
+        ContactDirection::Outbound => Direction::Outbound,
+    };
+    let mut facts = match &contact.call_id {
+        Some(call_id) => {
+            let timeline = call_timeline(&mut *conn, call_id).await?;
+            CallFacts::from_timeline(&timeline, direction)
+        }
+        None if contact.channel == Channel::Phone => {
+            let talk = match (contact.answer_at.or(contact.ring_at), contact.end_at) {
+                (Some(from), Some(to)) => u64::try_from(to.duration_since(from).as_millis()).ok(),
+                _ => None,
+            };
+            CallFacts {
+                direction: Some(direction),
+                talk_ms: talk,
+                hung_up_by: contact.hung_up_by.and_then(|p| match p {
+                    Party::Customer => Some(Speaker::Customer),
+                    Party::Agent => Some(Speaker::Agent),
+                    _ => None,
+                }),
+                ..CallFacts::default()
+            }
+        }
+        None => return Ok(None),
+    };
+    if direction == Direction::Outbound {
+        let row: Option<(Option<String>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT a.calling_window, a.local_start, c.planned_minutes FROM campaign_attempts a \
+             JOIN campaigns c ON c.id = a.campaign_id WHERE a.contact_id = $1 ORDER BY a.id DESC LIMIT 1",
+        )
+        .bind(contact.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((window, local_start, planned_minutes)) = row {
+            facts.planned = true;
+            facts.planned_secs = u32::try_from(planned_minutes.saturating_mul(60)).ok();
+            match window.as_deref() {
+                None => {}
+                Some("inside") => facts.inside_calling_window = Some(true),
+                Some(why) => {
+                    facts.inside_calling_window = Some(false);
+                    facts.window_refusal = Some((why.to_owned(), local_start.unwrap_or_default()));
+                }
+            }
+        }
+    }
+    Ok(Some(facts))
+}
+
+/// Inspects a call with the phrasebook and rules in force and stores the result.
+pub(crate) async fn inspect_contact(
+    conn: &mut AnyConnection,
+    contact: &Contact,
+    transcript: Option<&Transcript>,
+    origin: &str,
+    now: Timestamp,
+) -> Result<StoredInspection, StoreError> {
+    let facts = call_facts(&mut *conn, contact).await?;
+    let book = current_phrasebook(&mut *conn).await?;
+    let (_, rules) = current_rules(&mut *conn).await?;
+    let result = inspect(transcript, facts.as_ref(), &book, &rules);
+    insert_inspection(
+        conn,
+        contact.id,
+        contact.agent_id,
+        i64::from(book.version),
+        origin,
+        &result,
+        now,
+    )
+    .await
+}
+
+/// A call just ended: inspect it if its transcript is already here.
+pub(crate) async fn inspect_on_end(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(transcript) = load_transcript(&mut *conn, contact_id).await? else {
+        return Ok(());
+    };
+    let contact = load_contact(&mut *conn, contact_id).await?;
+    inspect_contact(conn, &contact, Some(&transcript), "automatic", now).await?;
+    Ok(())
 }
 
 async fn insert_inspection(

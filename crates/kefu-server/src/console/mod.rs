@@ -12,6 +12,7 @@ pub(crate) mod i18n;
 mod incidents;
 mod inspections;
 mod pages;
+mod phrasebook;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -49,6 +50,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/assessment", get(assessment::page))
         .route("/console/inspections", get(inspections::queue))
         .route("/console/inspections/{id}", get(inspections::detail))
+        .route("/console/phrasebook", get(phrasebook::page))
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
@@ -174,7 +176,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 9] = [
+        let items: [(&str, &str, &str, Permission); 10] = [
             (
                 "desk",
                 "/console/desk",
@@ -228,6 +230,12 @@ impl Viewer {
                 "/console/assessment",
                 "nav.assessment",
                 Permission::ViolationRead,
+            ),
+            (
+                "phrasebook",
+                "/console/phrasebook",
+                "nav.phrasebook",
+                Permission::PhrasebookRead,
             ),
         ];
         Chrome {

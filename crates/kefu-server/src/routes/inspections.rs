@@ -6,7 +6,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use kefu_domain::inspection::{Inspection, Verdict, inspect, is_call_json, parse_call_json};
+use kefu_domain::inspection::{
+    Inspection, InspectionRules, Verdict, inspect, is_call_json, parse_call_json,
+};
 use kefu_domain::phrasebook::{Phrasebook, SITUATIONS};
 use kefu_domain::transcript::{self, Format, Transcript};
 use kefu_store::inspections::{InspectionFilter, Review, StoredInspection, final_score};
@@ -27,7 +29,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_inspections))
         .routes(routes!(get_inspection))
         .routes(routes!(review_inspection))
+        .routes(routes!(reinspect))
         .routes(routes!(get_phrasebook, put_phrasebook))
+        .routes(routes!(get_rules, put_rules))
         .routes(routes!(suggest_phrase))
 }
 
@@ -105,14 +109,7 @@ async fn attach_transcript(
     };
     let made = state
         .store
-        .attach_transcript(
-            &who.actor(),
-            id,
-            code,
-            &parsed,
-            &state.config.inspection,
-            state.clock.now(),
-        )
+        .attach_transcript(&who.actor(), id, code, &parsed, state.clock.now())
         .await
         .map_err(or_not_found("contact"))?;
     Ok((
@@ -134,6 +131,7 @@ async fn preview_inspection(
     ApiJson(input): ApiJson<TranscriptInput>,
 ) -> ApiResult<Json<Inspection>> {
     let book = state.store.phrasebook().await?;
+    let (_, rules) = state.store.inspection_rules().await?;
     let (transcript, facts) = if input.format == "json" && is_call_json(&input.text) {
         let (t, f) =
             parse_call_json(&input.text).map_err(|e| ApiError::invalid("text", e.to_string()))?;
@@ -145,8 +143,27 @@ async fn preview_inspection(
         transcript.as_ref(),
         facts.as_ref(),
         &book,
-        &state.config.inspection,
+        &rules,
     )))
+}
+
+/// Inspects a call again with the phrasebook and rules in force now (after either
+/// changed, or a call without a transcript on its timings alone); the earlier
+/// inspections stay.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/inspections", tag = "inspection",
+    params(("id" = i64, Path)), security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = InspectionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn reinspect(
+    who: Authorized<perm::InspectionReview>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<(StatusCode, Json<InspectionView>)> {
+    let made = state
+        .store
+        .reinspect(&who.actor(), id, state.clock.now())
+        .await
+        .map_err(or_not_found("contact"))?;
+    Ok((StatusCode::CREATED, Json(made.into())))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -409,6 +426,61 @@ async fn put_phrasebook(
         version: saved.version,
         edition: saved.to_json(),
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RulesView {
+    /// 1: the shipped defaults; each saved edit is the next version.
+    version: i64,
+    /// Thresholds, the pass score and each rule's switch and points.
+    #[schema(value_type = Object)]
+    rules: InspectionRules,
+}
+
+/// The inspection rules in force.
+#[utoipa::path(get, path = "/api/v1/inspection-rules", tag = "inspection",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = RulesView)))]
+async fn get_rules(
+    _who: Authorized<perm::PhrasebookRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<RulesView>> {
+    let (version, rules) = state.store.inspection_rules().await?;
+    Ok(Json(RulesView { version, rules }))
+}
+
+/// Saves edited inspection rules as the next version (every field optional: the
+/// shipped default stands for one left out); wrong rules are refused whole.
+/// Later inspections use them; earlier results stay as computed.
+#[utoipa::path(put, path = "/api/v1/inspection-rules", tag = "inspection", request_body = Object,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = RulesView), (status = 422, body = ErrorBody)))]
+async fn put_rules(
+    who: Authorized<perm::PhrasebookManage>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<RulesView>> {
+    let rules = parse_rules(body)?;
+    let version = state
+        .store
+        .save_inspection_rules(&who.actor(), &rules, state.clock.now())
+        .await?;
+    Ok(Json(RulesView { version, rules }))
+}
+
+/// Rules from JSON; a rule missing from `rules` keeps its default setting.
+pub(crate) fn parse_rules(body: serde_json::Value) -> ApiResult<InspectionRules> {
+    if !body.is_object() {
+        return Err(ApiError::invalid("rules", "must be an object of settings"));
+    }
+    let mut rules: InspectionRules =
+        serde_json::from_value(body).map_err(|e| ApiError::invalid("rules", e.to_string()))?;
+    for (rule, setting) in InspectionRules::default().rules {
+        rules.rules.entry(rule).or_insert(setting);
+    }
+    rules
+        .validate()
+        .map_err(|e| ApiError::invalid("rules", e))?;
+    Ok(rules)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
