@@ -107,10 +107,11 @@ impl Role {
             // Emergencies: the manager records and steers them, agents call.
             IncidentManage => matches!(self, Manager),
             IncidentRead | IncidentCall => matches!(self, Agent | Manager),
-            // Quality inspection: the manager reads, reviews and edits the
-            // phrasebook; agents read the phrasebook (their desk shows it).
-            InspectionRead | InspectionReview | PhrasebookManage => matches!(self, Manager),
-            PhrasebookRead => matches!(self, Agent | Manager),
+            // Quality inspection: the manager reviews and edits the phrasebook and
+            // rules; agents read the phrasebook (their desk shows it) and their own
+            // inspections (scoped by the handlers), the manager everyone's.
+            InspectionReview | PhrasebookManage => matches!(self, Manager),
+            InspectionRead | PhrasebookRead => matches!(self, Agent | Manager),
             // Assessment: the manager records and decides; agents see and appeal
             // their own.
             ViolationManage => matches!(self, Manager),

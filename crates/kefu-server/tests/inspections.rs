@@ -123,8 +123,13 @@ async fn completed_calls_are_inspected_and_reviewed(db: &TestDb) {
         .await;
     assert_eq!(status, StatusCode::OK, "{queue}");
     assert_eq!(queue[0]["id"], id);
-    let (status, _) = app.get("/api/v1/inspections", Role::Agent).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Agents see their own calls' inspections only; this call was nobody's.
+    let (status, own) = app.get("/api/v1/inspections", Role::Agent).await;
+    assert_eq!((status, own), (StatusCode::OK, json!([])));
+    let (status, _) = app
+        .get(&format!("/api/v1/inspections/{id}"), Role::Agent)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A reviewer confirms one item and overrides another; both verdicts are kept.
     let reviews = format!("/api/v1/inspections/{id}/reviews");
@@ -738,13 +743,22 @@ async fn rules_are_edited_and_calls_inspected_when_they_end(db: &TestDb) {
     assert_eq!(r["rules"]["silence_secs"], 6);
 
     // The transcript arrives while the call is on: nothing to inspect yet.
+    let (status, seat) = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/seat",
+            Some(app.token(Role::Agent)),
+            Some(json!({ "extension": "8001" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seat}");
     let ring = event(
         &app,
         "end-1",
         0,
         "ringing",
         0,
-        json!({ "caller": "13905312468" }),
+        json!({ "caller": "13905312468", "extension": "8001" }),
     )
     .await;
     let contact = ring["contact_id"].as_i64().unwrap();
@@ -806,6 +820,30 @@ async fn rules_are_edited_and_calls_inspected_when_they_end(db: &TestDb) {
     );
     assert_eq!(verdict("customer_hangs_up_first").0, "pass");
     assert_eq!(d["inspection"]["origin"], "automatic");
+    // The agent on the call sees it, in the API and the console.
+    let (_, own) = app.get("/api/v1/inspections", Role::Agent).await;
+    assert_eq!(own[0]["id"], made[0]["id"], "{own}");
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/inspections/{}", made[0]["id"]),
+            Role::Agent,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let req = axum::http::Request::builder()
+        .uri("/console/inspections")
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(Role::Agent)),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, _, html) = app.send(req).await;
+    let html = String::from_utf8(html).unwrap();
+    assert!(
+        html.contains(&format!("/console/inspections/{}", made[0]["id"])),
+        "{html}"
+    );
     // The hang-up repeated by the telephony system inspects nothing twice.
     event(
         &app,

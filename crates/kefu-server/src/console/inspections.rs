@@ -52,8 +52,16 @@ pub(crate) async fn queue(
         return r;
     }
     let t = viewer.t;
-    let failed_only = q.show.as_deref() != Some("all");
+    // Reviewers work the queue of failed, unreviewed calls; agents see all their
+    // own calls' results.
+    let reviewer = viewer.may(Permission::InspectionReview);
+    let failed_only = match q.show.as_deref() {
+        Some("all") => false,
+        Some(_) => true,
+        None => reviewer,
+    };
     let filter = InspectionFilter {
+        agent_id: (!reviewer).then_some(viewer.principal.staff.id.0),
         passed: failed_only.then_some(false),
         reviewed: failed_only.then_some(false),
         limit: 100,
@@ -180,9 +188,11 @@ pub(crate) async fn detail(
         return r;
     }
     let t = viewer.t;
+    let reviewer = viewer.may(Permission::InspectionReview);
     let inspection = match state.store.get_inspection(id).await {
-        Ok(i) => i,
-        Err(kefu_store::StoreError::NotFound) => {
+        // Agents see their own calls' inspections only.
+        Ok(i) if reviewer || i.agent_id == Some(viewer.principal.staff.id.0) => i,
+        Ok(_) | Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
         Err(e) => return crate::error::ApiError::from(e).into_response(),
@@ -295,7 +305,7 @@ pub(crate) async fn detail(
                 )
             })
             .collect(),
-        may_review: viewer.may(Permission::InspectionReview),
+        may_review: reviewer,
     })
 }
 

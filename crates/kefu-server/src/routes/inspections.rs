@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use kefu_domain::Permission;
 use kefu_domain::inspection::{
     Inspection, InspectionRules, Verdict, inspect, is_call_json, parse_call_json,
 };
@@ -18,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Authorized, perm};
+use crate::auth::{Authorized, Principal, perm};
 use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -195,7 +196,7 @@ pub(crate) struct QueueRow {
     security(("session" = []), ("bearer" = [])),
     responses((status = 200, body = Vec<QueueRow>), (status = 422, body = ErrorBody)))]
 async fn list_inspections(
-    _who: Authorized<perm::InspectionRead>,
+    who: Authorized<perm::InspectionRead>,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<QueueQuery>,
 ) -> ApiResult<Json<Vec<QueueRow>>> {
@@ -206,7 +207,11 @@ async fn list_inspections(
     let rows = state
         .store
         .list_inspections(&InspectionFilter {
-            agent_id: q.agent_id,
+            agent_id: if who.role().permits(Permission::InspectionReview) {
+                q.agent_id
+            } else {
+                Some(who.principal.staff.id.0)
+            },
             passed: q.passed,
             reviewed: q.reviewed,
             before: q.before,
@@ -265,12 +270,18 @@ pub(crate) struct InspectionDetail {
     transcript: Option<Transcript>,
 }
 
-async fn detail(state: &AppState, id: i64) -> ApiResult<InspectionDetail> {
+/// An inspection with its reviews; agents only see their own calls'.
+async fn detail(state: &AppState, who: &Principal, id: i64) -> ApiResult<InspectionDetail> {
     let inspection = state
         .store
         .get_inspection(id)
         .await
         .map_err(or_not_found("inspection"))?;
+    if !who.role().permits(Permission::InspectionReview)
+        && inspection.agent_id != Some(who.staff.id.0)
+    {
+        return Err(ApiError::from(kefu_store::StoreError::NotFound));
+    }
     let reviews = state.store.inspection_reviews(id).await?;
     let transcript = state.store.transcript(inspection.contact_id).await?;
     Ok(InspectionDetail {
@@ -286,11 +297,11 @@ async fn detail(state: &AppState, id: i64) -> ApiResult<InspectionDetail> {
     security(("session" = []), ("bearer" = [])),
     responses((status = 200, body = InspectionDetail), (status = 404, body = ErrorBody)))]
 async fn get_inspection(
-    _who: Authorized<perm::InspectionRead>,
+    who: Authorized<perm::InspectionRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<InspectionDetail>> {
-    Ok(Json(detail(&state, id).await?))
+    Ok(Json(detail(&state, &who.principal, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -381,7 +392,7 @@ async fn review_inspection(
         .review_inspection(&who.actor(), id, &verdicts, state.clock.now())
         .await
         .map_err(or_not_found("inspection"))?;
-    Ok(Json(detail(&state, id).await?))
+    Ok(Json(detail(&state, &who.principal, id).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
