@@ -111,6 +111,25 @@ impl InspectionRules {
         })
     }
 
+    /// Fills in the default setting of every rule the rules leave out (an edit
+    /// names only what it changes).
+    pub fn completed(mut self) -> InspectionRules {
+        for (rule, setting) in InspectionRules::default().rules {
+            self.rules.entry(rule).or_insert(setting);
+        }
+        self
+    }
+
+    /// Rules from a TOML file (the fields of this struct; the defaults stand for
+    /// those left out), checked.
+    pub fn parse_toml(text: &str) -> Result<InspectionRules, String> {
+        let rules: InspectionRules = toml::from_str(text)
+            .map_err(|e| e.to_string().lines().collect::<Vec<_>>().join(" "))?;
+        let rules = rules.completed();
+        rules.validate()?;
+        Ok(rules)
+    }
+
     /// Checks the numbers make sense; says which does not.
     pub fn validate(&self) -> Result<(), String> {
         let ranges = [
@@ -1054,6 +1073,26 @@ mod tests {
         assert!(r.passed);
         assert_eq!(r.item("answer_speed").unwrap().verdict, Verdict::Skipped);
         assert_eq!(r.item("answer_speed").unwrap().note, NO_EVENTS);
+    }
+
+    #[test]
+    fn rules_files_name_only_what_they_change() {
+        let rules = InspectionRules::parse_toml(
+            "answer_within_secs = 20\n[rules.speaking_rate]\nenabled = false\npoints = 0\n",
+        )
+        .unwrap();
+        assert_eq!(rules.answer_within_secs, 20);
+        assert!(!rules.setting("speaking_rate").enabled);
+        assert_eq!(rules.rules.len(), RULES.len());
+        assert_eq!(rules.setting("closing").points, 10);
+        for bad in [
+            "answer_within_secs = 0",
+            "answer_within = 20",
+            "[rules.smile]\nenabled = true\npoints = 1",
+            "pass_score = \"high\"",
+        ] {
+            assert!(InspectionRules::parse_toml(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

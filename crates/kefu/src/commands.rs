@@ -54,7 +54,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             file,
             json,
             phrasebook,
-        } => crate::inspect::run(&file, json, phrasebook.as_deref()),
+            rules,
+        } => crate::inspect::run(&file, json, phrasebook.as_deref(), rules.as_deref()),
         Command::Migrate => {
             let (known, applied) = store.migration_status().await?;
             println!(

@@ -99,7 +99,12 @@ fn print(file: &Path, result: &Inspection, has_facts: bool, rules: &InspectionRu
     }
 }
 
-pub fn run(file: &Path, json: bool, phrasebook: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    file: &Path,
+    json: bool,
+    phrasebook: Option<&Path>,
+    rules: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let book = match phrasebook {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -109,7 +114,15 @@ pub fn run(file: &Path, json: bool, phrasebook: Option<&Path>) -> anyhow::Result
         None => Phrasebook::default_cn(),
     };
     let (transcript, facts) = read(file)?;
-    let rules = InspectionRules::default();
+    let rules = match rules {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            InspectionRules::parse_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => InspectionRules::default(),
+    };
     let result = inspect(transcript.as_ref(), facts.as_ref(), &book, &rules);
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);

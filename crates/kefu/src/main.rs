@@ -64,6 +64,10 @@ enum Command {
         /// A phrasebook edition (TOML) instead of the shipped one.
         #[arg(long)]
         phrasebook: Option<PathBuf>,
+        /// Inspection rules (TOML: thresholds and `[rules.NAME]` enabled/points;
+        /// what is left out keeps its default).
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
     /// Run only the incident notice dispatcher (no HTTP), e.g. as its own process
     /// beside the servers; it resumes where any stopped dispatcher left off.
@@ -253,9 +257,10 @@ fn main() -> ExitCode {
         file,
         json,
         phrasebook,
+        rules,
     } = &cli.command
     {
-        return match inspect::run(file, *json, phrasebook.as_deref()) {
+        return match inspect::run(file, *json, phrasebook.as_deref(), rules.as_deref()) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e:#}");

@@ -700,6 +700,34 @@ fn inspect_prints_itemised_results_and_refuses_malformed_files() {
         .collect();
     assert_eq!(failed, vec!["answer_speed", "customer_hangs_up_first"]);
     assert_eq!(result["score"], 90);
+    // The center's rules: 30 s to answer, who hangs up first not checked.
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "answer_within_secs = 30\n[rules.customer_hangs_up_first]\nenabled = false\npoints = 5\n",
+    )
+    .unwrap();
+    let out = kefu(
+        dir.path(),
+        &["inspect", "--json", "--rules", "rules.toml", "call.json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["score"], 100, "{result}");
+    std::fs::write(
+        dir.path().join("bad-rules.toml"),
+        "answer_within_secs = 0\n",
+    )
+    .unwrap();
+    let out = kefu(
+        dir.path(),
+        &["inspect", "--rules", "bad-rules.toml", "call.json"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("answer_within_secs"),
+        "{}",
+        stderr(&out)
+    );
     // Malformed files are refused with the line.
     for (name, body, needle) in [
         (

@@ -483,11 +483,9 @@ pub(crate) fn parse_rules(body: serde_json::Value) -> ApiResult<InspectionRules>
     if !body.is_object() {
         return Err(ApiError::invalid("rules", "must be an object of settings"));
     }
-    let mut rules: InspectionRules =
-        serde_json::from_value(body).map_err(|e| ApiError::invalid("rules", e.to_string()))?;
-    for (rule, setting) in InspectionRules::default().rules {
-        rules.rules.entry(rule).or_insert(setting);
-    }
+    let rules = serde_json::from_value::<InspectionRules>(body)
+        .map_err(|e| ApiError::invalid("rules", e.to_string()))?
+        .completed();
     rules
         .validate()
         .map_err(|e| ApiError::invalid("rules", e))?;
