@@ -885,6 +885,23 @@ async fn rules_are_edited_and_calls_inspected_when_they_end(db: &TestDb) {
     assert_eq!(both.len(), 2);
     assert_eq!(both[1]["id"], made[0]["id"]);
 
+    // The manager's assessment page lists every agent's figures; the agent's own
+    // page does not list the team.
+    for (role, team) in [(Role::Manager, true), (Role::Agent, false)] {
+        let req = axum::http::Request::builder()
+            .uri("/console/assessment")
+            .header("authorization", format!("Bearer {}", app.token(role)))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (status, _, html) = app.send(req).await;
+        let html = String::from_utf8(html).unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            html.contains("<td>测试 KF1001</td><td>1</td>"),
+            team,
+            "{role:?}: {html}"
+        );
+    }
     // The console page: everyone who may read sees it; only managers edit.
     for (role, editable) in [(Role::Manager, true), (Role::Agent, false)] {
         let req = axum::http::Request::builder()

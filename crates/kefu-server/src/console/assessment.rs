@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use kefu_domain::Permission;
-use kefu_domain::assessment::ViolationStatus;
+use kefu_domain::assessment::{Scorecard, ViolationStatus};
 
 use super::i18n::Catalog;
 use super::pages::local;
@@ -35,7 +35,70 @@ struct AssessmentPage {
     signed_in: bool,
     shifts: Vec<(String, String, String, String)>,
     card: Vec<(String, String)>,
+    /// Managers: every active agent's figures, one row each.
+    team: Vec<(String, Vec<String>)>,
     violations: Vec<ViolationRow>,
+}
+
+/// A scorecard's figures in the order the page lists them.
+fn figures(card: &Scorecard) -> Vec<(&'static str, String)> {
+    vec![
+        ("calls", card.calls.to_string()),
+        (
+            "handling",
+            card.average_handling_secs
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into()),
+        ),
+        ("fcr", pct(card.first_call_resolution)),
+        ("deadlines", pct(card.deadline_compliance)),
+        (
+            "satisfaction",
+            card.satisfaction
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "inspection",
+            card.inspection_score
+                .map(|s| format!("{s:.0}"))
+                .unwrap_or_else(|| "—".into()),
+        ),
+        ("complaints", card.complaints_against.to_string()),
+        ("violations", card.violations.to_string()),
+        ("penalties", card.penalties.to_string()),
+    ]
+}
+
+/// The team's scorecards over the period, for a manager.
+async fn team(
+    state: &AppState,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+) -> Result<Vec<(String, Vec<String>)>, kefu_store::StoreError> {
+    let agents = state
+        .store
+        .list_staff(
+            &kefu_store::staff::StaffFilter {
+                role: Some(kefu_domain::Role::Agent),
+                active: Some(true),
+                ..Default::default()
+            },
+            kefu_store::PageRequest {
+                offset: 0,
+                limit: kefu_store::PageRequest::MAX_LIMIT,
+            },
+        )
+        .await?;
+    let mut rows = Vec::with_capacity(agents.items.len());
+    for agent in agents.items {
+        let card = state.store.scorecard(agent.id.0, from, to).await?;
+        rows.push((
+            format!("{} {}", agent.name, agent.staff_no),
+            figures(&card).into_iter().map(|(_, v)| v).collect(),
+        ));
+    }
+    Ok(rows)
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -71,6 +134,14 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
         Ok(c) => c,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
+    let team = if manager {
+        match team(&state, month_ago, tomorrow).await {
+            Ok(t) => t,
+            Err(e) => return crate::error::ApiError::from(e).into_response(),
+        }
+    } else {
+        Vec::new()
+    };
     let violations = match state
         .store
         .list_violations((!manager).then_some(me), None, 100)
@@ -97,32 +168,11 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
                 )
             })
             .collect(),
-        card: vec![
-            figure("calls", card.calls.to_string()),
-            figure(
-                "handling",
-                card.average_handling_secs
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "—".into()),
-            ),
-            figure("fcr", pct(card.first_call_resolution)),
-            figure("deadlines", pct(card.deadline_compliance)),
-            figure(
-                "satisfaction",
-                card.satisfaction
-                    .map(|s| format!("{s:.1}"))
-                    .unwrap_or_else(|| "—".into()),
-            ),
-            figure(
-                "inspection",
-                card.inspection_score
-                    .map(|s| format!("{s:.0}"))
-                    .unwrap_or_else(|| "—".into()),
-            ),
-            figure("complaints", card.complaints_against.to_string()),
-            figure("violations", card.violations.to_string()),
-            figure("penalties", card.penalties.to_string()),
-        ],
+        card: figures(&card)
+            .into_iter()
+            .map(|(key, value)| figure(key, value))
+            .collect(),
+        team,
         violations: violations
             .into_iter()
             .map(|v| ViolationRow {
