@@ -118,6 +118,10 @@ impl Role {
             ViolationRead => matches!(self, Agent | Manager),
             // The call-center floor signs in and out and reads the handover notes.
             ShiftWork => matches!(self, Agent | Manager),
+            // The knowledge base: everyone who serves customers reads and searches
+            // it (drafts only editors); the manager writes it.
+            KnowledgeRead => matches!(self, Agent | Handler | Manager),
+            KnowledgeManage => matches!(self, Manager),
         }
     }
 }
@@ -222,10 +226,14 @@ pub enum Permission {
     ViolationRead,
     /// Signing in and out of shifts and reading the handover notes.
     ShiftWork,
+    /// Reading published knowledge articles and searching.
+    KnowledgeRead,
+    /// Writing articles, reading drafts and archived ones.
+    KnowledgeManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 45] = [
+    pub const ALL: [Permission; 47] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -271,6 +279,8 @@ impl Permission {
         Permission::ViolationManage,
         Permission::ViolationRead,
         Permission::ShiftWork,
+        Permission::KnowledgeRead,
+        Permission::KnowledgeManage,
     ];
 }
 

@@ -16,6 +16,7 @@ pub mod greeting;
 pub mod ids;
 pub mod incident;
 pub mod inspection;
+pub mod knowledge;
 pub mod lockout;
 pub mod money;
 pub mod phone;

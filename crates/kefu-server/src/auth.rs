@@ -262,6 +262,8 @@ pub mod perm {
         ViolationManage,
         ViolationRead,
         ShiftWork,
+        KnowledgeRead,
+        KnowledgeManage,
     );
 }
 

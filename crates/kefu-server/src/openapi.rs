@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         (name = "incidents", description = "Emergency incidents 紧急事故: affected customers, notification, lists"),
         (name = "inspection", description = "Service language and quality inspection 质检: transcripts, inspections, reviews, phrasebook"),
         (name = "assessment", description = "Assessment 考核: violations, penalties, appeals"),
+        (name = "knowledge", description = "Knowledge base 咨询库: articles, versions, search"),
     )
 )]
 pub struct ApiDoc;

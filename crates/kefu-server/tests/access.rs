@@ -26,6 +26,8 @@ const CALL_STAFF: &[&str] = &["agent", "manager"];
 const TELEPHONY: &[&str] = &["agent", "manager", "admin"];
 /// Work orders: agents open them, departments handle them, the manager oversees.
 const WORK_ORDER_STAFF: &[&str] = &["agent", "handler", "manager"];
+/// Everyone who serves customers reads the knowledge base and searches.
+const KNOWLEDGE_READERS: &[&str] = &["agent", "handler", "manager"];
 
 /// The access contract, written out independently of the code that enforces it.
 /// Adding an endpoint without a row here fails the test.
@@ -120,6 +122,17 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("PUT", "/api/v1/phrasebook"), MANAGER),
         (("POST", "/api/v1/contacts/{id}/inspections"), MANAGER),
         (("GET", "/api/v1/inspection-rules"), CALL_STAFF),
+        (("GET", "/api/v1/knowledge/articles"), KNOWLEDGE_READERS),
+        (("POST", "/api/v1/knowledge/articles"), MANAGER),
+        (
+            ("GET", "/api/v1/knowledge/articles/{id}"),
+            KNOWLEDGE_READERS,
+        ),
+        (("PUT", "/api/v1/knowledge/articles/{id}"), MANAGER),
+        (("GET", "/api/v1/knowledge/articles/{id}/versions"), MANAGER),
+        (("GET", "/api/v1/knowledge/articles/{id}/diff"), MANAGER),
+        (("GET", "/api/v1/knowledge/categories"), KNOWLEDGE_READERS),
+        (("GET", "/api/v1/search"), KNOWLEDGE_READERS),
         (("PUT", "/api/v1/inspection-rules"), MANAGER),
         (("GET", "/api/v1/phrasebook/suggest"), CALL_STAFF),
         (("GET", "/api/v1/violations"), CALL_STAFF),

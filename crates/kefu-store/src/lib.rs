@@ -22,6 +22,7 @@ mod error;
 pub mod import;
 pub mod incidents;
 pub mod inspections;
+pub mod knowledge;
 mod notify;
 pub mod reports;
 pub mod search;

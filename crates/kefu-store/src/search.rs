@@ -25,11 +25,57 @@ pub fn warm_up() {
 /// The words of `text` for indexing: search-mode segmentation (long words also
 /// yield their parts), lower-cased, without punctuation or spaces.
 pub fn index_words(text: &str) -> Vec<String> {
-    JIEBA
+    let mut out = Vec::new();
+    for word in JIEBA
         .cut_for_search(text, true)
         .into_iter()
         .filter_map(|t| normalise_word(t.word))
+    {
+        let grams = digit_grams(&word);
+        out.push(word);
+        out.extend(grams);
+    }
+    out
+}
+
+/// A run of digits longer than three is also indexed as its overlapping three-digit
+/// pieces, in order, so any part of a phone number or code can be found: the query
+/// 5678 is the phrase "567 678", which matches those pieces side by side.
+fn digit_grams(word: &str) -> Vec<String> {
+    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
+    (0..=word.len() - 3)
+        .map(|i| word[i..i + 3].to_owned())
         .collect()
+}
+
+/// One term of a query: a word, or a phrase of digit pieces (a partial number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    Word(String),
+    Digits(Vec<String>),
+}
+
+/// The terms of a query: its words, digit runs of three or more as the phrase of
+/// their pieces (a shorter run is a word of its own).
+pub fn query_terms(text: &str) -> Vec<Term> {
+    let mut terms: Vec<Term> = Vec::new();
+    for word in query_words(text) {
+        let term = if word.len() >= 3 && word.bytes().all(|b| b.is_ascii_digit()) {
+            if word.len() == 3 {
+                Term::Word(word)
+            } else {
+                Term::Digits(digit_grams(&word))
+            }
+        } else {
+            Term::Word(word)
+        };
+        if !terms.contains(&term) {
+            terms.push(term);
+        }
+    }
+    terms
 }
 
 /// The words of a query: plain segmentation, so a query word must match an indexed
@@ -83,16 +129,69 @@ fn tsvector_literal(title: &[String], body: &[String]) -> String {
     out
 }
 
-/// A hit: which document, and its relevance (higher is better).
+/// What search filters a document on, written with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DocMeta<'a> {
+    /// An article's status, a work order's state.
+    pub state: Option<&'a str>,
+    pub department_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    /// The document's date (milliseconds), for date ranges.
+    pub at: Option<i64>,
+}
+
+/// A hit: which document, its relevance (higher is better), and where the query
+/// words stand in its title and text.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
     pub doc_kind: String,
     pub doc_id: i64,
     pub title: String,
     pub rank: f64,
+    pub state: Option<String>,
+    pub department_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub at: Option<i64>,
+    /// The title with the query words marked.
+    pub title_parts: Vec<Snippet>,
+    /// A stretch of the text around the first query word, words marked.
+    pub snippet: Vec<Snippet>,
+}
+
+/// A piece of a highlighted text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snippet {
+    pub text: String,
+    pub mark: bool,
+}
+
+/// Which documents of a kind a search may see: the caller's permissions decide
+/// (e.g. agents see published articles only; a department's handlers its orders).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindScope {
+    pub kind: String,
+    /// Only these states (None: any).
+    pub states: Option<Vec<String>>,
+    /// Only this department's documents (None: any).
+    pub department_id: Option<i64>,
+}
+
+/// A search: the words, the kinds the caller may see, and the filters asked for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub text: String,
+    pub scopes: Vec<KindScope>,
+    pub state: Option<String>,
+    pub department_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    /// Documents dated in [from, to), milliseconds.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: i64,
 }
 
 /// Indexes (or re-indexes) one document inside the caller's transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn index_document(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -100,6 +199,7 @@ pub(crate) async fn index_document(
     doc_id: i64,
     title: &str,
     body: &str,
+    meta: DocMeta<'_>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let title_words = index_words(title);
@@ -107,15 +207,21 @@ pub(crate) async fn index_document(
     match backend {
         Backend::Sqlite => {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO search_docs (doc_kind, doc_id, title, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO search_docs (doc_kind, doc_id, title, body, updated_at, state, department_id, \
+                 customer_id, doc_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (doc_kind, doc_id) DO UPDATE SET title = excluded.title, body = excluded.body, \
-                 updated_at = excluded.updated_at RETURNING id",
+                 updated_at = excluded.updated_at, state = excluded.state, department_id = excluded.department_id, \
+                 customer_id = excluded.customer_id, doc_at = excluded.doc_at RETURNING id",
             )
             .bind(doc_kind)
             .bind(doc_id)
             .bind(title)
             .bind(body)
             .bind(ms(now))
+            .bind(meta.state)
+            .bind(meta.department_id)
+            .bind(meta.customer_id)
+            .bind(meta.at)
             .fetch_one(&mut *conn)
             .await?;
             sqlx::query("DELETE FROM search_fts WHERE rowid = $1")
@@ -131,10 +237,11 @@ pub(crate) async fn index_document(
         }
         Backend::Postgres => {
             sqlx::query(
-                "INSERT INTO search_docs (doc_kind, doc_id, title, body, updated_at, tsv) \
-                 VALUES ($1, $2, $3, $4, $5, CAST($6 AS tsvector)) \
+                "INSERT INTO search_docs (doc_kind, doc_id, title, body, updated_at, tsv, state, department_id, \
+                 customer_id, doc_at) VALUES ($1, $2, $3, $4, $5, CAST($6 AS tsvector), $7, $8, $9, $10) \
                  ON CONFLICT (doc_kind, doc_id) DO UPDATE SET title = excluded.title, body = excluded.body, \
-                 updated_at = excluded.updated_at, tsv = excluded.tsv",
+                 updated_at = excluded.updated_at, tsv = excluded.tsv, state = excluded.state, \
+                 department_id = excluded.department_id, customer_id = excluded.customer_id, doc_at = excluded.doc_at",
             )
             .bind(doc_kind)
             .bind(doc_id)
@@ -142,11 +249,131 @@ pub(crate) async fn index_document(
             .bind(body)
             .bind(ms(now))
             .bind(tsvector_literal(&title_words, &body_words))
+            .bind(meta.state)
+            .bind(meta.department_id)
+            .bind(meta.customer_id)
+            .bind(meta.at)
             .execute(&mut *conn)
             .await?;
         }
     }
     Ok(())
+}
+
+/// The match expression of the terms: FTS5 (each word a quoted string, so no query
+/// syntax can be injected; digit pieces a quoted phrase) or a tsquery (quoted
+/// lexemes, pieces joined by the followed-by operator).
+fn match_expression(backend: Backend, terms: &[Term]) -> String {
+    let quote = |w: &str| match backend {
+        Backend::Sqlite => format!("\"{}\"", w.replace('"', "\"\"")),
+        Backend::Postgres => format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''")),
+    };
+    let parts: Vec<String> = terms
+        .iter()
+        .map(|t| match (t, backend) {
+            (Term::Word(w), _) => quote(w),
+            // FTS5: a phrase is the words inside one quoted string.
+            (Term::Digits(grams), Backend::Sqlite) => quote(&grams.join(" ")),
+            (Term::Digits(grams), Backend::Postgres) => format!(
+                "({})",
+                grams
+                    .iter()
+                    .map(|g| quote(g))
+                    .collect::<Vec<_>>()
+                    .join(" <-> ")
+            ),
+        })
+        .collect();
+    match backend {
+        Backend::Sqlite => parts.join(" AND "),
+        Backend::Postgres => parts.join(" & "),
+    }
+}
+
+/// The terms' texts as they appear in documents (digit phrases as the digits).
+fn needles(terms: &[Term]) -> Vec<String> {
+    terms
+        .iter()
+        .map(|t| match t {
+            Term::Word(w) => w.clone(),
+            Term::Digits(grams) => {
+                let mut digits = grams.first().cloned().unwrap_or_default();
+                for g in grams.iter().skip(1) {
+                    digits.push_str(&g[2..]);
+                }
+                digits
+            }
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Marks every occurrence of the needles in `text` (ASCII letters compared without
+/// case); returns the pieces.
+pub fn highlight(text: &str, needles: &[String]) -> Vec<Snippet> {
+    let chars: Vec<char> = text.chars().collect();
+    let lower: Vec<char> = chars.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let needles: Vec<Vec<char>> = needles
+        .iter()
+        .map(|n| n.chars().map(|c| c.to_ascii_lowercase()).collect())
+        .filter(|n: &Vec<char>| !n.is_empty())
+        .collect();
+    let mut marked = vec![false; chars.len()];
+    for n in &needles {
+        let mut i = 0;
+        while i + n.len() <= lower.len() {
+            if lower[i..i + n.len()] == n[..] {
+                marked[i..i + n.len()].iter_mut().for_each(|m| *m = true);
+                i += n.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let mut out: Vec<Snippet> = Vec::new();
+    for (c, m) in chars.iter().zip(marked) {
+        match out.last_mut() {
+            Some(last) if last.mark == m => last.text.push(*c),
+            _ => out.push(Snippet {
+                text: c.to_string(),
+                mark: m,
+            }),
+        }
+    }
+    out
+}
+
+/// The stretch of `body` around the first needle (about `width` characters, cut at
+/// no particular word), with every needle marked; the start of the text when no
+/// needle occurs in it (the match was in the title).
+pub fn snippet(body: &str, needles: &[String], width: usize) -> Vec<Snippet> {
+    let chars: Vec<char> = body.chars().collect();
+    let lower: String = chars.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let first = needles
+        .iter()
+        .filter_map(|n| lower.find(&n.to_ascii_lowercase()))
+        .min()
+        .map(|byte| lower[..byte].chars().count())
+        .unwrap_or(0);
+    let start = first.saturating_sub(width / 4);
+    let end = (start + width).min(chars.len());
+    let mut text: String = chars[start..end]
+        .iter()
+        .map(|c| if c.is_control() { ' ' } else { *c })
+        .collect();
+    if start > 0 {
+        text.insert(0, '…');
+    }
+    if end < chars.len() {
+        text.push('…');
+    }
+    highlight(&text, needles)
+}
+
+/// Whether a query has anything to search for once segmented (punctuation and
+/// spaces alone do not).
+pub fn has_terms(query: &str) -> bool {
+    !query_terms(query).is_empty()
 }
 
 impl Store {
@@ -157,62 +384,124 @@ impl Store {
         doc_id: i64,
         title: &str,
         body: &str,
+        meta: DocMeta<'_>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        index_document(&mut tx, self.backend(), doc_kind, doc_id, title, body, now).await?;
+        index_document(
+            &mut tx,
+            self.backend(),
+            doc_kind,
+            doc_id,
+            title,
+            body,
+            meta,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Documents containing every word of `query`, most relevant first, newer first
-    /// among equals.
-    pub async fn search(&self, query: &str, limit: i64) -> Result<Vec<SearchHit>, StoreError> {
-        let words = query_words(query);
-        if words.is_empty() {
+    /// Documents containing every term of the query that the scopes let the caller
+    /// see and the filters keep, most relevant first, newer first among equals.
+    pub async fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, StoreError> {
+        let terms = query_terms(&req.text);
+        if terms.is_empty() || req.scopes.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = match self.backend() {
-            Backend::Sqlite => {
-                // Each word quoted as an FTS5 string: no query syntax can be injected.
-                let expr = words
-                    .iter()
-                    .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                sqlx::query(
-                    "SELECT d.doc_kind, d.doc_id, d.title, -bm25(search_fts, 4.0, 1.0) AS rank \
-                     FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
-                     WHERE search_fts MATCH $1 ORDER BY rank DESC, d.updated_at DESC LIMIT $2",
-                )
-                .bind(expr)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            Backend::Postgres => {
-                let expr = words
-                    .iter()
-                    .map(|w| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''")))
-                    .collect::<Vec<_>>()
-                    .join(" & ");
-                sqlx::query(
-                    "SELECT doc_kind, doc_id, title, CAST(ts_rank(tsv, CAST($1 AS tsquery)) AS DOUBLE PRECISION) AS rank \
-                     FROM search_docs WHERE tsv @@ CAST($1 AS tsquery) ORDER BY rank DESC, updated_at DESC LIMIT $2",
-                )
-                .bind(expr)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
+        let backend = self.backend();
+        let mut c = crate::Conditions::default();
+        let expr = c.param(crate::SqlParam::Text(match_expression(backend, &terms)));
+        let mut conditions = Vec::new();
+        let scopes: Vec<String> = req
+            .scopes
+            .iter()
+            .map(|scope| {
+                let mut parts = vec![format!(
+                    "d.doc_kind = {}",
+                    c.param(crate::SqlParam::Text(scope.kind.clone()))
+                )];
+                if let Some(states) = &scope.states {
+                    let list: Vec<String> = states
+                        .iter()
+                        .map(|st| c.param(crate::SqlParam::Text(st.clone())))
+                        .collect();
+                    parts.push(format!("d.state IN ({})", list.join(", ")));
+                }
+                if let Some(dep) = scope.department_id {
+                    parts.push(format!(
+                        "d.department_id = {}",
+                        c.param(crate::SqlParam::Int(dep))
+                    ));
+                }
+                format!("({})", parts.join(" AND "))
+            })
+            .collect();
+        conditions.push(format!("({})", scopes.join(" OR ")));
+        if let Some(state) = &req.state {
+            conditions.push(format!(
+                "d.state = {}",
+                c.param(crate::SqlParam::Text(state.clone()))
+            ));
+        }
+        if let Some(dep) = req.department_id {
+            conditions.push(format!(
+                "d.department_id = {}",
+                c.param(crate::SqlParam::Int(dep))
+            ));
+        }
+        if let Some(customer) = req.customer_id {
+            conditions.push(format!(
+                "d.customer_id = {}",
+                c.param(crate::SqlParam::Int(customer))
+            ));
+        }
+        if let Some(from) = req.from {
+            conditions.push(format!(
+                "d.doc_at >= {}",
+                c.param(crate::SqlParam::Int(from))
+            ));
+        }
+        if let Some(to) = req.to {
+            conditions.push(format!("d.doc_at < {}", c.param(crate::SqlParam::Int(to))));
+        }
+        let limit = req.limit.clamp(1, 100);
+        let columns = "d.doc_kind, d.doc_id, d.title, d.body, d.state, d.department_id, d.customer_id, d.doc_at";
+        let sql = match backend {
+            Backend::Sqlite => format!(
+                "SELECT {columns}, -bm25(search_fts, 4.0, 1.0) AS rank \
+                 FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
+                 WHERE search_fts MATCH {expr} AND {} ORDER BY rank DESC, d.updated_at DESC LIMIT {limit}",
+                conditions.join(" AND ")
+            ),
+            Backend::Postgres => format!(
+                "SELECT {columns}, CAST(ts_rank(d.tsv, CAST({expr} AS tsquery)) AS DOUBLE PRECISION) AS rank \
+                 FROM search_docs d WHERE d.tsv @@ CAST({expr} AS tsquery) AND {} \
+                 ORDER BY rank DESC, d.updated_at DESC LIMIT {limit}",
+                conditions.join(" AND ")
+            ),
         };
+        let rows = c
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
+        let needles = needles(&terms);
         rows.iter()
             .map(|row| {
+                let title: String = row.try_get("title")?;
+                let body: String = row.try_get("body")?;
                 Ok(SearchHit {
                     doc_kind: row.try_get("doc_kind")?,
                     doc_id: row.try_get("doc_id")?,
-                    title: row.try_get("title")?,
+                    title_parts: highlight(&title, &needles),
+                    snippet: snippet(&body, &needles, 80),
+                    title,
                     rank: row.try_get("rank")?,
+                    state: row.try_get("state")?,
+                    department_id: row.try_get("department_id")?,
+                    customer_id: row.try_get("customer_id")?,
+                    at: row.try_get("doc_at")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -234,6 +523,63 @@ mod tests {
             );
         }
         assert!(words.iter().all(|w| !w.contains('，') && !w.contains('！')));
+    }
+
+    #[test]
+    fn numbers_are_found_by_any_part() {
+        let words = index_words("回电13812345678");
+        assert!(words.contains(&"13812345678".to_owned()), "{words:?}");
+        for gram in ["138", "567", "678"] {
+            assert!(words.contains(&gram.to_owned()), "{gram}: {words:?}");
+        }
+        assert_eq!(
+            query_terms("138 5678"),
+            vec![
+                Term::Word("138".into()),
+                Term::Digits(vec!["567".into(), "678".into()])
+            ]
+        );
+        assert_eq!(needles(&query_terms("5678")), vec!["5678".to_owned()]);
+        assert!(!has_terms("？！ ，。\"*"));
+        assert_eq!(
+            match_expression(Backend::Sqlite, &query_terms("燃气 5678")),
+            "\"燃气\" AND \"567 678\""
+        );
+        assert_eq!(
+            match_expression(
+                Backend::Postgres,
+                &[
+                    Term::Word("o'neil".into()),
+                    Term::Digits(vec!["567".into(), "678".into()])
+                ]
+            ),
+            "'o''neil' & ('567' <-> '678')"
+        );
+    }
+
+    #[test]
+    fn snippets_mark_the_words_around_the_first_hit() {
+        let body = format!(
+            "{}燃气泄漏时请立即关闭阀门，开窗通风，到室外拨打抢修电话。",
+            "前言".repeat(40)
+        );
+        let parts = snippet(&body, &["泄漏".into(), "阀门".into()], 30);
+        let text: String = parts.iter().map(|p| p.text.as_str()).collect();
+        assert!(text.starts_with('…') && text.ends_with('…'), "{text}");
+        let marked: Vec<&str> = parts
+            .iter()
+            .filter(|p| p.mark)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert_eq!(marked, vec!["泄漏", "阀门"]);
+        let title = highlight("燃气表E3故障", &["e3".into()]);
+        assert_eq!(
+            title[1],
+            Snippet {
+                text: "E3".into(),
+                mark: true
+            }
+        );
     }
 
     #[test]

@@ -480,12 +480,20 @@ async fn audit_list_filters_and_pages(db: &TestDb) {
 }
 
 async fn chinese_search_finds_segmented_words(db: &TestDb) {
+    use kefu_store::search::{DocMeta, KindScope, SearchRequest};
     let s = &db.store;
+    let meta = |state: &'static str, department: Option<i64>, at: i64| DocMeta {
+        state: Some(state),
+        department_id: department,
+        customer_id: None,
+        at: Some(at),
+    };
     s.index_document(
         "kb",
         1,
         "燃气泄漏应急处理",
         "闻到燃气味时立即关闭阀门，开窗通风，不要开关电器。",
+        meta("published", None, 100),
         now(),
     )
     .await
@@ -494,7 +502,8 @@ async fn chinese_search_finds_segmented_words(db: &TestDb) {
         "kb",
         2,
         "燃气表E3故障",
-        "显示E3表示电池电量低，请更换电池或报修。",
+        "显示E3表示电池电量低，请更换电池或报修。回电13812345678。",
+        meta("draft", None, 200),
         now(),
     )
     .await
@@ -504,23 +513,123 @@ async fn chinese_search_finds_segmented_words(db: &TestDb) {
         3,
         "上门维修",
         "客户要求24小时内上门维修热水器。",
+        meta("open", Some(7), 300),
         now(),
     )
     .await
     .unwrap();
-    let hits = s.search("泄漏", 10).await.unwrap();
-    assert_eq!(hits.iter().map(|h| h.doc_id).collect::<Vec<_>>(), vec![1]);
-    let hits = s.search("燃气表 e3", 10).await.unwrap();
-    assert_eq!(hits.iter().map(|h| h.doc_id).collect::<Vec<_>>(), vec![2]);
-    let hits = s.search("维修", 10).await.unwrap();
+    let all = || {
+        vec![
+            KindScope {
+                kind: "kb".into(),
+                states: None,
+                department_id: None,
+            },
+            KindScope {
+                kind: "wo".into(),
+                states: None,
+                department_id: None,
+            },
+        ]
+    };
+    let search = |text: &str, scopes: Vec<KindScope>| SearchRequest {
+        text: text.into(),
+        scopes,
+        limit: 10,
+        ..SearchRequest::default()
+    };
+    let ids = |hits: Vec<kefu_store::search::SearchHit>| {
+        hits.iter().map(|h| h.doc_id).collect::<Vec<_>>()
+    };
+    let hits = s.search(&search("泄漏", all())).await.unwrap();
+    assert_eq!(ids(hits.clone()), vec![1]);
+    let marked: Vec<&str> = hits[0]
+        .snippet
+        .iter()
+        .filter(|p| p.mark)
+        .map(|p| p.text.as_str())
+        .collect();
+    assert!(marked.is_empty(), "泄漏 is only in the title: {hits:?}");
+    assert_eq!(
+        (
+            hits[0].title_parts[1].text.as_str(),
+            hits[0].title_parts[1].mark
+        ),
+        ("泄漏", true)
+    );
+    let hits = s.search(&search("燃气表 e3", all())).await.unwrap();
+    assert_eq!(ids(hits), vec![2]);
+    let hits = s.search(&search("维修", all())).await.unwrap();
     assert_eq!(hits[0].doc_id, 3, "title match ranks first: {hits:?}");
+    // Parts of a number find it; the snippet marks the whole run.
+    for q in ["5678", "138 5678", "13812345678", "1234"] {
+        let hits = s.search(&search(q, all())).await.unwrap();
+        assert_eq!(ids(hits.clone()), vec![2], "{q}");
+    }
+    assert!(s.search(&search("5679", all())).await.unwrap().is_empty());
+    // Scopes and filters: agents see published articles only; a department its
+    // orders; date ranges.
+    let published = vec![KindScope {
+        kind: "kb".into(),
+        states: Some(vec!["published".into()]),
+        department_id: None,
+    }];
+    assert!(
+        s.search(&search("电池", published.clone()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(s.search(&search("燃气", published)).await.unwrap()),
+        vec![1]
+    );
+    let other_department = vec![KindScope {
+        kind: "wo".into(),
+        states: None,
+        department_id: Some(8),
+    }];
+    assert!(
+        s.search(&search("维修", other_department))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let dated = SearchRequest {
+        from: Some(150),
+        to: Some(250),
+        ..search("燃气", all())
+    };
+    assert_eq!(ids(s.search(&dated).await.unwrap()), vec![2]);
+    let drafts = SearchRequest {
+        state: Some("draft".into()),
+        ..search("燃气", all())
+    };
+    assert_eq!(ids(s.search(&drafts).await.unwrap()), vec![2]);
     // Re-indexing replaces the old words.
-    s.index_document("wo", 3, "已完成", "热水器已修好。", now())
-        .await
-        .unwrap();
-    assert!(s.search("上门", 10).await.unwrap().is_empty());
+    s.index_document(
+        "wo",
+        3,
+        "已完成",
+        "热水器已修好。",
+        meta("closed", Some(7), 300),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(s.search(&search("上门", all())).await.unwrap().is_empty());
     // Query syntax characters are plain text, not operators.
-    assert!(s.search("\" OR * NEAR( '", 10).await.unwrap().is_empty());
+    for q in [
+        "\" OR * NEAR( '",
+        "燃气 -泄漏",
+        "燃气*",
+        "NEAR(燃气 泄漏)",
+        "a:b",
+        "'燃气' & !泄漏",
+    ] {
+        let hits = s.search(&search(q, all())).await.unwrap();
+        assert!(hits.iter().all(|h| h.doc_kind == "kb"), "{q}: {hits:?}");
+    }
 }
 
 async fn demo_customers_are_idempotent(db: &TestDb) {

@@ -11,6 +11,7 @@ mod dashboard;
 pub(crate) mod i18n;
 mod incidents;
 mod inspections;
+mod knowledge;
 mod pages;
 mod phrasebook;
 
@@ -51,6 +52,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/inspections", get(inspections::queue))
         .route("/console/inspections/{id}", get(inspections::detail))
         .route("/console/phrasebook", get(phrasebook::page))
+        .route("/console/knowledge", get(knowledge::list))
+        .route("/console/knowledge/{id}", get(knowledge::article))
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
@@ -176,7 +179,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 10] = [
+        let items: [(&str, &str, &str, Permission); 11] = [
             (
                 "desk",
                 "/console/desk",
@@ -230,6 +233,12 @@ impl Viewer {
                 "/console/assessment",
                 "nav.assessment",
                 Permission::ViolationRead,
+            ),
+            (
+                "knowledge",
+                "/console/knowledge",
+                "nav.knowledge",
+                Permission::KnowledgeRead,
             ),
             (
                 "phrasebook",

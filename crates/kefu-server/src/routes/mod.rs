@@ -8,6 +8,7 @@ pub(crate) mod customers;
 pub(crate) mod departments;
 pub(crate) mod incidents;
 pub(crate) mod inspections;
+pub(crate) mod knowledge;
 pub(crate) mod public;
 pub(crate) mod service_rules;
 pub(crate) mod session;
@@ -41,6 +42,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(incidents::router())
         .merge(inspections::router())
         .merge(violations::router())
+        .merge(knowledge::router())
 }
 
 /// Query parameters for paged lists.

@@ -1,0 +1,222 @@
+//! The knowledge base in the console (S9): search with the words marked, the
+//! articles by category, and one article (editors also see drafts, archived
+//! articles and the version history).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kefu_domain::Permission;
+use kefu_domain::knowledge::ArticleStatus;
+use kefu_store::knowledge::ArticleFilter;
+use kefu_store::search::{KindScope, SearchRequest, Snippet};
+use serde::Deserialize;
+
+use super::i18n::Catalog;
+use super::pages::local;
+use super::{Chrome, Viewer, render};
+use crate::AppState;
+
+struct Hit {
+    id: i64,
+    title: Vec<Snippet>,
+    snippet: Vec<Snippet>,
+    status: String,
+}
+
+struct Row {
+    id: i64,
+    title: String,
+    category: String,
+    status: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "knowledge.html")]
+struct ListPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    q: String,
+    error: String,
+    searched: bool,
+    hits: Vec<Hit>,
+    category: String,
+    categories: Vec<(String, i64)>,
+    rows: Vec<Row>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    q: Option<String>,
+    category: Option<String>,
+}
+
+fn statuses(viewer: &Viewer) -> Vec<ArticleStatus> {
+    if viewer.may(Permission::KnowledgeManage) {
+        ArticleStatus::ALL.to_vec()
+    } else {
+        vec![ArticleStatus::Published]
+    }
+}
+
+fn status_label(t: &Catalog, status: &str) -> String {
+    t.s(&format!("knowledge.status_{status}")).to_owned()
+}
+
+/// `/console/knowledge`: search, or the articles of a category.
+pub(crate) async fn list(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::KnowledgeRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let readable = statuses(&viewer);
+    let text = q.q.unwrap_or_default().trim().to_owned();
+    let mut error = String::new();
+    let mut hits = Vec::new();
+    let searched = !text.is_empty();
+    if searched {
+        if text.chars().count() > crate::routes::knowledge::QUERY_MAX
+            || !kefu_store::search::has_terms(&text)
+        {
+            error = t.s("knowledge.bad_query").to_owned();
+        } else {
+            let found = state
+                .store
+                .search(&SearchRequest {
+                    text: text.clone(),
+                    scopes: vec![KindScope {
+                        kind: kefu_store::knowledge::DOC_KIND.to_owned(),
+                        states: Some(readable.iter().map(|s| s.code().to_owned()).collect()),
+                        department_id: None,
+                    }],
+                    limit: 30,
+                    ..SearchRequest::default()
+                })
+                .await;
+            match found {
+                Ok(found) => {
+                    hits = found
+                        .into_iter()
+                        .map(|h| Hit {
+                            id: h.doc_id,
+                            title: h.title_parts,
+                            snippet: h.snippet,
+                            status: status_label(t, h.state.as_deref().unwrap_or_default()),
+                        })
+                        .collect();
+                }
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            }
+        }
+    }
+    let category = q.category.unwrap_or_default().trim().to_owned();
+    let filter = ArticleFilter {
+        statuses: readable.clone(),
+        category: (!category.is_empty()).then(|| category.clone()),
+        tag: None,
+    };
+    let (categories, page) = match tokio::try_join!(
+        state.store.article_categories(&readable),
+        state
+            .store
+            .list_articles(&filter, kefu_store::PageRequest::new(0, 100))
+    ) {
+        Ok(both) => both,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    render(&ListPage {
+        chrome: viewer.chrome("knowledge", t.s("knowledge.title")),
+        t,
+        q: text,
+        error,
+        searched,
+        hits,
+        category,
+        categories: categories
+            .into_iter()
+            .map(|c| (c.category, c.articles))
+            .collect(),
+        rows: page
+            .items
+            .into_iter()
+            .map(|a| Row {
+                id: a.id,
+                title: a.article.title,
+                category: a.article.category,
+                status: status_label(t, a.article.status.code()),
+                updated: local(&state, a.updated_at),
+            })
+            .collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "article.html")]
+struct ArticlePage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    category: String,
+    tags: Vec<String>,
+    status: String,
+    version: i64,
+    updated: String,
+    updated_by: String,
+    paragraphs: Vec<String>,
+    /// Editors: version, when, who, note.
+    versions: Vec<(i64, String, String, String)>,
+}
+
+/// `/console/knowledge/{id}`.
+pub(crate) async fn article(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::KnowledgeRead) {
+        return r;
+    }
+    let t = viewer.t;
+    let stored = match state.store.get_article(id).await {
+        Ok(a) if statuses(&viewer).contains(&a.article.status) => a,
+        Ok(_) | Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let versions = if viewer.may(Permission::KnowledgeManage) {
+        match state.store.article_versions(id).await {
+            Ok(v) => v
+                .into_iter()
+                .map(|v| {
+                    (
+                        v.version,
+                        local(&state, v.changed_at),
+                        v.changed_by,
+                        v.note.unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            Err(e) => return crate::error::ApiError::from(e).into_response(),
+        }
+    } else {
+        Vec::new()
+    };
+    let a = stored.article;
+    render(&ArticlePage {
+        chrome: viewer.chrome("knowledge", &a.title),
+        t,
+        category: a.category,
+        tags: a.tags,
+        status: status_label(t, a.status.code()),
+        version: stored.version,
+        updated: local(&state, stored.updated_at),
+        updated_by: stored.updated_by,
+        paragraphs: a.body.lines().map(str::to_owned).collect(),
+        versions,
+    })
+}
