@@ -306,6 +306,7 @@ pub(crate) async fn insert_contact(
     let day = day_key(tz, now);
     bump(conn, &day, metric::CONTACTS, UNCATEGORISED, 1).await?;
     bump(conn, &day, metric::CONTACTS_HOUR, &hour_key(tz, now), 1).await?;
+    crate::indexing::contact(conn, crate::backend_of(conn), id, now).await?;
     Ok(id)
 }
 
@@ -404,6 +405,7 @@ async fn apply_record(
     .bind(contact.id)
     .execute(&mut *conn)
     .await?;
+    crate::indexing::contact(conn, crate::backend_of(conn), contact.id, now).await?;
     if record.outcome.is_some() {
         match due {
             Some(due) => {
@@ -1006,19 +1008,47 @@ impl Store {
         rows: &[BulkContact],
     ) -> Result<u64, StoreError> {
         const CHUNK: usize = 500;
-        const COLS: usize = 15;
+        const COLS: usize = 16;
         let mut tx = self.begin_write().await?;
         let mut counters: std::collections::BTreeMap<(String, &'static str, String), i64> =
             std::collections::BTreeMap::new();
+        // Explicit ids, so each contact's search document is written with it.
+        let mut next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts")
+            .fetch_one(&mut *tx)
+            .await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO contacts (direction, channel, phone_key, customer_id, agent_id, phase, ring_at, answer_at, \
+                "INSERT INTO contacts (id, direction, channel, phone_key, customer_id, agent_id, phase, ring_at, answer_at, \
                  end_at, category, summary, outcome, created_by, created_at, updated_at) VALUES {}",
                 crate::customers::values_placeholders(self.backend(), chunk.len(), COLS)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut docs = Vec::with_capacity(chunk.len());
             for r in chunk {
+                let id = next_id;
+                next_id += 1;
+                let title: String = r
+                    .summary
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(60)
+                    .collect();
+                docs.push(crate::search::NewDoc {
+                    doc_id: id,
+                    title,
+                    body: r.summary.clone(),
+                    hidden: r.phone_key.clone().unwrap_or_default(),
+                    meta: crate::search::DocMeta {
+                        state: Some(r.category.code()),
+                        department_id: None,
+                        customer_id: r.customer_id,
+                        at: Some(ms(r.ring_at)),
+                    },
+                });
                 q = q
+                    .bind(id)
                     .bind(r.direction.code())
                     .bind(Channel::Phone.code())
                     .bind(r.phone_key.clone())
@@ -1043,9 +1073,25 @@ impl Store {
                     .or_default() += 1;
             }
             q.execute(&mut *tx).await?;
+            crate::search::index_documents_bulk(
+                &mut tx,
+                self.backend(),
+                crate::indexing::CONTACT,
+                &docs,
+                chunk.iter().map(|r| r.end_at).max().unwrap_or_default(),
+            )
+            .await?;
         }
         for ((day, metric, key), n) in counters {
             bump(&mut tx, &day, metric, &key, n).await?;
+        }
+        if self.backend() == crate::Backend::Postgres {
+            // Explicit ids do not advance the identity sequence.
+            sqlx::query(
+                "SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT MAX(id) FROM contacts))",
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(rows.len() as u64)

@@ -413,7 +413,8 @@ pub(crate) async fn overwrite_customer(
             }
             other => other,
         })?;
-    write_contacts(conn, id, draft).await
+    write_contacts(conn, id, draft).await?;
+    crate::indexing::customer(conn, crate::backend_of(conn), id, now).await
 }
 
 /// ` FOR UPDATE SKIP LOCKED` on PostgreSQL (queue takers pass over rows another
@@ -551,6 +552,7 @@ impl Store {
             now,
         )
         .await?;
+        crate::indexing::customer(&mut tx, self.backend(), id, now).await?;
         let customer = load_one(&mut tx, id).await?;
         tx.commit().await?;
         Ok(customer)
@@ -674,6 +676,7 @@ impl Store {
             now,
         )
         .await?;
+        crate::indexing::remove(&mut tx, self.backend(), crate::indexing::CUSTOMER, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -951,8 +954,39 @@ pub(crate) async fn insert_drafts(
             }
             q.execute(&mut *tx).await?;
         }
+        let docs: Vec<crate::search::NewDoc> = new
+            .iter()
+            .map(|(id, d, _)| crate::search::NewDoc {
+                doc_id: *id,
+                title: d.name.clone(),
+                body: customer_text(d),
+                hidden: std::iter::once(d.code.clone())
+                    .chain(d.phones.iter().map(|p| p.number.key().to_owned()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                meta: crate::search::DocMeta {
+                    state: None,
+                    department_id: None,
+                    customer_id: Some(*id),
+                    at: Some(ms(now)),
+                },
+            })
+            .collect();
+        crate::search::index_documents_bulk(tx, backend, crate::indexing::CUSTOMER, &docs, now)
+            .await?;
     }
     Ok(inserted)
+}
+
+/// A customer's searchable text (as `indexing::customer` builds it from the row).
+fn customer_text(d: &CustomerDraft) -> String {
+    [&d.address, &d.service_area, &d.needs, &d.preferences, &d.notes]
+        .into_iter()
+        .flatten()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The VALUES list for `n_rows` rows of `n_cols` parameters each, bound in order:

@@ -136,6 +136,7 @@ async fn record_version(
         id,
         &article.title,
         &body,
+        "",
         DocMeta {
             state: Some(article.status.code()),
             department_id: None,

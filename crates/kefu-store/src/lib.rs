@@ -20,6 +20,7 @@ pub mod demo;
 pub mod departments;
 mod error;
 pub mod import;
+pub mod indexing;
 pub mod incidents;
 pub mod inspections;
 pub mod knowledge;
@@ -168,5 +169,14 @@ impl Conditions {
             };
         }
         q
+    }
+}
+
+/// Which database a connection talks to.
+pub(crate) fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
+    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
     }
 }

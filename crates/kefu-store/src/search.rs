@@ -199,11 +199,14 @@ pub(crate) async fn index_document(
     doc_id: i64,
     title: &str,
     body: &str,
+    hidden: &str,
     meta: DocMeta<'_>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let title_words = index_words(title);
-    let body_words = index_words(body);
+    let mut body_words = index_words(body);
+    // Indexed with the text, never stored in it (numbers and codes).
+    body_words.extend(index_words(hidden));
     match backend {
         Backend::Sqlite => {
             let id: i64 = sqlx::query_scalar(
@@ -255,6 +258,115 @@ pub(crate) async fn index_document(
             .bind(meta.at)
             .execute(&mut *conn)
             .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A new document for [`index_documents_bulk`].
+pub(crate) struct NewDoc<'a> {
+    pub doc_id: i64,
+    pub title: String,
+    pub body: String,
+    pub hidden: String,
+    pub meta: DocMeta<'a>,
+}
+
+/// Indexes many documents of one kind that have none yet (bulk loads), in the
+/// caller's transaction, several hundred rows per statement.
+pub(crate) async fn index_documents_bulk(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    doc_kind: &str,
+    docs: &[NewDoc<'_>],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    const CHUNK: usize = 200;
+    for chunk in docs.chunks(CHUNK) {
+        let words: Vec<(Vec<String>, Vec<String>)> = chunk
+            .iter()
+            .map(|d| {
+                let mut body = index_words(&d.body);
+                body.extend(index_words(&d.hidden));
+                (index_words(&d.title), body)
+            })
+            .collect();
+        // SQLite keeps the words in the FTS table; PostgreSQL in the row's tsvector.
+        let cols = match backend {
+            Backend::Sqlite => 9,
+            Backend::Postgres => 10,
+        };
+        let mut values = String::new();
+        for r in 0..chunk.len() {
+            if r > 0 {
+                values.push(',');
+            }
+            values.push('(');
+            for c in 0..cols {
+                if c > 0 {
+                    values.push(',');
+                }
+                let n = r * cols + c + 1;
+                match (backend, c) {
+                    (Backend::Sqlite, _) => values.push('?'),
+                    (Backend::Postgres, 9) => values.push_str(&format!("CAST(${n} AS tsvector)")),
+                    (Backend::Postgres, _) => values.push_str(&format!("${n}")),
+                }
+            }
+            values.push(')');
+        }
+        let sql = format!(
+            "INSERT INTO search_docs (doc_kind, doc_id, title, body, updated_at, state, department_id, customer_id, \
+             doc_at{}) VALUES {values} RETURNING id, doc_id",
+            match backend {
+                Backend::Sqlite => "",
+                Backend::Postgres => ", tsv",
+            }
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (d, (title_words, body_words)) in chunk.iter().zip(&words) {
+            q = q
+                .bind(doc_kind)
+                .bind(d.doc_id)
+                .bind(d.title.clone())
+                .bind(d.body.clone())
+                .bind(ms(now))
+                .bind(d.meta.state.map(str::to_owned))
+                .bind(d.meta.department_id)
+                .bind(d.meta.customer_id)
+                .bind(d.meta.at);
+            if backend == Backend::Postgres {
+                q = q.bind(tsvector_literal(title_words, body_words));
+            }
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        if backend == Backend::Sqlite {
+            let by_doc: std::collections::HashMap<i64, usize> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.doc_id, i))
+                .collect();
+            let mut fts = String::from("INSERT INTO search_fts (rowid, title, body) VALUES ");
+            for i in 0..rows.len() {
+                if i > 0 {
+                    fts.push(',');
+                }
+                fts.push_str("(?,?,?)");
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(fts));
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                let doc_id: i64 = row.try_get("doc_id")?;
+                let Some(i) = by_doc.get(&doc_id) else {
+                    continue;
+                };
+                let (title_words, body_words) = &words[*i];
+                q = q
+                    .bind(id)
+                    .bind(title_words.join(" "))
+                    .bind(body_words.join(" "));
+            }
+            q.execute(&mut *conn).await?;
         }
     }
     Ok(())
@@ -395,6 +507,7 @@ impl Store {
             doc_id,
             title,
             body,
+            "",
             meta,
             now,
         )

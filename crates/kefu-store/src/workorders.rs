@@ -880,6 +880,7 @@ impl Store {
         .await?;
         let order = load_order(&mut tx, id, "").await?;
         enqueue(&mut tx, "work_order.created", &webhook_payload(&order), now).await?;
+        crate::indexing::work_order(&mut tx, self.backend(), id, now).await?;
         tx.commit().await?;
         Ok(order)
     }
@@ -1123,6 +1124,7 @@ impl Store {
         )
         .await?;
         let order = load_order(tx, id, "").await?;
+        crate::indexing::work_order(tx, self.backend(), id, now).await?;
         enqueue(
             tx,
             "work_order.state_changed",
@@ -1202,6 +1204,7 @@ impl Store {
         )
         .await?;
         let order = load_order(&mut tx, id, "").await?;
+        crate::indexing::work_order(&mut tx, self.backend(), id, now).await?;
         tx.commit().await?;
         Ok((order, contact_id))
     }
@@ -1266,6 +1269,7 @@ impl Store {
             now,
         )
         .await?;
+        crate::indexing::work_order(&mut tx, self.backend(), id, now).await?;
         tx.commit().await?;
         Ok(WorkOrderNote {
             id: note_id,
@@ -1805,10 +1809,24 @@ impl Store {
                 )
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut docs = Vec::with_capacity(chunk.len());
             for r in chunk {
                 let id = next_id;
                 next_id += 1;
                 let date = r.created_at.to_zoned(tz.clone()).date();
+                let number = format!("GD{}{id:07}", date.strftime("%Y%m%d"));
+                docs.push(crate::search::NewDoc {
+                    doc_id: id,
+                    title: format!("{number} {}", r.subject),
+                    body: String::new(),
+                    hidden: r.phone_key.clone().unwrap_or_default(),
+                    meta: crate::search::DocMeta {
+                        state: Some(r.state.code()),
+                        department_id: r.department_id,
+                        customer_id: r.customer_id,
+                        at: Some(ms(r.created_at)),
+                    },
+                });
                 let view = WorkOrder {
                     id,
                     number: String::new(),
@@ -1843,7 +1861,7 @@ impl Store {
                 let (next_check, inbox_due) = watch(&view);
                 q = q
                     .bind(id)
-                    .bind(format!("GD{}{id:07}", date.strftime("%Y%m%d")))
+                    .bind(number)
                     .bind(r.kind.clone())
                     .bind(r.workflow)
                     .bind(r.state.code())
@@ -1873,6 +1891,14 @@ impl Store {
                     .bind(1i64);
             }
             q.execute(&mut *tx).await?;
+            crate::search::index_documents_bulk(
+                &mut tx,
+                self.backend(),
+                crate::indexing::WORK_ORDER,
+                &docs,
+                now,
+            )
+            .await?;
         }
         let mut opened: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
         for r in rows.iter().filter(|r| !workorder::is_final(r.state)) {
