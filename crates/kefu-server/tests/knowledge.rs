@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 backend_tests!(
     articles_are_written_versioned_and_compared,
     search_finds_what_the_caller_may_read,
+    search_spans_orders_contacts_and_customers_within_each_role,
 );
 
 fn article(title: &str, body: &str, status: &str) -> Value {
@@ -362,7 +363,7 @@ async fn search_finds_what_the_caller_may_read(db: &TestDb) {
     for bad in [
         "/api/v1/search?q=燃气&limit=0",
         "/api/v1/search?q=燃气&limit=51",
-        "/api/v1/search?q=燃气&kind=customer",
+        "/api/v1/search?q=燃气&kind=invoice",
         "/api/v1/search?q=燃气&from=2026-13-01",
         "/api/v1/search?q=燃气&from=2026-03-02&to=2026-03-01",
     ] {
@@ -449,4 +450,120 @@ async fn search_finds_what_the_caller_may_read(db: &TestDb) {
             assert!(!html.contains(&n), "{role:?} {page}: not {n}");
         }
     }
+}
+
+async fn search_spans_orders_contacts_and_customers_within_each_role(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, customer) = app
+        .post(
+            "/api/v1/customers",
+            Role::Agent,
+            json!({ "code": "KH0001", "name": "王秀英", "kind": "个人",
+                    "phones": [{ "label": "手机", "number": "138-1234-5678" }],
+                    "address": "济南市历下区经十路100号", "notes": "家中有老人，上门前先电话联系" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let (status, order) = app
+        .post(
+            "/api/v1/work-orders",
+            Role::Agent,
+            json!({ "kind": "repair", "subject": "热水器打不着火", "customer_id": customer["id"],
+                    "department_id": app.department,
+                    "description": "客户反映燃气热水器点火后立即熄灭，已持续两天。" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let (status, contact) = app
+        .post(
+            "/api/v1/contacts",
+            Role::Agent,
+            json!({ "customer_id": customer["id"], "direction": "inbound", "channel": "phone",
+                    "category": "consultation", "summary": "咨询阶梯气价的计算方法" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let kinds = |hits: &[Value]| {
+        let mut k: Vec<String> = hits
+            .iter()
+            .map(|h| h["kind"].as_str().unwrap().to_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    // The agent finds the order by its words, its number, the customer's number.
+    let hits = search_hits(&app, Role::Agent, "热水器 熄灭").await;
+    assert_eq!(kinds(&hits), vec!["work_order"], "{hits:?}");
+    assert_eq!(hits[0]["id"], order["id"]);
+    let number = order["number"].as_str().unwrap();
+    let hits = search_hits(&app, Role::Agent, number).await;
+    assert_eq!(kinds(&hits), vec!["work_order"], "{hits:?}");
+    let hits = search_hits(&app, Role::Agent, "5678").await;
+    assert_eq!(kinds(&hits), vec!["customer", "work_order"], "{hits:?}");
+    // Numbers are found but never shown in a snippet.
+    for h in &hits {
+        assert!(!h.to_string().contains("5678"), "{h}");
+    }
+    let hits = search_hits(&app, Role::Agent, "阶梯气价").await;
+    assert_eq!(kinds(&hits), vec!["contact"], "{hits:?}");
+    let hits = search_hits(&app, Role::Agent, "老人").await;
+    assert_eq!(kinds(&hits), vec!["customer"], "{hits:?}");
+    assert_eq!(hits[0]["title"], "王秀英");
+    // The desk's question: this customer's past orders matching the words.
+    let (_, past) = app
+        .get(
+            &format!(
+                "/api/v1/search?q={}&kind=work_order&customer_id={}",
+                urlencoding("热水器"),
+                customer["id"]
+            ),
+            Role::Agent,
+        )
+        .await;
+    assert_eq!(past.as_array().unwrap().len(), 1, "{past}");
+    let (_, none) = app
+        .get(
+            &format!(
+                "/api/v1/search?q={}&kind=work_order&customer_id=999999",
+                urlencoding("热水器")
+            ),
+            Role::Agent,
+        )
+        .await;
+    assert_eq!(none, json!([]));
+    // Found customer data is a read of customer data: audited.
+    let audit = app.audit_rows().await;
+    search_hits(&app, Role::Agent, "老人").await;
+    assert_eq!(app.audit_rows().await, audit + 1);
+    search_hits(&app, Role::Agent, "热水器").await;
+    assert_eq!(
+        app.audit_rows().await,
+        audit + 1,
+        "orders alone are not customer reads"
+    );
+    // A handler finds the orders of their own department only, and no customers.
+    let hits = search_hits(&app, Role::Handler, "热水器").await;
+    let mine = hits
+        .iter()
+        .all(|h| h["department_id"] == json!(app.department));
+    assert!(mine, "{hits:?}");
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/search?q={}&kind=customer", urlencoding("老人")),
+            Role::Handler,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(search_hits(&app, Role::Handler, "老人").await.is_empty());
+    // A change of the order is searchable at once.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/work-orders/{}/notes", order["id"]),
+            Role::Agent,
+            json!({ "visibility": "internal", "body": "已更换点火针，试机正常" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let hits = search_hits(&app, Role::Agent, "点火针").await;
+    assert_eq!(kinds(&hits), vec!["work_order"], "{hits:?}");
 }

@@ -377,10 +377,15 @@ pub(crate) struct SearchQuery {
     /// Words, Chinese segmented (e.g. "燃气表 E3 故障"); digits find any part of a
     /// number ("138 5678"). Quotes, *, -, NEAR and the like are plain text.
     q: String,
-    /// Only this kind: article.
+    /// Only this kind: article, work_order, contact or customer.
     kind: Option<String>,
-    /// Only documents in this state (an article's status).
+    /// Only documents in this state (an article's status, a work order's state, a
+    /// contact's category).
     state: Option<String>,
+    /// Only work orders of this department.
+    department_id: Option<i64>,
+    /// Only this customer's work orders and contacts (and the customer).
+    customer_id: Option<i64>,
     /// Only documents dated from this day (YYYY-MM-DD, local).
     from: Option<String>,
     /// Only documents dated up to and including this day.
@@ -407,7 +412,7 @@ fn parts(list: Vec<Snippet>) -> Vec<SnippetPart> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SearchHitView {
-    /// article.
+    /// article, work_order, contact or customer.
     kind: String,
     id: i64,
     title: String,
@@ -416,11 +421,48 @@ pub(crate) struct SearchHitView {
     /// The text around the first query word, words marked.
     snippet: Vec<SnippetPart>,
     state: Option<String>,
+    department_id: Option<i64>,
+    customer_id: Option<i64>,
+    /// The document's date (RFC 3339).
+    at: Option<String>,
     rank: f64,
 }
 
-/// The kinds of documents search knows, and who may find them.
-const KINDS: [&str; 1] = [kefu_store::knowledge::DOC_KIND];
+/// The kinds of documents search knows.
+const KINDS: [&str; 4] = [
+    kefu_store::knowledge::DOC_KIND,
+    kefu_store::indexing::WORK_ORDER,
+    kefu_store::indexing::CONTACT,
+    kefu_store::indexing::CUSTOMER,
+];
+
+/// What of `kind` the caller may find: None if nothing. Agents find published
+/// articles, editors all; a department's handlers their department's orders; the
+/// roles that read contacts and customers find them.
+fn scope_of(who: &Principal, kind: &str) -> Option<KindScope> {
+    let role = who.role();
+    let (allowed, states, department_id) = match kind {
+        kefu_store::knowledge::DOC_KIND => (
+            true,
+            (!role.permits(Permission::KnowledgeManage))
+                .then(|| vec![ArticleStatus::Published.code().to_owned()]),
+            None,
+        ),
+        kefu_store::indexing::WORK_ORDER => (
+            role.permits(Permission::WorkOrderRead),
+            None,
+            who.scope().map(|d| d.0),
+        ),
+        kefu_store::indexing::CONTACT => (role.permits(Permission::ContactRead), None, None),
+        kefu_store::indexing::CUSTOMER => (role.permits(Permission::CustomerRead), None, None),
+        _ => (false, None, None),
+    };
+    allowed.then(|| KindScope {
+        kind: kind.to_owned(),
+        states,
+        department_id,
+    })
+}
 
 /// Full-text search over what the caller may see: most relevant first, newer first
 /// among equals, each hit with its words marked.
@@ -463,13 +505,18 @@ async fn search(
     let scopes: Vec<KindScope> = KINDS
         .iter()
         .filter(|k| q.kind.as_deref().is_none_or(|want| want == **k))
-        .map(|k| KindScope {
-            kind: (*k).to_owned(),
-            states: (!who.role().permits(Permission::KnowledgeManage))
-                .then(|| vec![ArticleStatus::Published.code().to_owned()]),
-            department_id: None,
-        })
+        .filter_map(|k| scope_of(&who.principal, k))
         .collect();
+    if scopes.is_empty() {
+        // Only a kind asked for by name can leave nothing to search.
+        let needed = match q.kind.as_deref() {
+            Some(kefu_store::indexing::WORK_ORDER) => Permission::WorkOrderRead,
+            Some(kefu_store::indexing::CONTACT) => Permission::ContactRead,
+            Some(kefu_store::indexing::CUSTOMER) => Permission::CustomerRead,
+            _ => Permission::KnowledgeRead,
+        };
+        return Err(ApiError::forbidden(needed));
+    }
     let tz = &state.config.time_zone;
     let day = |field: &str, raw: &Option<String>| -> ApiResult<Option<jiff::civil::Date>> {
         raw.as_deref()
@@ -507,13 +554,37 @@ async fn search(
                 .state
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty()),
-            department_id: None,
-            customer_id: None,
+            department_id: q.department_id,
+            customer_id: q.customer_id,
             from: from_ms,
             to: to_ms,
             limit,
         })
         .await?;
+    // Customer data found is a read of customer data: audited before it is shown.
+    let customers: Vec<(String, i64)> = hits
+        .iter()
+        .filter(|h| {
+            h.doc_kind == kefu_store::indexing::CUSTOMER
+                || h.doc_kind == kefu_store::indexing::CONTACT
+        })
+        .map(|h| (h.doc_kind.clone(), h.doc_id))
+        .collect();
+    if !customers.is_empty() {
+        state
+            .store
+            .record_audit(
+                &kefu_store::audit::AuditEntry {
+                    actor: &who.actor(),
+                    action: "customer.search",
+                    object_type: "search",
+                    object_id: "*".into(),
+                    detail: serde_json::json!({ "q": text, "hits": customers }),
+                },
+                state.clock.now(),
+            )
+            .await?;
+    }
     Ok(Json(
         hits.into_iter()
             .map(|h| SearchHitView {
@@ -523,6 +594,12 @@ async fn search(
                 title_parts: parts(h.title_parts),
                 snippet: parts(h.snippet),
                 state: h.state,
+                department_id: h.department_id,
+                customer_id: h.customer_id,
+                at: h
+                    .at
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                    .map(|t| t.to_string()),
                 rank: h.rank,
             })
             .collect(),
