@@ -6,7 +6,7 @@
 //! PostgreSQL keeps a `tsvector` built from a literal (weights A for titles, B for
 //! bodies), so the server's parser and locale never decide how Chinese is split.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, RwLock};
 
 use jieba_rs::Jieba;
 use jiff::Timestamp;
@@ -15,22 +15,69 @@ use sqlx::{AnyConnection, Row};
 
 use crate::{Backend, Store, StoreError, ms};
 
-static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+/// The shipped words of the trade (`data/words.txt`).
+const WORDS: &str = include_str!("../data/words.txt");
+
+/// The entries of a word list: lines, without comments and blanks.
+fn entries(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// jieba's dictionary with the shipped words, the words of the synonym groups
+/// (so a compound such as 燃气泄漏 stays one query word) and the center's own.
+fn segmenter(extra: &[String]) -> Jieba {
+    let mut jieba = Jieba::new();
+    let synonyms = entries(SYNONYMS).flat_map(str::split_whitespace);
+    for word in entries(WORDS)
+        .chain(synonyms)
+        .chain(extra.iter().map(String::as_str))
+    {
+        if word.chars().count() > 1 {
+            jieba.add_word(word, None, None);
+        }
+    }
+    jieba
+}
+
+static JIEBA: LazyLock<RwLock<Jieba>> = LazyLock::new(|| RwLock::new(segmenter(&[])));
 
 /// Loads the dictionary now rather than on the first request that needs it.
 pub fn warm_up() {
     LazyLock::force(&JIEBA);
 }
 
+/// Segments with the dictionary in force (a poisoned lock still holds a usable
+/// dictionary: it is only ever replaced whole).
+fn with_jieba<T>(f: impl FnOnce(&Jieba) -> T) -> T {
+    let guard = JIEBA
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    f(&guard)
+}
+
+/// Replaces the center's own words (the shipped ones stay). Text indexed before
+/// keeps its old segmentation until it is re-indexed (`kefu reindex`).
+pub fn set_user_words(words: &[String]) {
+    let fresh = segmenter(words);
+    let mut guard = JIEBA
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *guard = fresh;
+}
+
 /// The words of `text` for indexing: search-mode segmentation (long words also
 /// yield their parts), lower-cased, without punctuation or spaces.
 pub fn index_words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for word in JIEBA
-        .cut_for_search(text, true)
-        .into_iter()
-        .filter_map(|t| normalise_word(t.word))
-    {
+    let words: Vec<String> = with_jieba(|j| {
+        j.cut_for_search(text, true)
+            .into_iter()
+            .filter_map(|t| normalise_word(t.word))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(words.len());
+    for word in words {
         let grams = digit_grams(&word);
         out.push(word);
         out.extend(grams);
@@ -50,26 +97,54 @@ fn digit_grams(word: &str) -> Vec<String> {
         .collect()
 }
 
-/// One term of a query: a word, or a phrase of digit pieces (a partial number).
+/// One term of a query: a word with the words that mean the same (the word first),
+/// or a phrase of digit pieces (a partial number).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Term {
-    Word(String),
+    Words(Vec<String>),
     Digits(Vec<String>),
 }
 
-/// The terms of a query: its words, digit runs of three or more as the phrase of
-/// their pieces (a shorter run is a word of its own).
+/// The shipped synonym groups (`data/synonyms.txt`).
+const SYNONYMS: &str = include_str!("../data/synonyms.txt");
+
+/// Each word of a synonym group, mapped to its group.
+static SYNONYM_GROUPS: LazyLock<std::collections::HashMap<String, Vec<String>>> =
+    LazyLock::new(|| {
+        let mut map: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for line in entries(SYNONYMS) {
+            let group: Vec<String> = line.split_whitespace().filter_map(normalise_word).collect();
+            for w in &group {
+                let entry = map.entry(w.clone()).or_default();
+                for other in &group {
+                    if !entry.contains(other) {
+                        entry.push(other.clone());
+                    }
+                }
+            }
+        }
+        map
+    });
+
+/// The word and the words of its synonym groups, the word first.
+fn with_synonyms(word: String) -> Vec<String> {
+    let mut all = vec![word.clone()];
+    if let Some(group) = SYNONYM_GROUPS.get(&word) {
+        all.extend(group.iter().filter(|w| **w != word).cloned());
+    }
+    all
+}
+
+/// The terms of a query: its words (each with its synonyms), digit runs of three or
+/// more as the phrase of their pieces (a shorter run is a word of its own).
 pub fn query_terms(text: &str) -> Vec<Term> {
     let mut terms: Vec<Term> = Vec::new();
     for word in query_words(text) {
-        let term = if word.len() >= 3 && word.bytes().all(|b| b.is_ascii_digit()) {
-            if word.len() == 3 {
-                Term::Word(word)
-            } else {
-                Term::Digits(digit_grams(&word))
-            }
+        let term = if word.len() > 3 && word.bytes().all(|b| b.is_ascii_digit()) {
+            Term::Digits(digit_grams(&word))
         } else {
-            Term::Word(word)
+            Term::Words(with_synonyms(word))
         };
         if !terms.contains(&term) {
             terms.push(term);
@@ -81,11 +156,12 @@ pub fn query_terms(text: &str) -> Vec<Term> {
 /// The words of a query: plain segmentation, so a query word must match an indexed
 /// word (search-mode indexing makes the parts of long words matchable).
 pub fn query_words(text: &str) -> Vec<String> {
-    JIEBA
-        .cut(text, true)
-        .into_iter()
-        .filter_map(|t| normalise_word(t.word))
-        .collect()
+    with_jieba(|j| {
+        j.cut(text, true)
+            .into_iter()
+            .filter_map(|t| normalise_word(t.word))
+            .collect()
+    })
 }
 
 fn normalise_word(word: &str) -> Option<String> {
@@ -372,10 +448,10 @@ pub(crate) async fn index_documents_bulk(
     Ok(())
 }
 
-/// The match expression of the terms: FTS5 (each word a quoted string, so no query
+/// The match expression of the terms (every term, or with `all` false any): FTS5 (each word a quoted string, so no query
 /// syntax can be injected; digit pieces a quoted phrase) or a tsquery (quoted
 /// lexemes, pieces joined by the followed-by operator).
-fn match_expression(backend: Backend, terms: &[Term]) -> String {
+fn match_expression(backend: Backend, terms: &[Term], all: bool) -> String {
     let quote = |w: &str| match backend {
         Backend::Sqlite => format!("\"{}\"", w.replace('"', "\"\"")),
         Backend::Postgres => format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''")),
@@ -383,7 +459,23 @@ fn match_expression(backend: Backend, terms: &[Term]) -> String {
     let parts: Vec<String> = terms
         .iter()
         .map(|t| match (t, backend) {
-            (Term::Word(w), _) => quote(w),
+            (Term::Words(words), _) if words.len() == 1 => quote(&words[0]),
+            (Term::Words(words), Backend::Sqlite) => format!(
+                "({})",
+                words
+                    .iter()
+                    .map(|w| quote(w))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
+            (Term::Words(words), Backend::Postgres) => format!(
+                "({})",
+                words
+                    .iter()
+                    .map(|w| quote(w))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
             // FTS5: a phrase is the words inside one quoted string.
             (Term::Digits(grams), Backend::Sqlite) => quote(&grams.join(" ")),
             (Term::Digits(grams), Backend::Postgres) => format!(
@@ -396,9 +488,11 @@ fn match_expression(backend: Backend, terms: &[Term]) -> String {
             ),
         })
         .collect();
-    match backend {
-        Backend::Sqlite => parts.join(" AND "),
-        Backend::Postgres => parts.join(" & "),
+    match (backend, all) {
+        (Backend::Sqlite, true) => parts.join(" AND "),
+        (Backend::Sqlite, false) => parts.join(" OR "),
+        (Backend::Postgres, true) => parts.join(" & "),
+        (Backend::Postgres, false) => parts.join(" | "),
     }
 }
 
@@ -406,14 +500,14 @@ fn match_expression(backend: Backend, terms: &[Term]) -> String {
 fn needles(terms: &[Term]) -> Vec<String> {
     terms
         .iter()
-        .map(|t| match t {
-            Term::Word(w) => w.clone(),
+        .flat_map(|t| match t {
+            Term::Words(words) => words.clone(),
             Term::Digits(grams) => {
                 let mut digits = grams.first().cloned().unwrap_or_default();
                 for g in grams.iter().skip(1) {
                     digits.push_str(&g[2..]);
                 }
-                digits
+                vec![digits]
             }
         })
         .filter(|w| !w.is_empty())
@@ -518,14 +612,29 @@ impl Store {
 
     /// Documents containing every term of the query that the scopes let the caller
     /// see and the filters keep, most relevant first, newer first among equals.
+    /// When no document has every term, documents with some of them are given,
+    /// those with more terms (and rarer ones) first.
     pub async fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, StoreError> {
         let terms = query_terms(&req.text);
         if terms.is_empty() || req.scopes.is_empty() {
             return Ok(Vec::new());
         }
+        let hits = self.search_terms(req, &terms, true).await?;
+        if hits.is_empty() && terms.len() > 1 {
+            return self.search_terms(req, &terms, false).await;
+        }
+        Ok(hits)
+    }
+
+    async fn search_terms(
+        &self,
+        req: &SearchRequest,
+        terms: &[Term],
+        all: bool,
+    ) -> Result<Vec<SearchHit>, StoreError> {
         let backend = self.backend();
         let mut c = crate::Conditions::default();
-        let expr = c.param(crate::SqlParam::Text(match_expression(backend, &terms)));
+        let expr = c.param(crate::SqlParam::Text(match_expression(backend, terms, all)));
         let mut conditions = Vec::new();
         let scopes: Vec<String> = req
             .scopes
@@ -599,7 +708,7 @@ impl Store {
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
             .fetch_all(&self.pool)
             .await?;
-        let needles = needles(&terms);
+        let needles = needles(terms);
         rows.iter()
             .map(|row| {
                 let title: String = row.try_get("title")?;
@@ -648,23 +757,24 @@ mod tests {
         assert_eq!(
             query_terms("138 5678"),
             vec![
-                Term::Word("138".into()),
+                Term::Words(vec!["138".into()]),
                 Term::Digits(vec!["567".into(), "678".into()])
             ]
         );
         assert_eq!(needles(&query_terms("5678")), vec!["5678".to_owned()]);
         assert!(!has_terms("？！ ，。\"*"));
         assert_eq!(
-            match_expression(Backend::Sqlite, &query_terms("燃气 5678")),
-            "\"燃气\" AND \"567 678\""
+            match_expression(Backend::Sqlite, &query_terms("燃气 5678"), true),
+            "(\"燃气\" OR \"煤气\" OR \"天然气\") AND \"567 678\""
         );
         assert_eq!(
             match_expression(
                 Backend::Postgres,
                 &[
-                    Term::Word("o'neil".into()),
+                    Term::Words(vec!["o'neil".into()]),
                     Term::Digits(vec!["567".into(), "678".into()])
-                ]
+                ],
+                true
             ),
             "'o''neil' & ('567' <-> '678')"
         );
