@@ -122,6 +122,9 @@ impl Role {
             // it (drafts only editors); the manager writes it.
             KnowledgeRead => matches!(self, Agent | Handler | Manager),
             KnowledgeManage => matches!(self, Manager),
+            // The search dictionary: the administrator and the manager keep the
+            // center's product and place names.
+            SearchDictionaryManage => matches!(self, Manager | Admin),
         }
     }
 }
@@ -230,10 +233,12 @@ pub enum Permission {
     KnowledgeRead,
     /// Writing articles, reading drafts and archived ones.
     KnowledgeManage,
+    /// Reading and editing the search dictionary (words, synonyms).
+    SearchDictionaryManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 47] = [
+    pub const ALL: [Permission; 48] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -281,6 +286,7 @@ impl Permission {
         Permission::ShiftWork,
         Permission::KnowledgeRead,
         Permission::KnowledgeManage,
+        Permission::SearchDictionaryManage,
     ];
 }
 

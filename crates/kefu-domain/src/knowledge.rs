@@ -174,6 +174,74 @@ pub fn version_note(raw: Option<&str>) -> Result<Option<String>, ArticleError> {
     }
 }
 
+/// The most words a center adds to the search dictionary, and groups of synonyms.
+pub const DICTIONARY_WORDS_MAX: usize = 5_000;
+pub const DICTIONARY_GROUPS_MAX: usize = 1_000;
+
+/// A center's search dictionary, checked: its own words (product and place names
+/// to keep whole) and synonym groups, each word once, groups of two to twenty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dictionary {
+    pub words: Vec<String>,
+    pub synonyms: Vec<Vec<String>>,
+}
+
+/// A dictionary word: 2–20 characters, letters and digits only (no spaces or
+/// punctuation, which segmentation drops anyway).
+fn dictionary_word(field: &str, raw: &str) -> Result<String, ArticleError> {
+    let word = raw.trim();
+    let n = word.chars().count();
+    if !(2..=20).contains(&n) {
+        return Err(bad(field, "a word has 2 to 20 characters"));
+    }
+    if !word.chars().all(char::is_alphanumeric) {
+        return Err(bad(field, "a word has only letters and digits"));
+    }
+    Ok(word.to_owned())
+}
+
+impl Dictionary {
+    /// Checks a submitted dictionary; the first wrong entry is named.
+    pub fn check(words: &[String], synonyms: &[Vec<String>]) -> Result<Dictionary, ArticleError> {
+        if words.len() > DICTIONARY_WORDS_MAX {
+            return Err(bad(
+                "words",
+                format!("at most {DICTIONARY_WORDS_MAX} words"),
+            ));
+        }
+        if synonyms.len() > DICTIONARY_GROUPS_MAX {
+            return Err(bad(
+                "synonyms",
+                format!("at most {DICTIONARY_GROUPS_MAX} groups"),
+            ));
+        }
+        let mut checked = Dictionary::default();
+        for (i, w) in words.iter().enumerate() {
+            let w = dictionary_word(&format!("words[{i}]"), w)?;
+            if !checked.words.contains(&w) {
+                checked.words.push(w);
+            }
+        }
+        for (g, group) in synonyms.iter().enumerate() {
+            let mut clean: Vec<String> = Vec::new();
+            for (i, w) in group.iter().enumerate() {
+                let w = dictionary_word(&format!("synonyms[{g}][{i}]"), w)?;
+                if !clean.contains(&w) {
+                    clean.push(w);
+                }
+            }
+            if !(2..=20).contains(&clean.len()) {
+                return Err(bad(
+                    format!("synonyms[{g}]"),
+                    "a group has 2 to 20 different words",
+                ));
+            }
+            checked.synonyms.push(clean);
+        }
+        Ok(checked)
+    }
+}
+
 /// One line of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DiffLine {
@@ -345,6 +413,34 @@ mod tests {
         }
         assert_eq!(version_note(Some("  ")), Ok(None));
         assert!(version_note(Some(&"长".repeat(NOTE_MAX + 1))).is_err());
+    }
+
+    #[test]
+    fn dictionaries_are_checked() {
+        let ok = Dictionary::check(
+            &["阶梯气价".into(), " 泉城燃气 ".into(), "阶梯气价".into()],
+            &[vec!["燃气卡".into(), "IC卡".into()]],
+        )
+        .unwrap();
+        assert_eq!(ok.words, vec!["阶梯气价", "泉城燃气"]);
+        for (words, groups, field) in [
+            (vec!["气".to_owned()], vec![], "words[0]"),
+            (vec!["燃气 表".to_owned()], vec![], "words[0]"),
+            (vec!["燃气！".to_owned()], vec![], "words[0]"),
+            (vec![], vec![vec!["燃气卡".to_owned()]], "synonyms[0]"),
+            (
+                vec![],
+                vec![vec!["燃气卡".to_owned(), "燃气卡".to_owned()]],
+                "synonyms[0]",
+            ),
+            (
+                vec![],
+                vec![vec!["燃气卡".to_owned(), "-".to_owned()]],
+                "synonyms[0][1]",
+            ),
+        ] {
+            assert_eq!(Dictionary::check(&words, &groups).unwrap_err().field, field);
+        }
     }
 
     #[test]

@@ -264,6 +264,7 @@ pub mod perm {
         ShiftWork,
         KnowledgeRead,
         KnowledgeManage,
+        SearchDictionaryManage,
     );
 }
 

@@ -133,6 +133,8 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("GET", "/api/v1/knowledge/articles/{id}/diff"), MANAGER),
         (("GET", "/api/v1/knowledge/categories"), KNOWLEDGE_READERS),
         (("GET", "/api/v1/search"), KNOWLEDGE_READERS),
+        (("GET", "/api/v1/search/dictionary"), SUPERVISORS),
+        (("PUT", "/api/v1/search/dictionary"), SUPERVISORS),
         (("PUT", "/api/v1/inspection-rules"), MANAGER),
         (("GET", "/api/v1/phrasebook/suggest"), CALL_STAFF),
         (("GET", "/api/v1/violations"), CALL_STAFF),

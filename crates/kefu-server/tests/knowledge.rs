@@ -17,6 +17,7 @@ backend_tests!(
     articles_are_written_versioned_and_compared,
     search_finds_what_the_caller_may_read,
     search_spans_orders_contacts_and_customers_within_each_role,
+    the_dictionary_changes_segmentation_and_synonyms,
 );
 
 fn article(title: &str, body: &str, status: &str) -> Value {
@@ -566,4 +567,87 @@ async fn search_spans_orders_contacts_and_customers_within_each_role(db: &TestDb
     assert_eq!(status, StatusCode::CREATED);
     let hits = search_hits(&app, Role::Agent, "点火针").await;
     assert_eq!(kinds(&hits), vec!["work_order"], "{hits:?}");
+}
+
+async fn the_dictionary_changes_segmentation_and_synonyms(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let card = create(
+        &app,
+        json!({ "title": "IC卡丢失补办", "body": "IC卡丢失请持身份证到营业厅补办，补卡工本费20元。",
+                "category": "业务办理", "tags": [], "status": "published" }),
+    )
+    .await;
+    let bats = create(
+        &app,
+        json!({ "title": "球拍缺货说明", "body": "店里的乒乓球拍卖完了，预计下周到货。",
+                "category": "售后", "tags": [], "status": "published" }),
+    )
+    .await;
+    let ids = |hits: &[Value]| hits.iter().map(|h| h["id"].clone()).collect::<Vec<_>>();
+    // Before: 燃气卡 is not a word for IC卡; the general dictionary reads 乒乓球 拍卖
+    // (an auction) in 乒乓球拍卖完了 (the bats are sold out).
+    assert!(search_hits(&app, Role::Agent, "燃气卡").await.is_empty());
+    assert_eq!(
+        ids(&search_hits(&app, Role::Agent, "拍卖").await),
+        vec![bats["id"].clone()]
+    );
+    // Wrong dictionaries are refused by entry; agents may not edit it.
+    let put = |role: Role, body: Value| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::PUT,
+                "/api/v1/search/dictionary",
+                Some(app.token(role)),
+                Some(body),
+            )
+            .await
+        }
+    };
+    for (bad, field) in [
+        (json!({ "words": ["拍"] }), "words[0]"),
+        (json!({ "synonyms": [["燃气卡"]] }), "synonyms[0]"),
+        (
+            json!({ "synonyms": [["燃气卡", "IC 卡"]] }),
+            "synonyms[0][1]",
+        ),
+        (json!({ "colour": [] }), "colour"),
+    ] {
+        let (status, e) = put(Role::Admin, bad.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {e}");
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    let (status, _) = put(Role::Agent, json!({ "words": ["乒乓球拍"] })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, d) = put(
+        Role::Admin,
+        json!({ "words": ["乒乓球拍"], "synonyms": [["燃气卡", "IC卡"]] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    assert_eq!(d["version"], 2);
+    let (_, got) = app.get("/api/v1/search/dictionary", Role::Manager).await;
+    assert_eq!(got["synonyms"], json!([["燃气卡", "IC卡"]]));
+    // Synonyms apply at once; new words once the stored text is re-indexed.
+    assert_eq!(
+        ids(&search_hits(&app, Role::Agent, "燃气卡").await),
+        vec![card["id"].clone()]
+    );
+    let done = db
+        .store
+        .reindex("article", 1, app.state.clock.now(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(done, 2);
+    assert!(search_hits(&app, Role::Agent, "拍卖").await.is_empty());
+    assert_eq!(
+        ids(&search_hits(&app, Role::Agent, "乒乓球拍").await),
+        vec![bats["id"].clone()]
+    );
+    let err = db
+        .store
+        .reindex("invoice", 10, app.state.clock.now(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invoice"), "{err}");
 }

@@ -8,10 +8,14 @@
 //! a number that the reader's role would see masked.
 
 use jiff::Timestamp;
+use kefu_domain::audit::Actor;
+use kefu_domain::knowledge::Dictionary;
+use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
+use crate::audit::{AuditEntry, append};
 use crate::search::{DocMeta, index_document};
-use crate::{Backend, StoreError};
+use crate::{Backend, Store, StoreError, ms};
 
 /// The kinds of documents and what each is called in search.
 pub const WORK_ORDER: &str = "work_order";
@@ -236,4 +240,165 @@ pub(crate) async fn remove(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Every kind search knows, with the table its records live in.
+pub const KINDS: [(&str, &str); 4] = [
+    (crate::knowledge::DOC_KIND, "kb_articles"),
+    (WORK_ORDER, "work_orders"),
+    (CONTACT, "contacts"),
+    (CUSTOMER, "customers"),
+];
+
+/// The search dictionary in force and its version (1: the shipped lists alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDictionary {
+    pub version: i64,
+    pub dictionary: Dictionary,
+    pub created_by: Option<String>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw)
+        .map_err(|e| StoreError::Unsupported(format!("stored search dictionary: {e}")))
+}
+
+impl Store {
+    /// The center's search dictionary (the latest saved edition).
+    pub async fn search_dictionary(&self) -> Result<StoredDictionary, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, words, synonyms, created_by FROM search_dictionaries ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(StoredDictionary {
+                version: 1,
+                dictionary: Dictionary::default(),
+                created_by: None,
+            }),
+            Some(row) => Ok(StoredDictionary {
+                version: row.try_get("version")?,
+                dictionary: Dictionary {
+                    words: decode(&row.try_get::<String, _>("words")?)?,
+                    synonyms: decode(&row.try_get::<String, _>("synonyms")?)?,
+                },
+                created_by: Some(row.try_get("created_by")?),
+            }),
+        }
+    }
+
+    /// Makes this process segment and expand queries with the stored dictionary;
+    /// returns its version.
+    pub async fn apply_search_dictionary(&self) -> Result<i64, StoreError> {
+        let stored = self.search_dictionary().await?;
+        crate::search::set_dictionary(&stored.dictionary.words, &stored.dictionary.synonyms);
+        Ok(stored.version)
+    }
+
+    /// Saves a checked dictionary as the next version and applies it in this
+    /// process. Stored text keeps its old segmentation until `reindex`.
+    pub async fn save_search_dictionary(
+        &self,
+        actor: &Actor,
+        dictionary: &Dictionary,
+        now: Timestamp,
+    ) -> Result<StoredDictionary, StoreError> {
+        let words = serde_json::to_string(&dictionary.words).unwrap_or_else(|_| "[]".into());
+        let synonyms = serde_json::to_string(&dictionary.synonyms).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.begin_write().await?;
+        let latest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM search_dictionaries")
+                .fetch_one(&mut *tx)
+                .await?;
+        let version = latest.unwrap_or(1) + 1;
+        sqlx::query(
+            "INSERT INTO search_dictionaries (version, words, synonyms, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(version)
+        .bind(&words)
+        .bind(&synonyms)
+        .bind(actor.label())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "search.dictionary",
+                object_type: "search_dictionary",
+                object_id: version.to_string(),
+                detail: json!({ "words": dictionary.words.len(), "synonyms": dictionary.synonyms.len() }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        crate::search::set_dictionary(&dictionary.words, &dictionary.synonyms);
+        Ok(StoredDictionary {
+            version,
+            dictionary: dictionary.clone(),
+            created_by: Some(actor.label()),
+        })
+    }
+
+    /// How many records of a kind there are to index.
+    pub async fn count_indexable(&self, kind: &str) -> Result<i64, StoreError> {
+        let table = table_of(kind)?;
+        Ok(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Re-indexes every record of a kind with the dictionary in force, `batch`
+    /// records per transaction (search keeps answering from the old documents
+    /// until each batch commits); `progress` gets the number done after each batch.
+    pub async fn reindex(
+        &self,
+        kind: &str,
+        batch: i64,
+        now: Timestamp,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, StoreError> {
+        let table = table_of(kind)?;
+        let backend = self.backend();
+        let mut last = 0i64;
+        let mut done = 0u64;
+        loop {
+            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+            )))
+            .bind(last)
+            .bind(batch.clamp(1, 10_000))
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(&max) = ids.last() else { break };
+            let mut tx = self.begin_write().await?;
+            for id in &ids {
+                match kind {
+                    WORK_ORDER => work_order(&mut tx, backend, *id, now).await?,
+                    CONTACT => contact(&mut tx, backend, *id, now).await?,
+                    CUSTOMER => customer(&mut tx, backend, *id, now).await?,
+                    _ => crate::knowledge::reindex_article(&mut tx, backend, *id).await?,
+                }
+            }
+            tx.commit().await?;
+            done += ids.len() as u64;
+            last = max;
+            progress(done);
+        }
+        Ok(done)
+    }
+}
+
+fn table_of(kind: &str) -> Result<&'static str, StoreError> {
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| StoreError::invalid("kind", format!("'{kind}' is not a kind search knows")))
 }

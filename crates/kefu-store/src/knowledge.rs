@@ -122,7 +122,18 @@ async fn record_version(
     .bind(ms(now))
     .execute(&mut *conn)
     .await?;
-    // The category and tags are searchable with the text.
+    index_article(conn, store.backend(), id, article, now).await
+}
+
+/// Writes an article's search document: the title; the text with its category and
+/// tags; the status to filter on.
+async fn index_article(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    id: i64,
+    article: &Article,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let body = format!(
         "{}\n{}\n{}",
         article.body,
@@ -131,7 +142,7 @@ async fn record_version(
     );
     index_document(
         conn,
-        store.backend(),
+        backend,
         DOC_KIND,
         id,
         &article.title,
@@ -141,11 +152,32 @@ async fn record_version(
             state: Some(article.status.code()),
             department_id: None,
             customer_id: None,
-            at: Some(ms(now)),
+            at: Some(ms(at)),
         },
-        now,
+        at,
     )
     .await
+}
+
+/// Re-indexes an article as it is stored (after a dictionary change).
+pub(crate) async fn reindex_article(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    id: i64,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM kb_articles WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => {
+            let stored = from_row(&row)?;
+            index_article(conn, backend, id, &stored.article, stored.updated_at).await
+        }
+        None => crate::indexing::remove(conn, backend, DOC_KIND, id).await,
+    }
 }
 
 impl Store {

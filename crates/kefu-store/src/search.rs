@@ -18,6 +18,9 @@ use crate::{Backend, Store, StoreError, ms};
 /// The shipped words of the trade (`data/words.txt`).
 const WORDS: &str = include_str!("../data/words.txt");
 
+/// The frequency given to the trade's and the center's words.
+const WORD_FREQ: usize = 100_000;
+
 /// The entries of a word list: lines, without comments and blanks.
 fn entries(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
@@ -35,7 +38,10 @@ fn segmenter(extra: &[String]) -> Jieba {
         .chain(extra.iter().map(String::as_str))
     {
         if word.chars().count() > 1 {
-            jieba.add_word(word, None, None);
+            // Frequent enough to win over any split of it (jieba's suggestion only
+            // makes a word just likely).
+            let freq = jieba.suggest_freq(word).max(WORD_FREQ);
+            jieba.add_word(word, Some(freq), None);
         }
     }
     jieba
@@ -57,14 +63,23 @@ fn with_jieba<T>(f: impl FnOnce(&Jieba) -> T) -> T {
     f(&guard)
 }
 
-/// Replaces the center's own words (the shipped ones stay). Text indexed before
-/// keeps its old segmentation until it is re-indexed (`kefu reindex`).
-pub fn set_user_words(words: &[String]) {
-    let fresh = segmenter(words);
-    let mut guard = JIEBA
+/// Replaces the center's own words and synonym groups (the shipped ones stay).
+/// Text indexed before keeps its old segmentation until it is re-indexed (`kefu
+/// reindex`); synonyms apply to queries at once.
+pub fn set_dictionary(words: &[String], synonyms: &[Vec<String>]) {
+    let with_group_words: Vec<String> = words
+        .iter()
+        .cloned()
+        .chain(synonyms.iter().flatten().cloned())
+        .collect();
+    let fresh = segmenter(&with_group_words);
+    let groups = synonym_groups(synonyms);
+    *JIEBA
         .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    *guard = fresh;
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+    *SYNONYM_GROUPS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = groups;
 }
 
 /// The words of `text` for indexing: search-mode segmentation (long words also
@@ -108,29 +123,41 @@ pub enum Term {
 /// The shipped synonym groups (`data/synonyms.txt`).
 const SYNONYMS: &str = include_str!("../data/synonyms.txt");
 
-/// Each word of a synonym group, mapped to its group.
-static SYNONYM_GROUPS: LazyLock<std::collections::HashMap<String, Vec<String>>> =
-    LazyLock::new(|| {
-        let mut map: std::collections::HashMap<String, Vec<String>> =
-            std::collections::HashMap::new();
-        for line in entries(SYNONYMS) {
-            let group: Vec<String> = line.split_whitespace().filter_map(normalise_word).collect();
-            for w in &group {
-                let entry = map.entry(w.clone()).or_default();
-                for other in &group {
-                    if !entry.contains(other) {
-                        entry.push(other.clone());
-                    }
+type Groups = std::collections::HashMap<String, Vec<String>>;
+
+/// Each word of a synonym group (the shipped ones and the center's), mapped to the
+/// words of its groups.
+fn synonym_groups(extra: &[Vec<String>]) -> Groups {
+    let mut map = Groups::new();
+    let shipped = entries(SYNONYMS).map(|line| {
+        line.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
+    for group in shipped.chain(extra.iter().cloned()) {
+        let group: Vec<String> = group.iter().filter_map(|w| normalise_word(w)).collect();
+        for w in &group {
+            let entry = map.entry(w.clone()).or_default();
+            for other in &group {
+                if !entry.contains(other) {
+                    entry.push(other.clone());
                 }
             }
         }
-        map
-    });
+    }
+    map
+}
+
+static SYNONYM_GROUPS: LazyLock<RwLock<Groups>> =
+    LazyLock::new(|| RwLock::new(synonym_groups(&[])));
 
 /// The word and the words of its synonym groups, the word first.
 fn with_synonyms(word: String) -> Vec<String> {
+    let groups = SYNONYM_GROUPS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut all = vec![word.clone()];
-    if let Some(group) = SYNONYM_GROUPS.get(&word) {
+    if let Some(group) = groups.get(&word) {
         all.extend(group.iter().filter(|w| **w != word).cloned());
     }
     all

@@ -40,6 +40,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
     // Bulk commands get a larger SQLite cache: index maintenance dominates them.
     let bulk = matches!(command, Command::Demo { .. } | Command::Import { .. });
     let store = open(&settings, bulk).await?;
+    // Text is segmented with the center's words wherever it is written or searched.
+    store.apply_search_dictionary().await?;
     let result = match command {
         Command::Serve {
             demo,
@@ -56,6 +58,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             phrasebook,
             rules,
         } => crate::inspect::run(&file, json, phrasebook.as_deref(), rules.as_deref()),
+        Command::Reindex { kind, batch } => reindex(&store, kind.as_deref(), batch).await,
         Command::Migrate => {
             let (known, applied) = store.migration_status().await?;
             println!(
@@ -218,6 +221,7 @@ async fn serve(
         );
     }
     tokio::spawn(purge_sessions(store.clone()));
+    tokio::spawn(follow_search_dictionary(store.clone()));
     kefu_server::jobs::spawn_deadline_sweep(state.clone());
     kefu_server::jobs::spawn_webhook_dispatcher(state.clone());
     kefu_server::notices::spawn_notice_dispatcher(state.clone(), std::time::Duration::from_secs(1));
@@ -259,6 +263,77 @@ async fn shutdown_signal() {
 }
 
 /// Removes expired sessions every hour.
+/// Picks up a search dictionary saved through another server instance (the
+/// instance that saved it applied it at once).
+async fn follow_search_dictionary(store: Store) {
+    let mut applied = store.search_dictionary().await.map(|d| d.version).ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.search_dictionary().await {
+            Ok(d) if Some(d.version) != applied => {
+                kefu_store::search::set_dictionary(&d.dictionary.words, &d.dictionary.synonyms);
+                tracing::info!(version = d.version, "search dictionary applied");
+                applied = Some(d.version);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reading the search dictionary failed"),
+        }
+    }
+}
+
+/// `kefu reindex`: every kind (or one), with a progress bar each.
+async fn reindex(store: &Store, kind: Option<&str>, batch: i64) -> anyhow::Result<ExitCode> {
+    let kinds: Vec<&str> = match kind {
+        Some(k) => {
+            if !kefu_store::indexing::KINDS
+                .iter()
+                .any(|(known, _)| *known == k)
+            {
+                anyhow::bail!(
+                    "--kind {k}: must be one of {}",
+                    kefu_store::indexing::KINDS
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            vec![k]
+        }
+        None => kefu_store::indexing::KINDS
+            .iter()
+            .map(|(k, _)| *k)
+            .collect(),
+    };
+    if !(1..=10_000).contains(&batch) {
+        anyhow::bail!("--batch: between 1 and 10000");
+    }
+    let version = store.search_dictionary().await?.version;
+    println!("search dictionary version {version}");
+    for kind in kinds {
+        let total = store.count_indexable(kind).await?;
+        let bar = ProgressBar::new(u64::try_from(total).unwrap_or(0));
+        bar.set_style(
+            ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(kind.to_owned());
+        let started = std::time::Instant::now();
+        let done = store
+            .reindex(kind, batch, Timestamp::now(), |n| bar.set_position(n))
+            .await?;
+        bar.finish();
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{kind}: {done} documents in {secs:.1} s ({:.0}/s)",
+            done as f64 / secs.max(0.001)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn purge_sessions(store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {

@@ -53,6 +53,16 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Rebuild the search index with the search dictionary in force (after the
+    /// center's words changed), batch by batch; search keeps answering meanwhile.
+    Reindex {
+        /// Only this kind: article, work_order, contact or customer.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: i64,
+    },
     /// Inspect one call against the service standard and print the itemised result:
     /// FILE is a transcript (.json, .srt, .vtt; timing rules are then skipped) or a
     /// call as JSON with its timings ({"call": {...}, "turns": [...]}).

@@ -44,6 +44,7 @@ backend_tests!(
     audit_verify_names_a_deleted_row,
     migrate_reports_the_schema_state,
     two_server_processes_escalate_each_breach_once,
+    demo_data_is_searchable_and_reindexed,
 );
 
 async fn admin_and_token_creation_then_audit_verify_detects_an_edit(db: &TestDb) {
@@ -751,5 +752,81 @@ fn inspect_prints_itemised_results_and_refuses_malformed_files() {
         let out = kefu(dir.path(), &["inspect", name]);
         assert_eq!(out.status.code(), Some(1), "{name}");
         assert!(stderr(&out).contains(needle), "{name}: {}", stderr(&out));
+    }
+}
+
+async fn demo_data_is_searchable_and_reindexed(db: &TestDb) {
+    let dir = workdir();
+    let url = db.url.to_string();
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "demo",
+            "--customers",
+            "300",
+            "--work-orders",
+            "120",
+            "--contacts",
+            "150",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The bulk loads indexed what they wrote.
+    let scopes = ["work_order", "contact", "customer"]
+        .iter()
+        .map(|k| kefu_store::search::KindScope {
+            kind: (*k).into(),
+            states: None,
+            department_id: None,
+        })
+        .collect::<Vec<_>>();
+    let count_hits = |text: &str| {
+        let store = db.store.clone();
+        let scopes = scopes.clone();
+        let text = text.to_owned();
+        async move {
+            store
+                .search(&kefu_store::search::SearchRequest {
+                    text,
+                    scopes,
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let before = count_hits("燃气").await;
+    assert!(before > 0, "demo work orders are found");
+    let out = kefu(
+        dir.path(),
+        &["--database-url", &url, "reindex", "--batch", "50"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "article: 0 documents",
+        "work_order: 120 documents",
+        "contact: 150 documents",
+    ] {
+        assert!(text.contains(needle), "{needle}\n{text}");
+    }
+    assert_eq!(
+        count_hits("燃气").await,
+        before,
+        "re-indexing keeps what is found"
+    );
+    for (args, needle) in [
+        (vec!["reindex", "--kind", "invoice"], "must be one of"),
+        (vec!["reindex", "--batch", "0"], "--batch"),
+    ] {
+        let mut full = vec!["--database-url", url.as_str()];
+        full.extend(args);
+        let out = kefu(dir.path(), &full);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
     }
 }

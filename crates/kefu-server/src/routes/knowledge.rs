@@ -27,6 +27,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(article_diff))
         .routes(routes!(categories))
         .routes(routes!(search))
+        .routes(routes!(get_dictionary, put_dictionary))
 }
 
 /// The statuses the caller may read.
@@ -604,4 +605,68 @@ async fn search(
             })
             .collect(),
     ))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DictionaryBody {
+    /// The center's words to keep whole (product and place names), 2–20 letters
+    /// or digits each.
+    #[serde(default)]
+    words: Vec<String>,
+    /// Groups of words that mean the same: a query word also finds the others.
+    #[serde(default)]
+    synonyms: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DictionaryView {
+    /// 1: the shipped lists alone; each save is the next version.
+    version: i64,
+    words: Vec<String>,
+    synonyms: Vec<Vec<String>>,
+    /// What to do for text already stored.
+    note: &'static str,
+}
+
+const REINDEX_NOTE: &str = "synonyms apply to searches at once; run `kefu reindex` so stored text is segmented with new words";
+
+/// The center's search dictionary (added to the shipped words and synonyms).
+#[utoipa::path(get, path = "/api/v1/search/dictionary", tag = "knowledge",
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = DictionaryView)))]
+async fn get_dictionary(
+    _who: Authorized<perm::SearchDictionaryManage>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<DictionaryView>> {
+    let d = state.store.search_dictionary().await?;
+    Ok(Json(DictionaryView {
+        version: d.version,
+        words: d.dictionary.words,
+        synonyms: d.dictionary.synonyms,
+        note: REINDEX_NOTE,
+    }))
+}
+
+/// Saves the center's search dictionary as the next version; this server applies it
+/// at once, other instances within a minute. Wrong entries are refused by name.
+#[utoipa::path(put, path = "/api/v1/search/dictionary", tag = "knowledge", request_body = DictionaryBody,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = DictionaryView), (status = 422, body = ErrorBody)))]
+async fn put_dictionary(
+    who: Authorized<perm::SearchDictionaryManage>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DictionaryBody>,
+) -> ApiResult<Json<DictionaryView>> {
+    let checked = knowledge::Dictionary::check(&body.words, &body.synonyms)
+        .map_err(|e| ApiError::invalid(&e.field, e.message))?;
+    let saved = state
+        .store
+        .save_search_dictionary(&who.actor(), &checked, state.clock.now())
+        .await?;
+    Ok(Json(DictionaryView {
+        version: saved.version,
+        words: saved.dictionary.words,
+        synonyms: saved.dictionary.synonyms,
+        note: REINDEX_NOTE,
+    }))
 }
