@@ -85,6 +85,7 @@ function setupDesk() {
     if (!res.ok) return;
     $("#pop").innerHTML = await res.text();
     setupPop();
+    setupDeskSearch();
     const first = $("#category");
     if (first) first.focus();
   });
@@ -150,6 +151,63 @@ function setupPop() {
       a.id = "created-order";
       out.appendChild(a);
       pop.dataset.version = Number(pop.dataset.version) + 1;
+    } catch (x) { toast(x.message); }
+  });
+}
+
+// The desk's search while on a call: knowledge articles, and the caller's past
+// orders matching the same words. Hits are built as DOM nodes (marks included), never
+// as HTML from the server's text.
+function renderHits(list, hits, href, none) {
+  list.innerHTML = "";
+  if (!hits.length) {
+    const li = document.createElement("li");
+    li.className = "empty";
+    li.textContent = none;
+    list.appendChild(li);
+    return;
+  }
+  for (const h of hits) {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = href(h);
+    a.target = "_blank";
+    for (const p of h.title_parts) {
+      const el = document.createElement(p.mark ? "mark" : "span");
+      el.textContent = p.text;
+      a.appendChild(el);
+    }
+    li.appendChild(a);
+    const snippet = document.createElement("p");
+    snippet.className = "snippet";
+    for (const p of h.snippet) {
+      const el = document.createElement(p.mark ? "mark" : "span");
+      el.textContent = p.text;
+      snippet.appendChild(el);
+    }
+    li.appendChild(snippet);
+    list.appendChild(li);
+  }
+}
+
+function setupDeskSearch() {
+  const form = $("#kb-search");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = $("#kb-q").value.trim();
+    if (!q) return;
+    const none = form.dataset.none;
+    try {
+      const articles = await api("GET", "/api/v1/search?kind=article&limit=5&q=" + encodeURIComponent(q));
+      renderHits($("#kb-hits"), articles, (h) => "/console/knowledge/" + h.id, none);
+      const card = $(".card");
+      if (card) {
+        const orders = await api("GET", "/api/v1/search?kind=work_order&limit=5&customer_id=" +
+          encodeURIComponent(card.dataset.customer) + "&q=" + encodeURIComponent(q));
+        $("#kb-orders-title").hidden = false;
+        renderHits($("#kb-orders"), orders, (h) => "/console/work-orders/" + h.id, none);
+      }
     } catch (x) { toast(x.message); }
   });
 }
@@ -546,6 +604,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupInspection();
   setupAssessment();
   setupPhrasebook();
+  setupDeskSearch();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

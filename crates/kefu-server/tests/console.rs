@@ -287,6 +287,31 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     wait_text(&c, "#greeting", "号为您服务").await;
     shot(&c, &dir, "02-desk-screen-pop").await;
 
+    // While on the call the agent looks the question up in the knowledge base.
+    let (status, article) = app
+        .post(
+            "/api/v1/knowledge/articles",
+            Role::Manager,
+            json!({ "title": "燃气费账单异常偏高的核查", "body": "先核对抄表读数与表上读数是否一致，再检查是否跨入第二档气价。",
+                    "category": "账单", "tags": ["账单"], "status": "published" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{article}");
+    c.find(Locator::Css("#kb-q"))
+        .await
+        .unwrap()
+        .send_keys("账单 偏高")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#kb-search button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#kb-hits", "燃气费账单异常偏高的核查").await;
+    wait_text(&c, "#kb-hits mark", "账单").await;
+
     // Record the complaint call and open a work order from it.
     c.find(Locator::Css("#category"))
         .await
