@@ -367,7 +367,7 @@ pub(crate) async fn index_document(
 }
 
 /// A new document for [`index_documents_bulk`].
-pub(crate) struct NewDoc<'a> {
+pub struct NewDoc<'a> {
     pub doc_id: i64,
     pub title: String,
     pub body: String,
@@ -609,7 +609,95 @@ pub fn has_terms(query: &str) -> bool {
     !query_terms(query).is_empty()
 }
 
+/// What the search index takes on disk, against everything stored.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexSize {
+    /// Search documents and their word index, bytes (None where the database
+    /// cannot tell).
+    pub index_bytes: Option<i64>,
+    pub database_bytes: i64,
+}
+
 impl Store {
+    /// Indexes new documents of one kind in one transaction (bulk loads and the
+    /// search benchmark); returns how many.
+    pub async fn index_new_documents(
+        &self,
+        kind: &str,
+        docs: &[NewDoc<'_>],
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.begin_write().await?;
+        index_documents_bulk(&mut tx, self.backend(), kind, docs, now).await?;
+        tx.commit().await?;
+        Ok(docs.len())
+    }
+
+    /// How many search documents of a kind there are.
+    pub async fn count_documents(&self, kind: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM search_docs WHERE doc_kind = $1")
+                .bind(kind)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Removes every search document of a kind (the benchmark's own).
+    pub async fn remove_documents(&self, kind: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if self.backend() == Backend::Sqlite {
+            sqlx::query(
+                "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE doc_kind = $1)",
+            )
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM search_docs WHERE doc_kind = $1")
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The size of the search index and of the whole database.
+    pub async fn index_size(&self) -> Result<IndexSize, StoreError> {
+        match self.backend() {
+            Backend::Postgres => {
+                let (index, total): (i64, i64) = sqlx::query_as(
+                    "SELECT CAST(pg_total_relation_size('search_docs') AS BIGINT), \
+                     CAST(pg_database_size(current_database()) AS BIGINT)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(IndexSize {
+                    index_bytes: Some(index),
+                    database_bytes: total,
+                })
+            }
+            Backend::Sqlite => {
+                let pages: i64 = sqlx::query_scalar("SELECT page_count FROM pragma_page_count()")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let size: i64 = sqlx::query_scalar("SELECT page_size FROM pragma_page_size()")
+                    .fetch_one(&self.pool)
+                    .await?;
+                // dbstat is compiled into some SQLite builds only.
+                let index: Option<i64> =
+                    sqlx::query_scalar("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'search%'")
+                        .fetch_one(&self.pool)
+                        .await
+                        .ok();
+                Ok(IndexSize {
+                    index_bytes: index,
+                    database_bytes: pages * size,
+                })
+            }
+        }
+    }
+
     /// Indexes one document in a transaction of its own.
     pub async fn index_document(
         &self,

@@ -1360,3 +1360,346 @@ mod tests {
         assert_eq!(text.lines().count(), 4);
     }
 }
+
+/// Word lists the search benchmark's documents are made of.
+mod search_text {
+    pub const DISTRICTS: [&str; 12] = [
+        "历下区",
+        "市中区",
+        "槐荫区",
+        "天桥区",
+        "历城区",
+        "长清区",
+        "章丘区",
+        "济阳区",
+        "莱芜区",
+        "钢城区",
+        "平阴县",
+        "商河县",
+    ];
+    pub const STREETS: [&str; 20] = [
+        "经十路",
+        "纬二路",
+        "花园路",
+        "北园大街",
+        "解放路",
+        "和平路",
+        "山大路",
+        "文化西路",
+        "二环东路",
+        "工业南路",
+        "泉城路",
+        "共青团路",
+        "历山路",
+        "英雄山路",
+        "旅游路",
+        "舜耕路",
+        "华龙路",
+        "二环西路",
+        "济泺路",
+        "堤口路",
+    ];
+    pub const COMMUNITIES: [&str; 20] = [
+        "阳光花园",
+        "翡翠郡",
+        "山水家园",
+        "鲁能领秀城",
+        "绿地泉景",
+        "海尔绿城",
+        "中海国际",
+        "万科城",
+        "保利花园",
+        "恒大名都",
+        "银座花园",
+        "燕山小区",
+        "甸柳新村",
+        "八里洼小区",
+        "七里山小区",
+        "佛山苑",
+        "舜玉小区",
+        "丁香园",
+        "龙奥金座",
+        "世纪佳园",
+    ];
+    pub const THINGS: [&str; 16] = [
+        "燃气热水器",
+        "燃气灶",
+        "燃气表",
+        "壁挂炉",
+        "燃气管道",
+        "表前阀门",
+        "燃气软管",
+        "IC卡表",
+        "水表",
+        "自来水管",
+        "宽带",
+        "光猫",
+        "空调",
+        "洗衣机",
+        "冰箱",
+        "油烟机",
+    ];
+    pub const SYMPTOMS: [&str; 20] = [
+        "打不着火",
+        "点火后熄灭",
+        "有异味",
+        "漏气",
+        "漏水",
+        "显示故障码",
+        "读数不走",
+        "无法充值",
+        "噪音大",
+        "不制冷",
+        "无法上网",
+        "网速慢",
+        "火焰发黄",
+        "阀门关不严",
+        "锈蚀严重",
+        "指示灯闪烁",
+        "外壳破损",
+        "开关失灵",
+        "压力不足",
+        "频繁报警",
+    ];
+    pub const ASKS: [&str; 10] = [
+        "要求尽快上门维修",
+        "希望今天下午处理",
+        "要求更换新表",
+        "询问维修费用",
+        "要求安排安检",
+        "希望周末上门",
+        "要求回电说明原因",
+        "已指导自查仍未解决",
+        "第二次来电反映",
+        "要求给出处理时限",
+    ];
+    pub const TOPICS: [&str; 16] = [
+        "阶梯气价",
+        "缴费方式",
+        "过户手续",
+        "开户报装",
+        "停气时间",
+        "发票开具",
+        "银行代扣",
+        "营业厅地址",
+        "安检时间",
+        "账单明细",
+        "充值到账",
+        "违约金",
+        "欠费停气",
+        "退费申请",
+        "表具更换",
+        "维修收费",
+    ];
+    pub const NAMES: [&str; 16] = [
+        "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高",
+        "林",
+    ];
+}
+
+/// A small deterministic generator (xorshift), so every run indexes the same text.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
+        list[self.next(list.len())]
+    }
+}
+
+/// The title and text of the i-th generated work order or contact.
+fn bench_doc(order: bool, i: u64) -> (String, String) {
+    use search_text::*;
+    let mut d = Draw(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let (district, street, community) =
+        (d.pick(&DISTRICTS), d.pick(&STREETS), d.pick(&COMMUNITIES));
+    let name = d.pick(&NAMES);
+    if order {
+        let (thing, symptom, ask) = (d.pick(&THINGS), d.pick(&SYMPTOMS), d.pick(&ASKS));
+        (
+            format!("GD2026{i:09} {thing}{symptom}"),
+            format!(
+                "{district}{street}{}号{community}{}号楼{}单元，{name}女士反映{thing}{symptom}，{ask}。",
+                d.next(300) + 1,
+                d.next(30) + 1,
+                d.next(6) + 1
+            ),
+        )
+    } else {
+        let (topic, thing) = (d.pick(&TOPICS), d.pick(&THINGS));
+        (
+            format!("咨询{topic}"),
+            format!(
+                "{district}{community}{name}先生来电咨询{topic}，顺带询问{thing}的使用注意事项，已解答。"
+            ),
+        )
+    }
+}
+
+/// `kefu bench search`: work-order and contact search documents of generated
+/// Chinese text indexed in bulk (docs/s), the index's size against the database,
+/// then single-word, two-word and phrase queries (p50/p95/p99) through the store.
+pub async fn search(
+    store: &Store,
+    orders: u64,
+    contacts: u64,
+    queries: usize,
+    fresh: bool,
+) -> anyhow::Result<()> {
+    use kefu_store::search::{DocMeta, KindScope, NewDoc, SearchRequest};
+    const ORDER_KIND: &str = "bench_order";
+    const CONTACT_KIND: &str = "bench_contact";
+    println!(
+        "kefu bench search: {orders} work orders and {contacts} contacts of generated Chinese text"
+    );
+    if fresh {
+        store.remove_documents(ORDER_KIND).await?;
+        store.remove_documents(CONTACT_KIND).await?;
+    }
+    let now = Timestamp::now();
+    for (kind, order, want) in [(ORDER_KIND, true, orders), (CONTACT_KIND, false, contacts)] {
+        let have = u64::try_from(store.count_documents(kind).await?).unwrap_or(0);
+        if have >= want {
+            println!("{kind}: {have} documents already indexed (--fresh to index again)");
+            continue;
+        }
+        let started = Instant::now();
+        let mut i = have;
+        const BATCH: u64 = 5_000;
+        while i < want {
+            let end = (i + BATCH).min(want);
+            let texts: Vec<(String, String)> = (i..end).map(|n| bench_doc(order, n)).collect();
+            let docs: Vec<NewDoc> = texts
+                .iter()
+                .zip(i..end)
+                .map(|((title, body), n)| NewDoc {
+                    doc_id: n as i64 + 1,
+                    title: title.clone(),
+                    body: body.clone(),
+                    hidden: format!("1{:010}", n * 7919 % 10_000_000_000),
+                    meta: DocMeta {
+                        state: Some(if order { "dispatched" } else { "consultation" }),
+                        department_id: Some(1 + (n % 8) as i64),
+                        customer_id: Some(1 + (n % 1_000_000) as i64),
+                        at: Some(1_760_000_000_000 + n as i64 * 1000),
+                    },
+                })
+                .collect();
+            store.index_new_documents(kind, &docs, now).await?;
+            i = end;
+            if i % 100_000 < BATCH {
+                let secs = started.elapsed().as_secs_f64();
+                println!(
+                    "  {kind}: {i} indexed, {:.0} docs/s",
+                    (i - have) as f64 / secs
+                );
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{kind}: indexed {} documents in {secs:.1} s: {:.0} docs/s",
+            want - have,
+            (want - have) as f64 / secs.max(1e-9)
+        );
+    }
+    let size = store.index_size().await?;
+    match size.index_bytes {
+        Some(index) => println!(
+            "index: {:.1} MiB of a {:.1} MiB database ({:.0}%)",
+            index as f64 / 1048576.0,
+            size.database_bytes as f64 / 1048576.0,
+            100.0 * index as f64 / size.database_bytes.max(1) as f64
+        ),
+        None => println!(
+            "database: {:.1} MiB (this SQLite build cannot tell the index's share)",
+            size.database_bytes as f64 / 1048576.0
+        ),
+    }
+    let scopes: Vec<KindScope> = [ORDER_KIND, CONTACT_KIND]
+        .iter()
+        .map(|k| KindScope {
+            kind: (*k).into(),
+            states: None,
+            department_id: None,
+        })
+        .collect();
+    use search_text::*;
+    let mut d = Draw(0x5EED);
+    let sets: [(&'static str, Vec<String>); 4] = [
+        (
+            "one word",
+            (0..queries)
+                .map(|_| match d.next(3) {
+                    0 => d.pick(&THINGS).to_owned(),
+                    1 => d.pick(&COMMUNITIES).to_owned(),
+                    _ => d.pick(&STREETS).to_owned(),
+                })
+                .collect(),
+        ),
+        (
+            "two words",
+            (0..queries)
+                .map(|_| format!("{} {}", d.pick(&COMMUNITIES), d.pick(&THINGS)))
+                .collect(),
+        ),
+        (
+            "phrase",
+            (0..queries)
+                .map(|_| {
+                    format!(
+                        "{}{}{}",
+                        d.pick(&COMMUNITIES),
+                        d.pick(&THINGS),
+                        d.pick(&SYMPTOMS)
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "digits",
+            (0..queries)
+                .map(|_| format!("{:04}", d.next(10_000)))
+                .collect(),
+        ),
+    ];
+    for (name, set) in sets {
+        let mut ms = Vec::with_capacity(set.len());
+        let mut found = 0usize;
+        let started = Instant::now();
+        for q in &set {
+            let t = Instant::now();
+            let hits = store
+                .search(&SearchRequest {
+                    text: q.clone(),
+                    scopes: scopes.clone(),
+                    limit: 20,
+                    ..SearchRequest::default()
+                })
+                .await?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            found += hits.len();
+        }
+        ms.sort_by(f64::total_cmp);
+        let summary = Summary {
+            name,
+            n: set.len(),
+            errors: 0,
+            wall: started.elapsed(),
+            sorted_ms: ms,
+        };
+        summary.print();
+        println!(
+            "{:<16} {:.1} hits per query (of at most 20)",
+            "",
+            found as f64 / set.len().max(1) as f64
+        );
+    }
+    println!("rss: {:.1} MiB", rss_mib());
+    Ok(())
+}

@@ -38,7 +38,14 @@ pub fn init_logging(settings: &Settings) {
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     // Bulk commands get a larger SQLite cache: index maintenance dominates them.
-    let bulk = matches!(command, Command::Demo { .. } | Command::Import { .. });
+    let bulk = matches!(
+        command,
+        Command::Demo { .. }
+            | Command::Import { .. }
+            | Command::Bench {
+                command: BenchCommand::Search { .. }
+            }
+    );
     let store = open(&settings, bulk).await?;
     // Text is segmented with the center's words wherever it is written or searched.
     store.apply_search_dictionary().await?;
@@ -82,6 +89,17 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                     department,
                 },
         } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
+        Command::Bench {
+            command:
+                BenchCommand::Search {
+                    work_orders,
+                    contacts,
+                    queries,
+                    fresh,
+                },
+        } => crate::bench::search(&store, work_orders, contacts, queries, fresh)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Bench {
             command: BenchCommand::Campaigns { targets, requests },
         } => crate::bench::campaigns(&store, &settings, targets, requests)

@@ -169,6 +169,22 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Full-text search at scale: work-order and contact documents of generated
+    /// Chinese text indexed in bulk (docs/s, index size), then single-word,
+    /// two-word, phrase and partial-number queries (p50/p95/p99). Documents are kept
+    /// for the next run (kinds bench_order / bench_contact).
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        work_orders: u64,
+        #[arg(long, default_value_t = 5_000_000)]
+        contacts: u64,
+        /// Queries per kind of query.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Remove the documents of an earlier run and index them again.
+        #[arg(long)]
+        fresh: bool,
+    },
     /// Automatic inspection of 5-minute calls on one core (no database): calls per
     /// second, over several runs.
     Inspection {
