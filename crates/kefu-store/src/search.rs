@@ -808,7 +808,7 @@ impl Store {
         let sql = match backend {
             Backend::Sqlite => format!(
                 "SELECT {columns}, -bm25(search_fts, 4.0, 1.0) AS rank \
-                 FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
+                 FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid \
                  WHERE search_fts MATCH {expr} AND {} ORDER BY rank DESC, d.updated_at DESC LIMIT {limit}",
                 conditions.join(" AND ")
             ),
