@@ -475,10 +475,10 @@ pub(crate) async fn index_documents_bulk(
     Ok(())
 }
 
-/// The match expression of the terms (every term, or with `all` false any): FTS5 (each word a quoted string, so no query
+/// The match expression of the terms (every term, all but one, or any): FTS5 (each word a quoted string, so no query
 /// syntax can be injected; digit pieces a quoted phrase) or a tsquery (quoted
 /// lexemes, pieces joined by the followed-by operator).
-fn match_expression(backend: Backend, terms: &[Term], all: bool) -> String {
+fn match_expression(backend: Backend, terms: &[Term], need: Need) -> String {
     let quote = |w: &str| match backend {
         Backend::Sqlite => format!("\"{}\"", w.replace('"', "\"\"")),
         Backend::Postgres => format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''")),
@@ -515,12 +515,35 @@ fn match_expression(backend: Backend, terms: &[Term], all: bool) -> String {
             ),
         })
         .collect();
-    match (backend, all) {
-        (Backend::Sqlite, true) => parts.join(" AND "),
-        (Backend::Sqlite, false) => parts.join(" OR "),
-        (Backend::Postgres, true) => parts.join(" & "),
-        (Backend::Postgres, false) => parts.join(" | "),
+    let (and, or) = match backend {
+        Backend::Sqlite => (" AND ", " OR "),
+        Backend::Postgres => (" & ", " | "),
+    };
+    match need {
+        Need::All => parts.join(and),
+        Need::Any => parts.join(or),
+        // Every term but one: the documents that miss a single word.
+        Need::AllButOne => (0..parts.len())
+            .map(|skip| {
+                let kept: Vec<&str> = parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != skip)
+                    .map(|(_, p)| p.as_str())
+                    .collect();
+                format!("({})", kept.join(and))
+            })
+            .collect::<Vec<_>>()
+            .join(or),
     }
+}
+
+/// How many of a query's terms a document must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    All,
+    AllButOne,
+    Any,
 }
 
 /// The terms' texts as they appear in documents (digit phrases as the digits).
@@ -734,22 +757,32 @@ impl Store {
         if terms.is_empty() || req.scopes.is_empty() {
             return Ok(Vec::new());
         }
-        let hits = self.search_terms(req, &terms, true).await?;
-        if hits.is_empty() && terms.len() > 1 {
-            return self.search_terms(req, &terms, false).await;
+        let hits = self.search_terms(req, &terms, Need::All).await?;
+        if !hits.is_empty() || terms.len() < 2 {
+            return Ok(hits);
         }
-        Ok(hits)
+        // Short queries first give up one word only (a union of every word's
+        // documents is large and slow to rank).
+        if (3..=6).contains(&terms.len()) {
+            let hits = self.search_terms(req, &terms, Need::AllButOne).await?;
+            if !hits.is_empty() {
+                return Ok(hits);
+            }
+        }
+        self.search_terms(req, &terms, Need::Any).await
     }
 
     async fn search_terms(
         &self,
         req: &SearchRequest,
         terms: &[Term],
-        all: bool,
+        need: Need,
     ) -> Result<Vec<SearchHit>, StoreError> {
         let backend = self.backend();
         let mut c = crate::Conditions::default();
-        let expr = c.param(crate::SqlParam::Text(match_expression(backend, terms, all)));
+        let expr = c.param(crate::SqlParam::Text(match_expression(
+            backend, terms, need,
+        )));
         let mut conditions = Vec::new();
         let scopes: Vec<String> = req
             .scopes
@@ -879,7 +912,7 @@ mod tests {
         assert_eq!(needles(&query_terms("5678")), vec!["5678".to_owned()]);
         assert!(!has_terms("？！ ，。\"*"));
         assert_eq!(
-            match_expression(Backend::Sqlite, &query_terms("燃气 5678"), true),
+            match_expression(Backend::Sqlite, &query_terms("燃气 5678"), Need::All),
             "(\"燃气\" OR \"煤气\" OR \"天然气\") AND \"567 678\""
         );
         assert_eq!(
@@ -889,9 +922,26 @@ mod tests {
                     Term::Words(vec!["o'neil".into()]),
                     Term::Digits(vec!["567".into(), "678".into()])
                 ],
-                true
+                Need::All
             ),
             "'o''neil' & ('567' <-> '678')"
+        );
+    }
+
+    #[test]
+    fn a_short_query_gives_up_one_word_at_a_time() {
+        let terms = vec![
+            Term::Words(vec!["a".into()]),
+            Term::Words(vec!["b".into()]),
+            Term::Words(vec!["c".into()]),
+        ];
+        assert_eq!(
+            match_expression(Backend::Sqlite, &terms, Need::AllButOne),
+            "(\"b\" AND \"c\") OR (\"a\" AND \"c\") OR (\"a\" AND \"b\")"
+        );
+        assert_eq!(
+            match_expression(Backend::Postgres, &terms, Need::Any),
+            "'a' | 'b' | 'c'"
         );
     }
 
