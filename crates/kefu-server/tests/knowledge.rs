@@ -206,6 +206,59 @@ async fn articles_are_written_versioned_and_compared(db: &TestDb) {
     }
     let (status, _) = app.get(&diff_path, Role::Agent).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The console shows the history with a comparison per version (editors).
+    let page = |path: String, role: Role| {
+        let app = &app;
+        async move {
+            let req = axum::http::Request::builder()
+                .uri(&path)
+                .header("authorization", format!("Bearer {}", app.token(role)))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let (status, _, html) = app.send(req).await;
+            (status, String::from_utf8(html).unwrap())
+        }
+    };
+    let (status, html) = page(
+        format!("/console/knowledge/{}", tariff["id"]),
+        Role::Manager,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!(
+            "/console/knowledge/{}/diff?from=1&amp;to=2",
+            tariff["id"]
+        )),
+        "{html}"
+    );
+    let (status, html) = page(
+        format!("/console/knowledge/{}/diff?from=1&to=2", tariff["id"]),
+        Role::Manager,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for needle in [
+        "<del>2</del>",
+        "<ins>3</ins>",
+        "<li class=\"insert\">+ 四、低保户免收第一档费用。</li>",
+        "二、第二档每立方米3.36元。",
+    ] {
+        assert!(html.contains(needle), "{needle}: {html}");
+    }
+    let (status, _) = page(
+        format!("/console/knowledge/{}/diff?from=1&to=9", tariff["id"]),
+        Role::Manager,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page(
+        format!("/console/knowledge/{}/diff?from=1&to=2", tariff["id"]),
+        Role::Agent,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 async fn search_hits(app: &TestApp, role: Role, q: &str) -> Vec<Value> {

@@ -160,6 +160,7 @@ pub(crate) async fn list(
 struct ArticlePage {
     chrome: Chrome,
     t: &'static Catalog,
+    id: i64,
     category: String,
     tags: Vec<String>,
     status: String,
@@ -210,6 +211,7 @@ pub(crate) async fn article(
     render(&ArticlePage {
         chrome: viewer.chrome("knowledge", &a.title),
         t,
+        id,
         category: a.category,
         tags: a.tags,
         status: status_label(t, a.status.code()),
@@ -218,5 +220,81 @@ pub(crate) async fn article(
         updated_by: stored.updated_by,
         paragraphs: a.body.lines().map(str::to_owned).collect(),
         versions,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "article_diff.html")]
+struct DiffPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    id: i64,
+    from: i64,
+    to: i64,
+    /// Field label, old value, new value.
+    fields: Vec<(String, String, String)>,
+    hunks: Vec<Vec<kefu_domain::knowledge::DiffLine>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DiffQuery {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// `/console/knowledge/{id}/diff?from=&to=`: what changed between two versions
+/// (editors).
+pub(crate) async fn diff(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<DiffQuery>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::KnowledgeManage) {
+        return r;
+    }
+    let t = viewer.t;
+    let current = match state.store.get_article(id).await {
+        Ok(a) => a,
+        Err(kefu_store::StoreError::NotFound) => {
+            return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+        }
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let to = q.to.unwrap_or(current.version);
+    let from = q.from.unwrap_or(to - 1);
+    if !(1..=current.version).contains(&from) || !(1..=current.version).contains(&to) {
+        return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+    }
+    let (old, new) = match tokio::try_join!(
+        state.store.article_version(id, from),
+        state.store.article_version(id, to)
+    ) {
+        Ok(both) => both,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let d = kefu_domain::knowledge::diff(&old, &new, 3);
+    render(&DiffPage {
+        chrome: viewer.chrome("knowledge", &new.title),
+        t,
+        id,
+        from,
+        to,
+        fields: d
+            .fields
+            .into_iter()
+            .map(|f| {
+                let label = t.s(&format!("knowledge.field_{}", f.field)).to_owned();
+                let shown = |v: String| {
+                    if f.field == "status" {
+                        status_label(t, &v)
+                    } else {
+                        v
+                    }
+                };
+                (label, shown(f.old), shown(f.new))
+            })
+            .collect(),
+        hunks: d.hunks,
     })
 }

@@ -54,6 +54,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/phrasebook", get(phrasebook::page))
         .route("/console/knowledge", get(knowledge::list))
         .route("/console/knowledge/{id}", get(knowledge::article))
+        .route("/console/knowledge/{id}/diff", get(knowledge::diff))
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
