@@ -1027,17 +1027,9 @@ impl Store {
             for r in chunk {
                 let id = next_id;
                 next_id += 1;
-                let title: String = r
-                    .summary
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(60)
-                    .collect();
                 docs.push(crate::search::NewDoc {
                     doc_id: id,
-                    title,
+                    title: crate::indexing::contact_title(&r.summary),
                     body: r.summary.clone(),
                     hidden: r.phone_key.clone().unwrap_or_default(),
                     meta: crate::search::DocMeta {

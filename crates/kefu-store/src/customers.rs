@@ -980,19 +980,18 @@ pub(crate) async fn insert_drafts(
 
 /// A customer's searchable text (as `indexing::customer` builds it from the row).
 fn customer_text(d: &CustomerDraft) -> String {
-    [
-        &d.address,
-        &d.service_area,
-        &d.needs,
-        &d.preferences,
-        &d.notes,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|t| t.trim())
-    .filter(|t| !t.is_empty())
-    .collect::<Vec<_>>()
-    .join("\n")
+    crate::indexing::join(
+        [
+            &d.address,
+            &d.service_area,
+            &d.needs,
+            &d.preferences,
+            &d.notes,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str),
+    )
 }
 
 /// The VALUES list for `n_rows` rows of `n_cols` parameters each, bound in order:

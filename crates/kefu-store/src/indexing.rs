@@ -33,7 +33,20 @@ fn capped(mut text: String) -> String {
     text
 }
 
-fn join<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+/// A contact's title in search: the first line of its summary, at most 60
+/// characters (the bulk loads build the same).
+pub(crate) fn contact_title(summary: &str) -> String {
+    summary
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(60)
+        .collect()
+}
+
+/// Non-empty parts, trimmed, one per line (a document's text).
+pub(crate) fn join<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     parts
         .into_iter()
         .map(str::trim)
@@ -127,13 +140,7 @@ pub(crate) async fn contact(
         .collect();
     let category: Option<String> = row.try_get("category")?;
     let summary = summary.unwrap_or_default();
-    let title: String = summary
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(60)
-        .collect();
+    let title = contact_title(&summary);
     let body = capped(join(
         std::iter::once(summary.as_str()).chain(parts.iter().map(String::as_str)),
     ));

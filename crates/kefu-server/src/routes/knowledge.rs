@@ -519,27 +519,18 @@ async fn search(
         return Err(ApiError::forbidden(needed));
     }
     let tz = &state.config.time_zone;
-    let day = |field: &str, raw: &Option<String>| -> ApiResult<Option<jiff::civil::Date>> {
-        raw.as_deref()
-            .map(|d| {
-                d.parse::<jiff::civil::Date>()
-                    .map_err(|_| ApiError::invalid(field, "must be a date like 2026-03-01"))
-            })
-            .transpose()
-    };
-    let (from, to) = (day("from", &q.from)?, day("to", &q.to)?);
-    let bound = |date: jiff::civil::Date, field: &str| -> ApiResult<i64> {
-        date.to_zoned(tz.clone())
-            .map(|z| z.timestamp().as_millisecond())
-            .map_err(|_| ApiError::invalid(field, "is out of range"))
-    };
-    let from_ms = from.map(|d| bound(d, "from")).transpose()?;
+    use super::violations::{local_days, parse_day};
+    let from = q
+        .from
+        .as_deref()
+        .map(|d| parse_day("from", d))
+        .transpose()?;
+    let to = q.to.as_deref().map(|d| parse_day("to", d)).transpose()?;
+    let from_ms = from
+        .map(|d| local_days(tz, d, d, "from").map(|(start, _)| start.as_millisecond()))
+        .transpose()?;
     let to_ms = to
-        .map(|d| {
-            d.tomorrow()
-                .map_err(|_| ApiError::invalid("to", "is out of range"))
-                .and_then(|next| bound(next, "to"))
-        })
+        .map(|d| local_days(tz, d, d, "to").map(|(_, end)| end.as_millisecond()))
         .transpose()?;
     if let (Some(a), Some(b)) = (from, to)
         && a > b

@@ -258,6 +258,12 @@ async fn command_violation(
 
 /// The instants from the start of local day `from` to the end of local day `to`
 /// (a day past the calendar's end is refused on `field`).
+/// A day as the API takes it (YYYY-MM-DD), or a clear error naming `field`.
+pub(crate) fn parse_day(field: &str, raw: &str) -> ApiResult<jiff::civil::Date> {
+    raw.parse::<jiff::civil::Date>()
+        .map_err(|_| ApiError::invalid(field, "a date such as 2026-11-01"))
+}
+
 pub(crate) fn local_days(
     tz: &jiff::tz::TimeZone,
     from: jiff::civil::Date,
@@ -324,9 +330,7 @@ async fn scorecard(
     let today = state.clock.now().to_zoned(tz.clone()).date();
     let day = |field: &str, raw: Option<&str>, default: jiff::civil::Date| match raw {
         None => Ok(default),
-        Some(r) => r
-            .parse::<jiff::civil::Date>()
-            .map_err(|_| ApiError::invalid(field, "a date such as 2026-11-01")),
+        Some(r) => parse_day(field, r),
     };
     let from = day(
         "from",
@@ -461,9 +465,7 @@ async fn list_shifts(
     let tz = &state.config.time_zone;
     let day = match q.date.as_deref() {
         None => state.clock.now().to_zoned(tz.clone()).date(),
-        Some(raw) => raw
-            .parse::<jiff::civil::Date>()
-            .map_err(|_| ApiError::invalid("date", "a date such as 2026-11-01"))?,
+        Some(raw) => parse_day("date", raw)?,
     };
     let (start, end) = local_days(tz, day, day, "date")?;
     let list = state.store.shifts(start, end, 500).await?;
