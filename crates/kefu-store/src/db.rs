@@ -169,10 +169,10 @@ fn migrator(backend: Backend) -> Migrator {
     // Append-only: a released migration is never edited; changes get a new file.
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary")
+            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words")
         }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary")
+            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words")
         }
     })
 }
@@ -273,6 +273,29 @@ impl Store {
     /// instances at once (the migrator takes a database lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migrator(self.backend).run(&self.pool).await?;
+        self.upgrade_search_index().await
+    }
+
+    /// Re-indexes every document once when the search index was written in an
+    /// older format (before filter words); several instances starting together
+    /// may each do it, which only repeats the work.
+    async fn upgrade_search_index(&self) -> Result<(), StoreError> {
+        const FORMAT: i64 = 2;
+        let format: Option<i64> = sqlx::query_scalar("SELECT MAX(format) FROM search_index_format")
+            .fetch_one(&self.pool)
+            .await?;
+        if format.unwrap_or(0) >= FORMAT {
+            return Ok(());
+        }
+        let now = jiff::Timestamp::now();
+        for (kind, _) in crate::indexing::KINDS {
+            let done = self.reindex(kind, 1_000, now, |_| ()).await?;
+            tracing::info!(kind, done, "search index upgraded: filter words added");
+        }
+        sqlx::query("UPDATE search_index_format SET format = $1")
+            .bind(FORMAT)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -323,7 +346,22 @@ impl Store {
     /// by orders of magnitude until autovacuum catches up).
     /// With `vacuum` (after loading a whole data set), PostgreSQL also marks pages
     /// all-visible, which lets counts use index-only scans.
+    /// On SQLite a whole data set's load also merges the word index's segments into
+    /// one (FTS5 `optimize`), so a word is looked up once instead of per segment,
+    /// and checkpoints the WAL.
     pub async fn analyze(&self, vacuum: bool) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite && vacuum {
+            let mut tx = self.begin_write().await?;
+            sqlx::query("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            // The load's WAL copied into the database now, not by the checkpointer
+            // beside the first requests.
+            sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
         let sql = match (self.backend, vacuum) {
             (Backend::Sqlite, _) => "PRAGMA optimize = 0x10002",
             (Backend::Postgres, false) => "ANALYZE",

@@ -234,10 +234,11 @@ pub(crate) async fn remove(
 ) -> Result<(), StoreError> {
     if backend == Backend::Sqlite {
         sqlx::query(
-            "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE doc_kind = $1 AND doc_id = $2)",
+            "DELETE FROM search_fts WHERE rowid IN (SELECT -(id | $3) FROM search_docs WHERE doc_kind = $1 AND doc_id = $2)",
         )
         .bind(kind)
         .bind(id)
+        .bind(crate::search::kind_high_bits(kind))
         .execute(&mut *conn)
         .await?;
     }
@@ -373,17 +374,18 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let table = table_of(kind)?;
         let backend = self.backend();
-        let mut last = 0i64;
+        let mut last = i64::MAX;
         let mut done = 0u64;
         loop {
+            // Newest first, so each batch's FTS5 rowids rise (see `search::fts_rowid`).
             let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+                "SELECT id FROM {table} WHERE id < $1 ORDER BY id DESC LIMIT $2"
             )))
             .bind(last)
             .bind(batch.clamp(1, 10_000))
             .fetch_all(&self.pool)
             .await?;
-            let Some(&max) = ids.last() else { break };
+            let Some(&oldest) = ids.last() else { break };
             let mut tx = self.begin_write().await?;
             for id in &ids {
                 match kind {
@@ -395,7 +397,7 @@ impl Store {
             }
             tx.commit().await?;
             done += ids.len() as u64;
-            last = max;
+            last = oldest;
             progress(done);
         }
         Ok(done)

@@ -2,7 +2,8 @@
 //! are indexed inside the database, in the caller's transaction, so the index can
 //! never lag behind or diverge from the data.
 //!
-//! SQLite keeps the words in an FTS5 table (`search_fts`, rowid = `search_docs.id`);
+//! SQLite keeps the words in an FTS5 table (`search_fts`; its rowid is
+//! `search_docs.id` in the kind's band, see [`fts_rowid`]);
 //! PostgreSQL keeps a `tsvector` built from a literal (weights A for titles, B for
 //! bodies), so the server's parser and locale never decide how Chinese is split.
 
@@ -232,6 +233,70 @@ fn tsvector_literal(title: &[String], body: &[String]) -> String {
     out
 }
 
+/// An FTS5 rowid is `-(band << 40 | search_docs.id)`: the kind's band above the
+/// id, so a kind's documents are one rowid range FTS5 seeks to (a word common in
+/// other kinds is never walked); negative, so the newest come first in rowid
+/// order — FTS5 skips along its lists quickly forwards, slowly backwards.
+const ROWID_BITS: u32 = 40;
+const ROWID_MASK: i64 = (1 << ROWID_BITS) - 1;
+
+/// The band of a kind: the product's kinds have their own; any other kind (tests,
+/// the benchmark) one of a thousand by its name's hash, which can only make a
+/// search read more (the kind is also checked in SQL).
+fn kind_band(kind: &str) -> i64 {
+    match kind {
+        crate::knowledge::DOC_KIND => 1,
+        crate::indexing::WORK_ORDER => 2,
+        crate::indexing::CONTACT => 3,
+        crate::indexing::CUSTOMER => 4,
+        other => {
+            // FNV-1a: stable across builds and platforms.
+            let hash = other.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            16 + (hash % 1000) as i64
+        }
+    }
+}
+
+/// The FTS5 rowid of a search document.
+pub(crate) fn fts_rowid(kind: &str, id: i64) -> i64 {
+    -(kind_high_bits(kind) | (id & ROWID_MASK))
+}
+
+/// The kind's band in place: `fts_rowid` is minus this or'ed with the id.
+pub(crate) fn kind_high_bits(kind: &str) -> i64 {
+    kind_band(kind) << ROWID_BITS
+}
+
+/// The words that say what a document is (its kind, state, department and
+/// customer), indexed with its words so that a search confined to some kinds,
+/// states or departments intersects word lists inside the index rather than reading
+/// documents and discarding them. They begin with `kf` and a letter, are made of
+/// letters and digits only (one token to both indexes), and stay out of the text.
+fn filter_word(tag: char, value: &str) -> String {
+    let value: String = value
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    format!("kf{tag}{value}")
+}
+
+fn filter_words(doc_kind: &str, meta: &DocMeta<'_>) -> Vec<String> {
+    let mut words = vec![filter_word('k', doc_kind)];
+    if let Some(state) = meta.state {
+        words.push(filter_word('s', state));
+    }
+    if let Some(dep) = meta.department_id {
+        words.push(filter_word('d', &dep.to_string()));
+    }
+    if let Some(customer) = meta.customer_id {
+        words.push(filter_word('c', &customer.to_string()));
+    }
+    words
+}
+
 /// What search filters a document on, written with it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DocMeta<'a> {
@@ -310,6 +375,7 @@ pub(crate) async fn index_document(
     let mut body_words = index_words(body);
     // Indexed with the text, never stored in it (numbers and codes).
     body_words.extend(index_words(hidden));
+    body_words.extend(filter_words(doc_kind, &meta));
     match backend {
         Backend::Sqlite => {
             let id: i64 = sqlx::query_scalar(
@@ -330,12 +396,13 @@ pub(crate) async fn index_document(
             .bind(meta.at)
             .fetch_one(&mut *conn)
             .await?;
+            let rowid = fts_rowid(doc_kind, id);
             sqlx::query("DELETE FROM search_fts WHERE rowid = $1")
-                .bind(id)
+                .bind(rowid)
                 .execute(&mut *conn)
                 .await?;
             sqlx::query("INSERT INTO search_fts (rowid, title, body) VALUES ($1, $2, $3)")
-                .bind(id)
+                .bind(rowid)
                 .bind(title_words.join(" "))
                 .bind(body_words.join(" "))
                 .execute(&mut *conn)
@@ -385,12 +452,14 @@ pub(crate) async fn index_documents_bulk(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     const CHUNK: usize = 200;
+    let mut fts_rows: Vec<(i64, String, String)> = Vec::new();
     for chunk in docs.chunks(CHUNK) {
         let words: Vec<(Vec<String>, Vec<String>)> = chunk
             .iter()
             .map(|d| {
                 let mut body = index_words(&d.body);
                 body.extend(index_words(&d.hidden));
+                body.extend(filter_words(doc_kind, &d.meta));
                 (index_words(&d.title), body)
             })
             .collect();
@@ -449,28 +518,37 @@ pub(crate) async fn index_documents_bulk(
                 .enumerate()
                 .map(|(i, d)| (d.doc_id, i))
                 .collect();
-            let mut fts = String::from("INSERT INTO search_fts (rowid, title, body) VALUES ");
-            for i in 0..rows.len() {
-                if i > 0 {
-                    fts.push(',');
-                }
-                fts.push_str("(?,?,?)");
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(fts));
             for row in &rows {
                 let id: i64 = row.try_get("id")?;
                 let doc_id: i64 = row.try_get("doc_id")?;
-                let Some(i) = by_doc.get(&doc_id) else {
-                    continue;
-                };
-                let (title_words, body_words) = &words[*i];
-                q = q
-                    .bind(id)
-                    .bind(title_words.join(" "))
-                    .bind(body_words.join(" "));
+                if let Some(i) = by_doc.get(&doc_id) {
+                    let (title_words, body_words) = &words[*i];
+                    fts_rows.push((
+                        fts_rowid(doc_kind, id),
+                        title_words.join(" "),
+                        body_words.join(" "),
+                    ));
+                }
             }
-            q.execute(&mut *conn).await?;
         }
+    }
+    // FTS5 writes a transaction's words in one go while rowids keep rising, and
+    // flushes a segment at every step back: the newest document has the lowest
+    // rowid, so they go in newest first.
+    fts_rows.sort_by_key(|(rowid, _, _)| *rowid);
+    for chunk in fts_rows.chunks(CHUNK) {
+        let mut fts = String::from("INSERT INTO search_fts (rowid, title, body) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                fts.push(',');
+            }
+            fts.push_str("(?,?,?)");
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(fts));
+        for (rowid, title, body) in chunk {
+            q = q.bind(*rowid).bind(title.as_str()).bind(body.as_str());
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -537,6 +615,14 @@ fn match_expression(backend: Backend, terms: &[Term], need: Need) -> String {
             .join(or),
     }
 }
+
+/// How many matching documents of a kind are ranked: the most recently created
+/// ones. Beyond this many, relevance among older documents is not weighed (a word
+/// in a quarter of millions of documents would otherwise be scored in every one
+/// before the first hit is known); narrower queries rank every match, and filters
+/// (customer, department, state, dates) narrow the candidates before they are
+/// counted.
+pub const RANKED_CANDIDATES: i64 = 500;
 
 /// How many of a query's terms a document must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -671,9 +757,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Sqlite {
             sqlx::query(
-                "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE doc_kind = $1)",
+                "DELETE FROM search_fts WHERE rowid IN (SELECT -(id | $2) FROM search_docs WHERE doc_kind = $1)",
             )
             .bind(kind)
+            .bind(kind_high_bits(kind))
             .execute(&mut *tx)
             .await?;
         }
@@ -772,53 +859,150 @@ impl Store {
         self.search_terms(req, &terms, Need::Any).await
     }
 
+    /// The candidates of every kind the caller may see, ranked together (bm25,
+    /// computed here so both backends rank alike).
     async fn search_terms(
         &self,
         req: &SearchRequest,
         terms: &[Term],
         need: Need,
     ) -> Result<Vec<SearchHit>, StoreError> {
-        let backend = self.backend();
-        let mut c = crate::Conditions::default();
-        let expr = c.param(crate::SqlParam::Text(match_expression(
-            backend, terms, need,
-        )));
-        let mut conditions = Vec::new();
-        let scopes: Vec<String> = req
-            .scopes
-            .iter()
-            .map(|scope| {
-                let mut parts = vec![format!(
-                    "d.doc_kind = {}",
-                    c.param(crate::SqlParam::Text(scope.kind.clone()))
-                )];
-                if let Some(states) = &scope.states {
-                    let list: Vec<String> = states
-                        .iter()
-                        .map(|st| c.param(crate::SqlParam::Text(st.clone())))
-                        .collect();
-                    parts.push(format!("d.state IN ({})", list.join(", ")));
-                }
-                if let Some(dep) = scope.department_id {
-                    parts.push(format!(
-                        "d.department_id = {}",
-                        c.param(crate::SqlParam::Int(dep))
-                    ));
-                }
-                format!("({})", parts.join(" AND "))
+        let limit = usize::try_from(req.limit.clamp(1, 100)).unwrap_or(100);
+        let mut candidates = Vec::new();
+        for scope in &req.scopes {
+            candidates.extend(self.candidates(req, scope, terms, need).await?);
+        }
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stats = CorpusStats {
+            documents: self.document_estimate().await?,
+            matching: Vec::with_capacity(terms.len()),
+        };
+        for term in terms {
+            stats.matching.push(self.matching_documents(term).await?);
+        }
+        let needles: Vec<Vec<String>> = terms.iter().map(term_needles).collect();
+        let mut ranked = rank(candidates, &needles, &stats, need == Need::All);
+        ranked.truncate(limit);
+        let marks = self::needles(terms);
+        Ok(ranked
+            .into_iter()
+            .map(|(score, c)| SearchHit {
+                title_parts: highlight(&c.title, &marks),
+                snippet: snippet(&c.body, &marks, 80),
+                doc_kind: c.kind,
+                doc_id: c.doc_id,
+                title: c.title,
+                rank: score,
+                state: c.state,
+                department_id: c.department_id,
+                customer_id: c.customer_id,
+                at: c.at,
             })
-            .collect();
-        conditions.push(format!("({})", scopes.join(" OR ")));
+            .collect())
+    }
+
+    /// How many documents there are, about (the largest id: cheap on both
+    /// backends, and exact enough for word weights).
+    async fn document_estimate(&self) -> Result<i64, StoreError> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM search_docs")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max.unwrap_or(0).max(1))
+    }
+
+    /// How many documents have the term, counted up to [`MATCHING_CAP`]: a rarer
+    /// word weighs more, and any word in that many documents is common.
+    async fn matching_documents(&self, term: &Term) -> Result<i64, StoreError> {
+        let expr = match_expression(self.backend(), std::slice::from_ref(term), Need::All);
+        let sql = match self.backend() {
+            Backend::Sqlite => format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH $1 LIMIT {MATCHING_CAP})"
+            ),
+            Backend::Postgres => format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM search_docs WHERE tsv @@ CAST($1 AS tsquery) \
+                 LIMIT {MATCHING_CAP}) m"
+            ),
+        };
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(expr)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// One kind's candidates: the [`RANKED_CANDIDATES`] most recently created
+    /// documents that match, found by walking the word index from its end with the
+    /// filters as filter words (so a common word costs no more than a rare one).
+    async fn candidates(
+        &self,
+        req: &SearchRequest,
+        scope: &KindScope,
+        terms: &[Term],
+        need: Need,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        let backend = self.backend();
+        if scope.states.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        // The filter words every hit must have.
+        // (SQLite: the kind is the rowid range instead; a walk backwards that
+        // skips along a list of millions is slow.)
+        let mut filters: Vec<Vec<String>> = match backend {
+            Backend::Sqlite => Vec::new(),
+            Backend::Postgres => vec![vec![filter_word('k', &scope.kind)]],
+        };
+        if let Some(states) = &scope.states {
+            filters.push(states.iter().map(|st| filter_word('s', st)).collect());
+        }
+        if let Some(dep) = scope.department_id {
+            filters.push(vec![filter_word('d', &dep.to_string())]);
+        }
+        if let Some(state) = &req.state {
+            filters.push(vec![filter_word('s', state)]);
+        }
+        if let Some(dep) = req.department_id {
+            filters.push(vec![filter_word('d', &dep.to_string())]);
+        }
+        if let Some(customer) = req.customer_id {
+            filters.push(vec![filter_word('c', &customer.to_string())]);
+        }
+        let filter_terms: Vec<Term> = filters.into_iter().map(Term::Words).collect();
+        let mut expr = format!("({})", match_expression(backend, terms, need));
+        if !filter_terms.is_empty() {
+            expr.push_str(match backend {
+                Backend::Sqlite => " AND ",
+                Backend::Postgres => " & ",
+            });
+            expr.push_str(&match_expression(backend, &filter_terms, Need::All));
+        }
+        let mut c = crate::Conditions::default();
+        let expr = c.param(crate::SqlParam::Text(expr));
+        // The same conditions in SQL: the filter words only narrow what is read.
+        let mut conditions = vec![format!(
+            "d.doc_kind = {}",
+            c.param(crate::SqlParam::Text(scope.kind.clone()))
+        )];
+        if let Some(states) = &scope.states {
+            let list: Vec<String> = states
+                .iter()
+                .map(|st| c.param(crate::SqlParam::Text(st.clone())))
+                .collect();
+            conditions.push(format!("d.state IN ({})", list.join(", ")));
+        }
+        for dep in [scope.department_id, req.department_id]
+            .into_iter()
+            .flatten()
+        {
+            conditions.push(format!(
+                "d.department_id = {}",
+                c.param(crate::SqlParam::Int(dep))
+            ));
+        }
         if let Some(state) = &req.state {
             conditions.push(format!(
                 "d.state = {}",
                 c.param(crate::SqlParam::Text(state.clone()))
-            ));
-        }
-        if let Some(dep) = req.department_id {
-            conditions.push(format!(
-                "d.department_id = {}",
-                c.param(crate::SqlParam::Int(dep))
             ));
         }
         if let Some(customer) = req.customer_id {
@@ -836,47 +1020,160 @@ impl Store {
         if let Some(to) = req.to {
             conditions.push(format!("d.doc_at < {}", c.param(crate::SqlParam::Int(to))));
         }
-        let limit = req.limit.clamp(1, 100);
-        let columns = "d.doc_kind, d.doc_id, d.title, d.body, d.state, d.department_id, d.customer_id, d.doc_at";
+        let conditions = conditions.join(" AND ");
+        let band = kind_high_bits(&scope.kind);
+        let columns = "d.doc_kind, d.doc_id, d.title, d.body, d.state, d.department_id, d.customer_id, \
+                       d.doc_at, d.updated_at";
+        // The candidates come back as one JSON array: a row each through the driver
+        // costs more than finding them.
         let sql = match backend {
+            // The word index drives, newest first within the kind's rowid range.
             Backend::Sqlite => format!(
-                "SELECT {columns}, -bm25(search_fts, 4.0, 1.0) AS rank \
-                 FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid \
-                 WHERE search_fts MATCH {expr} AND {} ORDER BY rank DESC, d.updated_at DESC LIMIT {limit}",
-                conditions.join(" AND ")
+                "SELECT json_group_array(json_array({columns})) FROM (SELECT {columns} \
+                 FROM search_fts CROSS JOIN search_docs d ON d.id = ((-search_fts.rowid) & {ROWID_MASK}) \
+                 WHERE search_fts MATCH {expr} AND search_fts.rowid BETWEEN {} AND {} \
+                 AND {conditions} ORDER BY search_fts.rowid LIMIT {RANKED_CANDIDATES}) d",
+                -(band | ROWID_MASK),
+                -band
             ),
+            // The kind's newest records first: either a walk back along the
+            // (doc_kind, doc_id) key testing each document, or the GIN index's
+            // matches sorted; the planner picks by how common the words are.
             Backend::Postgres => format!(
-                "SELECT {columns}, CAST(ts_rank(d.tsv, CAST({expr} AS tsquery)) AS DOUBLE PRECISION) AS rank \
-                 FROM search_docs d WHERE d.tsv @@ CAST({expr} AS tsquery) AND {} \
-                 ORDER BY rank DESC, d.updated_at DESC LIMIT {limit}",
-                conditions.join(" AND ")
+                "SELECT CAST(COALESCE(json_agg(json_build_array({columns})), '[]') AS TEXT) FROM \
+                 (SELECT {columns} FROM search_docs d WHERE d.tsv @@ CAST({expr} AS tsquery) \
+                 AND {conditions} ORDER BY d.doc_id DESC LIMIT {RANKED_CANDIDATES}) d"
             ),
         };
-        let rows = c
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(&self.pool)
+        let json: String = c
+            .bind_scalar(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
+            .fetch_one(&self.pool)
             .await?;
-        let needles = needles(terms);
-        rows.iter()
-            .map(|row| {
-                let title: String = row.try_get("title")?;
-                let body: String = row.try_get("body")?;
-                Ok(SearchHit {
-                    doc_kind: row.try_get("doc_kind")?,
-                    doc_id: row.try_get("doc_id")?,
-                    title_parts: highlight(&title, &needles),
-                    snippet: snippet(&body, &needles, 80),
-                    title,
-                    rank: row.try_get("rank")?,
-                    state: row.try_get("state")?,
-                    department_id: row.try_get("department_id")?,
-                    customer_id: row.try_get("customer_id")?,
-                    at: row.try_get("doc_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        );
+        let rows: Vec<Row> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Unsupported(format!("search candidates: {e}")))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kind, doc_id, title, body, state, department_id, customer_id, at, updated_at)| {
+                    Candidate {
+                        kind,
+                        doc_id,
+                        title,
+                        body,
+                        state,
+                        department_id,
+                        customer_id,
+                        at,
+                        updated_at,
+                    }
+                },
+            )
+            .collect())
     }
+}
+
+/// A document that matched, before ranking.
+#[derive(Debug, Clone)]
+struct Candidate {
+    kind: String,
+    doc_id: i64,
+    title: String,
+    body: String,
+    state: Option<String>,
+    department_id: Option<i64>,
+    customer_id: Option<i64>,
+    at: Option<i64>,
+    updated_at: i64,
+}
+
+/// What weighs a query's words: how many documents there are, and how many have
+/// each term (capped).
+#[derive(Debug, Clone)]
+struct CorpusStats {
+    documents: i64,
+    matching: Vec<i64>,
+}
+
+/// Counting a term's documents stops here (see `matching_documents`).
+pub const MATCHING_CAP: i64 = 10_000;
+
+/// The texts a term is found by in a document's text (a word and its synonyms;
+/// a number's digits), lower-cased.
+fn term_needles(term: &Term) -> Vec<String> {
+    needles(std::slice::from_ref(term))
+}
+
+/// Non-overlapping occurrences of any needle in `text` (already lower-cased).
+fn occurrences(text: &str, needles: &[String]) -> usize {
+    needles
+        .iter()
+        .filter(|n| !n.is_empty())
+        .map(|n| text.matches(n.as_str()).count())
+        .sum()
+}
+
+/// bm25 (k1 1.2, b 0.75; a title occurrence counts four times a text one) of each
+/// candidate; the most relevant first, the most recently changed among equals.
+/// `all_terms`: every candidate has every term (a term found nowhere in the
+/// stored text — a hidden number — then counts once).
+fn rank(
+    candidates: Vec<Candidate>,
+    needles: &[Vec<String>],
+    stats: &CorpusStats,
+    all_terms: bool,
+) -> Vec<(f64, Candidate)> {
+    const K1: f64 = 1.2;
+    const B: f64 = 0.75;
+    const TITLE_WEIGHT: f64 = 4.0;
+    let n = stats.documents as f64;
+    let idf: Vec<f64> = stats
+        .matching
+        .iter()
+        .map(|&df| {
+            let df = (df as f64).min(n);
+            ((n - df + 0.5) / (df + 0.5)).ln().max(1e-6)
+        })
+        .collect();
+    let length = |c: &Candidate| (c.title.chars().count() + c.body.chars().count()).max(1) as f64;
+    let average = candidates.iter().map(length).sum::<f64>() / candidates.len().max(1) as f64;
+    let mut ranked: Vec<(f64, Candidate)> = candidates
+        .into_iter()
+        .map(|c| {
+            let title = c.title.to_ascii_lowercase();
+            let body = c.body.to_ascii_lowercase();
+            let norm = K1 * (1.0 - B + B * length(&c) / average.max(1.0));
+            let score = needles
+                .iter()
+                .zip(&idf)
+                .map(|(words, idf)| {
+                    let mut tf = TITLE_WEIGHT * occurrences(&title, words) as f64
+                        + occurrences(&body, words) as f64;
+                    if all_terms {
+                        tf = tf.max(1.0);
+                    }
+                    idf * tf * (K1 + 1.0) / (tf + norm)
+                })
+                .sum::<f64>();
+            (score, c)
+        })
+        .collect();
+    ranked.sort_by(|(a, ca), (b, cb)| {
+        b.total_cmp(a)
+            .then(cb.updated_at.cmp(&ca.updated_at))
+            .then(cb.doc_id.cmp(&ca.doc_id))
+    });
+    ranked
 }
 
 #[cfg(test)]
@@ -968,6 +1265,67 @@ mod tests {
                 mark: true
             }
         );
+    }
+
+    fn candidate(doc_id: i64, title: &str, body: &str, updated_at: i64) -> Candidate {
+        Candidate {
+            kind: "k".into(),
+            doc_id,
+            title: title.into(),
+            body: body.into(),
+            state: None,
+            department_id: None,
+            customer_id: None,
+            at: None,
+            updated_at,
+        }
+    }
+
+    #[test]
+    fn ranking_weighs_titles_repeats_and_rare_words() {
+        let stats = CorpusStats {
+            documents: 1_000_000,
+            matching: vec![MATCHING_CAP, 12],
+        };
+        let needles = vec![vec!["维修".to_owned()], vec!["e3".to_owned()]];
+        let ids = |ranked: Vec<(f64, Candidate)>| {
+            ranked.iter().map(|(_, c)| c.doc_id).collect::<Vec<_>>()
+        };
+        // Every term in every candidate: the title counts most, then repeats; equal
+        // scores put the most recently changed first.
+        let all = vec![
+            candidate(1, "热水器", "需要维修，显示E3。", 10),
+            candidate(2, "E3 维修", "上门。", 10),
+            candidate(3, "热水器", "维修维修维修，e3。", 10),
+            candidate(4, "热水器", "需要维修，显示E3。", 20),
+        ];
+        assert_eq!(ids(rank(all, &needles, &stats, true)), vec![2, 3, 4, 1]);
+        // Some terms only: the rare word outweighs the common one.
+        let some = vec![
+            candidate(1, "维修", "维修", 10),
+            candidate(2, "报修", "显示E3", 10),
+            candidate(3, "报修", "无关", 10),
+        ];
+        let ranked = rank(some, &needles, &stats, false);
+        assert_eq!(ids(ranked.clone()), vec![2, 1, 3]);
+        assert!(ranked[2].0 == 0.0, "{ranked:?}");
+        // A hidden number counts once where every term must be present.
+        let hidden = vec![candidate(1, "回电", "请回电", 10)];
+        let needles = vec![vec!["5678".to_owned()]];
+        assert!(rank(hidden, &needles, &stats, true)[0].0 > 0.0);
+    }
+
+    #[test]
+    fn kinds_have_their_own_rowid_ranges_newest_first() {
+        let (a, b) = (kind_high_bits("article"), kind_high_bits("contact"));
+        assert!(fts_rowid("contact", 2) < fts_rowid("contact", 1));
+        for id in [1, 77, ROWID_MASK] {
+            assert!((-(a | ROWID_MASK)..=-a).contains(&fts_rowid("article", id)));
+            assert!(!(-(b | ROWID_MASK)..=-b).contains(&fts_rowid("article", id)));
+            assert_eq!((-fts_rowid("article", id)) & ROWID_MASK, id);
+        }
+        assert_eq!(kind_band("bench_order"), kind_band("bench_order"));
+        assert!(kind_band("bench_order") >= 16);
     }
 
     #[test]

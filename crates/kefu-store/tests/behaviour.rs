@@ -46,6 +46,7 @@ backend_tests!(
     concurrent_audited_writes_keep_the_chain_gap_free,
     audit_list_filters_and_pages,
     chinese_search_finds_segmented_words,
+    search_ranks_the_most_recent_matches_and_filters_before,
     demo_customers_are_idempotent,
 );
 
@@ -631,6 +632,102 @@ async fn chinese_search_finds_segmented_words(db: &TestDb) {
         let hits = s.search(&search(q, all())).await.unwrap();
         assert!(hits.iter().all(|h| h.doc_kind == "kb"), "{q}: {hits:?}");
     }
+}
+
+/// A word in more documents of a kind than are ranked: the most recent matches are
+/// ranked, and a filter (customer, department, dates) narrows the walk for them so
+/// an older document still comes up when asked for.
+async fn search_ranks_the_most_recent_matches_and_filters_before(db: &TestDb) {
+    use kefu_store::search::{DocMeta, KindScope, NewDoc, RANKED_CANDIDATES, SearchRequest};
+    let s = &db.store;
+    let total = RANKED_CANDIDATES + 50;
+    let docs: Vec<NewDoc> = (1..=total)
+        .map(|i| NewDoc {
+            doc_id: i,
+            // The oldest document says 阀门 most often: the best match by words.
+            title: if i == 1 {
+                "阀门 阀门 阀门".into()
+            } else {
+                format!("记录{i}")
+            },
+            body: if i == 1 {
+                "阀门漏气，阀门更换，阀门检修。".into()
+            } else {
+                "客户反映阀门有异响，已登记。".into()
+            },
+            hidden: String::new(),
+            meta: DocMeta {
+                state: Some(if i % 2 == 0 { "open" } else { "closed" }),
+                department_id: Some(1 + i % 3),
+                customer_id: Some(i),
+                at: Some(i * 1000),
+            },
+        })
+        .collect();
+    s.index_new_documents("many", &docs, now()).await.unwrap();
+    let scope = vec![KindScope {
+        kind: "many".into(),
+        states: None,
+        department_id: None,
+    }];
+    let request = SearchRequest {
+        text: "阀门".into(),
+        scopes: scope.clone(),
+        limit: 100,
+        ..SearchRequest::default()
+    };
+    let hits = s.search(&request).await.unwrap();
+    assert_eq!(hits.len(), 100);
+    assert!(
+        hits.iter().all(|h| h.doc_id > total - RANKED_CANDIDATES),
+        "only the most recent matches are ranked: {:?}",
+        hits.iter().map(|h| h.doc_id).collect::<Vec<_>>()
+    );
+    // Asked for by customer, by department and state, or by date, it is found
+    // and, being the best match, comes first.
+    for narrowed in [
+        SearchRequest {
+            customer_id: Some(1),
+            ..request.clone()
+        },
+        SearchRequest {
+            state: Some("closed".into()),
+            department_id: Some(2),
+            ..request.clone()
+        },
+        SearchRequest {
+            from: Some(0),
+            to: Some(5_000),
+            ..request.clone()
+        },
+    ] {
+        let hits = s.search(&narrowed).await.unwrap();
+        assert_eq!(hits.first().map(|h| h.doc_id), Some(1), "{narrowed:?}");
+        assert!(hits.iter().all(|h| {
+            narrowed
+                .customer_id
+                .is_none_or(|c| h.customer_id == Some(c))
+                && narrowed
+                    .department_id
+                    .is_none_or(|d| h.department_id == Some(d))
+                && narrowed.to.is_none_or(|to| h.at < Some(to))
+        }));
+    }
+    // A department's scope is a filter too.
+    let scoped = SearchRequest {
+        scopes: vec![KindScope {
+            kind: "many".into(),
+            states: Some(vec!["closed".into()]),
+            department_id: Some(2),
+        }],
+        ..request.clone()
+    };
+    let hits = s.search(&scoped).await.unwrap();
+    assert_eq!(hits.first().map(|h| h.doc_id), Some(1));
+    assert!(
+        hits.iter()
+            .all(|h| h.department_id == Some(2) && h.state.as_deref() == Some("closed"))
+    );
 }
 
 async fn demo_customers_are_idempotent(db: &TestDb) {

@@ -1608,6 +1608,12 @@ pub async fn search(
             (want - have) as f64 / secs.max(1e-9)
         );
     }
+    let started = Instant::now();
+    store.analyze(true).await?;
+    println!(
+        "statistics and index merge after loading: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let size = store.index_size().await?;
     match size.index_bytes {
         Some(index) => println!(
@@ -1631,40 +1637,70 @@ pub async fn search(
         .collect();
     use search_text::*;
     let mut d = Draw(0x5EED);
-    let sets: [(&'static str, Vec<String>); 4] = [
-        (
-            "one word",
-            (0..queries)
-                .map(|_| match d.next(3) {
-                    0 => d.pick(&THINGS).to_owned(),
-                    1 => d.pick(&COMMUNITIES).to_owned(),
-                    _ => d.pick(&STREETS).to_owned(),
-                })
-                .collect(),
-        ),
+    let words: Vec<String> = (0..queries)
+        .map(|_| match d.next(3) {
+            0 => d.pick(&THINGS).to_owned(),
+            1 => d.pick(&COMMUNITIES).to_owned(),
+            _ => d.pick(&STREETS).to_owned(),
+        })
+        .collect();
+    let plain = |text: String| SearchRequest {
+        text,
+        scopes: scopes.clone(),
+        limit: 20,
+        ..SearchRequest::default()
+    };
+    let sets: Vec<(&'static str, Vec<SearchRequest>)> = vec![
+        ("one word", words.iter().cloned().map(plain).collect()),
         (
             "two words",
             (0..queries)
-                .map(|_| format!("{} {}", d.pick(&COMMUNITIES), d.pick(&THINGS)))
+                .map(|_| plain(format!("{} {}", d.pick(&COMMUNITIES), d.pick(&THINGS))))
                 .collect(),
         ),
         (
             "phrase",
             (0..queries)
                 .map(|_| {
-                    format!(
+                    plain(format!(
                         "{}{}{}",
                         d.pick(&COMMUNITIES),
                         d.pick(&THINGS),
                         d.pick(&SYMPTOMS)
-                    )
+                    ))
                 })
                 .collect(),
         ),
         (
             "digits",
             (0..queries)
-                .map(|_| format!("{:04}", d.next(10_000)))
+                .map(|_| plain(format!("{:04}", d.next(10_000))))
+                .collect(),
+        ),
+        // A handler's search: one department's orders.
+        (
+            "word, one dept",
+            words
+                .iter()
+                .map(|w| SearchRequest {
+                    scopes: vec![KindScope {
+                        kind: ORDER_KIND.into(),
+                        states: None,
+                        department_id: Some(1 + d.next(8) as i64),
+                    }],
+                    ..plain(w.clone())
+                })
+                .collect(),
+        ),
+        // The desk's search while on a call: the caller's documents.
+        (
+            "word, a customer",
+            words
+                .iter()
+                .map(|w| SearchRequest {
+                    customer_id: Some(1 + d.next(1_000_000) as i64),
+                    ..plain(w.clone())
+                })
                 .collect(),
         ),
     ];
@@ -1672,16 +1708,9 @@ pub async fn search(
         let mut ms = Vec::with_capacity(set.len());
         let mut found = 0usize;
         let started = Instant::now();
-        for q in &set {
+        for req in &set {
             let t = Instant::now();
-            let hits = store
-                .search(&SearchRequest {
-                    text: q.clone(),
-                    scopes: scopes.clone(),
-                    limit: 20,
-                    ..SearchRequest::default()
-                })
-                .await?;
+            let hits = store.search(req).await?;
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
             found += hits.len();
         }
