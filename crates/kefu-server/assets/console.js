@@ -592,6 +592,52 @@ function setupPhrasebook() {
   });
 }
 
+// Knowledge base: an article's form becomes a new article or the next version;
+// the dictionary's lines become its words and synonym groups.
+function setupKnowledgeEditors() {
+  const list = (v) => v.split(/[、,，;；\n]/).map((w) => w.trim()).filter((w) => w);
+  const box = $("#article-editor");
+  const form = $("#article-form");
+  if (box && form) form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const field = (name) => form.elements.namedItem(name).value;
+    const body = {
+      title: field("title").trim(),
+      category: field("category").trim(),
+      tags: list(field("tags")),
+      status: field("status"),
+      body: field("body"),
+    };
+    if (field("note").trim()) body.note = field("note").trim();
+    try {
+      let saved;
+      if (box.dataset.id) {
+        body.expected_version = Number(box.dataset.version);
+        saved = await api("PUT", `/api/v1/knowledge/articles/${box.dataset.id}`, body);
+      } else {
+        saved = await api("POST", "/api/v1/knowledge/articles", body);
+      }
+      toast(box.dataset.saved);
+      location.href = `/console/knowledge/${saved.id}`;
+    } catch (x) { $("#article-error").textContent = x.message; }
+  });
+  const dict = $("#dictionary-editor");
+  const dictForm = $("#dictionary-form");
+  if (dict && dictForm) dictForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const lines = (v) => v.split("\n").map((l) => l.trim()).filter((l) => l);
+    const body = {
+      words: lines(dictForm.elements.namedItem("words").value),
+      synonyms: lines(dictForm.elements.namedItem("synonyms").value).map((l) => l.split(/[\s、,，]+/).filter((w) => w)),
+    };
+    try {
+      await api("PUT", "/api/v1/search/dictionary", body);
+      toast(dict.dataset.saved);
+      location.reload();
+    } catch (x) { $("#dictionary-error").textContent = x.message; }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupSignOut();
@@ -605,6 +651,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupAssessment();
   setupPhrasebook();
   setupDeskSearch();
+  setupKnowledgeEditors();
   tickCountdowns();
   setInterval(tickCountdowns, 1000);
 });

@@ -121,6 +121,33 @@ async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
 
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn click_in(e: &fantoccini::elements::Element, css: &str) {
+    e.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_in(e: &fantoccini::elements::Element, css: &str, text: &str) {
+    e.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
 /// Waits until `css`'s text contains `needle`.
 async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     for _ in 0..150 {
@@ -681,6 +708,64 @@ async fn walkthrough_in_chromium(db: &TestDb) {
         "{rules}"
     );
     assert_eq!(rules["rules"]["answer_within_secs"], 15, "{rules}");
+
+    // The manager writes a knowledge article in the editor, then corrects it: the
+    // second save is version 2, compared with the first in the history.
+    c.goto(&format!("{base}/console/knowledge")).await.unwrap();
+    click(&c, "#article-new").await;
+    let form = wait_for(&c, "#article-form").await;
+    for (field, text) in [
+        ("title", "壁挂炉冬季防冻须知"),
+        ("category", "安全用气"),
+        ("tags", "防冻，壁挂炉"),
+        (
+            "body",
+            "气温低于零度时，壁挂炉不要断电断气，防冻功能才能启动。",
+        ),
+    ] {
+        type_in(&form, &format!("[name={field}]"), text).await;
+    }
+    click_in(&form, "[name=status] option[value=published]").await;
+    click_in(&form, "button[type=submit]").await;
+    wait_text(&c, ".article-body", "防冻功能才能启动").await;
+    click(&c, "#article-edit").await;
+    let form = wait_for(&c, "#article-form").await;
+    type_in(&form, "[name=body]", "\n外出多日时请排空管道里的水。").await;
+    type_in(&form, "[name=note]", "补充外出排水").await;
+    shot(&c, &dir, "17-article-editor").await;
+    click_in(&form, "button[type=submit]").await;
+    wait_text(&c, ".article-body", "排空管道").await;
+    wait_text(&c, "table.versions", "补充外出排水").await;
+    click(&c, "a.compare").await;
+    wait_text(&c, "main", "外出多日时请排空管道里的水").await;
+    // The list has the article at its second version.
+    let (_, list) = app.get("/api/v1/knowledge/articles", Role::Manager).await;
+    let saved = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "壁挂炉冬季防冻须知")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (saved["version"].as_i64(), saved["category"].as_str()),
+        (Some(2), Some("安全用气")),
+        "{list}"
+    );
+
+    // The center's dictionary: a synonym group saved in the console applies to
+    // searches at once.
+    c.goto(&format!("{base}/console/knowledge/dictionary"))
+        .await
+        .unwrap();
+    let form = wait_for(&c, "#dictionary-form").await;
+    type_in(&form, "[name=synonyms]", "壁挂炉 采暖炉").await;
+    click_in(&form, "button[type=submit]").await;
+    wait_text(&c, "#dictionary-editor", "版本 2").await;
+    c.goto(&format!("{base}/console/knowledge?q=采暖炉"))
+        .await
+        .unwrap();
+    wait_text(&c, "ol.hits", "壁挂炉冬季防冻须知").await;
     eprintln!("screenshots: {}", dir.canonicalize().unwrap().display());
     c.close().await.unwrap();
     server.abort();

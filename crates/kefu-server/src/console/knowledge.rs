@@ -44,6 +44,8 @@ struct ListPage {
     category: String,
     categories: Vec<(String, i64)>,
     rows: Vec<Row>,
+    may_edit: bool,
+    may_edit_dictionary: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +154,8 @@ pub(crate) async fn list(
                 updated: local(&state, a.updated_at),
             })
             .collect(),
+        may_edit: viewer.may(Permission::KnowledgeManage),
+        may_edit_dictionary: viewer.may(Permission::SearchDictionaryManage),
     })
 }
 
@@ -170,6 +174,7 @@ struct ArticlePage {
     paragraphs: Vec<String>,
     /// Editors: version, when, who, note.
     versions: Vec<(i64, String, String, String)>,
+    may_edit: bool,
 }
 
 /// `/console/knowledge/{id}`.
@@ -220,6 +225,7 @@ pub(crate) async fn article(
         updated_by: stored.updated_by,
         paragraphs: a.body.lines().map(str::to_owned).collect(),
         versions,
+        may_edit: viewer.may(Permission::KnowledgeManage),
     })
 }
 
@@ -296,5 +302,135 @@ pub(crate) async fn diff(
             })
             .collect(),
         hunks: d.hunks,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "article_edit.html")]
+struct EditPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    /// None: a new article.
+    id: Option<i64>,
+    version: i64,
+    title: String,
+    body: String,
+    category: String,
+    tags: String,
+    status: &'static str,
+    /// Code and label of each status.
+    statuses: Vec<(&'static str, String)>,
+    categories: Vec<String>,
+}
+
+async fn edit_page(viewer: &Viewer, state: &AppState, id: Option<i64>) -> Response {
+    if let Err(r) = viewer.require(Permission::KnowledgeManage) {
+        return r;
+    }
+    let t = viewer.t;
+    let stored = match id {
+        None => None,
+        Some(id) => match state.store.get_article(id).await {
+            Ok(a) => Some(a),
+            Err(kefu_store::StoreError::NotFound) => {
+                return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
+            }
+            Err(e) => return crate::error::ApiError::from(e).into_response(),
+        },
+    };
+    let categories = match state.store.article_categories(&ArticleStatus::ALL).await {
+        Ok(c) => c.into_iter().map(|c| c.category).collect(),
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let heading = match &stored {
+        Some(a) => a.article.title.clone(),
+        None => t.s("knowledge.new").to_owned(),
+    };
+    let (version, title, body, category, tags, status) = match stored {
+        Some(a) => (
+            a.version,
+            a.article.title,
+            a.article.body,
+            a.article.category,
+            a.article.tags.join("，"),
+            a.article.status.code(),
+        ),
+        None => (
+            0,
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            ArticleStatus::Draft.code(),
+        ),
+    };
+    render(&EditPage {
+        chrome: viewer.chrome("knowledge", &heading),
+        t,
+        id,
+        version,
+        title,
+        body,
+        category,
+        tags,
+        status,
+        statuses: ArticleStatus::ALL
+            .iter()
+            .map(|s| (s.code(), status_label(t, s.code())))
+            .collect(),
+        categories,
+    })
+}
+
+/// `/console/knowledge/new`: a new article (editors).
+pub(crate) async fn new_article(viewer: Viewer, State(state): State<AppState>) -> Response {
+    edit_page(&viewer, &state, None).await
+}
+
+/// `/console/knowledge/{id}/edit`: the article as it stands, saved as the next
+/// version (editors).
+pub(crate) async fn edit_article(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Response {
+    edit_page(&viewer, &state, Some(id)).await
+}
+
+#[derive(Template)]
+#[template(path = "dictionary.html")]
+struct DictionaryPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    version: i64,
+    /// One word per line.
+    words: String,
+    /// One group per line, its words separated by spaces.
+    synonyms: String,
+}
+
+/// `/console/knowledge/dictionary`: the center's own words and synonym groups
+/// (managers and administrators).
+pub(crate) async fn dictionary(viewer: Viewer, State(state): State<AppState>) -> Response {
+    if let Err(r) = viewer.require(Permission::SearchDictionaryManage) {
+        return r;
+    }
+    let t = viewer.t;
+    let d = match state.store.search_dictionary().await {
+        Ok(d) => d,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    render(&DictionaryPage {
+        chrome: viewer.chrome("knowledge", t.s("knowledge.dictionary")),
+        t,
+        version: d.version,
+        words: d.dictionary.words.join("\n"),
+        synonyms: d
+            .dictionary
+            .synonyms
+            .iter()
+            .map(|g| g.join(" "))
+            .collect::<Vec<_>>()
+            .join("\n"),
     })
 }
