@@ -624,6 +624,15 @@ fn match_expression(backend: Backend, terms: &[Term], need: Need) -> String {
 /// counted.
 pub const RANKED_CANDIDATES: i64 = 500;
 
+/// How far back a PostgreSQL search walks a kind's newest records for candidates
+/// before it takes the word index's matches instead.
+const RECENT_WALK: i64 = 10_000;
+
+/// How many items a JSON array of candidates has (without parsing them).
+fn json_items(json: &str) -> i64 {
+    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(json).map_or(0, |v| v.len() as i64)
+}
+
 /// How many of a query's terms a document must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Need {
@@ -916,6 +925,9 @@ impl Store {
     /// word weighs more, and any word in that many documents is common.
     async fn matching_documents(&self, term: &Term) -> Result<i64, StoreError> {
         let expr = match_expression(self.backend(), std::slice::from_ref(term), Need::All);
+        if let Some(count) = MATCHING_COUNTS.get(&expr) {
+            return Ok(count);
+        }
         let sql = match self.backend() {
             Backend::Sqlite => format!(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH $1 LIMIT {MATCHING_CAP})"
@@ -925,10 +937,12 @@ impl Store {
                  LIMIT {MATCHING_CAP}) m"
             ),
         };
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(expr)
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(&expr)
             .fetch_one(&self.pool)
-            .await?)
+            .await?;
+        MATCHING_COUNTS.put(expr, count);
+        Ok(count)
     }
 
     /// One kind's candidates: the [`RANKED_CANDIDATES`] most recently created
@@ -1020,6 +1034,7 @@ impl Store {
         if let Some(to) = req.to {
             conditions.push(format!("d.doc_at < {}", c.param(crate::SqlParam::Int(to))));
         }
+        let kind_condition = conditions[0].clone();
         let conditions = conditions.join(" AND ");
         let band = kind_high_bits(&scope.kind);
         let columns = "d.doc_kind, d.doc_id, d.title, d.body, d.state, d.department_id, d.customer_id, \
@@ -1036,19 +1051,40 @@ impl Store {
                 -(band | ROWID_MASK),
                 -band
             ),
-            // The kind's newest records first: either a walk back along the
-            // (doc_kind, doc_id) key testing each document, or the GIN index's
-            // matches sorted; the planner picks by how common the words are.
+            // The kind's newest records first, walked back along the (doc_kind,
+            // doc_id) key — but never further than `RECENT_WALK` records: the
+            // planner cannot know that a word common in one kind is rare in
+            // another, and would walk all of it. A word that rare among the newest
+            // records takes the GIN index's matches instead (below).
             Backend::Postgres => format!(
                 "SELECT CAST(COALESCE(json_agg(json_build_array({columns})), '[]') AS TEXT) FROM \
-                 (SELECT {columns} FROM search_docs d WHERE d.tsv @@ CAST({expr} AS tsquery) \
+                 (SELECT {columns} FROM (SELECT * FROM search_docs d WHERE {kind_condition} \
+                 ORDER BY d.doc_id DESC LIMIT {RECENT_WALK}) d WHERE d.tsv @@ CAST({expr} AS tsquery) \
                  AND {conditions} ORDER BY d.doc_id DESC LIMIT {RANKED_CANDIDATES}) d"
             ),
         };
-        let json: String = c
+        let mut json: String = c
             .bind_scalar(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
             .fetch_one(&self.pool)
             .await?;
+        if backend == Backend::Postgres && json_items(&json) < RANKED_CANDIDATES {
+            // Every match from the GIN index, newest first (`+ 0`: not along the
+            // key; no sequential scan, whatever the planner estimates).
+            let sql = format!(
+                "SELECT CAST(COALESCE(json_agg(json_build_array({columns})), '[]') AS TEXT) FROM \
+                 (SELECT {columns} FROM search_docs d WHERE d.tsv @@ CAST({expr} AS tsquery) \
+                 AND {conditions} ORDER BY d.doc_id + 0 DESC LIMIT {RANKED_CANDIDATES}) d"
+            );
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
+                .await?;
+            json = c
+                .bind_scalar(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
         type Row = (
             String,
             i64,
@@ -1107,6 +1143,45 @@ struct CorpusStats {
 
 /// Counting a term's documents stops here (see `matching_documents`).
 pub const MATCHING_CAP: i64 = 10_000;
+
+/// Terms' document counts, kept for a while: they change slowly, weigh words only
+/// roughly, and counting can take tens of milliseconds on PostgreSQL (the GIN
+/// index's matches are read from the table).
+struct MatchingCounts(
+    std::sync::Mutex<std::collections::HashMap<String, (i64, std::time::Instant)>>,
+);
+
+impl MatchingCounts {
+    const KEEP: std::time::Duration = std::time::Duration::from_secs(600);
+    const MAX: usize = 50_000;
+
+    fn get(&self, expr: &str) -> Option<i64> {
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(expr)
+            .filter(|(_, at)| at.elapsed() < Self::KEEP)
+            .map(|(count, _)| *count)
+    }
+
+    fn put(&self, expr: String, count: i64) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= Self::MAX {
+            map.retain(|_, (_, at)| at.elapsed() < Self::KEEP);
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+        }
+        map.insert(expr, (count, std::time::Instant::now()));
+    }
+}
+
+static MATCHING_COUNTS: LazyLock<MatchingCounts> =
+    LazyLock::new(|| MatchingCounts(std::sync::Mutex::new(std::collections::HashMap::new())));
 
 /// The texts a term is found by in a document's text (a word and its synonyms;
 /// a number's digits), lower-cased.
