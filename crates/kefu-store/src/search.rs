@@ -624,9 +624,12 @@ fn match_expression(backend: Backend, terms: &[Term], need: Need) -> String {
 /// counted.
 pub const RANKED_CANDIDATES: i64 = 500;
 
-/// How far back a PostgreSQL search walks a kind's newest records for candidates
-/// before it takes the word index's matches instead.
+/// How far back a PostgreSQL search walks a kind's newest records for candidates;
+/// with fewer than `RECENT_ENOUGH` matches among them it takes the word index's
+/// matches instead (reading every match from the table, which costs as many
+/// matches as there are: the GIN index gives them unordered).
 const RECENT_WALK: i64 = 10_000;
+const RECENT_ENOUGH: i64 = 50;
 
 /// How many items a JSON array of candidates has (without parsing them).
 fn json_items(json: &str) -> i64 {
@@ -1067,7 +1070,7 @@ impl Store {
             .bind_scalar(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
             .fetch_one(&self.pool)
             .await?;
-        if backend == Backend::Postgres && json_items(&json) < RANKED_CANDIDATES {
+        if backend == Backend::Postgres && json_items(&json) < RECENT_ENOUGH {
             // Every match from the GIN index, newest first (`+ 0`: not along the
             // key; no sequential scan, whatever the planner estimates).
             let sql = format!(
