@@ -151,6 +151,8 @@ pub struct Store {
     /// The PostgreSQL schema this store works in: notification channels are scoped
     /// to it, since NOTIFY reaches every session of the database.
     pub(crate) schema: String,
+    /// Search words' document counts, kept a while (this database's only).
+    pub(crate) matching_counts: std::sync::Arc<crate::search::MatchingCounts>,
 }
 
 macro_rules! migrations {
@@ -254,6 +256,7 @@ impl Store {
             url: url.clone(),
             tz: options.time_zone.clone(),
             schema: String::new(),
+            matching_counts: std::sync::Arc::default(),
         };
         let mut store = store;
         if backend == Backend::Postgres {

@@ -928,7 +928,7 @@ impl Store {
     /// word weighs more, and any word in that many documents is common.
     async fn matching_documents(&self, term: &Term) -> Result<i64, StoreError> {
         let expr = match_expression(self.backend(), std::slice::from_ref(term), Need::All);
-        if let Some(count) = MATCHING_COUNTS.get(&expr) {
+        if let Some(count) = self.matching_counts.get(&expr) {
             return Ok(count);
         }
         let sql = match self.backend() {
@@ -944,7 +944,7 @@ impl Store {
             .bind(&expr)
             .fetch_one(&self.pool)
             .await?;
-        MATCHING_COUNTS.put(expr, count);
+        self.matching_counts.put(expr, count);
         Ok(count)
     }
 
@@ -1147,10 +1147,11 @@ struct CorpusStats {
 /// Counting a term's documents stops here (see `matching_documents`).
 pub const MATCHING_CAP: i64 = 10_000;
 
-/// Terms' document counts, kept for a while: they change slowly, weigh words only
-/// roughly, and counting can take tens of milliseconds on PostgreSQL (the GIN
-/// index's matches are read from the table).
-struct MatchingCounts(
+/// Terms' document counts, kept for a while by each store: they change slowly,
+/// weigh words only roughly, and counting can take tens of milliseconds on
+/// PostgreSQL (the GIN index's matches are read from the table).
+#[derive(Default)]
+pub(crate) struct MatchingCounts(
     std::sync::Mutex<std::collections::HashMap<String, (i64, std::time::Instant)>>,
 );
 
@@ -1182,9 +1183,6 @@ impl MatchingCounts {
         map.insert(expr, (count, std::time::Instant::now()));
     }
 }
-
-static MATCHING_COUNTS: LazyLock<MatchingCounts> =
-    LazyLock::new(|| MatchingCounts(std::sync::Mutex::new(std::collections::HashMap::new())));
 
 /// The texts a term is found by in a document's text (a word and its synonyms;
 /// a number's digits), lower-cased.
