@@ -47,6 +47,7 @@ backend_tests!(
     audit_list_filters_and_pages,
     chinese_search_finds_segmented_words,
     search_ranks_the_most_recent_matches_and_filters_before,
+    an_outdated_search_index_is_rebuilt_on_migrate,
     demo_customers_are_idempotent,
 );
 
@@ -728,6 +729,54 @@ async fn search_ranks_the_most_recent_matches_and_filters_before(db: &TestDb) {
         hits.iter()
             .all(|h| h.department_id == Some(2) && h.state.as_deref() == Some("closed"))
     );
+}
+
+/// An index written in an older format is rebuilt from the records by `migrate`.
+async fn an_outdated_search_index_is_rebuilt_on_migrate(db: &TestDb) {
+    use kefu_domain::knowledge::{Article, ArticleStatus};
+    use kefu_store::search::{KindScope, SearchRequest};
+    let s = &db.store;
+    let article = Article {
+        title: "燃气表E3故障处理".into(),
+        body: "更换电池后按复位键。".into(),
+        category: "燃气表".into(),
+        tags: vec![],
+        status: ArticleStatus::Published,
+    };
+    s.create_article(&system(), &article, None, now())
+        .await
+        .unwrap();
+    let search = || async {
+        s.search(&SearchRequest {
+            text: "复位".into(),
+            scopes: vec![KindScope {
+                kind: kefu_store::knowledge::DOC_KIND.into(),
+                states: None,
+                department_id: None,
+            }],
+            limit: 10,
+            ..SearchRequest::default()
+        })
+        .await
+        .unwrap()
+        .len()
+    };
+    assert_eq!(search().await, 1);
+    // An index from before the format in force: its words are gone here.
+    db.execute_by_hand("UPDATE search_index_format SET format = 1")
+        .await;
+    if s.backend() == kefu_store::Backend::Sqlite {
+        db.execute_by_hand("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+            .await;
+    }
+    db.execute_by_hand("DELETE FROM search_docs").await;
+    assert_eq!(search().await, 0);
+    s.migrate().await.unwrap();
+    assert_eq!(search().await, 1);
+    // Once rebuilt, migrating again leaves the index alone.
+    db.execute_by_hand("DELETE FROM search_docs").await;
+    s.migrate().await.unwrap();
+    assert_eq!(search().await, 0);
 }
 
 async fn demo_customers_are_idempotent(db: &TestDb) {
