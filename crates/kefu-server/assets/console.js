@@ -172,21 +172,22 @@ function renderHits(list, hits, href, none) {
     const a = document.createElement("a");
     a.href = href(h);
     a.target = "_blank";
-    for (const p of h.title_parts) {
-      const el = document.createElement(p.mark ? "mark" : "span");
-      el.textContent = p.text;
-      a.appendChild(el);
-    }
+    appendMarked(a, h.title_parts);
     li.appendChild(a);
     const snippet = document.createElement("p");
     snippet.className = "snippet";
-    for (const p of h.snippet) {
-      const el = document.createElement(p.mark ? "mark" : "span");
-      el.textContent = p.text;
-      snippet.appendChild(el);
-    }
+    appendMarked(snippet, h.snippet);
     li.appendChild(snippet);
     list.appendChild(li);
+  }
+}
+
+// A text's pieces as DOM nodes, the search words in <mark>.
+function appendMarked(parent, parts) {
+  for (const p of parts) {
+    const el = document.createElement(p.mark ? "mark" : "span");
+    el.textContent = p.text;
+    parent.appendChild(el);
   }
 }
 

@@ -344,6 +344,17 @@ pub struct KindScope {
     pub department_id: Option<i64>,
 }
 
+impl KindScope {
+    /// Every document of a kind.
+    pub fn any(kind: &str) -> KindScope {
+        KindScope {
+            kind: kind.to_owned(),
+            states: None,
+            department_id: None,
+        }
+    }
+}
+
 /// A search: the words, the kinds the caller may see, and the filters asked for.
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
@@ -630,11 +641,6 @@ pub const RANKED_CANDIDATES: i64 = 500;
 /// matches as there are: the GIN index gives them unordered).
 const RECENT_WALK: i64 = 10_000;
 const RECENT_ENOUGH: i64 = 50;
-
-/// How many items a JSON array of candidates has (without parsing them).
-fn json_items(json: &str) -> i64 {
-    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(json).map_or(0, |v| v.len() as i64)
-}
 
 /// How many of a query's terms a document must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -962,27 +968,61 @@ impl Store {
         if scope.states.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        // The filter words every hit must have.
-        // (SQLite: the kind is the rowid range instead; a walk backwards that
-        // skips along a list of millions is slow.)
+        // Each filter twice: as filter words every hit must have (they narrow what
+        // the index reads) and as the same condition in SQL on every hit.
+        let mut c = crate::Conditions::default();
+        let kind_condition = format!(
+            "d.doc_kind = {}",
+            c.param(crate::SqlParam::Text(scope.kind.clone()))
+        );
+        let mut conditions = vec![kind_condition.clone()];
+        // SQLite: the kind is the rowid range instead (a walk that skips along a
+        // list of millions is slow).
         let mut filters: Vec<Vec<String>> = match backend {
             Backend::Sqlite => Vec::new(),
             Backend::Postgres => vec![vec![filter_word('k', &scope.kind)]],
         };
         if let Some(states) = &scope.states {
             filters.push(states.iter().map(|st| filter_word('s', st)).collect());
-        }
-        if let Some(dep) = scope.department_id {
-            filters.push(vec![filter_word('d', &dep.to_string())]);
+            let list: Vec<String> = states
+                .iter()
+                .map(|st| c.param(crate::SqlParam::Text(st.clone())))
+                .collect();
+            conditions.push(format!("d.state IN ({})", list.join(", ")));
         }
         if let Some(state) = &req.state {
             filters.push(vec![filter_word('s', state)]);
+            conditions.push(format!(
+                "d.state = {}",
+                c.param(crate::SqlParam::Text(state.clone()))
+            ));
         }
-        if let Some(dep) = req.department_id {
+        for dep in [scope.department_id, req.department_id]
+            .into_iter()
+            .flatten()
+        {
             filters.push(vec![filter_word('d', &dep.to_string())]);
+            conditions.push(format!(
+                "d.department_id = {}",
+                c.param(crate::SqlParam::Int(dep))
+            ));
         }
         if let Some(customer) = req.customer_id {
             filters.push(vec![filter_word('c', &customer.to_string())]);
+            conditions.push(format!(
+                "d.customer_id = {}",
+                c.param(crate::SqlParam::Int(customer))
+            ));
+        }
+        // Dates are not filter words: the walk for candidates checks them in SQL.
+        if let Some(from) = req.from {
+            conditions.push(format!(
+                "d.doc_at >= {}",
+                c.param(crate::SqlParam::Int(from))
+            ));
+        }
+        if let Some(to) = req.to {
+            conditions.push(format!("d.doc_at < {}", c.param(crate::SqlParam::Int(to))));
         }
         let filter_terms: Vec<Term> = filters.into_iter().map(Term::Words).collect();
         let mut expr = format!("({})", match_expression(backend, terms, need));
@@ -993,51 +1033,7 @@ impl Store {
             });
             expr.push_str(&match_expression(backend, &filter_terms, Need::All));
         }
-        let mut c = crate::Conditions::default();
         let expr = c.param(crate::SqlParam::Text(expr));
-        // The same conditions in SQL: the filter words only narrow what is read.
-        let mut conditions = vec![format!(
-            "d.doc_kind = {}",
-            c.param(crate::SqlParam::Text(scope.kind.clone()))
-        )];
-        if let Some(states) = &scope.states {
-            let list: Vec<String> = states
-                .iter()
-                .map(|st| c.param(crate::SqlParam::Text(st.clone())))
-                .collect();
-            conditions.push(format!("d.state IN ({})", list.join(", ")));
-        }
-        for dep in [scope.department_id, req.department_id]
-            .into_iter()
-            .flatten()
-        {
-            conditions.push(format!(
-                "d.department_id = {}",
-                c.param(crate::SqlParam::Int(dep))
-            ));
-        }
-        if let Some(state) = &req.state {
-            conditions.push(format!(
-                "d.state = {}",
-                c.param(crate::SqlParam::Text(state.clone()))
-            ));
-        }
-        if let Some(customer) = req.customer_id {
-            conditions.push(format!(
-                "d.customer_id = {}",
-                c.param(crate::SqlParam::Int(customer))
-            ));
-        }
-        if let Some(from) = req.from {
-            conditions.push(format!(
-                "d.doc_at >= {}",
-                c.param(crate::SqlParam::Int(from))
-            ));
-        }
-        if let Some(to) = req.to {
-            conditions.push(format!("d.doc_at < {}", c.param(crate::SqlParam::Int(to))));
-        }
-        let kind_condition = conditions[0].clone();
         let conditions = conditions.join(" AND ");
         let band = kind_high_bits(&scope.kind);
         let columns = "d.doc_kind, d.doc_id, d.title, d.body, d.state, d.department_id, d.customer_id, \
@@ -1066,11 +1062,12 @@ impl Store {
                  AND {conditions} ORDER BY d.doc_id DESC LIMIT {RANKED_CANDIDATES}) d"
             ),
         };
-        let mut json: String = c
+        let json: String = c
             .bind_scalar(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
             .fetch_one(&self.pool)
             .await?;
-        if backend == Backend::Postgres && json_items(&json) < RECENT_ENOUGH {
+        let mut found = parse_candidates(&json)?;
+        if backend == Backend::Postgres && (found.len() as i64) < RECENT_ENOUGH {
             // Every match from the GIN index, newest first (`+ 0`: not along the
             // key; no sequential scan, whatever the planner estimates).
             let sql = format!(
@@ -1082,44 +1079,51 @@ impl Store {
             sqlx::query("SET LOCAL enable_seqscan = off")
                 .execute(&mut *tx)
                 .await?;
-            json = c
+            let json: String = c
                 .bind_scalar(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)))
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
+            found = parse_candidates(&json)?;
         }
-        type Row = (
-            String,
-            i64,
-            String,
-            String,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            i64,
-        );
-        let rows: Vec<Row> = serde_json::from_str(&json)
-            .map_err(|e| StoreError::Unsupported(format!("search candidates: {e}")))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(kind, doc_id, title, body, state, department_id, customer_id, at, updated_at)| {
-                    Candidate {
-                        kind,
-                        doc_id,
-                        title,
-                        body,
-                        state,
-                        department_id,
-                        customer_id,
-                        at,
-                        updated_at,
-                    }
-                },
-            )
-            .collect())
+        Ok(found)
     }
+}
+
+/// The candidates' JSON array (each a `json_array` of the candidate columns, in
+/// their order).
+fn parse_candidates(json: &str) -> Result<Vec<Candidate>, StoreError> {
+    type Row = (
+        String,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        i64,
+    );
+    let rows: Vec<Row> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Unsupported(format!("search candidates: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(kind, doc_id, title, body, state, department_id, customer_id, at, updated_at)| {
+                Candidate {
+                    kind,
+                    doc_id,
+                    title,
+                    body,
+                    state,
+                    department_id,
+                    customer_id,
+                    at,
+                    updated_at,
+                }
+            },
+        )
+        .collect())
 }
 
 /// A document that matched, before ranking.

@@ -520,20 +520,7 @@ async fn chinese_search_finds_segmented_words(db: &TestDb) {
     )
     .await
     .unwrap();
-    let all = || {
-        vec![
-            KindScope {
-                kind: "kb".into(),
-                states: None,
-                department_id: None,
-            },
-            KindScope {
-                kind: "wo".into(),
-                states: None,
-                department_id: None,
-            },
-        ]
-    };
+    let all = || vec![KindScope::any("kb"), KindScope::any("wo")];
     let search = |text: &str, scopes: Vec<KindScope>| SearchRequest {
         text: text.into(),
         scopes,
@@ -666,11 +653,7 @@ async fn search_ranks_the_most_recent_matches_and_filters_before(db: &TestDb) {
         })
         .collect();
     s.index_new_documents("many", &docs, now()).await.unwrap();
-    let scope = vec![KindScope {
-        kind: "many".into(),
-        states: None,
-        department_id: None,
-    }];
+    let scope = vec![KindScope::any("many")];
     let request = SearchRequest {
         text: "阀门".into(),
         scopes: scope.clone(),
@@ -749,11 +732,7 @@ async fn an_outdated_search_index_is_rebuilt_on_migrate(db: &TestDb) {
     let search = || async {
         s.search(&SearchRequest {
             text: "复位".into(),
-            scopes: vec![KindScope {
-                kind: kefu_store::knowledge::DOC_KIND.into(),
-                states: None,
-                department_id: None,
-            }],
+            scopes: vec![KindScope::any(kefu_store::knowledge::DOC_KIND)],
             limit: 10,
             ..SearchRequest::default()
         })

@@ -132,12 +132,8 @@ async fn the_relevance_set_passes(db: &TestDb) {
             .unwrap();
     }
     let scopes: Vec<KindScope> = ["kb", "wo", "contact"]
-        .iter()
-        .map(|k| KindScope {
-            kind: (*k).into(),
-            states: None,
-            department_id: None,
-        })
+        .into_iter()
+        .map(KindScope::any)
         .collect();
     let mut failures = Vec::new();
     let mut checked = 0;

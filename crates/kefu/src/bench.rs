@@ -1628,12 +1628,8 @@ pub async fn search(
         ),
     }
     let scopes: Vec<KindScope> = [ORDER_KIND, CONTACT_KIND]
-        .iter()
-        .map(|k| KindScope {
-            kind: (*k).into(),
-            states: None,
-            department_id: None,
-        })
+        .into_iter()
+        .map(KindScope::any)
         .collect();
     use search_text::*;
     let mut d = Draw(0x5EED);

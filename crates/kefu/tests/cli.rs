@@ -775,12 +775,8 @@ async fn demo_data_is_searchable_and_reindexed(db: &TestDb) {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The bulk loads indexed what they wrote.
     let scopes = ["work_order", "contact", "customer"]
-        .iter()
-        .map(|k| kefu_store::search::KindScope {
-            kind: (*k).into(),
-            states: None,
-            department_id: None,
-        })
+        .into_iter()
+        .map(kefu_store::search::KindScope::any)
         .collect::<Vec<_>>();
     let count_hits = |text: &str| {
         let store = db.store.clone();
