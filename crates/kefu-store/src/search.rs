@@ -886,10 +886,17 @@ impl Store {
         need: Need,
     ) -> Result<Vec<SearchHit>, StoreError> {
         let limit = usize::try_from(req.limit.clamp(1, 100)).unwrap_or(100);
-        let mut candidates = Vec::new();
-        for scope in &req.scopes {
-            candidates.extend(self.candidates(req, scope, terms, need).await?);
-        }
+        // Each kind on its own connection at once: the search takes as long as its
+        // slowest kind, not all of them one after another.
+        let candidates: Vec<Candidate> = futures_util::future::try_join_all(
+            req.scopes
+                .iter()
+                .map(|scope| self.candidates(req, scope, terms, need)),
+        )
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
