@@ -126,7 +126,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
-            sqlite_cache_mib: 16,
+            sqlite_cache_mib: 4,
             sqlite_power_safe: true,
             time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
         }

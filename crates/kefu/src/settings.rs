@@ -187,7 +187,10 @@ pub struct HttpSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     pub max_connections: u32,
-    /// SQLite page cache per connection, in MiB.
+    /// SQLite page cache per connection, in MiB. Small by default: every pooled
+    /// connection fills its own, the operating system caches the file for all of
+    /// them, and a 16 MiB cache made a 1M-customer server grow past 150 MiB
+    /// without being faster (bulk commands use a larger one).
     pub sqlite_cache_mib: u32,
     /// SQLite commits survive power loss (synchronous=FULL). false trades that for
     /// faster commits that survive only a crash of the process (NORMAL).
@@ -236,7 +239,7 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         DatabaseSettings {
             max_connections: 10,
-            sqlite_cache_mib: 16,
+            sqlite_cache_mib: 4,
             sqlite_power_safe: true,
         }
     }
