@@ -778,6 +778,109 @@ pub async fn generate_contacts(
     Ok(done)
 }
 
+/// Knowledge-base topics: (category, things asked about, what goes wrong).
+const KB_CATEGORIES: &[&str] = &[
+    "燃气安全",
+    "缴费账单",
+    "维修服务",
+    "表具管理",
+    "开户过户",
+    "停气通知",
+];
+const KB_THINGS: &[&str] = &[
+    "燃气表",
+    "热水器",
+    "壁挂炉",
+    "燃气灶",
+    "室内管道",
+    "总阀门",
+    "报警器",
+    "IC卡",
+    "预付费表",
+    "波纹管",
+    "减压阀",
+    "物联网表",
+];
+const KB_PROBLEMS: &[&str] = &[
+    "漏气",
+    "无法点火",
+    "读数异常",
+    "充值失败",
+    "有异味",
+    "噪音大",
+    "需要更换",
+    "申请安装",
+    "申请移位",
+    "年度检测",
+    "显示故障代码",
+    "自动关阀",
+];
+const KB_WHO: &[&str] = &["居民用户", "商业用户", "新开户用户", "老旧小区用户"];
+const KB_STEPS: &[&str] = &[
+    "先请客户关闭燃气总阀，打开门窗通风，不要开关电器或使用明火。",
+    "核对客户编号、用气地址和联系电话，确认表具型号。",
+    "查询近三个月的抄表记录和缴费记录，判断是否存在欠费或抄表误差。",
+    "如需上门，按片区派发维修工单，普通故障二十四小时内上门，紧急情况立即派单。",
+    "告知客户维修人员会佩戴工作证件上门，收费项目以价目表为准。",
+    "处理完成后回访客户，确认问题已解决并记录满意度。",
+    "涉及阶梯气价时，说明本年度已用气量和当前所在阶梯。",
+    "提醒客户定期检查连接软管，软管使用超过两年应及时更换。",
+    "营业厅办理需携带身份证原件和房产证明，委托办理需提供委托书。",
+    "若客户对处理结果不满意，按投诉流程升级并在二十四小时内告知进展。",
+];
+
+/// Makes sure `n` knowledge-base articles exist: questions agents look up (what
+/// to say and do when a customer's meter, heater or bill goes wrong), most
+/// published, some drafts. Returns how many were created.
+pub async fn generate_articles(
+    store: &Store,
+    n: u64,
+    seed: u64,
+    now: Timestamp,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, StoreError> {
+    use kefu_domain::knowledge::{Article, ArticleStatus};
+    let actor = Actor::System("demo".into());
+    let existing = u64::try_from(store.count_articles().await?).unwrap_or(0);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x4B_B0A7);
+    let mut done = 0;
+    for i in existing..n {
+        let category = pick(&mut rng, KB_CATEGORIES);
+        let thing = pick(&mut rng, KB_THINGS);
+        let problem = pick(&mut rng, KB_PROBLEMS);
+        let who = pick(&mut rng, KB_WHO);
+        let mut body =
+            format!("适用对象：{who}。客户来电反映{thing}{problem}时，按以下步骤处理：\n");
+        for step in 1..=rng.random_range(3..=6) {
+            body.push_str(&format!("{step}. {}\n", pick(&mut rng, KB_STEPS)));
+        }
+        body.push_str(&format!(
+            "知识编号 KB{:05}，如有疑问请联系{category}业务骨干。",
+            i + 1
+        ));
+        let article = Article {
+            title: format!("{who}{thing}{problem}怎么办"),
+            body,
+            category: category.to_owned(),
+            tags: vec![thing.to_owned(), problem.to_owned()],
+            status: if rng.random_range(0..10) == 0 {
+                ArticleStatus::Draft
+            } else {
+                ArticleStatus::Published
+            },
+        };
+        store
+            .create_article(&actor, &article, Some("示例知识"), now)
+            .await?;
+        done += 1;
+        if done % 500 == 0 {
+            progress(done);
+        }
+    }
+    progress(done);
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,6 +181,12 @@ pub(crate) async fn reindex_article(
 }
 
 impl Store {
+    pub async fn count_articles(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM kb_articles")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// Saves a new article as version 1.
     pub async fn create_article(
         &self,
