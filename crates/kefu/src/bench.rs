@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::settings::Settings;
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// Options of one benchmark run.
 pub struct BenchOptions {
@@ -36,12 +36,12 @@ pub struct BenchOptions {
 }
 
 /// Latency summary of one scenario.
-struct Summary {
-    name: &'static str,
-    n: usize,
-    errors: usize,
-    wall: Duration,
-    sorted_ms: Vec<f64>,
+pub(crate) struct Summary {
+    pub(crate) name: &'static str,
+    pub(crate) n: usize,
+    pub(crate) errors: usize,
+    pub(crate) wall: Duration,
+    pub(crate) sorted_ms: Vec<f64>,
 }
 
 impl Summary {
@@ -53,7 +53,7 @@ impl Summary {
         self.sorted_ms[rank.min(self.sorted_ms.len() - 1)]
     }
 
-    fn print(&self) {
+    pub(crate) fn print(&self) {
         println!(
             "{:<16} n={:<6} errors={:<3} p50={:>7.3} ms  p95={:>7.3} ms  p99={:>7.3} ms  max={:>8.3} ms  {:>7.0} req/s",
             self.name,
@@ -81,7 +81,7 @@ fn rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b == b'-' {
@@ -468,14 +468,7 @@ pub async fn work_orders(
     println!("rss before: {:.1} MiB", rss_mib());
 
     // Opening orders as agents do after a call: mixed kinds, random customers.
-    const KINDS: [&str; 5] = ["repair", "complaint", "service_request", "answer", "repair"];
-    const SUBJECTS: [&str; 5] = [
-        "厨房燃气表漏气",
-        "维修人员上门迟到",
-        "申请改管移表",
-        "阶梯气价如何计算",
-        "热水器无法点火",
-    ];
+    use crate::load::{KINDS, SUBJECTS};
     for (name, clients, n) in [
         ("create (1 client)", 1, requests / 4),
         ("create (8)", 8, requests),

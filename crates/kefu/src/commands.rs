@@ -1,6 +1,7 @@
 //! What each command does.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -53,8 +54,17 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Serve {
             demo,
             demo_customers,
+            clock_start,
             ..
-        } => serve(&store, &settings, demo.then_some(demo_customers)).await,
+        } => {
+            serve(
+                &store,
+                &settings,
+                demo.then_some(demo_customers),
+                clock_start.as_deref(),
+            )
+            .await
+        }
         Command::Dispatch {
             idle_secs,
             until_idle,
@@ -75,11 +85,22 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
+            profile,
             customers,
             work_orders,
             contacts,
+            articles,
             seed,
-        } => demo_data(&store, &settings, customers, work_orders, contacts, seed).await,
+        } => {
+            let base = profile.map_or(DemoSize::DEFAULT, DemoProfile::size);
+            let size = DemoSize {
+                customers: customers.unwrap_or(base.customers),
+                work_orders: work_orders.unwrap_or(base.work_orders),
+                contacts: contacts.unwrap_or(base.contacts),
+                articles: articles.unwrap_or(base.articles),
+            };
+            demo_data(&store, &settings, size, seed).await
+        }
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -105,6 +126,9 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         } => crate::bench::campaigns(&store, &settings, targets, requests)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Bench {
+            command: BenchCommand::Load(_),
+        } => bail!("`kefu bench load` runs without opening the database"),
         Command::Bench {
             command: BenchCommand::Inspection { calls, runs },
         } => {
@@ -198,8 +222,19 @@ async fn serve(
     store: &Store,
     settings: &Settings,
     demo_customers: Option<u64>,
+    clock_start: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let addr = settings.listen_addr()?;
+    let clock: Arc<dyn kefu_server::Clock> = match clock_start {
+        Some(raw) => {
+            let start = raw.parse::<Timestamp>().with_context(|| {
+                format!("--clock-start '{raw}' is not a time like 2026-12-01T10:00:00+08:00")
+            })?;
+            tracing::warn!(%start, "the server's clock is shifted (rehearsal or benchmark)");
+            Arc::new(ShiftedClock(start.duration_since(Timestamp::now())))
+        }
+        None => Arc::new(kefu_server::SystemClock),
+    };
     // Bind first: a taken port should fail before any data is generated.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -207,7 +242,18 @@ async fn serve(
     let now = Timestamp::now();
     let mut banner = Vec::new();
     if let Some(n) = demo_customers {
-        seed_demo(store, settings, n, n / 5, n / 2, 2026).await?;
+        seed_demo(
+            store,
+            settings,
+            DemoSize {
+                customers: n,
+                work_orders: n / 5,
+                contacts: n / 2,
+                articles: 300,
+            },
+            2026,
+        )
+        .await?;
         banner.push(format!("demo logins (password {DEMO_PASSWORD}):"));
         for (no, name, role, _) in demo::STAFF {
             banner.push(format!("  {no:<8} {name} ({role})"));
@@ -231,7 +277,7 @@ async fn serve(
         ));
     }
     kefu_store::search::warm_up();
-    let state = AppState::new(store.clone(), settings.server_config());
+    let state = AppState::with_clock(store.clone(), settings.server_config(), clock);
     for job in kefu_server::jobs::resume(&state).await? {
         println!(
             "resuming job {} ({}, {} of {} done)",
@@ -259,6 +305,15 @@ async fn serve(
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A clock running at real speed from another starting instant.
+struct ShiftedClock(jiff::SignedDuration);
+
+impl kefu_server::Clock for ShiftedClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now() + self.0
+    }
 }
 
 async fn shutdown_signal() {
@@ -367,11 +422,15 @@ async fn purge_sessions(store: Store) {
 async fn seed_demo(
     store: &Store,
     settings: &Settings,
-    customers: u64,
-    work_orders: u64,
-    contacts: u64,
+    size: DemoSize,
     seed: u64,
 ) -> anyhow::Result<()> {
+    let DemoSize {
+        customers,
+        work_orders,
+        contacts,
+        articles,
+    } = size;
     let hash = hash_password_blocking(DEMO_PASSWORD.to_owned())
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -384,12 +443,7 @@ async fn seed_demo(
     }
     let existing = u64::try_from(store.count_customers().await?).unwrap_or(0);
     if existing < customers {
-        let bar = ProgressBar::new(customers);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_message("customers");
+        let bar = progress_bar(customers, "customers");
         let today = Timestamp::now().to_zoned(settings.time_zone()?).date();
         demo::generate_customers(store, customers, seed, today, Timestamp::now(), |done| {
             bar.set_position(done)
@@ -399,12 +453,7 @@ async fn seed_demo(
     }
     let existing = u64::try_from(store.count_work_orders().await?).unwrap_or(0);
     if existing < work_orders {
-        let bar = ProgressBar::new(work_orders - existing);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_message("work orders");
+        let bar = progress_bar(work_orders - existing, "work orders");
         let config = settings.server_config();
         let ctx = kefu_store::workorders::SlaContext {
             calendar: config.calendar,
@@ -423,13 +472,17 @@ async fn seed_demo(
     }
     let existing = u64::try_from(store.count_contacts().await?).unwrap_or(0);
     if existing < contacts {
-        let bar = ProgressBar::new(contacts - existing);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_message("contacts");
+        let bar = progress_bar(contacts - existing, "contacts");
         demo::generate_contacts(store, contacts - existing, seed, Timestamp::now(), |done| {
+            bar.set_position(done)
+        })
+        .await?;
+        bar.finish();
+    }
+    let existing = u64::try_from(store.count_articles().await?).unwrap_or(0);
+    if existing < articles {
+        let bar = progress_bar(articles - existing, "articles");
+        demo::generate_articles(store, articles, seed, Timestamp::now(), |done| {
             bar.set_position(done)
         })
         .await?;
@@ -438,23 +491,74 @@ async fn seed_demo(
     Ok(())
 }
 
+fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(what);
+    bar
+}
+
+/// How much demo data must exist.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoSize {
+    pub customers: u64,
+    pub work_orders: u64,
+    pub contacts: u64,
+    pub articles: u64,
+}
+
+impl DemoSize {
+    pub const DEFAULT: DemoSize = DemoSize {
+        customers: 10_000,
+        work_orders: 2_000,
+        contacts: 5_000,
+        articles: 100,
+    };
+}
+
+/// The benchmark datasets: each ten times the one before.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum DemoProfile {
+    Small,
+    Medium,
+    Large,
+}
+
+impl DemoProfile {
+    pub fn size(self) -> DemoSize {
+        let scale = match self {
+            DemoProfile::Small => 1,
+            DemoProfile::Medium => 10,
+            DemoProfile::Large => 100,
+        };
+        DemoSize {
+            customers: 10_000 * scale,
+            work_orders: 10_000 * scale,
+            contacts: 50_000 * scale,
+            articles: 100 * scale,
+        }
+    }
+}
+
 async fn demo_data(
     store: &Store,
     settings: &Settings,
-    customers: u64,
-    work_orders: u64,
-    contacts: u64,
+    size: DemoSize,
     seed: u64,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    seed_demo(store, settings, customers, work_orders, contacts, seed).await?;
+    seed_demo(store, settings, size, seed).await?;
     let elapsed = started.elapsed();
     let total = store.count_customers().await?;
     let orders = store.count_work_orders().await?;
     let calls = store.count_contacts().await?;
+    let articles = store.count_articles().await?;
     let size = store.size_bytes().await?;
     println!(
-        "demo: {total} customers, {orders} work orders and {calls} contacts in the database; this run took {:.1} s; database size {:.1} MiB",
+        "demo: {total} customers, {orders} work orders, {calls} contacts and {articles} articles in the database; this run took {:.1} s; database size {:.1} MiB",
         elapsed.as_secs_f64(),
         size as f64 / (1024.0 * 1024.0)
     );

@@ -6,6 +6,7 @@
 mod bench;
 mod commands;
 mod inspect;
+mod load;
 mod settings;
 
 use std::path::PathBuf;
@@ -14,6 +15,12 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::settings::{Overrides, Settings};
+
+/// mimalloc instead of the C library's allocator: glibc gave each of the many
+/// threads (the runtime's, one per SQLite connection) its own arena and kept
+/// their freed memory, and the server grew well past 150 MiB under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(name = "kefu", version, about = "Kefu 客服 — customer-service center")]
@@ -50,6 +57,10 @@ enum Command {
         /// Customers to generate with --demo.
         #[arg(long, default_value_t = 10_000, requires = "demo")]
         demo_customers: u64,
+        /// For rehearsals and benchmarks only: the server's clock starts at this
+        /// instant (e.g. 2026-12-01T10:00:00+08:00) and runs on from there.
+        #[arg(long)]
+        clock_start: Option<String>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -89,17 +100,26 @@ enum Command {
         #[arg(long)]
         until_idle: bool,
     },
-    /// Generate realistic Chinese demo data (staff, departments, customers, work orders).
+    /// Generate realistic Chinese demo data (staff, departments, customers, work
+    /// orders, calls, knowledge articles); counts are what must exist afterwards.
     Demo {
-        /// Number of customers to make sure exist.
-        #[arg(long, default_value_t = 10_000)]
-        customers: u64,
-        /// Number of work orders to make sure exist (spread over the past year).
-        #[arg(long, default_value_t = 2_000)]
-        work_orders: u64,
-        /// Number of contacts (call records) to make sure exist (over the past year).
-        #[arg(long, default_value_t = 5_000)]
-        contacts: u64,
+        /// A dataset size: small (10k customers, 10k orders, 50k calls, 100
+        /// articles), medium (100k, 100k, 500k, 1k) or large (1M, 1M, 5M, 10k).
+        #[arg(long, value_enum)]
+        profile: Option<commands::DemoProfile>,
+        /// Number of customers to make sure exist [default: 10 000].
+        #[arg(long)]
+        customers: Option<u64>,
+        /// Number of work orders to make sure exist (over the past year) [default: 2 000].
+        #[arg(long)]
+        work_orders: Option<u64>,
+        /// Number of contacts (call records) to make sure exist (over the past year)
+        /// [default: 5 000].
+        #[arg(long)]
+        contacts: Option<u64>,
+        /// Number of knowledge-base articles to make sure exist [default: 100].
+        #[arg(long)]
+        articles: Option<u64>,
         /// Seed of the generator: the same seed gives the same data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
@@ -133,6 +153,11 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// HTTP load generator: N concurrent clients repeat the chosen scenarios against
+    /// servers it starts on loopback (over this database) or against --base-url;
+    /// prints p50/p95/p99, throughput and the servers' memory. Needs the demo
+    /// accounts (`kefu demo`).
+    Load(LoadArgs),
     /// Follow-up campaigns: building a large target list from a combined selection,
     /// and next-call with 16 agents pulling at once (data from `kefu demo`).
     Campaigns {
@@ -212,6 +237,49 @@ enum BenchCommand {
     },
 }
 
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// A running server to load (repeat for several instances); none: start
+    /// --instances servers of this program on loopback over the database given.
+    #[arg(long)]
+    base_url: Vec<String>,
+    /// Servers to start when no --base-url is given (on PostgreSQL, several share
+    /// the database).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Scenarios, in order (default: all but mixed).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    scenario: Vec<load::Scenario>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// At most this many steps per scenario.
+    #[arg(long, default_value_t = 2_000)]
+    requests: usize,
+    /// At most this many seconds per scenario.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// The demo accounts' password.
+    #[arg(long, default_value = "kefu-demo-2026")]
+    password: String,
+    /// Targets of the next-call scenario's campaign.
+    #[arg(long, default_value_t = 10_000)]
+    targets: usize,
+    /// Service area of the fan-out scenario.
+    #[arg(long, default_value = "历下区")]
+    area: String,
+    /// Print p99 and the servers' memory every this many seconds.
+    #[arg(long)]
+    interval: Option<u64>,
+    /// The instant the servers' clock shows (servers started by this run are
+    /// started at it; default: tomorrow 10:00 in Asia/Shanghai for started servers,
+    /// now for --base-url), so calling windows are open.
+    #[arg(long)]
+    clock_start: Option<String>,
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+}
+
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
     /// Import customers from CSV (UTF-8, BOM, GBK/GB18030) or XLSX. Exit 0 when every
@@ -279,6 +347,12 @@ fn main() -> ExitCode {
         bench::inspection(*calls, *runs);
         return ExitCode::SUCCESS;
     }
+    if let Command::Bench {
+        command: BenchCommand::Load(args),
+    } = &cli.command
+    {
+        return load_command(&cli.global, args);
+    }
     if let Command::Inspect {
         file,
         json,
@@ -311,15 +385,9 @@ fn main() -> ExitCode {
         }
     };
     commands::init_logging(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(commands::run(cli.command, settings)) {
         Ok(code) => code,
@@ -328,4 +396,70 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `kefu bench load`: needs no database of its own; servers it starts get the
+/// global options given here.
+fn load_command(global: &GlobalArgs, args: &LoadArgs) -> ExitCode {
+    let mut server_args = Vec::new();
+    if let Some(config) = &global.config {
+        server_args.extend(["--config".to_owned(), config.display().to_string()]);
+    }
+    if let Some(url) = &global.database_url {
+        server_args.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    if let Some(dir) = &global.data_dir {
+        server_args.extend(["--data-dir".to_owned(), dir.display().to_string()]);
+    }
+    let clock = match load::clock_start(args.clock_start.as_deref(), args.base_url.is_empty()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = load::LoadOptions {
+        base_urls: args.base_url.clone(),
+        instances: args.instances,
+        server_args,
+        scenarios: if args.scenario.is_empty() {
+            load::Scenario::ALL.to_vec()
+        } else {
+            args.scenario.clone()
+        },
+        clients: args.clients,
+        requests: args.requests,
+        duration: std::time::Duration::from_secs(args.duration),
+        password: args.password.clone(),
+        targets: args.targets,
+        area: args.area.clone(),
+        interval: args.interval.map(std::time::Duration::from_secs),
+        clock,
+        seed: args.seed,
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match runtime.block_on(load::load(options)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("some requests failed (see above)");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::from(1)
+        })
 }

@@ -248,6 +248,132 @@ fn an_unusable_data_directory_is_named_in_the_error() {
 }
 
 #[test]
+fn the_load_generator_runs_every_scenario_against_a_server_it_starts() {
+    let dir = workdir();
+    let url = format!("sqlite://{}", dir.path().join("load.db").display());
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "demo",
+            "--customers",
+            "400",
+            "--work-orders",
+            "50",
+            "--contacts",
+            "50",
+            "--articles",
+            "20",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "bench",
+            "load",
+            "--scenario",
+            "pop,inbox,search,dashboard,create,transition,next-call,fan-out,mixed",
+            "--clients",
+            "2",
+            "--requests",
+            "12",
+            "--targets",
+            "50",
+            "--duration",
+            "30",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    for scenario in [
+        "screen pop",
+        "inbox page",
+        "search",
+        "dashboard",
+        "order create",
+        "order transition",
+        "next call",
+        "incident fan-out",
+        "mixed",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(scenario))
+            .unwrap_or_else(|| panic!("no {scenario} line in\n{text}"));
+        assert!(line.contains("errors=0  "), "{line}");
+        assert!(!line.contains("n=0 "), "{line}");
+    }
+    // The servers' memory comes from their /metrics.
+    assert!(text.contains("server rss peak"), "{text}");
+    assert!(!text.contains("NaN MiB"), "{text}");
+    // A second run finds the campaign agents it made the first time.
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "bench",
+            "load",
+            "--scenario",
+            "next-call",
+            "--clients",
+            "2",
+            "--requests",
+            "4",
+            "--targets",
+            "20",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_shifted_clock_and_a_dataset_profile_are_checked() {
+    let dir = workdir();
+    let out = kefu(dir.path(), &["serve", "--clock-start", "tomorrow morning"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--clock-start 'tomorrow morning'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kefu(dir.path(), &["demo", "--profile", "huge"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("small, medium, large"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kefu(
+        dir.path(),
+        &[
+            "bench",
+            "load",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--clock-start",
+            "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--clock-start 'x'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_malformed_calendar_file_is_refused_naming_its_line() {
     let dir = workdir();
     std::fs::write(
@@ -770,11 +896,18 @@ async fn demo_data_is_searchable_and_reindexed(db: &TestDb) {
             "120",
             "--contacts",
             "150",
+            "--articles",
+            "7",
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("and 7 articles in the database"),
+        "{}",
+        stdout(&out)
+    );
     // The bulk loads indexed what they wrote.
-    let scopes = ["work_order", "contact", "customer"]
+    let scopes = ["work_order", "contact", "customer", "article"]
         .into_iter()
         .map(kefu_store::search::KindScope::any)
         .collect::<Vec<_>>();
@@ -797,6 +930,7 @@ async fn demo_data_is_searchable_and_reindexed(db: &TestDb) {
     };
     let before = count_hits("燃气").await;
     assert!(before > 0, "demo work orders are found");
+    assert!(count_hits("怎么办").await > 0, "demo articles are found");
     let out = kefu(
         dir.path(),
         &["--database-url", &url, "reindex", "--batch", "50"],
@@ -804,7 +938,7 @@ async fn demo_data_is_searchable_and_reindexed(db: &TestDb) {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     for needle in [
-        "article: 0 documents",
+        "article: 7 documents",
         "work_order: 120 documents",
         "contact: 150 documents",
     ] {
