@@ -16,12 +16,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::settings::{Overrides, Settings};
 
-/// mimalloc instead of the C library's allocator: glibc gave each of the many
-/// threads (the runtime's, one per SQLite connection) its own arena and kept
-/// their freed memory, and the server grew well past 150 MiB under load.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "kefu", version, about = "Kefu 客服 — customer-service center")]
 struct Cli {
