@@ -7,7 +7,7 @@
 # password on every request). Prints each system's latency and the ratios.
 #
 #   bench/peer-rt5.sh                  # Kefu on a fresh medium dataset (100k orders)
-#   KEFU_DB=sqlite:///path/kefu.db bench/peer-rt5.sh   # Kefu on an existing dataset
+#   KEFU_DATABASE_URL=sqlite:///path/kefu.db bench/peer-rt5.sh   # an existing dataset
 #   RT_TICKETS=20000 ROUNDS=300 bench/peer-rt5.sh
 #
 # Needs root (apt-get, RT's configuration) and network access to Debian's mirrors
@@ -44,10 +44,11 @@ CONF
 # 2. Kefu, built for release, on the dataset given or a fresh medium one.
 cargo build --release -q -p kefu
 KEFU=target/release/kefu
-if [ -z "${KEFU_DB:-}" ]; then
+KEFU_DB=${KEFU_DATABASE_URL:-}
+if [ -z "$KEFU_DB" ]; then
   KEFU_DB="sqlite://$WORK/kefu.db"
   rm -f "$WORK"/kefu.db*
-  "$KEFU" --database-url "$KEFU_DB" demo --profile medium | tail -1
+  "$KEFU" --database-url "$KEFU_DB" demo --profile medium 2>/dev/null | grep -E "^demo: [0-9]+ customers"
 fi
 
 cleanup() { kill "${RT_PID:-}" "${KEFU_PID:-}" 2>/dev/null || true; }
@@ -56,8 +57,11 @@ trap cleanup EXIT
 RT_PID=$!
 "$KEFU" --database-url "$KEFU_DB" serve --listen "127.0.0.1:$KEFU_PORT" >"$WORK/kefu.log" 2>&1 &
 KEFU_PID=$!
-for _ in $(seq 120); do
+for _ in $(seq 300); do
   curl -sf -o /dev/null "http://127.0.0.1:$RT_PORT/" && curl -sf -o /dev/null "http://127.0.0.1:$KEFU_PORT/healthz" && break
+  for p in "$RT_PID:$WORK/rt.log" "$KEFU_PID:$WORK/kefu.log"; do
+    kill -0 "${p%%:*}" 2>/dev/null || { echo "a server stopped:"; tail -5 "${p#*:}"; exit 1; }
+  done
   sleep 1
 done
 
