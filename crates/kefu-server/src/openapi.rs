@@ -61,8 +61,67 @@ impl Modify for SecuritySchemes {
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
-        crate::routes::api_router(&crate::ServerConfig::default())
+        let mut doc = crate::routes::api_router(&crate::ServerConfig::default())
             .split_for_parts()
-            .1
+            .1;
+        document_common_answers(&mut doc);
+        doc
     })
+}
+
+/// The answers every operation of a kind can give, whatever its own annotation
+/// lists: 401 and 403 where a sign-in is required (the `Authorized` extractor),
+/// 400 for a query or path that does not parse, and 400, 413 and 415 for a body
+/// that is not JSON, too large, or not declared as JSON (`ApiJson`). Added here
+/// once rather than to each of a hundred annotations.
+fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let answer = |what: &str| -> RefOr<utoipa::openapi::Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let shared_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let signed_in = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_body = op.request_body.is_some();
+            let has_parameters =
+                shared_parameters || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let responses = &mut op.responses.responses;
+            let mut add = |code: &str, what: &str| {
+                responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| answer(what));
+            };
+            if signed_in {
+                add("401", "Not signed in, or the session or token is not valid");
+                add("403", "The caller's role may not do this");
+            }
+            if has_parameters || has_body {
+                add("400", "The query, the path or the body does not parse");
+            }
+            if has_body {
+                add("413", "The body is over the size limit");
+                add("415", "The body is not declared as application/json");
+            }
+        }
+    }
 }

@@ -701,6 +701,32 @@ async fn system_endpoints_answer(db: &TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Every operation documents the answers its extractors can give.
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let answers = op["responses"].as_object().unwrap();
+            let signed_in = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if signed_in {
+                for code in ["401", "403"] {
+                    assert!(answers.contains_key(code), "{method} {path} lacks {code}");
+                }
+            }
+            if op.get("requestBody").is_some() {
+                for code in ["400", "413", "415"] {
+                    assert!(answers.contains_key(code), "{method} {path} lacks {code}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} operations");
+    assert!(
+        doc["paths"]["/api/v1/public/status"]["get"]["responses"]
+            .get("401")
+            .is_none(),
+        "the self-service status needs no sign-in"
+    );
     app.get("/api/v1/me", Role::Agent).await;
     let req = Request::builder()
         .uri("/metrics")
