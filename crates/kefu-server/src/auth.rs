@@ -41,12 +41,11 @@ fn argon2_into(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) ->
             .hash_password_into_with_memory(password, salt, out, &mut blocks[..])
             .is_ok()
     };
-    if HASHER_MEMORY.with_borrow(Option::is_some) {
-        HASHER_MEMORY.with_borrow_mut(|memory| memory.as_mut().is_some_and(run))
-    } else {
+    HASHER_MEMORY.with_borrow_mut(|memory| match memory {
+        Some(blocks) => run(blocks),
         // Elsewhere (the command line, a one-off dummy hash) the memory is not kept.
-        run(&mut Vec::new())
-    }
+        None => run(&mut Vec::new()),
+    })
 }
 
 thread_local! {

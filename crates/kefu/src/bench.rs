@@ -94,19 +94,25 @@ pub(crate) fn encode(s: &str) -> String {
 }
 
 /// One request of a scenario.
-struct Req {
-    method: hyper::Method,
-    url: String,
-    body: Option<String>,
+pub(crate) struct Req {
+    pub(crate) method: hyper::Method,
+    pub(crate) url: String,
+    pub(crate) body: Option<String>,
     /// The status that counts as success.
-    expect: u16,
+    pub(crate) expect: u16,
 }
 
-async fn send(client: &HttpClient, req: &Req, token: &str) -> anyhow::Result<(u16, Bytes)> {
+pub(crate) async fn send(
+    client: &HttpClient,
+    req: &Req,
+    token: &str,
+) -> anyhow::Result<(u16, Bytes)> {
     let mut builder = hyper::Request::builder()
         .method(req.method.clone())
-        .uri(&req.url)
-        .header("authorization", format!("Bearer {token}"));
+        .uri(&req.url);
+    if !token.is_empty() {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
     if req.body.is_some() {
         builder = builder.header("content-type", "application/json");
     }
@@ -605,17 +611,15 @@ pub async fn work_orders(
     println!(
         "sweep (steady)   {n_orders} orders ({open} open): median {median:.2} ms, max {max:.2} ms over 7 runs"
     );
-    struct Later(jiff::SignedDuration);
-    impl kefu_server::Clock for Later {
-        fn now(&self) -> Timestamp {
-            Timestamp::now() + self.0
-        }
-    }
     for (label, ahead) in [
         ("1 h", jiff::SignedDuration::from_hours(1)),
         ("1 day", jiff::SignedDuration::from_hours(24)),
     ] {
-        let state = AppState::with_clock(store.clone(), config.clone(), Arc::new(Later(ahead)));
+        let state = AppState::with_clock(
+            store.clone(),
+            config.clone(),
+            Arc::new(crate::commands::ShiftedClock(ahead)),
+        );
         let t = Instant::now();
         let made = kefu_server::jobs::sweep_deadlines(&state).await?;
         let secs = t.elapsed().as_secs_f64();

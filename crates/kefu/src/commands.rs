@@ -38,6 +38,14 @@ pub fn init_logging(settings: &Settings) {
 }
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    // Flags checked before the database is opened (and perhaps migrated).
+    let clock_start = match &command {
+        Command::Serve {
+            clock_start: Some(raw),
+            ..
+        } => Some(parse_clock_start(raw)?),
+        _ => None,
+    };
     // Bulk commands get a larger SQLite cache: index maintenance dominates them.
     let bulk = matches!(
         command,
@@ -54,14 +62,13 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Serve {
             demo,
             demo_customers,
-            clock_start,
             ..
         } => {
             serve(
                 &store,
                 &settings,
                 demo.then_some(demo_customers),
-                clock_start.as_deref(),
+                clock_start,
             )
             .await
         }
@@ -222,14 +229,11 @@ async fn serve(
     store: &Store,
     settings: &Settings,
     demo_customers: Option<u64>,
-    clock_start: Option<&str>,
+    clock_start: Option<Timestamp>,
 ) -> anyhow::Result<ExitCode> {
     let addr = settings.listen_addr()?;
     let clock: Arc<dyn kefu_server::Clock> = match clock_start {
-        Some(raw) => {
-            let start = raw.parse::<Timestamp>().with_context(|| {
-                format!("--clock-start '{raw}' is not a time like 2026-12-01T10:00:00+08:00")
-            })?;
+        Some(start) => {
             tracing::warn!(%start, "the server's clock is shifted (rehearsal or benchmark)");
             Arc::new(ShiftedClock(start.duration_since(Timestamp::now())))
         }
@@ -307,8 +311,15 @@ async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A clock running at real speed from another starting instant.
-struct ShiftedClock(jiff::SignedDuration);
+/// `--clock-start`: an instant with its offset, e.g. 2026-12-01T10:00:00+08:00.
+pub fn parse_clock_start(raw: &str) -> anyhow::Result<Timestamp> {
+    raw.parse::<Timestamp>().with_context(|| {
+        format!("--clock-start '{raw}' is not a time like 2026-12-01T10:00:00+08:00")
+    })
+}
+
+/// A clock running at real speed, ahead of (or behind) the real one by its offset.
+pub struct ShiftedClock(pub jiff::SignedDuration);
 
 impl kefu_server::Clock for ShiftedClock {
     fn now(&self) -> Timestamp {
@@ -482,7 +493,7 @@ async fn seed_demo(
     let existing = u64::try_from(store.count_articles().await?).unwrap_or(0);
     if existing < articles {
         let bar = progress_bar(articles - existing, "articles");
-        demo::generate_articles(store, articles, seed, Timestamp::now(), |done| {
+        demo::generate_articles(store, articles - existing, seed, Timestamp::now(), |done| {
             bar.set_position(done)
         })
         .await?;

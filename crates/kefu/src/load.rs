@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 
-use crate::bench::{HttpClient, Summary, encode};
+use crate::bench::{HttpClient, Req, Summary, encode, send};
 
 /// What one run of the generator does.
 pub struct LoadOptions {
@@ -75,9 +75,7 @@ impl ServerClock {
 pub fn clock_start(given: Option<&str>, spawning: bool) -> anyhow::Result<ServerClock> {
     let taken_at = Instant::now();
     if let Some(raw) = given {
-        let start = raw.parse::<jiff::Timestamp>().with_context(|| {
-            format!("--clock-start '{raw}' is not a time like 2026-12-01T10:00:00+08:00")
-        })?;
+        let start = crate::commands::parse_clock_start(raw)?;
         return Ok(ServerClock {
             start,
             taken_at,
@@ -236,20 +234,13 @@ async fn call(
     token: &str,
     body: Option<&Value>,
 ) -> anyhow::Result<(u16, Bytes)> {
-    let mut builder = hyper::Request::builder().method(method).uri(url);
-    if !token.is_empty() {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    let payload = match body {
-        Some(v) => {
-            builder = builder.header("content-type", "application/json");
-            Bytes::from(v.to_string())
-        }
-        None => Bytes::new(),
+    let req = Req {
+        method,
+        url: url.to_owned(),
+        body: body.map(Value::to_string),
+        expect: 0,
     };
-    let res = client.request(builder.body(Full::new(payload))?).await?;
-    let status = res.status().as_u16();
-    Ok((status, res.into_body().collect().await?.to_bytes()))
+    send(client, &req, token).await
 }
 
 /// `call` expecting `expect`; anything else is an error naming the answer.
