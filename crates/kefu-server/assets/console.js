@@ -7,6 +7,9 @@ const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
 async function api(method, path, body) {
   const init = { method, credentials: "same-origin", headers: {} };
+  // Changes made with the session cookie carry the page's anti-forgery token.
+  const csrf = document.querySelector('meta[name="csrf-token"]');
+  if (method !== "GET" && csrf && csrf.content) init.headers["x-csrf-token"] = csrf.content;
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -19,6 +19,7 @@ use kefu_domain::{Permission, Role};
 use kefu_store::staff::StaffMember;
 use rand::Rng;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -247,6 +248,43 @@ fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The header a console page sends its session's anti-forgery token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session's anti-forgery token: derived from the cookie's secret, so another
+/// site, which can make the browser send the cookie but never read it, cannot know
+/// it; and any server instance can check it without storing anything.
+pub fn csrf_token(session_secret: &str) -> String {
+    secret_hash(&format!("csrf:{session_secret}"))
+}
+
+/// The anti-forgery token of the request's session cookie, if it has one.
+pub fn csrf_token_of(parts: &Parts) -> Option<String> {
+    cookie_value(parts, SESSION_COOKIE).map(csrf_token)
+}
+
+/// A request that changes something on the strength of the session cookie alone
+/// must carry the session's token (the console's script sends it from the page);
+/// a form or script on another site cannot. Bearer tokens are not sent by browsers
+/// on their own and need no such proof.
+fn check_csrf(parts: &Parts, secret: &str) -> Result<(), ApiError> {
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let expected = csrf_token(secret);
+    if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.csrf",
+            "a change made with the session cookie must carry the page's x-csrf-token header",
+        ))
+    }
+}
+
 /// Authenticates from `Authorization: Bearer …` or the session cookie.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     let now = state.clock.now();
@@ -289,6 +327,9 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, 
             .session_staff(&hash, state.config.session_ttl, now)
             .await?
         {
+            if !parts.method.is_safe() {
+                check_csrf(parts, secret)?;
+            }
             return Ok(Principal {
                 staff,
                 credential: Credential::Session(hash),

@@ -63,10 +63,13 @@ async fn with_cookie(
     cookie: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    // As the console's script does: changes carry the session's token.
+    let secret = cookie.split_once('=').unwrap().1;
     let mut req = Request::builder()
         .method(method)
         .uri(path)
-        .header("cookie", cookie);
+        .header("cookie", cookie)
+        .header("x-csrf-token", kefu_server::auth::csrf_token(secret));
     let req = match body {
         Some(b) => {
             req = req.header("content-type", "application/json");

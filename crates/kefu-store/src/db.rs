@@ -272,6 +272,64 @@ impl Store {
         self.backend
     }
 
+    /// The PostgreSQL schema the store works in (empty on SQLite).
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// SQLite only: writes a consistent copy of the database to `target` (a new
+    /// file) while other connections and processes keep writing. `VACUUM INTO`
+    /// reads one snapshot inside a read transaction (WAL readers never block the
+    /// writer, nor it them) and writes a compact, self-contained file: no WAL to
+    /// carry along. The copy is then opened and its integrity checked.
+    /// PostgreSQL databases are copied with `pg_dump` (see the `kefu backup` command).
+    pub async fn backup_sqlite(&self, target: &Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::invalid(
+                "backend",
+                "a PostgreSQL database is copied with pg_dump",
+            ));
+        }
+        if target.exists() {
+            return Err(StoreError::invalid(
+                "output",
+                format!(
+                    "{} exists already; a backup never overwrites a file",
+                    target.display()
+                ),
+            ));
+        }
+        let target_text = target.to_str().ok_or_else(|| {
+            StoreError::invalid(
+                "output",
+                format!("{} is not a UTF-8 path", target.display()),
+            )
+        })?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target_text)
+            .execute(&self.pool)
+            .await?;
+        let copy = Store::connect(
+            &DatabaseUrl::Sqlite(target.to_path_buf()),
+            &StoreOptions {
+                max_connections: 1,
+                ..StoreOptions::default()
+            },
+        )
+        .await?;
+        let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&copy.pool)
+            .await?;
+        copy.close().await;
+        if verdict != "ok" {
+            return Err(StoreError::invalid(
+                "output",
+                format!("the copy failed its integrity check: {verdict}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Applies every migration not yet applied. Safe to run from several server
     /// instances at once (the migrator takes a database lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {

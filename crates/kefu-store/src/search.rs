@@ -627,6 +627,20 @@ fn match_expression(backend: Backend, terms: &[Term], need: Need) -> String {
     }
 }
 
+/// The match expressions a query becomes on SQLite (FTS5) and PostgreSQL (tsquery),
+/// for every term, all but one and any: whatever the query, each is quoted words
+/// and operators only (the parser fuzz target checks it).
+pub fn match_expressions(query: &str) -> Vec<(Backend, String)> {
+    let terms = query_terms(query);
+    let mut out = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        for need in [Need::All, Need::AllButOne, Need::Any] {
+            out.push((backend, match_expression(backend, &terms, need)));
+        }
+    }
+    out
+}
+
 /// How many matching documents of a kind are ranked: the most recently created
 /// ones. Beyond this many, relevance among older documents is not weighed (a word
 /// in a quarter of millions of documents would otherwise be scored in every one

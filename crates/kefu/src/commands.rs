@@ -1,5 +1,6 @@
 //! What each command does.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use kefu_domain::staff::StaffNo;
 use kefu_server::auth::{TOKEN_PREFIX, hash_password_blocking, new_secret, secret_hash};
 use kefu_server::{AppState, create_account};
 use kefu_store::audit::AuditVerdict;
-use kefu_store::{Store, demo};
+use kefu_store::{DatabaseUrl, Store, demo};
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::Settings;
@@ -83,6 +84,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             rules,
         } => crate::inspect::run(&file, json, phrasebook.as_deref(), rules.as_deref()),
         Command::Reindex { kind, batch } => reindex(&store, kind.as_deref(), batch).await,
+        Command::Backup { output } => backup(&store, &settings, &output).await,
         Command::Migrate => {
             let (known, applied) = store.migration_status().await?;
             println!(
@@ -374,7 +376,7 @@ async fn reindex(store: &Store, kind: Option<&str>, batch: i64) -> anyhow::Resul
                 .iter()
                 .any(|(known, _)| *known == k)
             {
-                anyhow::bail!(
+                bail!(
                     "--kind {k}: must be one of {}",
                     kefu_store::indexing::KINDS
                         .iter()
@@ -638,6 +640,58 @@ async fn token_create(store: &Store, staff_no: &str, name: &str) -> anyhow::Resu
     );
     println!("{secret}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kefu backup`: a consistent copy, SQLite by `VACUUM INTO`, PostgreSQL by pg_dump.
+async fn backup(store: &Store, settings: &Settings, output: &Path) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    match settings.database_url()? {
+        DatabaseUrl::Sqlite(_) => store.backup_sqlite(output).await?,
+        DatabaseUrl::Postgres(url) => {
+            if output.exists() {
+                bail!(
+                    "{} exists already; a backup never overwrites a file",
+                    output.display()
+                );
+            }
+            let status = std::process::Command::new("pg_dump")
+                .args(["--format=custom", "--no-owner", "--file"])
+                .arg(output)
+                .args(["--schema", store.schema()])
+                .arg(libpq_url(&url))
+                .status()
+                .context("running pg_dump (install postgresql-client)")?;
+            if !status.success() {
+                let _ = std::fs::remove_file(output);
+                bail!("pg_dump failed ({status}); no backup was written");
+            }
+        }
+    }
+    let size = std::fs::metadata(output)?.len();
+    println!(
+        "backup written to {} ({:.1} MiB in {:.1} s)",
+        output.display(),
+        size as f64 / 1_048_576.0,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A PostgreSQL URL as libpq reads it: the driver's own parameters (`options[…]`,
+/// the statement cache) left out; the schema is passed to pg_dump separately.
+pub(crate) fn libpq_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with("options") && !p.starts_with("statement-cache"))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
 }
 
 async fn audit_verify(store: &Store) -> anyhow::Result<ExitCode> {

@@ -318,6 +318,10 @@ async fn with_cookie(
         .uri(url)
         .header("content-type", "application/json")
         .header("cookie", cookie)
+        .header(
+            kefu_server::auth::CSRF_HEADER,
+            kefu_server::auth::csrf_token(cookie.split_once('=').map_or("", |(_, s)| s)),
+        )
         .body(Full::new(Bytes::from(body.to_string())))?;
     let res = client.request(req).await?;
     let status = res.status().as_u16();

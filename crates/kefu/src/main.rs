@@ -58,6 +58,14 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Write a consistent copy of the database while servers keep running: SQLite
+    /// through `VACUUM INTO` (one snapshot, integrity-checked), PostgreSQL through
+    /// `pg_dump --format=custom` of Kefu's schema (restore with `pg_restore`).
+    Backup {
+        /// The file to write; never overwritten.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Rebuild the search index with the search dictionary in force (after the
     /// center's words changed), batch by batch; search keeps answering meanwhile.
     Reindex {

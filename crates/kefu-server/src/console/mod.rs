@@ -132,6 +132,8 @@ pub(crate) struct Viewer {
     pub t: &'static Catalog,
     /// The server's time when the request arrived.
     pub now: jiff::Timestamp,
+    /// The session's anti-forgery token, for the page's script to send back.
+    pub csrf: String,
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -144,6 +146,7 @@ impl FromRequestParts<AppState> for Viewer {
                 principal,
                 t,
                 now: state.clock.now(),
+                csrf: crate::auth::csrf_token_of(parts).unwrap_or_default(),
             }),
             Err(_) => Err(Redirect::to("/console/login").into_response()),
         }
@@ -270,6 +273,7 @@ impl Viewer {
             role: t.s(&format!("role.{}", self.role().as_str())).to_owned(),
             lang_other: t.lang.other().code(),
             now: self.now.to_string(),
+            csrf: self.csrf.clone(),
         }
     }
 }
@@ -290,6 +294,8 @@ pub(crate) struct Chrome {
     pub lang_other: &'static str,
     /// The server's clock, so countdowns do not depend on the browser's.
     pub now: String,
+    /// The session's anti-forgery token (empty for bearer-token callers).
+    pub csrf: String,
 }
 
 /// Local time as staff read it: `2026-11-26 09:30`.

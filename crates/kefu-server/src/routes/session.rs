@@ -14,8 +14,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{
-    Authorized, Credential, SESSION_COOKIE, TOKEN_PREFIX, hash_password_blocking, new_secret, perm,
-    secret_hash, verify_password_blocking,
+    Authorized, Credential, SESSION_COOKIE, TOKEN_PREFIX, csrf_token, hash_password_blocking,
+    new_secret, perm, secret_hash, verify_password_blocking,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
@@ -44,6 +44,9 @@ pub(crate) struct LoginResponse {
     staff: StaffView,
     /// The account holds a one-time password: only changing it is allowed.
     must_change_password: bool,
+    /// The session's anti-forgery token: a request that changes something with the
+    /// session cookie must send it in the `x-csrf-token` header.
+    csrf_token: String,
 }
 
 /// A real hash verified when the staff number is unknown or disabled, so the answer
@@ -144,6 +147,7 @@ async fn login(
         Json(LoginResponse {
             staff: StaffView::from(creds.member),
             must_change_password,
+            csrf_token: csrf_token(&secret),
         }),
     ))
 }
