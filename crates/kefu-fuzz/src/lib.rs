@@ -19,8 +19,11 @@ use kefu_files::{FileFormat, Limits, TextEncoding, read_table};
 use kefu_store::Backend;
 use kefu_store::search::match_expressions;
 
+/// A fuzz target: any bytes in, a panic when a promise is broken.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `fuzz/fuzz_targets/` and the corpus folders call them.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("customer_file", customer_file),
     ("phone", phone),
     ("transcript", transcript),

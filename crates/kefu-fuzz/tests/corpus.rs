@@ -63,7 +63,7 @@ fn mutate(rng: &mut StdRng, input: &[u8], other: &[u8]) -> Vec<u8> {
 
 #[test]
 fn every_target_holds_on_its_corpus_and_mutations_of_it() {
-    let mutations: usize = std::env::var("KEFU_FUZZ_MUTATIONS")
+    let mutations: usize = std::env::var("KEFU_TEST_FUZZ_MUTATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000);

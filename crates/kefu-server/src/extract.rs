@@ -16,11 +16,59 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(JsonRejection::BytesRejection(e)))?;
+        if has_escaped_nul(&bytes) {
+            return Err(nul_refused());
+        }
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(value)| ApiJson(value))
+            .map_err(json_rejection)
     }
+}
+
+/// `application/json` or a `+json` type, as axum's own JSON extractor checks.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A NUL character, which JSON can carry only as the escape `\u0000` (an escape:
+/// preceded by an odd number of backslashes).
+fn has_escaped_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(i, w)| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && &w[2..] == b"0000"
+            && json[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+/// Text never holds NUL (PostgreSQL cannot store it): refused on both backends.
+fn nul_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "request.nul_character",
+        "text may not contain the NUL character",
+    )
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -60,6 +108,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // NUL can only arrive percent-encoded.
+        if parts.uri.query().is_some_and(|q| {
+            q.as_bytes()
+                .windows(3)
+                .any(|w| w.eq_ignore_ascii_case(b"%00"))
+        }) {
+            return Err(nul_refused());
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))

@@ -12,6 +12,7 @@ pub mod events;
 pub mod extract;
 pub mod import;
 pub mod jobs;
+pub mod listen;
 mod middleware;
 pub mod notices;
 pub mod openapi;
@@ -41,6 +42,10 @@ pub struct ServerConfig {
     pub cookie_secure: bool,
     /// Requests taking longer are answered 503.
     pub request_timeout: Duration,
+    /// A connection that has not sent a request's headers within this is closed.
+    pub header_timeout: Duration,
+    /// Sign-in attempts allowed per client address per 15 minutes.
+    pub login_attempts_per_address: i64,
     /// The center's time zone: "today" for age bands, business calendars.
     pub time_zone: jiff::tz::TimeZone,
     /// Completes local landline numbers written without area code (e.g. "0531").
@@ -66,6 +71,8 @@ impl Default for ServerConfig {
             import_limit_bytes: 64 * 1024 * 1024,
             cookie_secure: false,
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            login_attempts_per_address: 100,
             time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
             area_code: None,
             center_name: String::new(),

@@ -65,6 +65,11 @@ impl From<sqlx::Error> for StoreError {
                         .map(|c| format!("referenced row does not exist ({c})"))
                         .unwrap_or_else(|| "referenced row does not exist".to_owned()),
                 ),
+                // PostgreSQL stores no NUL in text (SQLite would): refused alike
+                // on both backends at the API's edge; this is the last line.
+                _ if db.code().as_deref() == Some("22021") => {
+                    StoreError::invalid("text", "contains a character that cannot be stored (NUL)")
+                }
                 _ => StoreError::Database(err),
             },
             _ => StoreError::Database(err),

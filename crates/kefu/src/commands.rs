@@ -304,12 +304,15 @@ async fn serve(
     for line in banner {
         println!("{line}");
     }
-    axum::serve(
+    let header_timeout = state.config.header_timeout;
+    kefu_server::listen::serve(
         listener,
-        kefu_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        kefu_server::app(state),
+        header_timeout,
+        Duration::from_secs(30),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .await;
     Ok(ExitCode::SUCCESS)
 }
 

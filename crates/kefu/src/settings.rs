@@ -172,6 +172,9 @@ pub struct AuthSettings {
     pub session_hours: i64,
     /// Set the cookie's Secure flag (when served over HTTPS).
     pub cookie_secure: bool,
+    /// Sign-in attempts allowed from one client address per 15 minutes (against
+    /// guessing across many accounts; each account also locks on its own).
+    pub logins_per_address: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,6 +184,9 @@ pub struct HttpSettings {
     /// Largest customer file accepted for import.
     pub import_limit_mib: usize,
     pub request_timeout_secs: u64,
+    /// A client must send a request's headers within this many seconds (slow or
+    /// idle connections are closed, so they cannot hold the server's sockets).
+    pub header_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -221,6 +227,7 @@ impl Default for AuthSettings {
             lockout_minutes: 15,
             session_hours: 8,
             cookie_secure: false,
+            logins_per_address: 100,
         }
     }
 }
@@ -231,6 +238,7 @@ impl Default for HttpSettings {
             body_limit_kib: 1024,
             import_limit_mib: 64,
             request_timeout_secs: 30,
+            header_timeout_secs: 10,
         }
     }
 }
@@ -301,8 +309,13 @@ impl Settings {
         if self.http.body_limit_kib == 0
             || self.http.import_limit_mib == 0
             || self.http.request_timeout_secs == 0
+            || self.http.header_timeout_secs == 0
+            || self.auth.logins_per_address <= 0
         {
-            bail!("http.body_limit_kib and http.request_timeout_secs must be positive");
+            bail!(
+                "http.body_limit_kib, http.request_timeout_secs, http.header_timeout_secs and \
+                 auth.logins_per_address must be positive"
+            );
         }
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
@@ -427,6 +440,8 @@ impl Settings {
             import_limit_bytes: self.http.import_limit_mib * 1024 * 1024,
             cookie_secure: self.auth.cookie_secure,
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
+            header_timeout: Duration::from_secs(self.http.header_timeout_secs),
+            login_attempts_per_address: self.auth.logins_per_address,
             time_zone: self.time_zone().unwrap_or(jiff::tz::TimeZone::UTC),
             area_code: self.center.area_code.clone(),
             center_name: self.center.name.trim().to_owned(),

@@ -7,7 +7,7 @@
 //! notice per affected customer; the audit chain verifies. Then a new server starts
 //! on the same database and the next trial begins.
 //!
-//! `KEFU_CRASH_TRIALS` sets the number of kills per backend (default 3; RELIABILITY.md
+//! `KEFU_TEST_CRASH_TRIALS` sets the number of kills per backend (default 3; RELIABILITY.md
 //! gives the command of the long run).
 #![allow(clippy::unwrap_used)]
 
@@ -410,7 +410,7 @@ async fn customers_in(db: &TestDb, area: &str) -> i64 {
 }
 
 async fn acknowledged_writes_survive_kill_9(db: &TestDb) {
-    let trials: usize = std::env::var("KEFU_CRASH_TRIALS")
+    let trials: usize = std::env::var("KEFU_TEST_CRASH_TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);

@@ -587,6 +587,7 @@ async fn get_contact(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ContactQuery {
     customer_id: Option<i64>,
@@ -675,6 +676,7 @@ fn callback_view(c: Callback, full: bool, now: Timestamp) -> CallbackView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallbackQuery {
     /// open (default: pending and overdue), overdue or done.

@@ -67,6 +67,7 @@ impl From<ImportFailure> for ApiError {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportQuery {
     /// utf-8, gbk or gb18030; detected when absent.

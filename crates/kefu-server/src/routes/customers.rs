@@ -205,6 +205,7 @@ fn not_found(e: kefu_store::StoreError) -> ApiError {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SegmentQuery {
     /// Tier code, e.g. vip.
@@ -344,6 +345,7 @@ async fn create_customer(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LookupQuery {
     /// Any common format: 13812345678, +86 138-1234-5678, (0531)8888-6666, …
@@ -474,6 +476,7 @@ async fn update_customer(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VersionQuery {
     /// The version last read.

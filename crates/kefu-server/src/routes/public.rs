@@ -41,6 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusQuery {
     /// The work-order number, e.g. GD202611250000123.

@@ -19,6 +19,7 @@ use crate::auth::{
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
+use crate::routes::public::ClientAddr;
 use crate::routes::staff::StaffView;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -49,6 +50,9 @@ pub(crate) struct LoginResponse {
     csrf_token: String,
 }
 
+/// The window of the per-address sign-in limit.
+const LOGIN_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
 /// A real hash verified when the staff number is unknown or disabled, so the answer
 /// takes as long as for a wrong password and does not reveal which numbers exist.
 fn dummy_hash() -> String {
@@ -65,12 +69,27 @@ fn dummy_hash() -> String {
         (status = 401, body = ErrorBody, description = "auth.invalid_credentials"),
         (status = 423, body = ErrorBody, description = "auth.account_locked"),
         (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many sign-in attempts from this address"),
     ))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let now = state.clock.now();
+    // Guessing across many accounts from one address: refused before any password
+    // is checked (each account also locks on its own failures).
+    let attempts = state
+        .store
+        .rate_limit_hit(&format!("login:ip:{client}"), LOGIN_WINDOW, now)
+        .await?;
+    if attempts > state.config.login_attempts_per_address {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many sign-in attempts from this address; try again later",
+        ));
+    }
     let invalid = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -69,6 +69,7 @@ pub(crate) struct StaffPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StaffQuery {
     department_id: Option<i64>,

@@ -385,6 +385,7 @@ async fn create_work_order(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkOrderQuery {
     /// new, dispatched, in_progress, result_recorded, awaiting_callback, closed, cancelled.
@@ -696,6 +697,7 @@ pub(crate) struct EscalationView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EscalationQuery {
     /// Only those not yet acknowledged (default true).
