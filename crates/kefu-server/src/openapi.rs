@@ -117,6 +117,10 @@ fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
             }
             if has_parameters || has_body {
                 add("400", "The query, the path or the body does not parse");
+                add(
+                    "422",
+                    "A value parses but breaks a rule (out of range, unknown code, a field the body does not have)",
+                );
             }
             if has_body {
                 add("413", "The body is over the size limit");

@@ -549,6 +549,87 @@ fn http_get(base: &str, path: &str) -> (String, String) {
     (status, body)
 }
 
+/// Slow clients cannot hold the server: a request's headers must arrive within
+/// `http.header_timeout_secs`, and a body sent too slowly ends with the request
+/// deadline; meanwhile others are served.
+#[test]
+fn slow_clients_are_cut_off_and_others_are_served() {
+    let dir = workdir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .env_remove("KEFU_DATABASE_URL")
+        .env("KEFU_HTTP__HEADER_TIMEOUT_SECS", "1")
+        .env("KEFU_HTTP__REQUEST_TIMEOUT_SECS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("Kefu is serving on ")
+                .map(|r| r.split_whitespace().next().unwrap().to_owned())
+        })
+        .unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let addr = url.trim_start_matches("http://").to_owned();
+    let open = || {
+        let s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s
+    };
+    // Headers that never finish.
+    let started = Instant::now();
+    let mut slow_headers = open();
+    write!(
+        slow_headers,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nX-Slow: "
+    )
+    .unwrap();
+    // A connection that sends nothing at all.
+    let mut silent = open();
+    // A body that trickles.
+    let mut slow_body = open();
+    write!(
+        slow_body,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{"
+    )
+    .unwrap();
+    // Others are served meanwhile.
+    let (status, _) = http_get(&url, "/healthz");
+    assert!(status.contains("200"), "{status}");
+    let mut rest = Vec::new();
+    let n = slow_headers.read_to_end(&mut rest).unwrap_or(0);
+    let headers_cut = started.elapsed();
+    let m = silent.read_to_end(&mut rest).unwrap_or(0);
+    let silent_cut = started.elapsed();
+    let mut answer = String::new();
+    let _ = slow_body.read_to_string(&mut answer);
+    let body_cut = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        headers_cut < Duration::from_secs(5),
+        "slow headers held {headers_cut:?} ({n} bytes)"
+    );
+    assert!(
+        silent_cut < Duration::from_secs(5),
+        "a silent connection held {silent_cut:?} ({m} bytes)"
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 503") || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(
+        body_cut < Duration::from_secs(8),
+        "a trickled body held {body_cut:?}"
+    );
+}
+
 #[test]
 fn serve_creates_the_first_admin_and_answers_health_checks() {
     let dir = workdir();

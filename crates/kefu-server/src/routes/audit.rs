@@ -31,10 +31,14 @@ pub(crate) struct AuditQuery {
     object_type: Option<String>,
     object_id: Option<String>,
     /// RFC 3339 instant, inclusive.
+    #[param(format = DateTime)]
     since: Option<String>,
     /// RFC 3339 instant, exclusive.
+    #[param(format = DateTime)]
     until: Option<String>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

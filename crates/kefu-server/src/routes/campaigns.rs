@@ -47,7 +47,7 @@ pub(crate) struct CampaignView {
     name: String,
     purpose: String,
     script: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     questionnaire: Option<serde_json::Value>,
     starts_at: String,
     ends_at: String,
@@ -106,7 +106,7 @@ pub(crate) struct SelectionInput {
     exclude_contacted_days: Option<u32>,
     /// Segment filters (tier, kind, occupation, age_band, gender, position,
     /// liquidity, service_area, tags), as for the customer list.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     segment: Option<serde_json::Value>,
 }
 
@@ -632,6 +632,7 @@ async fn campaign_report(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExportQuery {
     /// csv or xlsx.
+    #[param(pattern = "^(csv|xlsx)$")]
     format: String,
 }
 

@@ -373,6 +373,7 @@ async fn screen_pop(
 #[serde(deny_unknown_fields)]
 pub(crate) struct SeatInput {
     /// The telephone extension the agent sits at, e.g. 8001.
+    #[schema(min_length = 1, pattern = r"\S")]
     extension: String,
 }
 
@@ -592,7 +593,9 @@ async fn get_contact(
 pub(crate) struct ContactQuery {
     customer_id: Option<i64>,
     agent_id: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -680,10 +683,14 @@ fn callback_view(c: Callback, full: bool, now: Timestamp) -> CallbackView {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallbackQuery {
     /// open (default: pending and overdue), overdue or done.
+    #[param(pattern = "^(open|overdue|done)$")]
     status: Option<String>,
     /// mine (default for agents) or all.
+    #[param(pattern = "^(mine|all)$")]
     whose: Option<String>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

@@ -71,8 +71,12 @@ impl From<ImportFailure> for ApiError {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportQuery {
     /// utf-8, gbk or gb18030; detected when absent.
+    #[param(
+        pattern = "^([Uu][Tt][Ff][-_]?8|[Gg][Bb][Kk]|[Gg][Bb]2312|[Gg][Bb]18030|[Cc][Pp]936)$"
+    )]
     encoding: Option<String>,
     /// csv or xlsx; detected when absent.
+    #[param(pattern = "^(csv|xlsx)$")]
     format: Option<String>,
     /// Extra column names, e.g. `手机号码=mobile,单位名称=name`.
     header_map: Option<String>,
@@ -159,6 +163,15 @@ async fn export(
             ));
         }
     };
+    // An export is the whole segment; paging it would silently cut it short.
+    for (field, given) in [("offset", q.offset.is_some()), ("limit", q.limit.is_some())] {
+        if given {
+            return Err(ApiError::invalid(
+                field,
+                "applies to /api/v1/customers (a page) only; an export is the whole segment",
+            ));
+        }
+    }
     let filter = q.filter()?;
     let bytes = export_customers(
         &state.store,

@@ -223,9 +223,14 @@ pub(crate) struct SegmentQuery {
     service_area: Option<String>,
     /// Comma-separated; a customer must have every tag.
     tags: Option<String>,
-    offset: Option<i64>,
-    limit: Option<i64>,
+    #[param(minimum = 0)]
+    /// Lists only (an export is the whole segment).
+    pub(crate) offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
+    /// Lists only.
+    pub(crate) limit: Option<i64>,
     /// Exports only: csv (UTF-8 with BOM, opens in Excel) or xlsx.
+    #[param(pattern = "^(csv|xlsx)$")]
     pub(crate) format: Option<String>,
 }
 

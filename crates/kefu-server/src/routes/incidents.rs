@@ -154,11 +154,11 @@ pub(crate) struct BoardView {
     /// Agent calls by status (pending, done, not_reached, failed).
     #[schema(value_type = Vec<Object>)]
     calls: Vec<(String, i64)>,
-    events: Vec<EventView>,
+    events: Vec<IncidentEventView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct EventView {
+pub(crate) struct IncidentEventView {
     at: String,
     actor: String,
     action: String,
@@ -166,7 +166,7 @@ pub(crate) struct EventView {
     detail: serde_json::Value,
 }
 
-fn board_view(board: Board, events: Vec<EventView>) -> BoardView {
+fn board_view(board: Board, events: Vec<IncidentEventView>) -> BoardView {
     BoardView {
         incident: board.incident.into(),
         customers: board.tally.into(),
@@ -275,7 +275,7 @@ async fn board(state: &AppState, id: i64) -> ApiResult<BoardView> {
         .incident_events(id)
         .await?
         .into_iter()
-        .map(|e| EventView {
+        .map(|e| IncidentEventView {
             at: e.at.to_string(),
             actor: e.actor,
             action: e.action,
@@ -311,7 +311,7 @@ async fn get_incident(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CommandInput {
+pub(crate) struct IncidentCommandInput {
     /// start_notifying, pause, resume, resolve or close.
     command: String,
     note: Option<String>,
@@ -320,14 +320,14 @@ pub(crate) struct CommandInput {
 /// Starts notifying, pauses or resumes the whole incident, resolves or closes it.
 /// A command the incident's state does not allow is refused (409).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/commands", tag = "incidents", params(("id" = i64, Path)),
-    request_body = CommandInput, security(("session" = []), ("bearer" = [])),
+    request_body = IncidentCommandInput, security(("session" = []), ("bearer" = [])),
     responses((status = 200, body = BoardView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn command_incident(
     who: Authorized<perm::IncidentManage>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<CommandInput>,
+    ApiJson(input): ApiJson<IncidentCommandInput>,
 ) -> ApiResult<Json<BoardView>> {
     let command = IncidentCommand::parse(&input.command).ok_or_else(|| {
         ApiError::invalid(
@@ -357,18 +357,21 @@ async fn command_incident(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ReviewInput {
+pub(crate) struct SendReviewInput {
     /// sms or email.
+    #[schema(pattern = "^(sms|email)$")]
     channel: String,
     /// The sends decided on: unconfirmed or failed.
+    #[schema(pattern = "^(unconfirmed|failed)$")]
     state: String,
     /// mark_sent (only unconfirmed sends, after the mail log showed they left) or
     /// resend (sent again with fresh attempts, under the same idempotency key).
+    #[schema(pattern = "^(mark_sent|resend)$")]
     decision: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ReviewView {
+pub(crate) struct SendReviewView {
     /// How many sends the decision changed.
     changed: u64,
     board: BoardView,
@@ -378,15 +381,15 @@ pub(crate) struct ReviewView {
 /// unconfirmed e-mail (it may have left; SMTP cannot be asked) confirmed as sent or
 /// sent again, failed sends sent again after the gateway or addresses were fixed.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/sends/review", tag = "incidents",
-    params(("id" = i64, Path)), request_body = ReviewInput, security(("session" = []), ("bearer" = [])),
-    responses((status = 200, body = ReviewView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    params(("id" = i64, Path)), request_body = SendReviewInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = SendReviewView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn review_sends(
     who: Authorized<perm::IncidentManage>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<ReviewInput>,
-) -> ApiResult<Json<ReviewView>> {
+    ApiJson(input): ApiJson<SendReviewInput>,
+) -> ApiResult<Json<SendReviewView>> {
     let channel = NoticeChannel::parse(&input.channel)
         .filter(|c| *c != NoticeChannel::Call)
         .ok_or_else(|| ApiError::invalid("channel", "must be sms or email"))?;
@@ -410,7 +413,7 @@ async fn review_sends(
         .events
         .publish(crate::events::ConsoleEvent::Incident { id })
         .await;
-    Ok(Json(ReviewView {
+    Ok(Json(SendReviewView {
         changed,
         board: board(&state, id).await?,
     }))
@@ -421,12 +424,15 @@ async fn review_sends(
 #[into_params(parameter_in = Query)]
 pub(crate) struct NoticesQuery {
     /// notified, not_notified or no_contact.
+    #[param(pattern = "^(notified|not_notified|no_contact)$")]
     list: String,
     /// json (default, a page), csv or xlsx (the whole list).
+    #[param(pattern = "^(json|csv|xlsx)$")]
     format: Option<String>,
     /// For json: the last notice id of the previous page.
     after: Option<i64>,
     /// For json: page size (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 

@@ -40,6 +40,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct TranscriptInput {
     /// json, srt or vtt.
+    #[schema(pattern = "^(json|srt|vtt)$")]
     format: String,
     /// The file's text as the speech-to-text engine wrote it.
     text: String,
@@ -176,6 +177,7 @@ pub(crate) struct QueueQuery {
     reviewed: Option<bool>,
     /// The smallest id of the previous page.
     before: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -266,7 +268,7 @@ pub(crate) struct InspectionDetail {
     /// The final score: the automatic points, replaced by the latest reviewer's
     /// points for each reviewed item.
     final_score: u32,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     transcript: Option<Transcript>,
 }
 
@@ -319,6 +321,7 @@ pub(crate) struct ReviewItem {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReviewInput {
+    #[schema(min_items = 1, max_items = 20)]
     items: Vec<ReviewItem>,
 }
 
@@ -440,7 +443,7 @@ async fn put_phrasebook(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RulesView {
+pub(crate) struct InspectionRulesView {
     /// 1: the shipped defaults; each saved edit is the next version.
     version: i64,
     /// Thresholds, the pass score and each rule's switch and points.
@@ -450,13 +453,13 @@ pub(crate) struct RulesView {
 
 /// The inspection rules in force.
 #[utoipa::path(get, path = "/api/v1/inspection-rules", tag = "inspection",
-    security(("session" = []), ("bearer" = [])), responses((status = 200, body = RulesView)))]
+    security(("session" = []), ("bearer" = [])), responses((status = 200, body = InspectionRulesView)))]
 async fn get_rules(
     _who: Authorized<perm::PhrasebookRead>,
     State(state): State<AppState>,
-) -> ApiResult<Json<RulesView>> {
+) -> ApiResult<Json<InspectionRulesView>> {
     let (version, rules) = state.store.inspection_rules().await?;
-    Ok(Json(RulesView { version, rules }))
+    Ok(Json(InspectionRulesView { version, rules }))
 }
 
 /// Saves edited inspection rules as the next version (every field optional: the
@@ -464,18 +467,18 @@ async fn get_rules(
 /// Later inspections use them; earlier results stay as computed.
 #[utoipa::path(put, path = "/api/v1/inspection-rules", tag = "inspection", request_body = Object,
     security(("session" = []), ("bearer" = [])),
-    responses((status = 200, body = RulesView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = InspectionRulesView), (status = 422, body = ErrorBody)))]
 async fn put_rules(
     who: Authorized<perm::PhrasebookManage>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<serde_json::Value>,
-) -> ApiResult<Json<RulesView>> {
+) -> ApiResult<Json<InspectionRulesView>> {
     let rules = parse_rules(body)?;
     let version = state
         .store
         .save_inspection_rules(&who.actor(), &rules, state.clock.now())
         .await?;
-    Ok(Json(RulesView { version, rules }))
+    Ok(Json(InspectionRulesView { version, rules }))
 }
 
 /// Rules from JSON; a rule missing from `rules` keeps its default setting.

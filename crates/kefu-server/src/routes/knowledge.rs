@@ -116,7 +116,9 @@ pub(crate) struct ListQuery {
     tag: Option<String>,
     /// draft, published or archived (editors only; others see published ones).
     status: Option<String>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -302,6 +304,7 @@ pub(crate) struct DiffQuery {
     /// The newer version (default: the latest).
     to: Option<i64>,
     /// Unchanged lines shown around each change (default 3, at most 50).
+    #[param(minimum = 0, maximum = 50)]
     context: Option<usize>,
 }
 
@@ -377,8 +380,10 @@ pub(crate) const QUERY_MAX: usize = 200;
 pub(crate) struct SearchQuery {
     /// Words, Chinese segmented (e.g. "燃气表 E3 故障"); digits find any part of a
     /// number ("138 5678"). Quotes, *, -, NEAR and the like are plain text.
+    #[param(min_length = 1, max_length = 200)]
     q: String,
     /// Only this kind: article, work_order, contact or customer.
+    #[param(pattern = "^(article|work_order|contact|customer)$")]
     kind: Option<String>,
     /// Only documents in this state (an article's status, a work order's state, a
     /// contact's category).
@@ -388,10 +393,13 @@ pub(crate) struct SearchQuery {
     /// Only this customer's work orders and contacts (and the customer).
     customer_id: Option<i64>,
     /// Only documents dated from this day (YYYY-MM-DD, local).
+    #[param(format = Date)]
     from: Option<String>,
     /// Only documents dated up to and including this day.
+    #[param(format = Date)]
     to: Option<String>,
     /// Hits to return, 1–50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<i64>,
 }
 

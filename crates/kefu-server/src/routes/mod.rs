@@ -51,8 +51,10 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
 #[into_params(parameter_in = Query)]
 pub(crate) struct Paging {
     /// Rows to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// Rows to return, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

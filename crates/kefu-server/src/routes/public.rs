@@ -45,8 +45,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusQuery {
     /// The work-order number, e.g. GD202611250000123.
+    #[param(pattern = "^[0-9A-Za-z]{1,32}$")]
     number: String,
     /// The last four digits of the phone number given when the request was made.
+    #[param(pattern = r"^\d{4}$")]
     phone4: String,
 }
 

@@ -269,6 +269,11 @@ async fn list_tokens(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateToken {
     /// What the token is for, e.g. "PBX integration".
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
 }
 

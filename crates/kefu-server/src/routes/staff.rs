@@ -76,7 +76,9 @@ pub(crate) struct StaffQuery {
     /// agent, handler, manager or admin.
     role: Option<String>,
     active: Option<bool>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

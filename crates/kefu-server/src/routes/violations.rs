@@ -152,6 +152,7 @@ async fn record_violation(
 pub(crate) struct ListQuery {
     agent_id: Option<i64>,
     status: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -206,7 +207,7 @@ async fn get_violation(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CommandInput {
+pub(crate) struct ViolationCommandInput {
     /// appeal (the agent, with a reason), uphold or withdraw (a manager).
     command: String,
     reason: Option<String>,
@@ -215,14 +216,14 @@ pub(crate) struct CommandInput {
 /// The agent appeals their own violation; a manager upholds or withdraws it. A
 /// command the violation's state does not allow is refused (409).
 #[utoipa::path(post, path = "/api/v1/violations/{id}/commands", tag = "assessment", params(("id" = i64, Path)),
-    request_body = CommandInput, security(("session" = []), ("bearer" = [])),
+    request_body = ViolationCommandInput, security(("session" = []), ("bearer" = [])),
     responses((status = 200, body = ViolationView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn command_violation(
     who: Authorized<perm::ViolationRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<CommandInput>,
+    ApiJson(input): ApiJson<ViolationCommandInput>,
 ) -> ApiResult<Json<ViolationView>> {
     let command = ViolationCommand::parse(&input.command)
         .ok_or_else(|| ApiError::invalid("command", "must be appeal, uphold or withdraw"))?;
@@ -288,8 +289,10 @@ pub(crate) fn local_days(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ScorecardQuery {
     /// First day (YYYY-MM-DD, the center's time zone); default: 30 days ago.
+    #[param(format = Date)]
     from: Option<String>,
     /// Last day, inclusive; default: today.
+    #[param(format = Date)]
     to: Option<String>,
 }
 
@@ -450,6 +453,7 @@ async fn sign_out(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ShiftsQuery {
     /// The local day (YYYY-MM-DD); default today.
+    #[param(format = Date)]
     date: Option<String>,
 }
 

@@ -281,7 +281,9 @@ fn opt_text(field: &str, raw: Option<&str>, max: usize) -> ApiResult<Option<Stri
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewWorkOrderInput {
     /// repair, complaint, service_request, answer, suggestion or a configured kind.
+    #[schema(min_length = 1, pattern = r"\S")]
     kind: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     subject: String,
     description: Option<String>,
     /// normal (default), urgent or emergency.
@@ -401,7 +403,9 @@ pub(crate) struct WorkOrderQuery {
     /// default 4) or ok.
     deadline: Option<String>,
     due_within_hours: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -600,6 +604,7 @@ async fn transition(
 pub(crate) struct NoteInput {
     /// internal (default) or customer (a reply the customer sees).
     visibility: Option<String>,
+    #[schema(min_length = 1, pattern = r"\S")]
     body: String,
 }
 
@@ -644,6 +649,7 @@ async fn add_note(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProgressNoticeInput {
     /// What the customer was told.
+    #[schema(min_length = 1, pattern = r"\S")]
     summary: String,
 }
 
@@ -702,7 +708,9 @@ pub(crate) struct EscalationView {
 pub(crate) struct EscalationQuery {
     /// Only those not yet acknowledged (default true).
     open: Option<bool>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
