@@ -189,8 +189,9 @@ async fn cookie_sessions_need_the_page_token_for_changes(db: &TestDb) {
     assert_eq!(status, StatusCode::CREATED);
 
     // Behind HTTPS the cookie is Secure.
+    let other_db = TestDb::fresh(db.store.backend()).await.unwrap();
     let secure = TestApp::with_config(
-        &TestDb::fresh(db.store.backend()).await.unwrap(),
+        &other_db,
         ServerConfig {
             cookie_secure: true,
             ..ServerConfig::default()
@@ -198,6 +199,8 @@ async fn cookie_sessions_need_the_page_token_for_changes(db: &TestDb) {
     )
     .await;
     let (_, set_cookie, _) = sign_in(&secure, Role::Agent).await;
+    drop(secure);
+    other_db.cleanup().await;
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
 }
 
