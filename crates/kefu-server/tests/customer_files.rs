@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{TestApp, code};
+use common::{TestApp, code, urlencode};
 use kefu_domain::Role;
 use kefu_server::ServerConfig;
 use kefu_store::backend_tests;
@@ -185,18 +185,6 @@ async fn header_maps_name_unusual_columns(db: &TestDb) {
         (status, code(&body)),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation.invalid_field")
     );
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn hostile_files_are_refused_and_change_nothing(db: &TestDb) {

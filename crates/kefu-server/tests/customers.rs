@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{TestApp, code, staff_no};
+use common::{TestApp, code, staff_no, urlencode};
 use kefu_domain::Role;
 use kefu_server::ServerConfig;
 use kefu_store::backend_tests;
@@ -200,18 +200,6 @@ async fn lookup_accepts_every_format_and_refuses_non_numbers(db: &TestDb) {
     }
     let (status, _) = app.get("/api/v1/customers/lookup", Role::Agent).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn invalid_profiles_list_every_bad_field_and_create_nothing(db: &TestDb) {

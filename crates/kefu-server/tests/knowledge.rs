@@ -7,7 +7,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::TestApp;
+use common::{TestApp, urlencode};
 use kefu_domain::Role;
 use kefu_store::backend_tests;
 use kefu_store::testing::TestDb;
@@ -263,21 +263,10 @@ async fn articles_are_written_versioned_and_compared(db: &TestDb) {
 
 async fn search_hits(app: &TestApp, role: Role, q: &str) -> Vec<Value> {
     let (status, hits) = app
-        .get(&format!("/api/v1/search?q={}", urlencoding(q)), role)
+        .get(&format!("/api/v1/search?q={}", urlencode(q)), role)
         .await;
     assert_eq!(status, StatusCode::OK, "{q}: {hits}");
     hits.as_array().unwrap().clone()
-}
-
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn search_finds_what_the_caller_may_read(db: &TestDb) {
@@ -397,7 +386,7 @@ async fn search_finds_what_the_caller_may_read(db: &TestDb) {
         ("\\", true),
     ] {
         let (status, body) = app
-            .get(&format!("/api/v1/search?q={}", urlencoding(q)), Role::Agent)
+            .get(&format!("/api/v1/search?q={}", urlencode(q)), Role::Agent)
             .await;
         let expected = if refused {
             StatusCode::UNPROCESSABLE_ENTITY
@@ -437,7 +426,7 @@ async fn search_finds_what_the_caller_may_read(db: &TestDb) {
     for (role, page, status, needles, absent) in [
         (
             Role::Agent,
-            format!("/console/knowledge?q={}", urlencoding("关闭阀门")),
+            format!("/console/knowledge?q={}", urlencode("关闭阀门")),
             StatusCode::OK,
             vec![
                 format!("/console/knowledge/{}", leak["id"]),
@@ -448,7 +437,7 @@ async fn search_finds_what_the_caller_may_read(db: &TestDb) {
         ),
         (
             Role::Agent,
-            format!("/console/knowledge?q={}", urlencoding("？？")),
+            format!("/console/knowledge?q={}", urlencode("？？")),
             StatusCode::OK,
             vec!["请输入200字以内的关键词".to_owned()],
             vec![],
@@ -568,7 +557,7 @@ async fn search_spans_orders_contacts_and_customers_within_each_role(db: &TestDb
         .get(
             &format!(
                 "/api/v1/search?q={}&kind=work_order&customer_id={}",
-                urlencoding("热水器"),
+                urlencode("热水器"),
                 customer["id"]
             ),
             Role::Agent,
@@ -579,7 +568,7 @@ async fn search_spans_orders_contacts_and_customers_within_each_role(db: &TestDb
         .get(
             &format!(
                 "/api/v1/search?q={}&kind=work_order&customer_id=999999",
-                urlencoding("热水器")
+                urlencode("热水器")
             ),
             Role::Agent,
         )
@@ -603,7 +592,7 @@ async fn search_spans_orders_contacts_and_customers_within_each_role(db: &TestDb
     assert!(mine, "{hits:?}");
     let (status, _) = app
         .get(
-            &format!("/api/v1/search?q={}&kind=customer", urlencoding("老人")),
+            &format!("/api/v1/search?q={}&kind=customer", urlencode("老人")),
             Role::Handler,
         )
         .await;

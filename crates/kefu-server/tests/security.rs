@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
-use common::{PASSWORD, TestApp, code, staff_no};
+use common::{PASSWORD, TestApp, code, staff_no, urlencode};
 use kefu_domain::Role;
 use kefu_server::ServerConfig;
 use kefu_store::audit::AuditVerdict;
@@ -415,17 +415,6 @@ async fn injection_through_every_text_filter_changes_nothing(db: &TestDb) {
         db.store.backend().as_str(),
         tried.len()
     );
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn paths_never_leave_their_folder(db: &TestDb) {
