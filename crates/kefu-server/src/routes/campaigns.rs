@@ -647,7 +647,7 @@ fn check_format(format: &str) -> ApiResult<()> {
 /// value), labelled in the console language of the caller.
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}/report/export", tag = "campaigns",
     params(("id" = i64, Path), ExportQuery), security(("session" = []), ("bearer" = [])),
-    responses((status = 200, description = "the report file", content_type = "text/csv"),
+    responses((status = 200, description = "the report file: CSV (UTF-8 with BOM) or XLSX", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn export_report(
     _who: Authorized<perm::CampaignRead>,
@@ -671,7 +671,7 @@ async fn export_report(
 /// masked for roles without full contact details.
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}/targets/export", tag = "campaigns",
     params(("id" = i64, Path), ExportQuery), security(("session" = []), ("bearer" = [])),
-    responses((status = 200, description = "the target list file", content_type = "text/csv"),
+    responses((status = 200, description = "the target list file: CSV (UTF-8 with BOM) or XLSX", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn export_targets(
     who: Authorized<perm::CampaignRead>,

@@ -146,7 +146,7 @@ async fn import_customers(
 /// A segment as a file (at most 100 000 customers), masked by role like the API.
 #[utoipa::path(get, path = "/api/v1/customers/export", tag = "customers", params(SegmentQuery),
     security(("session" = []), ("bearer" = [])),
-    responses((status = 200, description = "the file", content_type = "text/csv"),
+    responses((status = 200, description = "the file: CSV (UTF-8 with BOM) or XLSX", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 409, body = ErrorBody, description = "segment too large"), (status = 422, body = ErrorBody)))]
 async fn export(
     who: Authorized<perm::CustomerExport>,

@@ -486,7 +486,9 @@ fn notice_view(n: Notice, full: bool) -> NoticeView {
 /// at any moment, also while notices go out.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/notices", tag = "incidents",
     params(("id" = i64, Path), NoticesQuery), security(("session" = []), ("bearer" = [])),
-    responses((status = 200, body = Vec<NoticeView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "a page as JSON, or the whole list as CSV or XLSX",
+        content((Vec<NoticeView> = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn incident_notices(
     who: Authorized<perm::IncidentRead>,
     State(state): State<AppState>,
