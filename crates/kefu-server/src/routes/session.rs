@@ -268,10 +268,10 @@ async fn list_tokens(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateToken {
-    /// What the token is for, e.g. "PBX integration".
+    /// What the token is for, e.g. "PBX integration": one line, at most 64
+    /// characters once leading and trailing spaces are trimmed.
     #[schema(
         min_length = 1,
-        max_length = 64,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     name: String,
