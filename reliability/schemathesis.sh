@@ -7,12 +7,13 @@
 #   reliability/schemathesis.sh                      # bounded (CI): 3 examples per operation
 #   EXAMPLES=50 MAX_TIME=1800 reliability/schemathesis.sh   # the long run
 #
-# Needs: a built kefu (KEFU_BIN, default target/release/kefu) and schemathesis
-# (pip install schemathesis==4.32.5). Writes reports to $WORK (default
+# Needs: a built kefu (BIN, default target/release/kefu; not a KEFU_ variable,
+# which kefu would read as a setting) and schemathesis (pip install
+# schemathesis==4.32.5). Writes reports to $WORK (default
 # /tmp/kefu-schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KEFU_BIN=${KEFU_BIN:-target/release/kefu}
+BIN=${BIN:-target/release/kefu}
 WORK=${WORK:-/tmp/kefu-schemathesis}
 EXAMPLES=${EXAMPLES:-3}
 MAX_TIME=${MAX_TIME:-120}
@@ -21,7 +22,7 @@ command -v st >/dev/null || { echo "schemathesis is missing: pip install schemat
 
 rm -rf "$WORK" && mkdir -p "$WORK"
 DB="sqlite://$WORK/kefu.db"
-kefu() { "$KEFU_BIN" --database-url "$DB" "$@"; }
+kefu() { "$BIN" --database-url "$DB" "$@"; }
 kefu demo --customers 2000 --work-orders 300 --contacts 300 --articles 20 >/dev/null
 
 kefu serve --listen 127.0.0.1:0 > "$WORK/serve.log" 2>&1 &

@@ -15,7 +15,7 @@ CLIENTS=${CLIENTS:-200}
 SECS=${SECS:-600}
 WORK=${WORK:-/tmp/kefu-bench}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
-KEFU=${KEFU_BIN:-$PWD/target/release/kefu}
+KEFU=${BIN:-$PWD/target/release/kefu}
 mkdir -p "$WORK"
 case "$BACKEND" in
   sqlite) URL="sqlite://$WORK/kefu-$PROFILE.db" ;;
