@@ -17,14 +17,7 @@ REQUESTS=${REQUESTS:-1000}
 mkdir -p "$WORK"
 cargo build --release -q -p kefu
 KEFU=$PWD/target/release/kefu
-case "$BACKEND" in
-  sqlite) URL="sqlite://$WORK/kefu-$PROFILE.db" ;;
-  postgres)
-    URL="$PG/kefu_$PROFILE"
-    psql "$PG/postgres" -qAtc "SELECT 1 FROM pg_database WHERE datname = 'kefu_$PROFILE'" | grep -q 1 \
-      || psql "$PG/postgres" -qc "CREATE DATABASE kefu_$PROFILE" ;;
-  *) echo "backend: sqlite or postgres" >&2; exit 1 ;;
-esac
+source bench/database.sh
 OUT="$WORK/$BACKEND-$PROFILE.txt"
 cd "$WORK"
 {

@@ -17,14 +17,7 @@ WORK=${WORK:-/tmp/kefu-bench}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 KEFU=${BIN:-$PWD/target/release/kefu}
 mkdir -p "$WORK"
-case "$BACKEND" in
-  sqlite) URL="sqlite://$WORK/kefu-$PROFILE.db" ;;
-  postgres)
-    URL="$PG/kefu_$PROFILE"
-    psql "$PG/postgres" -qAtc "SELECT 1 FROM pg_database WHERE datname = 'kefu_$PROFILE'" | grep -q 1 \
-      || psql "$PG/postgres" -qc "CREATE DATABASE kefu_$PROFILE" ;;
-  *) echo "BACKEND: sqlite or postgres" >&2; exit 1 ;;
-esac
+source bench/database.sh
 cd "$WORK"
 echo "== soak: $BACKEND $PROFILE, $CLIENTS clients, $SECS s, $(date -u +%FT%TZ), $(nproc) cores"
 "$KEFU" --database-url "$URL" demo --profile "$PROFILE" 2>/dev/null | grep -E "^demo: [0-9]+ customers" || true

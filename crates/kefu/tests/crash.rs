@@ -181,6 +181,24 @@ struct Acknowledged {
     unanswered: usize,
 }
 
+/// The body of an answer with the `expected` status; `None`, counted as cut off,
+/// when the server died before answering. Any other answer fails the test.
+fn answered(
+    what: &str,
+    expected: u16,
+    answer: Result<(u16, Value), String>,
+    acked: &Mutex<Acknowledged>,
+) -> Option<Value> {
+    match answer {
+        Ok((status, body)) if status == expected => Some(body),
+        Ok((status, body)) => panic!("{what}: {status} {body}"),
+        Err(_) => {
+            acked.lock().unwrap().unanswered += 1;
+            None
+        }
+    }
+}
+
 struct Tokens {
     agent: String,
     handler: String,
@@ -200,8 +218,7 @@ fn order_client(base: &str, t: &Tokens, seed: u64, stop: &AtomicBool, acked: &Mu
             "customer_id": rng.random_range(1..=200),
         });
         let created = json_request(base, "POST", "/api/v1/work-orders", &t.agent, &body);
-        let Ok((201, order)) = created else {
-            acked.lock().unwrap().unanswered += 1;
+        let Some(order) = answered("a new order", 201, created, acked) else {
             return;
         };
         let id = order["id"].as_i64().unwrap();
@@ -225,20 +242,15 @@ fn order_client(base: &str, t: &Tokens, seed: u64, stop: &AtomicBool, acked: &Mu
         steps.push((&t.manager, json!({"command": "close"})));
         for (token, command) in steps {
             let path = format!("/api/v1/work-orders/{id}/transitions");
-            match json_request(base, "POST", &path, token, &command) {
-                Ok((200, moved)) => {
-                    acked
-                        .lock()
-                        .unwrap()
-                        .orders
-                        .insert(id, moved["version"].as_i64().unwrap());
-                }
-                Ok((status, body)) => panic!("transition {command} of {id}: {status} {body}"),
-                Err(_) => {
-                    acked.lock().unwrap().unanswered += 1;
-                    return;
-                }
-            }
+            let answer = json_request(base, "POST", &path, token, &command);
+            let Some(moved) = answered(&format!("{command} of {id}"), 200, answer, acked) else {
+                return;
+            };
+            acked
+                .lock()
+                .unwrap()
+                .orders
+                .insert(id, moved["version"].as_i64().unwrap());
         }
     }
 }
@@ -265,24 +277,19 @@ fn import_client(
             ));
         }
         acked.lock().unwrap().imports_sent.push(area.clone());
-        match request(
+        let answer = request(
             base,
             "POST",
             "/api/v1/customers/import",
             &t.manager,
             "text/csv",
             file.as_bytes(),
-        ) {
-            Ok((200, report)) => {
-                assert_eq!(report["inserted"], BATCH, "{report}");
-                acked.lock().unwrap().imports.push(area);
-            }
-            Ok((status, body)) => panic!("import: {status} {body}"),
-            Err(_) => {
-                acked.lock().unwrap().unanswered += 1;
-                return;
-            }
-        }
+        );
+        let Some(report) = answered("an import", 200, answer, acked) else {
+            return;
+        };
+        assert_eq!(report["inserted"], BATCH, "{report}");
+        acked.lock().unwrap().imports.push(area);
     }
 }
 
@@ -304,27 +311,17 @@ fn incident_client(
             "starts_at": Timestamp::now().to_string(),
             "instructions": "请关闭燃气总阀，恢复供气前请勿自行开启。"
         }});
-        let id = match json_request(base, "POST", "/api/v1/incidents", &t.manager, &body) {
-            Ok((201, created)) => created["incident"]["id"].as_i64().unwrap(),
-            Ok((status, body)) => panic!("incident: {status} {body}"),
-            Err(_) => {
-                acked.lock().unwrap().unanswered += 1;
-                return;
-            }
+        let answer = json_request(base, "POST", "/api/v1/incidents", &t.manager, &body);
+        let Some(created) = answered("an incident", 201, answer, acked) else {
+            return;
         };
+        let id = created["incident"]["id"].as_i64().unwrap();
         acked.lock().unwrap().incidents.push(id);
         for command in ["resolve", "close"] {
             let path = format!("/api/v1/incidents/{id}/commands");
-            if json_request(
-                base,
-                "POST",
-                &path,
-                &t.manager,
-                &json!({"command": command, "note": "已恢复"}),
-            )
-            .is_err()
-            {
-                acked.lock().unwrap().unanswered += 1;
+            let body = json!({"command": command, "note": "已恢复"});
+            let answer = json_request(base, "POST", &path, &t.manager, &body);
+            if answered(&format!("{command} of incident {id}"), 200, answer, acked).is_none() {
                 return;
             }
         }
