@@ -6,17 +6,17 @@
 //! in [`auth`]; errors in [`error`]; only this crate knows about HTTP.
 
 pub mod auth;
-mod console;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod import;
 pub mod jobs;
+pub mod labelled;
 pub mod listen;
 mod middleware;
 pub mod notices;
 pub mod openapi;
-mod routes;
+pub mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,13 +138,51 @@ impl AppState {
     }
 }
 
-/// The whole application as a router, ready to serve or to test with `oneshot`.
-pub fn app(state: AppState) -> Router {
+/// The application with `pages` beside the JSON API (the console, in the binary):
+/// one router behind one middleware stack, ready to serve or to test with
+/// `oneshot`.
+pub fn app_with(state: AppState, pages: Router<AppState>) -> Router {
     routes::system::metrics_handle();
     let (api, _doc) = routes::api_router(&state.config).split_for_parts();
     let api = api.with_state(state.clone());
     let system = routes::system::router()
-        .merge(console::router())
+        .merge(pages)
         .with_state(state.clone());
     middleware::wrap(Router::new().merge(api).merge(system), &state.config)
+}
+
+/// The JSON API and system endpoints alone.
+pub fn api_app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+const LANG_COOKIE: &str = "kefu_lang";
+
+/// The language a person chose (the `kefu_lang` cookie the console sets), else zh-CN:
+/// pages and labelled downloads speak it.
+pub fn lang_of(headers: &axum::http::HeaderMap) -> kefu_i18n::Lang {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == LANG_COOKIE)
+        .and_then(|(_, v)| kefu_i18n::Lang::parse(v))
+        .unwrap_or(kefu_i18n::Lang::ZhCn)
+}
+
+/// The `Set-Cookie` value that makes `lang` the person's language.
+pub fn lang_cookie(lang: kefu_i18n::Lang) -> String {
+    format!(
+        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+        lang.code()
+    )
+}
+
+/// Local time as staff read it: `2026-11-26 09:30`.
+pub fn local_time(tz: &jiff::tz::TimeZone, at: Timestamp) -> String {
+    at.to_zoned(tz.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
 }

@@ -246,7 +246,7 @@ async fn start_server(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let state = AppState::new(store.clone(), settings.server_config());
-    let server = tokio::spawn(async move { axum::serve(listener, kefu_server::app(state)).await });
+    let server = tokio::spawn(async move { axum::serve(listener, kefu_console::app(state)).await });
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(64)
         .build_http();
@@ -784,7 +784,7 @@ pub async fn campaigns(
         settings.server_config(),
         Arc::new(FixedClock(at)),
     );
-    let server = tokio::spawn(async move { axum::serve(listener, kefu_server::app(state)).await });
+    let server = tokio::spawn(async move { axum::serve(listener, kefu_console::app(state)).await });
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(64)
         .build_http();
@@ -1050,7 +1050,7 @@ pub async fn incidents(store: &Store, settings: &Settings, area: &str) -> anyhow
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let state = AppState::new(store.clone(), settings.server_config());
-    let server = tokio::spawn(async move { axum::serve(listener, kefu_server::app(state)).await });
+    let server = tokio::spawn(async move { axum::serve(listener, kefu_console::app(state)).await });
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     println!(
         "kefu bench incidents: {} backend, {customers} customers, an incident in {area}",

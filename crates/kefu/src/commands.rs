@@ -307,7 +307,7 @@ async fn serve(
     let header_timeout = state.config.header_timeout;
     kefu_server::listen::serve(
         listener,
-        kefu_server::app(state),
+        kefu_console::app(state),
         header_timeout,
         Duration::from_secs(30),
         shutdown_signal(),

@@ -662,8 +662,8 @@ async fn export_report(
         .campaign_report(id)
         .await
         .map_err(campaign_not_found)?;
-    let t = crate::console::i18n::catalog(crate::console::lang_of(&headers));
-    let (head, rows) = crate::console::campaigns::report_table(t, &report);
+    let t = kefu_i18n::catalog(crate::lang_of(&headers));
+    let (head, rows) = crate::labelled::report_table(t, &report);
     crate::routes::file_download(&q.format, &format!("campaign-{id}-report"), &head, rows)
 }
 
@@ -689,7 +689,7 @@ async fn export_targets(
     let full = who
         .role()
         .permits(kefu_domain::Permission::CustomerContactsFull);
-    let t = crate::console::i18n::catalog(crate::console::lang_of(&headers));
+    let t = kefu_i18n::catalog(crate::lang_of(&headers));
     let mut rows = Vec::with_capacity(usize::try_from(campaign.n_targets).unwrap_or(0));
     let mut after = 0;
     loop {
@@ -697,11 +697,10 @@ async fn export_targets(
         let Some(last) = page.last() else { break };
         after = last.position;
         rows.extend(
-            page.into_iter().map(|o| {
-                crate::console::campaigns::outcome_row(t, o, full, &state.config.time_zone)
-            }),
+            page.into_iter()
+                .map(|o| crate::labelled::outcome_row(t, o, full, &state.config.time_zone)),
         );
     }
-    let head = crate::console::campaigns::outcome_headers(t);
+    let head = crate::labelled::outcome_headers(t);
     crate::routes::file_download(&q.format, &format!("campaign-{id}-targets"), &head, rows)
 }

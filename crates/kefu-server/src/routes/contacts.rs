@@ -39,7 +39,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A stored number as the caller may see it.
-pub(crate) fn shown_number(key: Option<&str>, full: bool) -> Option<String> {
+pub fn shown_number(key: Option<&str>, full: bool) -> Option<String> {
     key.map(|k| match PhoneNumber::from_key(k, None) {
         Some(n) if full => n.display(),
         Some(n) => n.masked(),

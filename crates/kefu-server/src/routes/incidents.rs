@@ -532,7 +532,7 @@ async fn incident_notices(
         let views: Vec<NoticeView> = page.into_iter().map(|n| notice_view(n, full)).collect();
         return Ok(Json(views).into_response());
     }
-    let t = crate::console::i18n::catalog(crate::console::lang_of(&headers));
+    let t = kefu_i18n::catalog(crate::lang_of(&headers));
     let head: Vec<String> = [
         "notices.code",
         "notices.name",
@@ -570,7 +570,7 @@ async fn incident_notices(
                     .unwrap_or_default(),
                 v.notified_at
                     .and_then(|at| at.parse::<jiff::Timestamp>().ok())
-                    .map(|at| crate::console::local_time(&tz, at))
+                    .map(|at| crate::local_time(&tz, at))
                     .unwrap_or_default(),
                 v.notified_by.unwrap_or_default(),
             ]);

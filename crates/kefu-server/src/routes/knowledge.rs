@@ -372,7 +372,7 @@ async fn categories(
 }
 
 /// The longest query accepted, in characters.
-pub(crate) const QUERY_MAX: usize = 200;
+pub const QUERY_MAX: usize = 200;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

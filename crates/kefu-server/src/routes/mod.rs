@@ -1,22 +1,22 @@
 //! The API's resources, one router per module, and the system endpoints.
 
-pub(crate) mod audit;
-pub(crate) mod campaigns;
-pub(crate) mod contacts;
-pub(crate) mod customer_files;
-pub(crate) mod customers;
-pub(crate) mod departments;
-pub(crate) mod incidents;
-pub(crate) mod inspections;
-pub(crate) mod knowledge;
-pub(crate) mod public;
-pub(crate) mod service_rules;
-pub(crate) mod session;
-pub(crate) mod staff;
-pub(crate) mod system;
-pub(crate) mod tiers;
-pub(crate) mod violations;
-pub(crate) mod work_orders;
+pub mod audit;
+pub mod campaigns;
+pub mod contacts;
+pub mod customer_files;
+pub mod customers;
+pub mod departments;
+pub mod incidents;
+pub mod inspections;
+pub mod knowledge;
+pub mod public;
+pub mod service_rules;
+pub mod session;
+pub mod staff;
+pub mod system;
+pub mod tiers;
+pub mod violations;
+pub mod work_orders;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -83,7 +83,7 @@ impl Paging {
 
 /// A table as a file download: CSV (UTF-8 with BOM) or XLSX; any other format is
 /// refused.
-pub(crate) fn file_download(
+pub fn file_download(
     format: &str,
     name: &str,
     headers: &[String],

@@ -25,7 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The client's address (the TCP peer); "local" when served without one (tests).
-pub(crate) struct ClientAddr(pub String);
+pub struct ClientAddr(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -54,22 +54,22 @@ pub(crate) struct StatusQuery {
 
 /// What the customer sees: nothing else about the order or themselves.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PublicStatusView {
-    pub(crate) number: String,
-    pub(crate) kind: String,
+pub struct PublicStatusView {
+    pub number: String,
+    pub kind: String,
     /// new, dispatched, in_progress, result_recorded, awaiting_callback, closed, cancelled.
-    pub(crate) state: String,
-    pub(crate) state_name: String,
+    pub state: String,
+    pub state_name: String,
     /// The latest reply written for the customer.
-    pub(crate) last_reply: Option<String>,
-    pub(crate) last_reply_at: Option<String>,
-    pub(crate) updated_at: String,
+    pub last_reply: Option<String>,
+    pub last_reply_at: Option<String>,
+    pub updated_at: String,
 }
 
 const WINDOW: SignedDuration = SignedDuration::from_hours(1);
 
 /// The self-service lookup shared by the API and the status page.
-pub(crate) async fn lookup(
+pub async fn lookup(
     state: &AppState,
     client: &str,
     number: &str,

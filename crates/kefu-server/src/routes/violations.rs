@@ -265,7 +265,7 @@ pub(crate) fn parse_day(field: &str, raw: &str) -> ApiResult<jiff::civil::Date> 
         .map_err(|_| ApiError::invalid(field, "a date such as 2026-11-01"))
 }
 
-pub(crate) fn local_days(
+pub fn local_days(
     tz: &jiff::tz::TimeZone,
     from: jiff::civil::Date,
     to: jiff::civil::Date,

@@ -102,7 +102,7 @@ impl TestApp {
         }
         let state = AppState::with_clock(store, config, clock.clone());
         TestApp {
-            router: kefu_server::app(state.clone()),
+            router: kefu_console::app(state.clone()),
             state,
             clock,
             tokens,

@@ -11,9 +11,9 @@ use kefu_domain::inspection::RULES;
 use kefu_domain::phrasebook::{CATEGORIES, GREETINGS, MARKERS, SITUATIONS};
 use serde_json::Value;
 
-use super::i18n::Catalog;
 use super::{Chrome, Viewer, render};
-use crate::AppState;
+use kefu_i18n::Catalog;
+use kefu_server::AppState;
 
 /// Thresholds of the rules, as the form shows them.
 const THRESHOLDS: [&str; 11] = [
@@ -113,7 +113,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     let (book, (rules_version, rules)) =
         match tokio::try_join!(state.store.phrasebook(), state.store.inspection_rules()) {
             Ok(both) => both,
-            Err(e) => return crate::error::ApiError::from(e).into_response(),
+            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
         };
     let edition = book.to_json();
     let rules_json = serde_json::to_value(&rules).unwrap_or(Value::Null);

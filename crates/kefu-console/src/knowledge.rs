@@ -12,10 +12,10 @@ use kefu_store::knowledge::ArticleFilter;
 use kefu_store::search::{KindScope, SearchRequest, Snippet};
 use serde::Deserialize;
 
-use super::i18n::Catalog;
 use super::pages::local;
 use super::{Chrome, Viewer, render};
-use crate::AppState;
+use kefu_i18n::Catalog;
+use kefu_server::AppState;
 
 struct Hit {
     id: i64,
@@ -82,7 +82,7 @@ pub(crate) async fn list(
     let mut hits = Vec::new();
     let searched = !text.is_empty();
     if searched {
-        if text.chars().count() > crate::routes::knowledge::QUERY_MAX
+        if text.chars().count() > kefu_server::routes::knowledge::QUERY_MAX
             || !kefu_store::search::has_terms(&text)
         {
             error = t.s("knowledge.bad_query").to_owned();
@@ -112,7 +112,7 @@ pub(crate) async fn list(
                         })
                         .collect();
                 }
-                Err(e) => return crate::error::ApiError::from(e).into_response(),
+                Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
             }
         }
     }
@@ -129,7 +129,7 @@ pub(crate) async fn list(
             .list_articles(&filter, kefu_store::PageRequest::new(0, 100))
     ) {
         Ok(both) => both,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     render(&ListPage {
         chrome: viewer.chrome("knowledge", t.s("knowledge.title")),
@@ -192,7 +192,7 @@ pub(crate) async fn article(
         Ok(_) | Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let versions = if viewer.may(Permission::KnowledgeManage) {
         match state.store.article_versions(id).await {
@@ -207,7 +207,7 @@ pub(crate) async fn article(
                     )
                 })
                 .collect(),
-            Err(e) => return crate::error::ApiError::from(e).into_response(),
+            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
         }
     } else {
         Vec::new()
@@ -265,7 +265,7 @@ pub(crate) async fn diff(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let to = q.to.unwrap_or(current.version);
     let from = q.from.unwrap_or(to - 1);
@@ -277,7 +277,7 @@ pub(crate) async fn diff(
         state.store.article_version(id, to)
     ) {
         Ok(both) => both,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let d = kefu_domain::knowledge::diff(&old, &new, 3);
     render(&DiffPage {
@@ -335,12 +335,12 @@ async fn edit_page(viewer: &Viewer, state: &AppState, id: Option<i64>) -> Respon
             Err(kefu_store::StoreError::NotFound) => {
                 return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
             }
-            Err(e) => return crate::error::ApiError::from(e).into_response(),
+            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
         },
     };
     let categories = match state.store.article_categories(&ArticleStatus::ALL).await {
         Ok(c) => c.into_iter().map(|c| c.category).collect(),
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let heading = match &stored {
         Some(a) => a.article.title.clone(),
@@ -418,7 +418,7 @@ pub(crate) async fn dictionary(viewer: Viewer, State(state): State<AppState>) ->
     let t = viewer.t;
     let d = match state.store.search_dictionary().await {
         Ok(d) => d,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     render(&DictionaryPage {
         chrome: viewer.chrome("knowledge", t.s("knowledge.dictionary")),

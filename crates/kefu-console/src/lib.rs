@@ -5,10 +5,9 @@
 //! server refuses what a role may not do whether or not the page shows it.
 
 mod assessment;
-pub(crate) mod campaigns;
+mod campaigns;
 mod charts;
 mod dashboard;
-pub(crate) mod i18n;
 mod incidents;
 mod inspections;
 mod knowledge;
@@ -23,11 +22,16 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use kefu_domain::{Permission, Role};
 
-use crate::AppState;
-use crate::auth::Principal;
-use i18n::{Catalog, Lang, catalog};
+use kefu_i18n::{Catalog, Lang, catalog};
+use kefu_server::auth::Principal;
+use kefu_server::{AppState, lang_of};
 
-pub(crate) fn router() -> Router<AppState> {
+/// Kefu's whole application: the JSON API with the console beside it.
+pub fn app(state: AppState) -> axum::Router {
+    kefu_server::app_with(state, router())
+}
+
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(pages::home))
         .route("/console/login", get(pages::login))
@@ -63,21 +67,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/status", get(pages::status))
 }
 
-const LANG_COOKIE: &str = "kefu_lang";
-
-/// The console language: the `kefu_lang` cookie, else zh-CN.
-pub(crate) fn lang_of(headers: &HeaderMap) -> Lang {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == LANG_COOKIE)
-        .and_then(|(_, v)| Lang::parse(v))
-        .unwrap_or(Lang::ZhCn)
-}
-
 async fn set_lang(
     axum::extract::Path(code): axum::extract::Path<String>,
     headers: HeaderMap,
@@ -92,13 +81,7 @@ async fn set_lang(
         .filter(|p| p.starts_with("/console") || p.starts_with("/status"))
         .unwrap_or_else(|| "/console".to_owned());
     (
-        [(
-            header::SET_COOKIE,
-            format!(
-                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
-                lang.code()
-            ),
-        )],
+        [(header::SET_COOKIE, kefu_server::lang_cookie(lang))],
         Redirect::to(&back),
     )
         .into_response()
@@ -110,7 +93,7 @@ async fn css() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        include_str!("../../assets/console.css"),
+        include_str!("../assets/console.css"),
     )
         .into_response()
 }
@@ -121,7 +104,7 @@ async fn js() -> Response {
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        include_str!("../../assets/console.js"),
+        include_str!("../assets/console.js"),
     )
         .into_response()
 }
@@ -141,12 +124,12 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let t = catalog(lang_of(&parts.headers));
-        match crate::auth::authenticate(parts, state).await {
+        match kefu_server::auth::authenticate(parts, state).await {
             Ok(principal) => Ok(Viewer {
                 principal,
                 t,
                 now: state.clock.now(),
-                csrf: crate::auth::csrf_token_of(parts).unwrap_or_default(),
+                csrf: kefu_server::auth::csrf_token_of(parts).unwrap_or_default(),
             }),
             Err(_) => Err(Redirect::to("/console/login").into_response()),
         }
@@ -298,18 +281,13 @@ pub(crate) struct Chrome {
     pub csrf: String,
 }
 
-/// Local time as staff read it: `2026-11-26 09:30`.
-pub(crate) fn local_time(tz: &jiff::tz::TimeZone, at: jiff::Timestamp) -> String {
-    at.to_zoned(tz.clone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
+pub(crate) use kefu_server::local_time;
 
 /// Renders a template; a failure is logged and answered 500 without details.
 pub(crate) fn render<T: askama::Template>(page: &T) -> Response {
     match page.render() {
         Ok(html) => Html(html).into_response(),
-        Err(e) => crate::error::ApiError::internal(e).into_response(),
+        Err(e) => kefu_server::error::ApiError::internal(e).into_response(),
     }
 }
 
@@ -320,5 +298,44 @@ pub(crate) fn home_of(role: Role) -> &'static str {
         Role::Handler => "/console/inbox",
         Role::Manager => "/console/dashboard",
         Role::Admin => "/console/customers",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `t.s("…")` / `t.f("…"` in the templates and the console code names a key
+    /// that exists.
+    #[test]
+    fn every_key_used_exists() {
+        let zh = kefu_i18n::catalog(kefu_i18n::Lang::ZhCn);
+        let dirs = [
+            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/assets"),
+        ];
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        for dir in dirs {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                for pattern in ["t.s(\"", "t.f(\"", "key(\""] {
+                    for part in text.split(pattern).skip(1) {
+                        let key = part.split('"').next().unwrap();
+                        if key.contains('{') || !key.contains('.') {
+                            continue;
+                        }
+                        seen += 1;
+                        if !zh.has(key) {
+                            missing.push(key.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            seen > 50,
+            "only {seen} keys found: is the scan still right?"
+        );
+        assert!(missing.is_empty(), "missing keys: {missing:?}");
     }
 }

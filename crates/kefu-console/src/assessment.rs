@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use kefu_domain::Permission;
 use kefu_domain::assessment::{Scorecard, ViolationStatus};
 
-use super::i18n::Catalog;
 use super::pages::local;
 use super::{Chrome, Viewer, render};
-use crate::AppState;
+use kefu_i18n::Catalog;
+use kefu_server::AppState;
 
 struct ViolationRow {
     id: i64,
@@ -118,26 +118,26 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     let today = viewer.now.to_zoned(tz.clone()).date();
     let month_ago = today.saturating_sub(jiff::Span::new().days(30));
     let (Ok((start, tomorrow)), Ok((month_ago, _))) = (
-        crate::routes::violations::local_days(tz, today, today, "date"),
-        crate::routes::violations::local_days(tz, month_ago, today, "date"),
+        kefu_server::routes::violations::local_days(tz, today, today, "date"),
+        kefu_server::routes::violations::local_days(tz, month_ago, today, "date"),
     ) else {
-        return crate::error::ApiError::internal("calendar").into_response();
+        return kefu_server::error::ApiError::internal("calendar").into_response();
     };
     let shifts = match state.store.shifts(start, tomorrow, 200).await {
         Ok(s) => s,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let signed_in = shifts
         .iter()
         .any(|s| s.staff_id == me && s.signed_out_at.is_none());
     let card = match state.store.scorecard(me, month_ago, tomorrow).await {
         Ok(c) => c,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let team = if manager {
         match team(&state, month_ago, tomorrow).await {
             Ok(t) => t,
-            Err(e) => return crate::error::ApiError::from(e).into_response(),
+            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
         }
     } else {
         Vec::new()
@@ -148,7 +148,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
         .await
     {
         Ok(v) => v,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let figure = |key: &str, value: String| (t.s(&format!("assessment.{key}")).to_owned(), value);
     render(&AssessmentPage {

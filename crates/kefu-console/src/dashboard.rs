@@ -19,9 +19,9 @@ use kefu_domain::workorder::{ComplaintCause, is_final};
 use kefu_store::reports::{UNCATEGORISED, metric};
 
 use super::charts::{Chart, Kind, Series};
-use super::i18n::Catalog;
 use super::{Chrome, Viewer, render};
-use crate::AppState;
+use kefu_i18n::Catalog;
+use kefu_server::AppState;
 
 struct ChartView {
     id: &'static str,
@@ -290,7 +290,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     let escalations = state.store.count_open_escalations(10_000).await;
     let (charts, escalations) = match (built, escalations) {
         (Ok(c), Ok(e)) => (c, e),
-        (Err(e), _) | (_, Err(e)) => return crate::error::ApiError::from(e).into_response(),
+        (Err(e), _) | (_, Err(e)) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let charts = charts
         .iter()
@@ -325,14 +325,14 @@ pub(crate) async fn download(
     let t = viewer.t;
     let all = match charts(&state, t, state.today()).await {
         Ok(c) => c,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let Some(chart) = all.iter().find(|c| c.id == id) else {
         return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
     };
     let (headers, rows) = chart.table(&chart.title);
     match ext {
-        "csv" | "xlsx" => crate::routes::file_download(ext, id, &headers, rows)
+        "csv" | "xlsx" => kefu_server::routes::file_download(ext, id, &headers, rows)
             .unwrap_or_else(|e| e.into_response()),
         _ => viewer.message(StatusCode::NOT_FOUND, "app.not_found"),
     }

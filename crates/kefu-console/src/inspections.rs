@@ -12,10 +12,10 @@ use kefu_domain::transcript::Speaker;
 use kefu_store::inspections::InspectionFilter;
 use serde::Deserialize;
 
-use super::i18n::Catalog;
 use super::pages::local;
 use super::{Chrome, Viewer, render};
-use crate::AppState;
+use kefu_i18n::Catalog;
+use kefu_server::AppState;
 
 struct QueueRow {
     id: i64,
@@ -69,7 +69,7 @@ pub(crate) async fn queue(
     };
     let rows = match state.store.list_inspections(&filter).await {
         Ok(r) => r,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     render(&QueuePage {
         chrome: viewer.chrome("inspections", t.s("inspection.title")),
@@ -195,14 +195,14 @@ pub(crate) async fn detail(
         Ok(_) | Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let (reviews, transcript) = match (
         state.store.inspection_reviews(id).await,
         state.store.transcript(inspection.contact_id).await,
     ) {
         (Ok(r), Ok(tr)) => (r, tr),
-        (Err(e), _) | (_, Err(e)) => return crate::error::ApiError::from(e).into_response(),
+        (Err(e), _) | (_, Err(e)) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let result = &inspection.result;
     let rule_label = |rule: &str| t.s(&format!("inspection.rule_{rule}")).to_owned();

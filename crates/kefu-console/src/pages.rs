@@ -24,12 +24,12 @@ use kefu_store::customers::Customer;
 use kefu_store::workorders::{WorkOrder, WorkOrderFilter};
 use serde::Deserialize;
 
-use super::i18n::{Catalog, Lang, catalog};
 use super::{Chrome, Viewer, home_of, lang_of, render};
-use crate::AppState;
-use crate::events::ConsoleEvent;
-use crate::routes::contacts::shown_number;
-use crate::routes::public::ClientAddr;
+use kefu_i18n::{Catalog, Lang, catalog};
+use kefu_server::AppState;
+use kefu_server::events::ConsoleEvent;
+use kefu_server::routes::contacts::shown_number;
+use kefu_server::routes::public::ClientAddr;
 
 #[derive(Template)]
 #[template(path = "message.html")]
@@ -54,7 +54,7 @@ pub(crate) async fn home(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
 ) -> Response {
-    match crate::auth::authenticate(&parts, &state).await {
+    match kefu_server::auth::authenticate(&parts, &state).await {
         Ok(p) => Redirect::to(home_of(p.role())).into_response(),
         Err(_) => Redirect::to("/console/login").into_response(),
     }
@@ -145,7 +145,7 @@ pub(crate) async fn desk(viewer: Viewer, State(state): State<AppState>) -> Respo
     .await;
     let (extension, callbacks) = match result {
         Ok(v) => v,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let full = viewer.may(Permission::CustomerContactsFull);
     render(&DeskPage {
@@ -327,7 +327,7 @@ pub(crate) async fn pop(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     render(&PopFragment {
         t,
@@ -536,7 +536,7 @@ async fn orders_page(
             state.clock.now(),
         )
         .await
-        .map_err(|e| crate::error::ApiError::from(e).into_response())
+        .map_err(|e| kefu_server::error::ApiError::from(e).into_response())
 }
 
 fn page_link(base: &str, query: &[(&str, Option<&str>)], page: i64) -> String {
@@ -818,7 +818,7 @@ pub(crate) async fn work_order(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let kinds = kind_names(&state, t).await;
     let departments = department_names(&state).await;
@@ -986,7 +986,7 @@ pub(crate) async fn customers(
     };
     let found = match found {
         Ok(f) => f,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let rules = tier_rules(&state).await;
     let full = viewer.may(Permission::CustomerContactsFull);
@@ -1075,7 +1075,7 @@ pub(crate) async fn customer(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
     };
     let full = viewer.may(Permission::CustomerContactsFull);
     let mut timeline: Vec<(Timestamp, String, String)> = Vec::new();
@@ -1134,7 +1134,7 @@ struct StatusPage {
     t: &'static Catalog,
     lang_other: &'static str,
     number: String,
-    result: Option<crate::routes::public::PublicStatusView>,
+    result: Option<kefu_server::routes::public::PublicStatusView>,
     error: Option<String>,
 }
 
@@ -1160,25 +1160,27 @@ pub(crate) async fn status(
     let t = catalog(lang);
     let number = q.number.clone().unwrap_or_default();
     let (status, result, error) = match (&q.number, &q.phone4) {
-        (Some(n), Some(p)) => match crate::routes::public::lookup(&state, &client, n, p).await {
-            Ok(mut v) => {
-                v.state_name = t.s(&format!("state.{}", v.state)).to_owned();
-                v.updated_at = local_text(&state, &v.updated_at);
-                v.last_reply_at = v
-                    .last_reply_at
-                    .as_deref()
-                    .map(|raw| local_text(&state, raw));
-                (StatusCode::OK, Some(v), None)
+        (Some(n), Some(p)) => {
+            match kefu_server::routes::public::lookup(&state, &client, n, p).await {
+                Ok(mut v) => {
+                    v.state_name = t.s(&format!("state.{}", v.state)).to_owned();
+                    v.updated_at = local_text(&state, &v.updated_at);
+                    v.last_reply_at = v
+                        .last_reply_at
+                        .as_deref()
+                        .map(|raw| local_text(&state, raw));
+                    (StatusCode::OK, Some(v), None)
+                }
+                Err(e) => {
+                    let key = match e.code {
+                        "rate_limited" => "status.rate_limited",
+                        "not_found" => "status.not_found",
+                        _ => "status.invalid",
+                    };
+                    (e.status, None, Some(t.s(key).to_owned()))
+                }
             }
-            Err(e) => {
-                let key = match e.code {
-                    "rate_limited" => "status.rate_limited",
-                    "not_found" => "status.not_found",
-                    _ => "status.invalid",
-                };
-                (e.status, None, Some(t.s(key).to_owned()))
-            }
-        },
+        }
         _ => (StatusCode::OK, None, None),
     };
     let page = StatusPage {
