@@ -14,28 +14,145 @@ async function api(method, path, body) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(path, init);
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (_) {
+    const err = new Error("network");
+    err.code = "network";
+    throw err;
+  }
   let data = null;
   try { data = await res.json(); } catch (_) { /* empty body */ }
   if (!res.ok) {
-    const err = new Error((data && data.error && data.error.message) || res.statusText);
+    // The API's English message is for its other readers; the console says the
+    // error from its code and reason through the catalog (see explain()).
+    const err = new Error((data && data.error && data.error.code) || String(res.status));
     err.code = data && data.error && data.error.code;
+    err.details = (data && data.error && data.error.details) || {};
     err.status = res.status;
     throw err;
   }
   return data;
 }
 
-function toast(text) {
+function toast(text, isError) {
   const t = $("#toast");
   if (!t) return;
   t.textContent = text;
   t.classList.add("show");
-  setTimeout(() => t.classList.remove("show"), 3000);
+  t.classList.toggle("error", !!isError);
+  clearTimeout(t.hideTimer);
+  // Confirmations fade; errors stay until the next action or a click.
+  if (!isError) t.hideTimer = setTimeout(() => t.classList.remove("show"), 3000);
+  t.onclick = () => t.classList.remove("show");
 }
 
 function fill(template, values) {
   return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
+}
+
+// The message catalog of the viewer's language (every word the console says),
+// fetched once per page when an error has to be said.
+let catalogLoad = null;
+function catalog() {
+  if (!catalogLoad) {
+    catalogLoad = fetch("/console/catalog.json", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : {}))
+      .catch(() => ({}));
+  }
+  return catalogLoad;
+}
+
+// A reason in words: `reason.<code>` with its figures; `{name@prefix}` says a
+// figure through the catalog (a state code as its word); a line is named first.
+function sayReason(cat, reason, args) {
+  args = args || {};
+  const key = "reason." + reason;
+  let text = cat[key];
+  if (text === undefined) return cat["error.validation.invalid_field"] || reason;
+  const usesLine = text.includes("{line}");
+  text = text.replace(/\{(\w+)(?:@([^}]*))?\}/g, (_, name, prefix) => {
+    const v = args[name] === undefined ? "" : String(args[name]);
+    if (prefix !== undefined) return cat[prefix + v] !== undefined ? cat[prefix + v] : v;
+    return v;
+  });
+  if (args.line && !usesLine) text = fill(cat["reason.at_line"] || "", { line: args.line }) + text;
+  return text;
+}
+
+// An error from the API in the viewer's words: its reason when it has one, else
+// the words for its code.
+function sayError(cat, x) {
+  const d = x.details || {};
+  if (d.reason) return sayReason(cat, d.reason, d.args);
+  if (x.code === "network") return cat["app.network"] || "";
+  return cat["error." + x.code] || cat["app.error"] || "";
+}
+
+// A field's label for an error that has no input on the page.
+function fieldLabel(cat, form, field) {
+  const input = form && findField(form, field);
+  if (input && input.labels && input.labels[0]) return input.labels[0].textContent.trim();
+  const base = field.replace(/\[\d+\]/g, "");
+  return cat["field." + base] || cat["field." + base.split(".").pop()] || "";
+}
+
+function findField(form, field) {
+  if (!form) return null;
+  const esc = (v) => (window.CSS && CSS.escape ? CSS.escape(v) : v);
+  return form.querySelector('[name="' + esc(field) + '"]') ||
+    form.querySelector('[data-field="' + esc(field) + '"]') ||
+    form.querySelector('[name="' + esc(field.replace(/\[\d+\]$/, "")) + '"]');
+}
+
+function clearErrors(form) {
+  if (!form) return;
+  for (const el of $$(".field-error", form)) el.remove();
+  for (const el of $$("[aria-invalid]", form)) el.removeAttribute("aria-invalid");
+  const general = $(".form-error", form);
+  if (general) general.textContent = "";
+}
+
+// Shows an API error: each refused field's reason at its input (all of them, as
+// the server reported), the rest in `target` (an element, else a lasting toast).
+// A field's message stays until that field is changed.
+async function showError(target, x, form) {
+  const cat = await catalog();
+  clearErrors(form);
+  const errors = (x.details && x.details.errors) || [];
+  const general = [];
+  let first = null;
+  for (const e of errors) {
+    const text = sayReason(cat, e.reason, e.args);
+    const input = findField(form, e.field);
+    if (!input) {
+      const label = fieldLabel(cat, form, e.field);
+      general.push(label ? label + "：" + text : text);
+      continue;
+    }
+    const note = document.createElement("span");
+    note.className = "field-error";
+    note.setAttribute("role", "alert");
+    note.textContent = text;
+    input.setAttribute("aria-invalid", "true");
+    input.insertAdjacentElement("afterend", note);
+    const clear = () => {
+      note.remove();
+      input.removeAttribute("aria-invalid");
+      input.removeEventListener("input", clear);
+      input.removeEventListener("change", clear);
+    };
+    input.addEventListener("input", clear);
+    input.addEventListener("change", clear);
+    if (!first) first = input;
+  }
+  if (!errors.length) general.push(sayError(cat, x));
+  if (first && first.focus) first.focus();
+  if (!general.length) return;
+  const text = general.join("；");
+  const box = target || (form && $(".form-error", form));
+  if (box) box.textContent = text; else toast(text, true);
 }
 
 // Sign-in
@@ -75,7 +192,7 @@ function setupDesk() {
       const r = await api("PUT", "/api/v1/me/seat", { extension: seat.extension.value });
       state.textContent = fill(state.dataset.in, { extension: r.extension });
       state.dataset.extension = r.extension;
-    } catch (x) { toast(x.message); }
+    } catch (x) { showError(null, x); }
   });
   $("#seat-out").addEventListener("click", async () => {
     await api("DELETE", "/api/v1/me/seat");
@@ -135,7 +252,7 @@ function setupPop() {
       const saved = await api("PUT", "/api/v1/contacts/" + pop.dataset.contact + "/record", body);
       pop.dataset.version = saved.version;
       toast($("#save-record").dataset.saved);
-    } catch (x) { toast(x.message); }
+    } catch (x) { showError(null, x); }
   });
   const order = $("#order-form");
   order.addEventListener("submit", async (e) => {
@@ -154,7 +271,7 @@ function setupPop() {
       a.id = "created-order";
       out.appendChild(a);
       pop.dataset.version = Number(pop.dataset.version) + 1;
-    } catch (x) { toast(x.message); }
+    } catch (x) { showError(null, x); }
   });
 }
 
@@ -212,7 +329,7 @@ function setupDeskSearch() {
         $("#kb-orders-title").hidden = false;
         renderHits($("#kb-orders"), orders, (h) => "/console/work-orders/" + h.id, none);
       }
-    } catch (x) { toast(x.message); }
+    } catch (x) { showError(null, x); }
   });
 }
 
@@ -234,7 +351,7 @@ function setupOrder() {
     try {
       await api("POST", "/api/v1/work-orders/" + id + "/transitions", body);
       location.reload();
-    } catch (x) { err.textContent = x.message; }
+    } catch (x) { showError(err, x); }
   }));
   const notice = $("#progress-notice");
   if (notice) notice.addEventListener("click", async () => {
@@ -242,7 +359,7 @@ function setupOrder() {
     try {
       await api("POST", "/api/v1/work-orders/" + id + "/progress-notice", { summary: note.value });
       location.reload();
-    } catch (x) { err.textContent = x.message; }
+    } catch (x) { showError(err, x); }
   });
   const nf = $("#note-form");
   if (nf) nf.addEventListener("submit", async (e) => {
@@ -250,7 +367,7 @@ function setupOrder() {
     try {
       await api("POST", "/api/v1/work-orders/" + id + "/notes", { body: $("#note-body").value, visibility: nf.visibility.value });
       location.reload();
-    } catch (x) { toast(x.message); }
+    } catch (x) { showError(null, x); }
   });
   const source = new EventSource("/console/events");
   source.addEventListener("work_order", (e) => {
@@ -338,7 +455,7 @@ function setupCall() {
     try {
       const t = await api("POST", "/api/v1/campaigns/" + box.dataset.campaign + "/next");
       if (t) await show(t); else { $("#target").hidden = true; status.textContent = box.dataset.nobody; }
-    } catch (x) { status.textContent = x.message; }
+    } catch (x) { showError(status, x); }
   });
   $("#attempt-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -376,7 +493,7 @@ function setupCall() {
       target = null;
       $("#target").hidden = true;
       status.textContent = box.dataset.saved;
-    } catch (x) { err.textContent = x.message; }
+    } catch (x) { showError(err, x); }
   });
 }
 
@@ -389,14 +506,14 @@ function setupIncident() {
     try {
       await api("POST", "/api/v1/incidents/" + id + "/commands", { command: b.value });
       location.reload();
-    } catch (x) { $("#command-error").textContent = x.message; }
+    } catch (x) { showError($("#command-error"), x); }
   }));
   $$(".send-review").forEach((b) => b.addEventListener("click", async () => {
     try {
       await api("POST", "/api/v1/incidents/" + id + "/sends/review",
         { channel: b.dataset.channel, state: b.dataset.state, decision: b.value });
       location.reload();
-    } catch (x) { $("#review-error").textContent = x.message; }
+    } catch (x) { showError($("#review-error"), x); }
   }));
   let queued = false;
   const refresh = async () => {
@@ -454,7 +571,7 @@ function setupNoticeCall() {
       clearInterval(timer);
       tick();
       timer = setInterval(tick, 1000);
-    } catch (x) { status.textContent = x.message; }
+    } catch (x) { showError(status, x); }
   });
   $("#notice-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -468,7 +585,7 @@ function setupNoticeCall() {
       notice = null;
       $("#notice").hidden = true;
       status.textContent = box.dataset.saved;
-    } catch (x) { err.textContent = x.message; }
+    } catch (x) { showError(err, x); }
   });
 }
 
@@ -494,14 +611,14 @@ function setupInspection() {
       await api("POST", "/api/v1/inspections/" + box.dataset.id + "/reviews", { items });
       toast(box.dataset.saved);
       location.reload();
-    } catch (x) { $("#review-error").textContent = x.message; }
+    } catch (x) { showError($("#review-error"), x); }
   });
   const again = $("#reinspect");
   if (again) again.addEventListener("click", async () => {
     try {
       const made = await api("POST", "/api/v1/contacts/" + again.dataset.contact + "/inspections");
       location.href = "/console/inspections/" + made.id;
-    } catch (x) { $("#review-error").textContent = x.message; }
+    } catch (x) { showError($("#review-error"), x); }
   });
 }
 
@@ -512,7 +629,7 @@ function setupAssessment() {
   const signIn = $("#sign-in");
   if (signIn) signIn.addEventListener("click", async () => {
     try { await api("POST", "/api/v1/me/shift/sign-in"); location.reload(); }
-    catch (x) { $("#shift-error").textContent = x.message; }
+    catch (x) { showError($("#shift-error"), x); }
   });
   const out = $("#sign-out-form");
   if (out) out.addEventListener("submit", async (e) => {
@@ -521,7 +638,7 @@ function setupAssessment() {
     try {
       await api("POST", "/api/v1/me/shift/sign-out", note ? { handover_note: note } : {});
       location.reload();
-    } catch (x) { $("#shift-error").textContent = x.message; }
+    } catch (x) { showError($("#shift-error"), x); }
   });
   $$(".violation-command").forEach((b) => b.addEventListener("click", async () => {
     const row = b.closest("tr");
@@ -531,7 +648,7 @@ function setupAssessment() {
     try {
       await api("POST", "/api/v1/violations/" + row.dataset.id + "/commands", body);
       location.reload();
-    } catch (x) { $("#violation-error").textContent = x.message; }
+    } catch (x) { showError($("#violation-error"), x); }
   }));
 }
 
@@ -574,7 +691,7 @@ function setupPhrasebook() {
       await api("PUT", "/api/v1/phrasebook", edition);
       toast(box.dataset.saved);
       location.reload();
-    } catch (x) { $("#phrasebook-error").textContent = x.message; }
+    } catch (x) { showError($("#phrasebook-error"), x); }
   });
   const rulesBox = $("#inspection-rules");
   const rulesForm = $("#rules-form");
@@ -592,7 +709,7 @@ function setupPhrasebook() {
       await api("PUT", "/api/v1/inspection-rules", body);
       toast(rulesBox.dataset.saved);
       location.reload();
-    } catch (x) { $("#rules-error").textContent = x.message; }
+    } catch (x) { showError($("#rules-error"), x); }
   });
 }
 
@@ -623,7 +740,7 @@ function setupKnowledgeEditors() {
       }
       toast(box.dataset.saved);
       location.href = `/console/knowledge/${saved.id}`;
-    } catch (x) { $("#article-error").textContent = x.message; }
+    } catch (x) { showError($("#article-error"), x); }
   });
   const dict = $("#dictionary-editor");
   const dictForm = $("#dictionary-form");
@@ -638,7 +755,7 @@ function setupKnowledgeEditors() {
       await api("PUT", "/api/v1/search/dictionary", body);
       toast(dict.dataset.saved);
       location.reload();
-    } catch (x) { $("#dictionary-error").textContent = x.message; }
+    } catch (x) { showError($("#dictionary-error"), x); }
   });
 }
 

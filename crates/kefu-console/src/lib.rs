@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/lang/{code}", get(set_lang))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))
+        .route("/console/catalog.json", get(catalog_json))
         .route("/console/events", get(pages::events))
         .route("/console/desk", get(pages::desk))
         .route("/console/desk/pop/{contact_id}", get(pages::pop))
@@ -105,6 +106,24 @@ async fn js() -> Response {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         include_str!("../assets/console.js"),
+    )
+        .into_response()
+}
+
+/// The viewer's catalog for the page's script, which says errors from their codes
+/// and reasons (the same words the pages use).
+async fn catalog_json(headers: HeaderMap) -> Response {
+    let t = catalog(lang_of(&headers));
+    let map: serde_json::Map<String, serde_json::Value> = t
+        .entries()
+        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned())))
+        .collect();
+    (
+        [
+            (header::CACHE_CONTROL, "private, max-age=300"),
+            (header::VARY, "Cookie"),
+        ],
+        axum::Json(map),
     )
         .into_response()
 }

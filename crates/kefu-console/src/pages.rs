@@ -27,6 +27,7 @@ use serde::Deserialize;
 use super::{Chrome, Viewer, home_of, lang_of, render};
 use kefu_i18n::{Catalog, Lang, catalog};
 use kefu_server::AppState;
+use kefu_server::error::Code;
 use kefu_server::events::ConsoleEvent;
 use kefu_server::routes::contacts::shown_number;
 use kefu_server::routes::public::ClientAddr;
@@ -1173,8 +1174,8 @@ pub(crate) async fn status(
                 }
                 Err(e) => {
                     let key = match e.code {
-                        "rate_limited" => "status.rate_limited",
-                        "not_found" => "status.not_found",
+                        Code::RateLimited => "status.rate_limited",
+                        Code::NotFound => "status.not_found",
                         _ => "status.invalid",
                     };
                     (e.status, None, Some(t.s(key).to_owned()))

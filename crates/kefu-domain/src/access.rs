@@ -25,6 +25,12 @@ pub enum Role {
 #[error("unknown role '{0}' (expected agent, handler, manager or admin)")]
 pub struct UnknownRole(pub String);
 
+impl From<UnknownRole> for crate::Reason {
+    fn from(_: UnknownRole) -> crate::Reason {
+        crate::Reason::not_one_of("agent, handler, manager, admin")
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 4] = [Role::Agent, Role::Handler, Role::Manager, Role::Admin];
 

@@ -70,6 +70,23 @@ pub enum AssessmentError {
     OwnAppeal,
 }
 
+impl From<AssessmentError> for crate::Reason {
+    fn from(e: AssessmentError) -> crate::Reason {
+        use crate::Reason as R;
+        match e {
+            AssessmentError::PenaltyOutOfRange { min, max, .. } => {
+                R::penalty_out_of_range(min, max)
+            }
+            AssessmentError::IllegalCommand { status, command } => {
+                R::violation_command_refused(command, status)
+            }
+            AssessmentError::AppealWithoutReason => R::appeal_needs_reason(),
+            AssessmentError::NotTheirs => R::appeal_not_yours(),
+            AssessmentError::OwnAppeal => R::decide_own_appeal(),
+        }
+    }
+}
+
 impl PenaltyRange {
     /// A penalty is optional; when given it lies inside the range.
     pub fn check(&self, penalty: Option<Yuan>) -> Result<Option<Yuan>, AssessmentError> {

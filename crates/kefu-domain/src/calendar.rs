@@ -13,6 +13,8 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use thiserror::Error;
 
+use crate::Reason;
+
 /// The calendar shipped with Kefu: Monday–Friday office hours and the State
 /// Council's holiday schedules for 2025 and 2026.
 pub const DEFAULT_CALENDAR: &str = include_str!("../data/calendar-cn.txt");
@@ -35,7 +37,7 @@ pub struct BusinessCalendar {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CalendarError {
     #[error("line {line}: {reason}")]
-    Line { line: usize, reason: String },
+    Line { line: usize, reason: Reason },
     #[error("the calendar has no working hours on any weekday")]
     NoWorkingHours,
 }
@@ -61,56 +63,49 @@ fn parse_day(word: &str) -> Option<usize> {
     })
 }
 
-fn parse_days(spec: &str) -> Result<Vec<usize>, String> {
+fn parse_days(spec: &str) -> Result<Vec<usize>, Reason> {
     let mut days = Vec::new();
     for part in spec.split(',') {
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (
-                    parse_day(a).ok_or(format!("'{a}' is not a weekday"))?,
-                    parse_day(b).ok_or(format!("'{b}' is not a weekday"))?,
+                    parse_day(a).ok_or_else(|| Reason::unknown_value(a))?,
+                    parse_day(b).ok_or_else(|| Reason::unknown_value(b))?,
                 );
                 if a > b {
-                    return Err(format!("'{part}' runs backwards"));
+                    return Err(Reason::runs_backwards(part));
                 }
                 days.extend(a..=b);
             }
-            None => {
-                days.push(parse_day(part).ok_or(format!("'{part}' is not a weekday (mon … sun)"))?)
-            }
+            None => days.push(parse_day(part).ok_or_else(|| Reason::unknown_value(part))?),
         }
     }
     Ok(days)
 }
 
-fn parse_intervals(words: &[&str]) -> Result<Vec<Interval>, String> {
+fn parse_intervals(words: &[&str]) -> Result<Vec<Interval>, Reason> {
     if words.is_empty() {
-        return Err("expected at least one interval like 08:30-12:00".into());
+        return Err(Reason::required());
     }
     let mut intervals: Vec<Interval> = Vec::new();
     for w in words {
-        let (a, b) = w
-            .split_once('-')
-            .ok_or(format!("'{w}' is not an interval like 08:30-12:00"))?;
-        let t = |s: &str| {
-            Time::strptime("%H:%M", s).map_err(|_| format!("'{s}' is not a time like 08:30"))
-        };
+        let (a, b) = w.split_once('-').ok_or_else(|| Reason::not_a_span(w))?;
+        let t = |s: &str| Time::strptime("%H:%M", s).map_err(|_| Reason::not_a_time(s));
         let (start, end) = (t(a)?, t(b)?);
         if start >= end {
-            return Err(format!("'{w}' ends before it starts"));
+            return Err(Reason::runs_backwards(w));
         }
         intervals.push((start, end));
     }
     intervals.sort();
     if intervals.windows(2).any(|p| p[0].1 > p[1].0) {
-        return Err("intervals overlap".into());
+        return Err(Reason::intervals_overlap());
     }
     Ok(intervals)
 }
 
-fn parse_date(s: &str) -> Result<Date, String> {
-    s.parse::<Date>()
-        .map_err(|_| format!("'{s}' is not a date like 2026-10-01"))
+fn parse_date(s: &str) -> Result<Date, Reason> {
+    s.parse::<Date>().map_err(|_| Reason::not_a_date(s))
 }
 
 impl BusinessCalendar {
@@ -130,7 +125,7 @@ impl BusinessCalendar {
             if content.is_empty() {
                 continue;
             }
-            let fail = |reason: String| CalendarError::Line { line, reason };
+            let fail = |reason: Reason| CalendarError::Line { line, reason };
             let words: Vec<&str> = content.split_whitespace().collect();
             match words[0] {
                 "hours" => {
@@ -146,9 +141,7 @@ impl BusinessCalendar {
                     makeup_given = true;
                 }
                 "holiday" => {
-                    let spec = words
-                        .get(1)
-                        .ok_or_else(|| fail("expected a date or a range a..b".into()))?;
+                    let spec = words.get(1).ok_or_else(|| fail(Reason::required()))?;
                     let (from, to) = match spec.split_once("..") {
                         Some((a, b)) => {
                             (parse_date(a).map_err(fail)?, parse_date(b).map_err(fail)?)
@@ -159,33 +152,31 @@ impl BusinessCalendar {
                         }
                     };
                     if from > to {
-                        return Err(fail(format!("'{spec}' runs backwards")));
+                        return Err(fail(Reason::runs_backwards(spec)));
                     }
                     if to.since(from).map(|s| s.get_days()).unwrap_or(i32::MAX) > 60 {
-                        return Err(fail(format!("'{spec}' is longer than 60 days")));
+                        return Err(fail(Reason::holiday_too_long(spec)));
                     }
                     let name = words[2..].join(" ");
                     let mut d = from;
                     while d <= to {
                         if cal.makeup_days.contains_key(&d) {
-                            return Err(fail(format!("{d} is also listed as a working day")));
+                            return Err(fail(Reason::holiday_and_workday(d)));
                         }
                         cal.holidays.insert(d);
                         cal.holiday_names.insert(d, name.clone());
-                        d = d.tomorrow().map_err(|e| fail(e.to_string()))?;
+                        d = d.tomorrow().map_err(|_| fail(Reason::not_a_date(d)))?;
                     }
                 }
                 "workday" => {
                     let d = parse_date(words.get(1).copied().unwrap_or_default()).map_err(fail)?;
                     if cal.holidays.contains(&d) {
-                        return Err(fail(format!("{d} is also listed as a holiday")));
+                        return Err(fail(Reason::holiday_and_workday(d)));
                     }
                     cal.makeup_days.insert(d, words[2..].join(" "));
                 }
                 other => {
-                    return Err(fail(format!(
-                        "unknown entry '{other}' (hours, makeup-hours, holiday, workday)"
-                    )));
+                    return Err(fail(Reason::calendar_unknown_line(other)));
                 }
             }
         }

@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::Reason;
 use crate::calendar::BusinessCalendar;
 use crate::contact::labelled_enum;
 use crate::customer::ContactWindows;
@@ -52,18 +53,11 @@ pub enum AnswerValue {
     Text(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {reason}")]
-pub struct CampaignError {
-    pub field: String,
-    pub reason: String,
-}
+/// A refused field of a campaign or an attempt.
+pub type CampaignError = crate::FieldError;
 
-fn err(field: impl Into<String>, reason: impl std::fmt::Display) -> CampaignError {
-    CampaignError {
-        field: field.into(),
-        reason: reason.to_string(),
-    }
+fn err(field: impl Into<String>, reason: impl Into<Reason>) -> CampaignError {
+    crate::FieldError::new(field, reason)
 }
 
 /// A validated questionnaire: at least one question, unique ids, choices with options.
@@ -77,27 +71,24 @@ const KINDS: [&str; 4] = ["scale", "choice", "multiple", "text"];
 impl Questionnaire {
     pub fn parse(questions: &[Question]) -> Result<Questionnaire, CampaignError> {
         if questions.is_empty() {
-            return Err(err(
-                "questionnaire",
-                "a questionnaire needs at least one question",
-            ));
+            return Err(err("questionnaire", Reason::too_few(1)));
         }
         if questions.len() > 50 {
-            return Err(err("questionnaire", "at most 50 questions"));
+            return Err(err("questionnaire", Reason::too_many(50)));
         }
         let mut out = Vec::with_capacity(questions.len());
         for (i, q) in questions.iter().enumerate() {
             let field = |f: &str| format!("questionnaire[{i}].{f}");
             let id = crate::text::code_text(&q.id, 16).map_err(|e| err(field("id"), e))?;
             if out.iter().any(|o: &Question| o.id == id) {
-                return Err(err(field("id"), format!("'{id}' is used twice")));
+                return Err(err(field("id"), Reason::question_twice(&id)));
             }
             let text = display_text(&q.text, 300).map_err(|e| err(field("text"), e))?;
             let kind = q.kind.trim().to_owned();
             if !KINDS.contains(&kind.as_str()) {
                 return Err(err(
                     field("kind"),
-                    "must be scale, choice, multiple or text",
+                    Reason::not_one_of("scale, choice, multiple, text"),
                 ));
             }
             let options: Vec<String> = q
@@ -108,10 +99,10 @@ impl Questionnaire {
                 .map_err(|e| err(field("options"), e))?;
             let needs_options = kind == "choice" || kind == "multiple";
             if needs_options && options.len() < 2 {
-                return Err(err(field("options"), "a choice needs at least two options"));
+                return Err(err(field("options"), Reason::choice_needs_options()));
             }
             if !needs_options && !options.is_empty() {
-                return Err(err(field("options"), "only choice questions have options"));
+                return Err(err(field("options"), Reason::options_not_choice()));
             }
             out.push(Question {
                 id,
@@ -132,9 +123,9 @@ impl Questionnaire {
                 .questions
                 .iter()
                 .find(|q| q.id == *id)
-                .ok_or_else(|| err(&field, format!("no question '{id}'")))?;
+                .ok_or_else(|| err(&field, Reason::no_such_question(id)))?;
             if answers[..i].iter().any(|(other, _)| other == id) {
-                return Err(err(&field, format!("'{id}' answered twice")));
+                return Err(err(&field, Reason::duplicate(id)));
             }
             let ok = match (q.kind.as_str(), value) {
                 ("scale", AnswerValue::Scale(n)) => (1..=5).contains(n),
@@ -149,10 +140,9 @@ impl Questionnaire {
                 return Err(err(
                     &field,
                     match q.kind.as_str() {
-                        "scale" => "expects a satisfaction from 1 to 5".to_owned(),
-                        "choice" => format!("expects one of {}", q.options.join(" / ")),
-                        "multiple" => format!("expects some of {}", q.options.join(" / ")),
-                        _ => "expects text of at most 2000 characters".to_owned(),
+                        "scale" => Reason::answer_scale(),
+                        "choice" | "multiple" => Reason::answer_options(q.options.join(" / ")),
+                        _ => Reason::too_long(2000),
                     },
                 ));
             }
@@ -209,17 +199,16 @@ pub struct CallingWindows {
 }
 
 fn time(field: &str, raw: &str) -> Result<Time, CampaignError> {
-    Time::strptime("%H:%M", raw.trim())
-        .map_err(|_| err(field, format!("'{raw}' is not a time like 08:00")))
+    Time::strptime("%H:%M", raw.trim()).map_err(|_| err(field, Reason::not_a_time(raw)))
 }
 
 fn span(field: &str, raw: &str) -> Result<(Time, Time), CampaignError> {
     let (a, b) = raw
         .split_once('-')
-        .ok_or_else(|| err(field, format!("'{raw}' is not a span like 11:30-13:30")))?;
+        .ok_or_else(|| err(field, Reason::not_a_span(raw)))?;
     let (a, b) = (time(field, a)?, time(field, b)?);
     if a >= b {
-        return Err(err(field, format!("'{raw}' ends before it starts")));
+        return Err(err(field, Reason::runs_backwards(raw)));
     }
     Ok((a, b))
 }
@@ -229,15 +218,12 @@ impl CallingRules {
         let earliest = time("calling.earliest", &self.earliest)?;
         let latest = time("calling.latest", &self.latest)?;
         if earliest >= latest {
-            return Err(err("calling.latest", "must be after calling.earliest"));
+            return Err(err("calling.latest", Reason::not_after("calling.earliest")));
         }
         let home_min = Time::constant(8, 0, 0, 0);
         let home_max = Time::constant(22, 0, 0, 0);
         if earliest < home_min || latest > home_max {
-            return Err(err(
-                "calling",
-                "home numbers may only be called between 08:00 and 22:00",
-            ));
+            return Err(err("calling", Reason::home_hours_only()));
         }
         let rest = self
             .rest
@@ -246,7 +232,7 @@ impl CallingRules {
             .map(|(i, r)| span(&format!("calling.rest[{i}]"), r))
             .collect::<Result<Vec<_>, _>>()?;
         if self.before_closing_minutes > 240 {
-            return Err(err("calling.before_closing_minutes", "at most 240"));
+            return Err(err("calling.before_closing_minutes", Reason::at_most(240)));
         }
         Ok(CallingWindows {
             earliest,
@@ -485,6 +471,15 @@ pub enum AttemptError {
     CallbackTime,
 }
 
+impl From<AttemptError> for Reason {
+    fn from(e: AttemptError) -> Reason {
+        match e {
+            AttemptError::NotPending(status) => Reason::target_not_pending(status.code()),
+            AttemptError::CallbackTime => Reason::not_in_future(),
+        }
+    }
+}
+
 impl TargetProgress {
     pub fn new() -> TargetProgress {
         TargetProgress {
@@ -641,11 +636,22 @@ impl CampaignInput {
     pub fn parse(&self) -> Result<CampaignSpec, CampaignError> {
         let name = display_text(&self.name, 100).map_err(|e| err("name", e))?;
         let purpose = Purpose::parse(&self.purpose).ok_or_else(|| {
-            err("purpose", "must be explanation, promotion, relationship, mediation, advice, guidance, satisfaction or business")
+            err(
+                "purpose",
+                Reason::not_one_of("explanation, promotion, relationship, mediation, advice, guidance, satisfaction, business",
+                ),
+            )
         })?;
         let script = self.script.trim().to_owned();
         if script.is_empty() || script.chars().count() > 5000 {
-            return Err(err("script", "must be 1–5000 characters"));
+            return Err(err(
+                "script",
+                if script.is_empty() {
+                    Reason::required()
+                } else {
+                    Reason::too_long(5000)
+                },
+            ));
         }
         let questionnaire = self
             .questionnaire
@@ -653,27 +659,24 @@ impl CampaignInput {
             .map(Questionnaire::parse)
             .transpose()?;
         let at = |field: &str, raw: &str| {
-            raw.trim().parse::<Timestamp>().map_err(|_| {
-                err(
-                    field,
-                    format!("'{raw}' is not a time like 2026-12-01T09:00:00+08:00"),
-                )
-            })
+            raw.trim()
+                .parse::<Timestamp>()
+                .map_err(|_| err(field, Reason::not_an_instant(raw)))
         };
         let starts_at = at("starts_at", &self.starts_at)?;
         let ends_at = at("ends_at", &self.ends_at)?;
         if ends_at <= starts_at {
-            return Err(err("ends_at", "must be after starts_at"));
+            return Err(err("ends_at", Reason::not_after("starts_at")));
         }
         if !(1..=10).contains(&self.max_attempts) {
-            return Err(err("max_attempts", "must be between 1 and 10"));
+            return Err(err("max_attempts", Reason::out_of_range(1, 10)));
         }
         if !(5..=7 * 24 * 60).contains(&self.retry_minutes) {
-            return Err(err("retry_minutes", "must be between 5 minutes and 7 days"));
+            return Err(err("retry_minutes", Reason::out_of_range(5, 7 * 24 * 60)));
         }
         let planned = self.planned_minutes.unwrap_or(3);
         if !(1..=60).contains(&planned) {
-            return Err(err("planned_minutes", "must be between 1 and 60"));
+            return Err(err("planned_minutes", Reason::out_of_range(1, 60)));
         }
         let calling = self.calling.clone().unwrap_or_default();
         calling.parse()?;

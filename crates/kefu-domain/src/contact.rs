@@ -7,7 +7,6 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::text::{TextError, display_text};
 
@@ -91,18 +90,11 @@ pub struct FiveW2H {
 pub const PART_MAX: usize = 500;
 pub const SUMMARY_MAX: usize = 2000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {reason}")]
-pub struct ContactFieldError {
-    pub field: String,
-    pub reason: String,
-}
+/// A refused field of a contact.
+pub type ContactFieldError = crate::FieldError;
 
-fn field_error(field: &str, reason: impl std::fmt::Display) -> ContactFieldError {
-    ContactFieldError {
-        field: field.to_owned(),
-        reason: reason.to_string(),
-    }
+fn field_error(field: &str, reason: impl Into<crate::Reason>) -> ContactFieldError {
+    crate::FieldError::new(field, reason)
 }
 
 /// An optional free text: trimmed, empty means absent, limited in length. Line breaks
@@ -208,20 +200,14 @@ impl OutcomeInput {
                 let due = match self.due.as_deref().map(str::trim) {
                     None | Some("") => now + CALLBACK_DEFAULT,
                     Some(raw) => raw.parse::<Timestamp>().map_err(|_| {
-                        field_error(
-                            "outcome.due",
-                            format!("'{raw}' is not a time like 2026-03-02T10:30:00+08:00"),
-                        )
+                        field_error("outcome.due", crate::Reason::not_an_instant(raw))
                     })?,
                 };
                 if due <= now {
-                    return Err(field_error("outcome.due", "must be in the future"));
+                    return Err(field_error("outcome.due", crate::Reason::not_in_future()));
                 }
                 if due.duration_since(now) > SignedDuration::from_hours(24 * 30) {
-                    return Err(field_error(
-                        "outcome.due",
-                        "must be within 30 days; open a work order for longer",
-                    ));
+                    return Err(field_error("outcome.due", crate::Reason::too_far_ahead(30)));
                 }
                 Ok(Outcome::CallbackPromised { due })
             }
@@ -234,11 +220,11 @@ impl OutcomeInput {
             }
             "work_order" => Err(field_error(
                 "outcome.type",
-                "open a work order with this contact's id instead; the outcome follows",
+                crate::Reason::outcome_needs_order(),
             )),
-            other => Err(field_error(
+            _ => Err(field_error(
                 "outcome.type",
-                format!("'{other}' is not one of resolved, callback, transferred"),
+                crate::Reason::not_one_of("resolved, callback, transferred"),
             )),
         }
     }

@@ -146,7 +146,7 @@ pub fn age_on(birth: Date, today: Date) -> i16 {
 pub struct ContactWindows(Vec<(Time, Time)>);
 
 impl ContactWindows {
-    pub fn parse(raw: &str) -> Result<ContactWindows, String> {
+    pub fn parse(raw: &str) -> Result<ContactWindows, Reason> {
         let normalised: String = raw
             .chars()
             .map(|c| match c {
@@ -164,22 +164,21 @@ impl ContactWindows {
         {
             let (a, b) = part
                 .split_once('-')
-                .ok_or_else(|| format!("'{part}' is not a window like 09:00-11:30"))?;
+                .ok_or_else(|| Reason::not_a_span(part))?;
             let parse = |t: &str| {
-                Time::strptime("%H:%M", t.trim())
-                    .map_err(|_| format!("'{}' is not a time like 09:00", t.trim()))
+                Time::strptime("%H:%M", t.trim()).map_err(|_| Reason::not_a_time(t.trim()))
             };
             let (start, end) = (parse(a)?, parse(b)?);
             if start >= end {
-                return Err(format!("'{part}' ends before it starts"));
+                return Err(Reason::runs_backwards(part));
             }
             windows.push((start, end));
         }
         if windows.is_empty() {
-            return Err("no time window given".into());
+            return Err(Reason::required());
         }
         if windows.len() > 6 {
-            return Err("at most 6 windows".into());
+            return Err(Reason::too_many(6));
         }
         windows.sort();
         Ok(ContactWindows(windows))
@@ -329,13 +328,8 @@ pub struct CustomerDraft {
     pub behaviour_type: Option<BehaviourType>,
 }
 
-/// One refused field and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct FieldError {
-    pub field: String,
-    pub reason: String,
-}
+pub use crate::problem::FieldError;
+use crate::problem::Reason;
 
 /// Every refused field of one customer.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
@@ -351,19 +345,19 @@ pub const MAX_PHONES: usize = 6;
 pub const MAX_TAGS: usize = 20;
 
 /// Multi-line free text: trimmed, `None` if blank, at most `max` characters.
-fn long_text(raw: &str, max: usize) -> Result<Option<String>, String> {
+fn long_text(raw: &str, max: usize) -> Result<Option<String>, Reason> {
     let t = raw.trim();
     if t.is_empty() {
         return Ok(None);
     }
     let n = t.chars().count();
     if n > max {
-        return Err(format!("must be at most {max} characters (got {n})"));
+        return Err(Reason::too_long(max));
     }
     if t.chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err("must not contain control characters".into());
+        return Err(Reason::control_character());
     }
     Ok(Some(t.to_owned()))
 }
@@ -374,7 +368,7 @@ fn opt(v: &Option<String>) -> Option<&str> {
 }
 
 /// A plausible e-mail address (one `@`, a dotted domain, no spaces).
-pub fn parse_email(raw: &str) -> Result<String, String> {
+pub fn parse_email(raw: &str) -> Result<String, Reason> {
     let t = raw.trim();
     let ok = t.len() <= 254
         && t.split_once('@').is_some_and(|(local, domain)| {
@@ -388,24 +382,24 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
     if ok {
         Ok(t.to_owned())
     } else {
-        Err(format!("'{t}' is not an e-mail address"))
+        Err(Reason::not_an_email(t))
     }
 }
 
 /// Normalises tags: trimmed, de-duplicated, sorted, each 1–32 characters, at most 20.
-pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, String> {
+pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, Reason> {
     let mut tags: Vec<String> = Vec::new();
     for tag in raw {
-        let t = display_text(tag, MAX_SHORT).map_err(|e| format!("'{tag}' {e}"))?;
+        let t = display_text(tag, MAX_SHORT)?;
         if t.contains(',') || t.contains('，') {
-            return Err(format!("'{t}' must not contain commas"));
+            return Err(Reason::contains_comma(t));
         }
         if !tags.contains(&t) {
             tags.push(t);
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(format!("at most {MAX_TAGS} tags"));
+        return Err(Reason::too_many(MAX_TAGS));
     }
     // A set: one canonical order, so the same tags in another order are no change.
     tags.sort();
@@ -421,54 +415,43 @@ impl CustomerDraft {
         default_area: Option<&str>,
     ) -> Result<CustomerDraft, CustomerErrors> {
         let mut errors = Vec::new();
-        let mut fail = |field: &str, reason: String| {
-            errors.push(FieldError {
-                field: field.to_owned(),
-                reason,
-            })
-        };
+        let mut fail = |field: &str, reason: Reason| errors.push(FieldError::new(field, reason));
 
         let code = match opt(&input.code) {
             Some(c) => code_text(c, MAX_SHORT).unwrap_or_else(|e| {
-                fail("code", e.to_string());
+                fail("code", e.into());
                 String::new()
             }),
             None => {
-                fail("code", "is required".into());
+                fail("code", Reason::required());
                 String::new()
             }
         };
         let name = match opt(&input.name) {
             Some(n) => display_text(n, MAX_NAME).unwrap_or_else(|e| {
-                fail("name", e.to_string());
+                fail("name", e.into());
                 String::new()
             }),
             None => {
-                fail("name", "is required".into());
+                fail("name", Reason::required());
                 String::new()
             }
         };
         let kind = match opt(&input.kind) {
             None => CustomerKind::Person,
             Some(k) => CustomerKind::parse(k).unwrap_or_else(|| {
-                fail(
-                    "kind",
-                    format!("'{k}' is not person/个人 or organisation/单位"),
-                );
+                fail("kind", Reason::not_one_of("person, organisation"));
                 CustomerKind::Person
             }),
         };
         let mut phones: Vec<CustomerPhone> = Vec::new();
         if input.phones.len() > MAX_PHONES {
-            fail("phones", format!("at most {MAX_PHONES} numbers"));
+            fail("phones", Reason::too_many(MAX_PHONES));
         }
         for (i, p) in input.phones.iter().enumerate().take(MAX_PHONES) {
             let field = format!("phones[{i}]");
             let Some(label) = PhoneLabel::parse(&p.label) else {
-                fail(
-                    &field,
-                    format!("label '{}' is not phone, mobile or fax", p.label),
-                );
+                fail(&field, Reason::not_one_of("phone, mobile, fax"));
                 continue;
             };
             match PhoneNumber::parse(&p.number, default_area) {
@@ -476,22 +459,18 @@ impl CustomerDraft {
                     if phones.iter().any(|q| {
                         q.number.key() == number.key() && q.number.extension() == number.extension()
                     }) {
-                        fail(&field, format!("{} is listed twice", number.display()));
+                        fail(&field, Reason::phone_twice(number.display()));
                     } else {
                         phones.push(CustomerPhone { label, number });
                     }
                 }
-                Err(e) => fail(&field, format!("'{}' {e}", p.number.trim())),
+                Err(e) => fail(&field, e.into()),
             }
         }
         let email =
             opt(&input.email).and_then(|e| parse_email(e).map_err(|r| fail("email", r)).ok());
         let mut short = |field: &str, v: &Option<String>, max: usize| {
-            opt(v).and_then(|s| {
-                display_text(s, max)
-                    .map_err(|e| fail(field, e.to_string()))
-                    .ok()
-            })
+            opt(v).and_then(|s| display_text(s, max).map_err(|e| fail(field, e.into())).ok())
         };
         let address = short("address", &input.address, MAX_ADDRESS);
         let service_area = short("service_area", &input.service_area, MAX_SHORT);
@@ -499,16 +478,16 @@ impl CustomerDraft {
         let position = short("position", &input.position, MAX_SHORT);
         let birth_date = opt(&input.birth_date).and_then(|d| match d.parse::<Date>() {
             Ok(date) if date > today => {
-                fail("birth_date", format!("{date} is in the future"));
+                fail("birth_date", Reason::in_future());
                 None
             }
             Ok(date) if date.year() < 1900 => {
-                fail("birth_date", format!("{date} is before 1900"));
+                fail("birth_date", Reason::before_1900());
                 None
             }
             Ok(date) => Some(date),
             Err(_) => {
-                fail("birth_date", format!("'{d}' is not a date like 1980-05-17"));
+                fail("birth_date", Reason::not_a_date(d));
                 None
             }
         });
@@ -517,9 +496,7 @@ impl CustomerDraft {
             (None, Some(a)) => AgeBand::parse(a).or_else(|| {
                 fail(
                     "age_band",
-                    format!(
-                        "'{a}' is not an age band (under_25, 25_34, 35_44, 45_54, 55_64, 65_plus)"
-                    ),
+                    Reason::not_one_of("under_25, 25_34, 35_44, 45_54, 55_64, 65_plus"),
                 );
                 None
             }),
@@ -527,21 +504,18 @@ impl CustomerDraft {
         };
         let gender = opt(&input.gender).and_then(|g| {
             Gender::parse(g).or_else(|| {
-                fail("gender", format!("'{g}' is not male/男 or female/女"));
+                fail("gender", Reason::not_one_of("male, female"));
                 None
             })
         });
         let assets = opt(&input.assets).and_then(|a| {
             Yuan::parse_non_negative(a)
-                .map_err(|e| fail("assets", e.to_string()))
+                .map_err(|e| fail("assets", e.into()))
                 .ok()
         });
         let liquidity = opt(&input.liquidity).and_then(|l| {
             Liquidity::parse(l).or_else(|| {
-                fail(
-                    "liquidity",
-                    format!("'{l}' is not high/高, medium/中 or low/低"),
-                );
+                fail("liquidity", Reason::not_one_of("high, medium, low"));
                 None
             })
         });
@@ -570,7 +544,7 @@ impl CustomerDraft {
             BehaviourType::parse(b).or_else(|| {
                 fail(
                     "behaviour_type",
-                    format!("'{b}' is not demanding/要求型, confused/困惑型 or emotional/冲动型"),
+                    Reason::not_one_of("demanding, confused, emotional"),
                 );
                 None
             })

@@ -12,6 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::Reason;
+
 use crate::contact::labelled_enum;
 use crate::text::display_text;
 
@@ -303,17 +305,36 @@ pub struct IncidentSpec {
     pub email: Template,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {reason}")]
-pub struct IncidentError {
-    pub field: String,
-    pub reason: String,
+/// A refused field of an incident.
+pub type IncidentError = crate::FieldError;
+
+fn err(field: impl Into<String>, reason: impl Into<Reason>) -> IncidentError {
+    crate::FieldError::new(field, reason)
 }
 
-fn err(field: impl Into<String>, reason: impl std::fmt::Display) -> IncidentError {
-    IncidentError {
-        field: field.into(),
-        reason: reason.to_string(),
+impl From<TemplateError> for Reason {
+    fn from(e: TemplateError) -> Reason {
+        match e {
+            TemplateError::Empty => Reason::required(),
+            TemplateError::UnknownVariable { name, at } => {
+                Reason::template_unknown_variable(name, at)
+            }
+            TemplateError::Unclosed { at } => Reason::template_unclosed(at),
+            TemplateError::StrayClose { at } => Reason::template_stray_brace(at),
+            TemplateError::TooLong(max) => Reason::too_long(max),
+        }
+    }
+}
+
+impl From<IllegalCommand> for Reason {
+    fn from(e: IllegalCommand) -> Reason {
+        Reason::incident_command_refused(e.command.code(), e.state.status.code())
+    }
+}
+
+impl From<IllegalReview> for Reason {
+    fn from(e: IllegalReview) -> Reason {
+        Reason::send_review_refused(e.review.code(), e.state.code())
     }
 }
 
@@ -328,11 +349,16 @@ impl IncidentInput {
         let kind = IncidentKind::parse(&self.kind).ok_or_else(|| {
             err(
                 "kind",
-                "must be gas_leak, supply_interruption, pipe_damage, network_outage, planned_work or other",
+                Reason::not_one_of("gas_leak, supply_interruption, pipe_damage, network_outage, planned_work, other",
+                ),
             )
         })?;
-        let severity = Severity::parse(&self.severity)
-            .ok_or_else(|| err("severity", "must be critical, major, serious or general"))?;
+        let severity = Severity::parse(&self.severity).ok_or_else(|| {
+            err(
+                "severity",
+                Reason::not_one_of("critical, major, serious, general"),
+            )
+        })?;
         let title = display_text(&self.title, 100).map_err(|e| err("title", e))?;
         let mut areas: Vec<String> = Vec::new();
         for (i, a) in self.areas.iter().enumerate() {
@@ -342,18 +368,15 @@ impl IncidentInput {
             }
         }
         if areas.is_empty() {
-            return Err(err("areas", "name at least one affected service area"));
+            return Err(err("areas", Reason::too_few(1)));
         }
         if areas.len() > 200 {
-            return Err(err("areas", "at most 200 areas"));
+            return Err(err("areas", Reason::too_many(200)));
         }
         let time = |field: &str, raw: &str| {
-            raw.trim().parse::<Timestamp>().map_err(|_| {
-                err(
-                    field,
-                    "is not an RFC 3339 time (e.g. 2026-12-01T09:30:00+08:00)",
-                )
-            })
+            raw.trim()
+                .parse::<Timestamp>()
+                .map_err(|_| err(field, Reason::not_an_instant(raw)))
         };
         let starts_at = time("starts_at", &self.starts_at)?;
         let expected_end = self
@@ -363,11 +386,11 @@ impl IncidentInput {
             .map(|s| time("expected_end", s))
             .transpose()?;
         if expected_end.is_some_and(|end| end <= starts_at) {
-            return Err(err("expected_end", "must be after starts_at"));
+            return Err(err("expected_end", Reason::not_after("starts_at")));
         }
         let description = self.description.trim().to_owned();
         if description.chars().count() > 4000 {
-            return Err(err("description", "at most 4000 characters"));
+            return Err(err("description", Reason::too_long(4000)));
         }
         let instructions =
             display_text(&self.instructions, 500).map_err(|e| err("instructions", e))?;

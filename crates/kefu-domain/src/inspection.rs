@@ -122,16 +122,21 @@ impl InspectionRules {
 
     /// Rules from a TOML file (the fields of this struct; the defaults stand for
     /// those left out), checked.
-    pub fn parse_toml(text: &str) -> Result<InspectionRules, String> {
-        let rules: InspectionRules = toml::from_str(text)
-            .map_err(|e| e.to_string().lines().collect::<Vec<_>>().join(" "))?;
+    pub fn parse_toml(text: &str) -> Result<InspectionRules, crate::FieldError> {
+        let rules: InspectionRules = toml::from_str(text).map_err(|e| {
+            crate::FieldError::new(
+                "rules",
+                crate::Reason::file_syntax(e.to_string().lines().collect::<Vec<_>>().join(" ")),
+            )
+        })?;
         let rules = rules.completed();
         rules.validate()?;
         Ok(rules)
     }
 
     /// Checks the numbers make sense; says which does not.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::FieldError> {
+        use crate::{FieldError, Reason};
         let ranges = [
             ("answer_within_secs", self.answer_within_secs, 1, 120),
             (
@@ -153,26 +158,32 @@ impl InspectionRules {
                 3_600,
             ),
         ];
-        if let Some((name, value, lo, hi)) = ranges
+        if let Some((name, _, lo, hi)) = ranges
             .into_iter()
             .find(|(_, v, lo, hi)| !(*lo..=*hi).contains(v))
         {
-            return Err(format!("{name}: {value} is not between {lo} and {hi}"));
+            return Err(FieldError::new(name, Reason::out_of_range(lo, hi)));
         }
-        if self.rate_min == 0 || self.rate_min > self.rate_max {
-            return Err("rate_min must be positive and at most rate_max".into());
+        if self.rate_min == 0 {
+            return Err(FieldError::new("rate_min", Reason::at_least(1)));
+        }
+        if self.rate_min > self.rate_max {
+            return Err(FieldError::new("rate_min", Reason::not_before("rate_max")));
         }
         if self.pass_score > 100 {
-            return Err("pass_score is at most 100".into());
+            return Err(FieldError::new("pass_score", Reason::at_most(100)));
         }
         if let Some(unknown) = self.rules.keys().find(|r| !RULES.contains(&r.as_str())) {
-            return Err(format!(
-                "rules.{unknown}: unknown rule; known: {}",
-                RULES.join(", ")
+            return Err(FieldError::new(
+                format!("rules.{unknown}"),
+                Reason::unknown_value(unknown),
             ));
         }
-        if self.rules.values().any(|s| s.points > 100) {
-            return Err("a rule deducts at most 100 points".into());
+        if let Some((rule, _)) = self.rules.iter().find(|(_, s)| s.points > 100) {
+            return Err(FieldError::new(
+                format!("rules.{rule}.points"),
+                Reason::at_most(100),
+            ));
         }
         Ok(())
     }
@@ -271,31 +282,30 @@ struct CallJson {
     planned_seconds: Option<u32>,
 }
 
-fn seconds(field: &str, s: f64) -> Result<u64, String> {
+fn seconds(field: &str, s: f64) -> Result<u64, crate::Reason> {
     if s.is_finite() && (0.0..86_400.0).contains(&s) {
         Ok((s * 1000.0).round() as u64)
     } else {
-        Err(format!("{field}: {s} is not a number of seconds"))
+        Err(crate::Reason::transcript_bad_time(format!(
+            "call.{field}: {s}"
+        )))
     }
 }
 
 impl CallJson {
-    fn facts(self) -> Result<CallFacts, String> {
+    fn facts(self) -> Result<CallFacts, crate::Reason> {
         let direction = match self.direction.as_deref() {
             None => None,
             Some("inbound" | "呼入") => Some(Direction::Inbound),
             Some("outbound" | "呼出") => Some(Direction::Outbound),
-            Some(other) => {
-                return Err(format!(
-                    "direction: '{other}' is neither inbound nor outbound"
-                ));
+            Some(_) => {
+                return Err(crate::Reason::not_one_of("inbound, outbound"));
             }
         };
         let hung_up_by = match self.hung_up_by.as_deref() {
             None => None,
             Some(s) => Some(
-                Speaker::parse(s)
-                    .ok_or_else(|| format!("hung_up_by: '{s}' is neither agent nor customer"))?,
+                Speaker::parse(s).ok_or_else(|| crate::Reason::not_one_of("agent, customer"))?,
             ),
         };
         let holds = match self.holds {
@@ -305,11 +315,11 @@ impl CallJson {
                     .map(|[a, b]| {
                         let (a, b) = (seconds("holds", *a)?, seconds("holds", *b)?);
                         if b < a {
-                            return Err("holds: a hold ends before it starts".to_owned());
+                            return Err(crate::Reason::transcript_backwards());
                         }
                         Ok((a, b))
                     })
-                    .collect::<Result<Vec<_>, String>>()?,
+                    .collect::<Result<Vec<_>, crate::Reason>>()?,
             ),
         };
         Ok(CallFacts {
@@ -346,15 +356,12 @@ pub fn parse_call_json(
     let shape: Shape =
         serde_json::from_str(text).map_err(|e| crate::transcript::TranscriptError {
             line: e.line(),
-            message: e.to_string(),
+            reason: crate::Reason::file_syntax(e.to_string()),
         })?;
     let facts = shape
         .call
         .facts()
-        .map_err(|m| crate::transcript::TranscriptError {
-            line: 0,
-            message: format!("call.{m}"),
-        })?;
+        .map_err(|reason| crate::transcript::TranscriptError { line: 0, reason })?;
     let transcript = match shape.turns {
         Some(_) => Some(crate::transcript::parse_json(text)?),
         None => None,
@@ -1102,11 +1109,7 @@ mod tests {
             answer_within_secs: 0,
             ..InspectionRules::default()
         };
-        assert!(
-            slow.validate()
-                .unwrap_err()
-                .starts_with("answer_within_secs")
-        );
+        assert_eq!(slow.validate().unwrap_err().field, "answer_within_secs");
         let mut unknown = InspectionRules::default();
         unknown.rules.insert(
             "smile".into(),
@@ -1115,7 +1118,7 @@ mod tests {
                 points: 5,
             },
         );
-        assert!(unknown.validate().unwrap_err().contains("rules.smile"));
+        assert_eq!(unknown.validate().unwrap_err().field, "rules.smile");
         let inverted = InspectionRules {
             rate_min: 210,
             ..InspectionRules::default()

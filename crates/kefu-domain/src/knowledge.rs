@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, InlineChangeMode, InlineChangeOptions, TextDiff};
-use thiserror::Error;
 
+use crate::Reason;
 use crate::text::{TextError, display_text};
 
 /// The longest title, in characters.
@@ -87,35 +87,21 @@ pub struct Article {
 }
 
 /// Why an article was refused: which field, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {message}")]
-pub struct ArticleError {
-    pub field: String,
-    pub message: String,
-}
+pub type ArticleError = crate::FieldError;
 
-fn bad(field: impl Into<String>, message: impl ToString) -> ArticleError {
-    ArticleError {
-        field: field.into(),
-        message: message.to_string(),
-    }
+fn bad(field: impl Into<String>, reason: impl Into<Reason>) -> ArticleError {
+    crate::FieldError::new(field, reason)
 }
 
 /// Normalises a body: `\r\n` to `\n`, trailing spaces of each line and blank lines at
 /// the start and end removed; control characters other than line breaks and tabs
 /// refused.
 fn body_text(raw: &str) -> Result<String, ArticleError> {
-    if let Some(c) = raw
+    if raw
         .chars()
-        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(bad(
-            "body",
-            format!(
-                "must not contain control characters (U+{:04X})",
-                u32::from(c)
-            ),
-        ));
+        return Err(bad("body", Reason::control_character()));
     }
     let lines: Vec<&str> = raw.lines().map(str::trim_end).collect();
     let body = lines.join("\n").trim_matches('\n').to_owned();
@@ -137,23 +123,20 @@ impl ArticleInput {
         let category =
             display_text(&self.category, CATEGORY_MAX).map_err(|e| bad("category", e))?;
         if self.tags.len() > TAGS_MAX {
-            return Err(bad("tags", format!("at most {TAGS_MAX} tags")));
+            return Err(bad("tags", Reason::too_many(TAGS_MAX)));
         }
         let mut tags: Vec<String> = Vec::with_capacity(self.tags.len());
         for (i, raw) in self.tags.iter().enumerate() {
             let tag = display_text(raw, TAG_MAX).map_err(|e| bad(format!("tags[{i}]"), e))?;
             if tag.contains([',', '，', '、']) {
-                return Err(bad(
-                    format!("tags[{i}]"),
-                    "one tag per entry, without commas",
-                ));
+                return Err(bad(format!("tags[{i}]"), Reason::contains_comma(tag)));
             }
             if !tags.contains(&tag) {
                 tags.push(tag);
             }
         }
         let status = ArticleStatus::parse(&self.status)
-            .ok_or_else(|| bad("status", "must be draft, published or archived"))?;
+            .ok_or_else(|| bad("status", Reason::not_one_of("draft, published, archived")))?;
         Ok(Article {
             title,
             body,
@@ -191,11 +174,8 @@ pub struct Dictionary {
 fn dictionary_word(field: &str, raw: &str) -> Result<String, ArticleError> {
     let word = raw.trim();
     let n = word.chars().count();
-    if !(2..=20).contains(&n) {
-        return Err(bad(field, "a word has 2 to 20 characters"));
-    }
-    if !word.chars().all(char::is_alphanumeric) {
-        return Err(bad(field, "a word has only letters and digits"));
+    if !(2..=20).contains(&n) || !word.chars().all(char::is_alphanumeric) {
+        return Err(bad(field, Reason::word_invalid(word)));
     }
     Ok(word.to_owned())
 }
@@ -204,16 +184,10 @@ impl Dictionary {
     /// Checks a submitted dictionary; the first wrong entry is named.
     pub fn check(words: &[String], synonyms: &[Vec<String>]) -> Result<Dictionary, ArticleError> {
         if words.len() > DICTIONARY_WORDS_MAX {
-            return Err(bad(
-                "words",
-                format!("at most {DICTIONARY_WORDS_MAX} words"),
-            ));
+            return Err(bad("words", Reason::too_many(DICTIONARY_WORDS_MAX)));
         }
         if synonyms.len() > DICTIONARY_GROUPS_MAX {
-            return Err(bad(
-                "synonyms",
-                format!("at most {DICTIONARY_GROUPS_MAX} groups"),
-            ));
+            return Err(bad("synonyms", Reason::too_many(DICTIONARY_GROUPS_MAX)));
         }
         let mut checked = Dictionary::default();
         for (i, w) in words.iter().enumerate() {
@@ -233,7 +207,11 @@ impl Dictionary {
             if !(2..=20).contains(&clean.len()) {
                 return Err(bad(
                     format!("synonyms[{g}]"),
-                    "a group has 2 to 20 different words",
+                    if clean.len() < 2 {
+                        Reason::group_too_small()
+                    } else {
+                        Reason::too_many(20)
+                    },
                 ));
             }
             checked.synonyms.push(clean);

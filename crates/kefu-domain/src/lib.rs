@@ -21,6 +21,7 @@ pub mod lockout;
 pub mod money;
 pub mod phone;
 pub mod phrasebook;
+pub mod problem;
 pub mod sla;
 pub mod staff;
 pub mod survey;
@@ -32,3 +33,4 @@ pub mod workorder;
 
 pub use access::{Permission, Role};
 pub use ids::{DepartmentId, StaffId};
+pub use problem::{FieldError, Reason};

@@ -21,6 +21,19 @@ pub enum MoneyError {
     Negative,
 }
 
+impl From<MoneyError> for crate::Reason {
+    fn from(e: MoneyError) -> crate::Reason {
+        use crate::Reason as R;
+        match e {
+            MoneyError::Empty => R::required(),
+            MoneyError::NotAnAmount(v) => R::amount_invalid(v),
+            MoneyError::TooManyDecimals(v) => R::amount_too_precise(v),
+            MoneyError::TooLarge(v) => R::amount_too_large(v),
+            MoneyError::Negative => R::amount_negative(),
+        }
+    }
+}
+
 impl Yuan {
     pub const ZERO: Yuan = Yuan(0);
 

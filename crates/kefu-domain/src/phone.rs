@@ -43,6 +43,23 @@ pub enum PhoneError {
     BadExtension(String),
 }
 
+impl From<PhoneError> for crate::Reason {
+    fn from(e: PhoneError) -> crate::Reason {
+        use crate::Reason as R;
+        match e {
+            PhoneError::Empty => R::required(),
+            PhoneError::BadCharacter(c) => R::phone_bad_character(c),
+            PhoneError::ForeignCountry(c) => R::phone_foreign(format!("+{c}")),
+            PhoneError::BadLength(n) => R::phone_bad_length(n),
+            PhoneError::BadMobile(v) => R::phone_bad_mobile(v),
+            PhoneError::BadAreaCode(v) => R::phone_bad_area_code(v),
+            PhoneError::BadLocalNumber(v) => R::phone_bad_local(v),
+            PhoneError::MissingAreaCode => R::phone_needs_area_code(),
+            PhoneError::BadExtension(v) => R::phone_bad_extension(v),
+        }
+    }
+}
+
 /// A validated, normalised phone number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {

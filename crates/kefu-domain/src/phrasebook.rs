@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::greeting::{GreetingSlot, Occasion};
 
@@ -139,19 +138,11 @@ pub struct Phrasebook {
     source: Source,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {message}")]
-pub struct PhrasebookError {
-    /// Where in the phrasebook, e.g. `forbidden[shenme].pattern`.
-    pub field: String,
-    pub message: String,
-}
+/// Where in the phrasebook (e.g. `forbidden[shenme].pattern`), and what is wrong.
+pub type PhrasebookError = crate::FieldError;
 
-fn bad(field: impl Into<String>, message: impl Into<String>) -> PhrasebookError {
-    PhrasebookError {
-        field: field.into(),
-        message: message.into(),
-    }
+fn bad(field: impl Into<String>, reason: crate::Reason) -> PhrasebookError {
+    crate::FieldError::new(field, reason)
 }
 
 /// The placeholders in `text` must be known ones.
@@ -160,17 +151,11 @@ fn check_placeholders(field: &str, text: &str) -> Result<(), PhrasebookError> {
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
-            return Err(bad(field, "a '{' is never closed"));
+            return Err(bad(field, crate::Reason::placeholder_unclosed()));
         };
         let name = &after[..close];
         if !PLACEHOLDERS.contains(&name) {
-            return Err(bad(
-                field,
-                format!(
-                    "unknown placeholder {{{name}}}; known: {}",
-                    PLACEHOLDERS.join(", ")
-                ),
-            ));
+            return Err(bad(field, crate::Reason::placeholder_unknown(name)));
         }
         rest = &after[close + 1..];
     }
@@ -206,7 +191,7 @@ impl Phrasebook {
         let source: Source = toml::from_str(toml_text).map_err(|e| {
             bad(
                 "phrasebook",
-                e.to_string().lines().collect::<Vec<_>>().join(" "),
+                crate::Reason::file_unreadable(e.to_string().lines().collect::<Vec<_>>().join(" ")),
             )
         })?;
         Phrasebook::from_source(source)
@@ -214,8 +199,8 @@ impl Phrasebook {
 
     /// Reads and checks an edition sent as JSON (the API's form).
     pub fn from_json(value: serde_json::Value) -> Result<Phrasebook, PhrasebookError> {
-        let source: Source =
-            serde_json::from_value(value).map_err(|e| bad("phrasebook", e.to_string()))?;
+        let source: Source = serde_json::from_value(value)
+            .map_err(|e| bad("phrasebook", crate::Reason::file_unreadable(e.to_string())))?;
         Phrasebook::from_source(source)
     }
 
@@ -235,7 +220,7 @@ impl Phrasebook {
                 Some(t) if !t.trim().is_empty() => {
                     check_placeholders(&format!("greetings.{part}"), t)?
                 }
-                _ => return Err(bad(format!("greetings.{part}"), "is missing")),
+                _ => return Err(bad(format!("greetings.{part}"), crate::Reason::required())),
             }
         }
         if let Some(extra) = source
@@ -245,7 +230,7 @@ impl Phrasebook {
         {
             return Err(bad(
                 format!("greetings.{extra}"),
-                "is not a part of the day",
+                crate::Reason::unknown_value(extra),
             ));
         }
         for situation in SITUATIONS {
@@ -253,7 +238,12 @@ impl Phrasebook {
                 Some(t) if !t.trim().is_empty() => {
                     check_placeholders(&format!("phrases.{situation}"), t)?
                 }
-                _ => return Err(bad(format!("phrases.{situation}"), "is missing")),
+                _ => {
+                    return Err(bad(
+                        format!("phrases.{situation}"),
+                        crate::Reason::required(),
+                    ));
+                }
             }
         }
         if let Some(extra) = source
@@ -263,17 +253,14 @@ impl Phrasebook {
         {
             return Err(bad(
                 format!("phrases.{extra}"),
-                format!("is not a situation; known: {}", SITUATIONS.join(", ")),
+                crate::Reason::unknown_value(extra),
             ));
         }
         for marker in MARKERS {
             match source.markers.get(marker) {
                 Some(list) if list.iter().any(|m| !m.trim().is_empty()) => {}
                 _ => {
-                    return Err(bad(
-                        format!("markers.{marker}"),
-                        "needs at least one phrase",
-                    ));
+                    return Err(bad(format!("markers.{marker}"), crate::Reason::too_few(1)));
                 }
             }
         }
@@ -282,7 +269,10 @@ impl Phrasebook {
             .keys()
             .find(|k| !MARKERS.contains(&k.as_str()))
         {
-            return Err(bad(format!("markers.{extra}"), "is not a marker"));
+            return Err(bad(
+                format!("markers.{extra}"),
+                crate::Reason::unknown_value(extra),
+            ));
         }
         let mut forbidden = Vec::with_capacity(source.forbidden.len());
         for (i, f) in source.forbidden.iter().enumerate() {
@@ -294,22 +284,19 @@ impl Phrasebook {
                 }
             };
             if f.id.trim().is_empty() {
-                return Err(bad(field("id"), "is empty"));
+                return Err(bad(field("id"), crate::Reason::required()));
             }
             if source.forbidden[..i].iter().any(|g| g.id == f.id) {
-                return Err(bad(field("id"), "is used twice"));
+                return Err(bad(field("id"), crate::Reason::duplicate(&f.id)));
             }
             if !CATEGORIES.contains(&f.category.as_str()) {
                 return Err(bad(
                     field("category"),
-                    format!("must be one of {}", CATEGORIES.join(", ")),
+                    crate::Reason::not_one_of(CATEGORIES.join(", ")),
                 ));
             }
             if f.alternative.trim().is_empty() {
-                return Err(bad(
-                    field("alternative"),
-                    "is empty: say what to use instead",
-                ));
+                return Err(bad(field("alternative"), crate::Reason::required()));
             }
             let matcher = match (&f.text, &f.pattern) {
                 (Some(t), None) if !t.trim().is_empty() => Matcher::Text(t.trim().to_owned()),
@@ -317,13 +304,21 @@ impl Phrasebook {
                     let re = regex::RegexBuilder::new(p)
                         .size_limit(1 << 20)
                         .build()
-                        .map_err(|e| bad(field("pattern"), e.to_string().replace('\n', " ")))?;
+                        .map_err(|e| {
+                            bad(
+                                field("pattern"),
+                                crate::Reason::pattern_invalid(e.to_string().replace('\n', " ")),
+                            )
+                        })?;
                     if re.is_match("") {
-                        return Err(bad(field("pattern"), "matches empty text"));
+                        return Err(bad(
+                            field("pattern"),
+                            crate::Reason::pattern_matches_empty(),
+                        ));
                     }
                     Matcher::Pattern(re)
                 }
-                _ => return Err(bad(field("text"), "give either text or pattern")),
+                _ => return Err(bad(field("text"), crate::Reason::text_or_pattern())),
             };
             forbidden.push(Forbidden {
                 id: f.id.clone(),
@@ -584,12 +579,12 @@ mod tests {
             ),
             (
                 DEFAULT_SOURCE.replace("id = \"bu_keneng\"", "id = \"wei\""),
-                "is used twice",
+                "duplicate(value=wei)",
             ),
             (
                 DEFAULT_SOURCE
                     .replace("text = \"你错了\"", "text = \"你错了\"\npattern = \"你错\""),
-                "either text or pattern",
+                "text_or_pattern",
             ),
             (
                 DEFAULT_SOURCE.replace("version = 1", "version = \"one\""),

@@ -89,10 +89,31 @@ pub struct SlaPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SlaError {
-    #[error("policy {index}: {reason}")]
-    Policy { index: usize, reason: String },
+    #[error("policy {index}: {field}: {reason}")]
+    Policy {
+        index: usize,
+        /// The policy's field, e.g. `resolution.minutes`.
+        field: String,
+        reason: crate::Reason,
+    },
     #[error("there must be a policy for any kind and any priority (the fallback)")]
     NoFallback,
+}
+
+impl SlaError {
+    /// The refused field as the API names it (`policies[2].resolution.minutes`).
+    pub fn field_error(&self) -> crate::FieldError {
+        match self {
+            SlaError::Policy {
+                index,
+                field,
+                reason,
+            } => crate::FieldError::new(format!("policies[{index}].{field}"), reason.clone()),
+            SlaError::NoFallback => {
+                crate::FieldError::new("policies", crate::Reason::sla_no_fallback())
+            }
+        }
+    }
 }
 
 /// The longest target accepted: one year of minutes.
@@ -102,7 +123,11 @@ const MAX_MINUTES: u32 = 366 * 24 * 60;
 /// the same kind and priority, and a fallback for everything.
 pub fn validate_policies(policies: &[SlaPolicy]) -> Result<(), SlaError> {
     for (index, p) in policies.iter().enumerate() {
-        let fail = |reason: String| SlaError::Policy { index, reason };
+        let fail = |field: &str, reason: crate::Reason| SlaError::Policy {
+            index,
+            field: field.to_owned(),
+            reason,
+        };
         for (name, t) in [
             ("first_response", p.first_response),
             ("progress_notice", p.progress_notice),
@@ -111,16 +136,17 @@ pub fn validate_policies(policies: &[SlaPolicy]) -> Result<(), SlaError> {
             if let Some(t) = t
                 && !(1..=MAX_MINUTES).contains(&t.minutes)
             {
-                return Err(fail(format!(
-                    "{name}.minutes must be between 1 and {MAX_MINUTES}"
-                )));
+                return Err(fail(
+                    &format!("{name}.minutes"),
+                    crate::Reason::out_of_range(1, MAX_MINUTES),
+                ));
             }
         }
         if policies[..index]
             .iter()
             .any(|o| o.kind == p.kind && o.priority == p.priority)
         {
-            return Err(fail("another policy has the same kind and priority".into()));
+            return Err(fail("priority", crate::Reason::sla_duplicate()));
         }
     }
     if !policies

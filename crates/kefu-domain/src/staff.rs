@@ -113,6 +113,26 @@ pub enum PasswordError {
     ContainsStaffNo,
 }
 
+impl From<AssignmentError> for crate::Reason {
+    fn from(e: AssignmentError) -> crate::Reason {
+        match e {
+            AssignmentError::HandlerWithoutDepartment => crate::Reason::handler_needs_department(),
+        }
+    }
+}
+
+impl From<PasswordError> for crate::Reason {
+    fn from(e: PasswordError) -> crate::Reason {
+        use crate::Reason as R;
+        match e {
+            PasswordError::TooShort { min } => R::password_too_short(min),
+            PasswordError::TooLong { max } => R::password_too_long(max),
+            PasswordError::TooSimple => R::password_too_simple(),
+            PasswordError::ContainsStaffNo => R::password_contains_staff_no(),
+        }
+    }
+}
+
 /// A password that satisfies the policy. Only its hash is ever stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewPassword(String);

@@ -15,6 +15,18 @@ pub enum TextError {
     BadCodeCharacter,
 }
 
+impl From<TextError> for crate::Reason {
+    fn from(e: TextError) -> crate::Reason {
+        use crate::Reason as R;
+        match e {
+            TextError::Empty => R::required(),
+            TextError::TooLong { max, .. } => R::too_long(max),
+            TextError::ControlCharacter => R::control_character(),
+            TextError::BadCodeCharacter => R::code_characters(),
+        }
+    }
+}
+
 /// Trims `raw` and checks it is a one-line display text of 1..=`max` characters.
 pub fn display_text(raw: &str, max: usize) -> Result<String, TextError> {
     let trimmed = raw.trim();

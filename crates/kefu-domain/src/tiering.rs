@@ -55,7 +55,7 @@ pub enum TierRulesError {
     Field {
         index: usize,
         field: &'static str,
-        reason: String,
+        reason: crate::Reason,
     },
     #[error("the lowest tier must start at 0.00 so that every customer has a tier")]
     NoFloor,
@@ -63,8 +63,35 @@ pub enum TierRulesError {
     SameThreshold(String, String),
     #[error("tier code '{0}' is used twice")]
     DuplicateCode(String),
-    #[error("priority boost must be 0 to 9")]
-    BoostTooLarge,
+    #[error("tier {0}: priority boost must be 0 to 9")]
+    BoostTooLarge(usize),
+}
+
+impl TierRulesError {
+    /// The refused field as the API names it (`tiers[1].min_assets`).
+    pub fn field_error(&self) -> crate::FieldError {
+        use crate::{FieldError, Reason};
+        match self {
+            TierRulesError::Empty => FieldError::new("tiers", Reason::too_few(1)),
+            TierRulesError::TooMany(max) => FieldError::new("tiers", Reason::too_many(max)),
+            TierRulesError::Field {
+                index,
+                field,
+                reason,
+            } => FieldError::new(format!("tiers[{index}].{field}"), reason.clone()),
+            TierRulesError::NoFloor => FieldError::new("tiers", Reason::tier_lowest_not_zero()),
+            TierRulesError::SameThreshold(a, b) => {
+                FieldError::new("tiers", Reason::tier_same_minimum(a, b))
+            }
+            TierRulesError::DuplicateCode(code) => {
+                FieldError::new("tiers", Reason::duplicate(code))
+            }
+            TierRulesError::BoostTooLarge(index) => FieldError::new(
+                format!("tiers[{index}].priority_boost"),
+                Reason::out_of_range(0, 9),
+            ),
+        }
+    }
 }
 
 /// Why a customer is in a tier: the input and the threshold that decided it.
@@ -89,23 +116,20 @@ impl TierRules {
         }
         let mut tiers = Vec::with_capacity(input.len());
         for (index, t) in input.iter().enumerate() {
-            let field = |field: &'static str, reason: String| TierRulesError::Field {
+            let field = |field: &'static str, reason: crate::Reason| TierRulesError::Field {
                 index,
                 field,
                 reason,
             };
-            let code = code_text(&t.code, 32).map_err(|e| field("code", e.to_string()))?;
-            let name = display_text(&t.name, 32).map_err(|e| field("name", e.to_string()))?;
+            let code = code_text(&t.code, 32).map_err(|e| field("code", e.into()))?;
+            let name = display_text(&t.name, 32).map_err(|e| field("name", e.into()))?;
             let min_assets = Yuan::parse_non_negative(&t.min_assets)
-                .map_err(|e| field("min_assets", e.to_string()))?;
+                .map_err(|e| field("min_assets", e.into()))?;
             if t.priority_boost > 9 {
-                return Err(TierRulesError::BoostTooLarge);
+                return Err(TierRulesError::BoostTooLarge(index));
             }
             if t.followup_days == Some(0) {
-                return Err(field(
-                    "followup_days",
-                    "must be at least 1 (or absent)".into(),
-                ));
+                return Err(field("followup_days", crate::Reason::at_least(1)));
             }
             tiers.push(Tier {
                 code,

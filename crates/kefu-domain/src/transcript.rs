@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::Reason;
+
 /// Who speaks in a turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,16 +97,20 @@ impl Format {
 /// Why a transcript was refused: the line (1-based; 0 when the file as a whole is
 /// wrong) and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
-#[error("line {line}: {message}")]
+#[error("line {line}: {reason}")]
 pub struct TranscriptError {
     pub line: usize,
-    pub message: String,
+    pub reason: Reason,
 }
 
-fn err(line: usize, message: impl Into<String>) -> TranscriptError {
-    TranscriptError {
-        line,
-        message: message.into(),
+fn err(line: usize, reason: Reason) -> TranscriptError {
+    TranscriptError { line, reason }
+}
+
+impl From<TranscriptError> for Reason {
+    /// The line joins the reason's figures, so a person is told where.
+    fn from(e: TranscriptError) -> Reason {
+        e.reason.at_line(e.line)
     }
 }
 
@@ -164,14 +170,9 @@ fn turn(
     end_ms: u64,
     text: String,
 ) -> Result<Turn, TranscriptError> {
-    let speaker = speaker.ok_or_else(|| {
-        err(
-            line,
-            "no speaker: start the text with 客服：/客户： (agent:/customer:) or use a voice tag",
-        )
-    })?;
+    let speaker = speaker.ok_or_else(|| err(line, Reason::transcript_no_speaker()))?;
     if end_ms < start_ms {
-        return Err(err(line, "the turn ends before it starts"));
+        return Err(err(line, Reason::transcript_backwards()));
     }
     Ok(Turn {
         speaker,
@@ -194,24 +195,14 @@ pub fn parse_srt(text: &str) -> Result<Transcript, TranscriptError> {
         let cue_line = i + 1;
         let index = lines[i].trim();
         if !index.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err(
-                cue_line,
-                format!("expected a cue number, found '{}'", shorten(index)),
-            ));
+            return Err(err(cue_line, Reason::transcript_cue_number(shorten(index))));
         }
         i += 1;
         let Some(timing) = lines.get(i) else {
-            return Err(err(cue_line, "the cue has no timing line"));
+            return Err(err(cue_line, Reason::transcript_no_timing()));
         };
-        let (start_ms, end_ms) = timing_line(timing).ok_or_else(|| {
-            err(
-                i + 1,
-                format!(
-                    "expected 'HH:MM:SS,mmm --> HH:MM:SS,mmm', found '{}'",
-                    shorten(timing)
-                ),
-            )
-        })?;
+        let (start_ms, end_ms) = timing_line(timing)
+            .ok_or_else(|| err(i + 1, Reason::transcript_bad_timing(shorten(timing))))?;
         let timing_at = i + 1;
         i += 1;
         let mut body = Vec::new();
@@ -226,7 +217,7 @@ pub fn parse_srt(text: &str) -> Result<Transcript, TranscriptError> {
         };
         turns.push(turn(timing_at, speaker, start_ms, end_ms, rest)?);
         if turns.len() > MAX_TURNS {
-            return Err(err(timing_at, format!("more than {MAX_TURNS} turns")));
+            return Err(err(timing_at, Reason::too_many(MAX_TURNS)));
         }
     }
     Ok(Transcript::new(turns))
@@ -255,7 +246,7 @@ pub fn parse_vtt(text: &str) -> Result<Transcript, TranscriptError> {
     let lines: Vec<&str> = text.lines().collect();
     let header = lines.first().map(|l| l.trim_end()).unwrap_or_default();
     if !(header == "WEBVTT" || header.starts_with("WEBVTT ") || header.starts_with("WEBVTT\t")) {
-        return Err(err(1, "a WebVTT file starts with 'WEBVTT'"));
+        return Err(err(1, Reason::transcript_not_vtt()));
     }
     let mut i = 1;
     // The header block runs to the first blank line.
@@ -280,17 +271,10 @@ pub fn parse_vtt(text: &str) -> Result<Transcript, TranscriptError> {
             i += 1;
         }
         let Some(timing) = lines.get(i) else {
-            return Err(err(i, "the cue has no timing line"));
+            return Err(err(i, Reason::transcript_no_timing()));
         };
-        let (start_ms, end_ms) = timing_line(timing).ok_or_else(|| {
-            err(
-                i + 1,
-                format!(
-                    "expected '[HH:]MM:SS.mmm --> [HH:]MM:SS.mmm', found '{}'",
-                    shorten(timing)
-                ),
-            )
-        })?;
+        let (start_ms, end_ms) = timing_line(timing)
+            .ok_or_else(|| err(i + 1, Reason::transcript_bad_timing(shorten(timing))))?;
         let timing_at = i + 1;
         i += 1;
         let mut body = Vec::new();
@@ -308,10 +292,7 @@ pub fn parse_vtt(text: &str) -> Result<Transcript, TranscriptError> {
                     if let Some(v) = voice {
                         return Err(err(
                             timing_at + 1,
-                            format!(
-                                "unknown voice '{}': use 客服/客户 or agent/customer",
-                                shorten(&v)
-                            ),
+                            Reason::transcript_unknown_speaker(shorten(&v)),
                         ));
                     }
                     (None, plain)
@@ -320,7 +301,7 @@ pub fn parse_vtt(text: &str) -> Result<Transcript, TranscriptError> {
         };
         turns.push(turn(timing_at, speaker, start_ms, end_ms, rest)?);
         if turns.len() > MAX_TURNS {
-            return Err(err(timing_at, format!("more than {MAX_TURNS} turns")));
+            return Err(err(timing_at, Reason::too_many(MAX_TURNS)));
         }
     }
     Ok(Transcript::new(turns))
@@ -366,14 +347,15 @@ enum JsonTime {
 }
 
 impl JsonTime {
-    fn millis(&self) -> Result<u64, String> {
+    fn millis(&self) -> Result<u64, Reason> {
         match self {
             JsonTime::Seconds(s) if s.is_finite() && *s >= 0.0 && *s < 86_400.0 * 365.0 => {
                 Ok((s * 1000.0).round() as u64)
             }
-            JsonTime::Seconds(s) => Err(format!("{s} is not a time in seconds")),
-            JsonTime::Text(t) => parse_timestamp(t)
-                .ok_or_else(|| format!("'{}' is not a time such as 00:01:02.500", shorten(t))),
+            JsonTime::Seconds(s) => Err(Reason::transcript_bad_time(s)),
+            JsonTime::Text(t) => {
+                parse_timestamp(t).ok_or_else(|| Reason::transcript_bad_time(shorten(t)))
+            }
         }
     }
 }
@@ -388,17 +370,13 @@ struct RawTurn {
 }
 
 impl RawTurn {
-    fn check(self) -> Result<Turn, String> {
-        let speaker = Speaker::parse(&self.speaker).ok_or_else(|| {
-            format!(
-                "speaker '{}' is neither agent (客服) nor customer (客户)",
-                shorten(&self.speaker)
-            )
-        })?;
-        let start_ms = self.start.millis().map_err(|e| format!("start: {e}"))?;
-        let end_ms = self.end.millis().map_err(|e| format!("end: {e}"))?;
+    fn check(self) -> Result<Turn, Reason> {
+        let speaker = Speaker::parse(&self.speaker)
+            .ok_or_else(|| Reason::transcript_unknown_speaker(shorten(&self.speaker)))?;
+        let start_ms = self.start.millis()?;
+        let end_ms = self.end.millis()?;
         if end_ms < start_ms {
-            return Err("the turn ends before it starts".into());
+            return Err(Reason::transcript_backwards());
         }
         Ok(Turn {
             speaker,
@@ -455,19 +433,16 @@ pub fn parse_json(text: &str) -> Result<Transcript, TranscriptError> {
         }
         serde_json::from_str::<Object>(text).map(|o| o.turns)
     };
-    let raw = raw.map_err(|e| err(e.line(), json_message(&e)))?;
+    let raw = raw.map_err(|e| err(e.line(), Reason::file_syntax(json_message(&e))))?;
     if raw.len() > MAX_TURNS {
-        return Err(err(0, format!("more than {MAX_TURNS} turns")));
+        return Err(err(0, Reason::too_many(MAX_TURNS)));
     }
     let lines = object_lines(text, if bare { 1 } else { 2 });
     let mut turns = Vec::with_capacity(raw.len());
     for (i, r) in raw.into_iter().enumerate() {
-        let turn = r.check().map_err(|m| {
-            err(
-                lines.get(i).copied().unwrap_or(0),
-                format!("turn {}: {m}", i + 1),
-            )
-        })?;
+        let turn = r
+            .check()
+            .map_err(|reason| err(lines.get(i).copied().unwrap_or(0), reason))?;
         turns.push(turn);
     }
     Ok(Transcript::new(turns))
@@ -525,25 +500,29 @@ mod tests {
             (
                 "1\n00:00:01,000 -> 00:00:02,000\n客服：您好\n",
                 2,
-                "expected",
+                "transcript_bad_timing",
             ),
-            ("1\n00:00:01,000 --> 00:00:02,000\n您好\n", 2, "no speaker"),
+            (
+                "1\n00:00:01,000 --> 00:00:02,000\n您好\n",
+                2,
+                "transcript_no_speaker",
+            ),
             (
                 "1\n00:00:01,000 --> 00:00:02,000\n客服：您好\n\nx\n",
                 5,
-                "cue number",
+                "transcript_cue_number",
             ),
             (
                 "1\n00:00:03,000 --> 00:00:02,000\n客服：您好\n",
                 2,
-                "ends before",
+                "transcript_backwards",
             ),
-            ("1\n", 1, "no timing"),
+            ("1\n", 1, "transcript_no_timing"),
         ];
         for (text, line, needle) in cases {
             let e = parse_srt(text).unwrap_err();
             assert_eq!(e.line, line, "{text:?}: {e}");
-            assert!(e.message.contains(needle), "{e}");
+            assert_eq!(e.reason.code(), needle, "{e}");
         }
     }
 
@@ -562,7 +541,7 @@ mod tests {
         assert_eq!(parse_vtt("WEBVTTX\n").unwrap_err().line, 1);
         let e = parse_vtt("WEBVTT\n\n00:01.000 --> 00:02.000\n<v 经理>您好\n").unwrap_err();
         assert_eq!(e.line, 4, "{e}");
-        assert!(e.message.contains("经理"));
+        assert_eq!(e.reason, Reason::transcript_unknown_speaker("经理"));
     }
 
     #[test]
@@ -584,10 +563,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 2, "{e}");
-        assert!(e.message.contains("经理"), "{e}");
+        assert_eq!(e.reason, Reason::transcript_unknown_speaker("经理"));
         let e = parse_json("{\"turns\": [\n{\"speaker\": \"agent\", \"start\": 3, \"end\": 1, \"text\": \"x\"}\n]}")
             .unwrap_err();
-        assert!(e.message.contains("ends before"), "{e}");
+        assert_eq!(e.reason, Reason::transcript_backwards(), "{e}");
         let e = parse_json(
             "{\"turns\": [\n{\"speaker\": \"agent\",\n \"start\": 0, \"end\": 1 \"text\": \"x\"}]}",
         )

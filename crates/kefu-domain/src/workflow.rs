@@ -185,6 +185,12 @@ pub struct TransitionError {
     pub allowed: Vec<Command>,
 }
 
+impl From<TransitionError> for crate::Reason {
+    fn from(e: TransitionError) -> crate::Reason {
+        crate::Reason::illegal_transition(e.state.code(), e.command.code())
+    }
+}
+
 /// One recorded step: who did what, when, from which state to which, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TransitionEvent {

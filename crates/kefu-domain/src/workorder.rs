@@ -65,6 +65,21 @@ pub enum KindError {
     BasePriority,
 }
 
+impl KindError {
+    /// The refused field as the API names it.
+    pub fn field_error(&self) -> crate::FieldError {
+        use crate::{FieldError, Reason};
+        match self {
+            KindError::Code(e) => FieldError::new("code", e.clone()),
+            KindError::Name(e) => FieldError::new("name", e.clone()),
+            KindError::Workflow(_) => {
+                FieldError::new("workflow", Reason::not_one_of("complaint, service, answer"))
+            }
+            KindError::BasePriority => FieldError::new("base_priority", Reason::out_of_range(0, 3)),
+        }
+    }
+}
+
 impl KindSpec {
     /// A configurable kind, validated.
     pub fn parse(

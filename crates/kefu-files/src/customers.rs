@@ -2,6 +2,7 @@
 //! header map the user passes), rows turned into [`CustomerInput`]s, and the column
 //! layout of exports (which imports read back unchanged).
 
+use kefu_domain::Reason;
 use kefu_domain::customer::{CustomerInput, PhoneInput, PhoneLabel};
 
 use crate::{FileError, Table};
@@ -234,14 +235,9 @@ pub fn parse_header_map(raw: &str) -> Result<Vec<(String, Field)>, FileError> {
     {
         let (header, field) = pair
             .split_once('=')
-            .ok_or_else(|| FileError::BadHeaderMap(format!("'{pair}' is not HEADER=field")))?;
-        let field = Field::from_code(field).ok_or_else(|| {
-            FileError::BadHeaderMap(format!(
-                "'{}' is not a field; use one of {}",
-                field.trim(),
-                FIELDS.iter().map(|f| f.1).collect::<Vec<_>>().join(", ")
-            ))
-        })?;
+            .ok_or_else(|| FileError::BadHeaderMap(Reason::header_map_invalid(pair)))?;
+        let field = Field::from_code(field)
+            .ok_or_else(|| FileError::BadHeaderMap(Reason::unknown_field(field.trim())))?;
         map.push((header.trim().to_owned(), field));
     }
     Ok(map)
@@ -261,8 +257,8 @@ impl ColumnMap {
     pub fn new(headers: &[String], overrides: &[(String, Field)]) -> Result<ColumnMap, FileError> {
         for (header, _) in overrides {
             if !headers.iter().any(|h| h == header) {
-                return Err(FileError::BadHeaderMap(format!(
-                    "the file has no column '{header}'"
+                return Err(FileError::BadHeaderMap(Reason::header_map_no_column(
+                    header,
                 )));
             }
         }
@@ -281,10 +277,7 @@ impl ColumnMap {
                 && !matches!(f, Field::Phone(_))
                 && fields[..i].contains(&Some(*f))
             {
-                return Err(FileError::BadHeaderMap(format!(
-                    "two columns are mapped to {}",
-                    f.code()
-                )));
+                return Err(FileError::BadHeaderMap(Reason::column_twice(f.code())));
             }
         }
         if !fields.contains(&Some(Field::Name)) {
@@ -340,7 +333,7 @@ pub struct MappedRow {
 pub struct RowProblem {
     pub number: usize,
     pub column: Option<String>,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 fn split_tags(cell: &str) -> Vec<String> {
@@ -367,11 +360,7 @@ pub fn map_rows(table: &Table, map: &ColumnMap) -> (Vec<MappedRow>, Vec<RowProbl
             problems.push(RowProblem {
                 number: row.number,
                 column: None,
-                reason: format!(
-                    "has {} or more fields; the header has {} columns",
-                    row.cells.len(),
-                    map.headers.len()
-                ),
+                reason: Reason::row_too_many_cells(row.cells.len(), map.headers.len()),
             });
             continue;
         }

@@ -71,7 +71,31 @@ pub enum FileError {
     #[error("no column is mapped to {0}; name it in the header or pass a header map")]
     MissingColumn(&'static str),
     #[error("header map: {0}")]
-    BadHeaderMap(String),
+    BadHeaderMap(kefu_domain::Reason),
     #[error("writing the file failed: {0}")]
     Write(String),
+}
+
+impl From<FileError> for kefu_domain::Reason {
+    /// Why a file as a whole was refused, as the person uploading it is told.
+    fn from(e: FileError) -> kefu_domain::Reason {
+        use kefu_domain::Reason as R;
+        match e {
+            FileError::Empty | FileError::HeaderOnly => R::file_empty(),
+            FileError::TooLarge { max, .. } => R::file_too_large(max.div_ceil(1024 * 1024)),
+            FileError::Binary { .. } => R::file_not_a_table(),
+            FileError::BadEncoding { encoding, offset } => R::file_bad_encoding(encoding, offset),
+            FileError::Utf16 => R::file_utf16(),
+            FileError::Csv { line, reason } => R::file_syntax(reason).at_line(line),
+            FileError::Xlsx(detail) => R::file_syntax(detail),
+            FileError::NoSheet => R::file_no_sheet(),
+            FileError::TooManyColumns { max, .. } => R::file_too_many_columns(max),
+            FileError::TooManyRows { max } => R::file_too_many_rows(max),
+            FileError::EmptyHeader { column } => R::file_empty_header(column),
+            FileError::DuplicateHeader(h) => R::duplicate(h),
+            FileError::MissingColumn(column) => R::column_missing(column),
+            FileError::BadHeaderMap(reason) => reason,
+            FileError::Write(detail) => R::file_syntax(detail),
+        }
+    }
 }

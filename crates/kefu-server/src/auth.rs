@@ -11,7 +11,6 @@ use std::marker::PhantomData;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use kefu_domain::audit::Actor;
@@ -22,7 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "kefu_session";
@@ -277,11 +276,7 @@ fn check_csrf(parts: &Parts, secret: &str) -> Result<(), ApiError> {
     if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.csrf",
-            "a change made with the session cookie must carry the page's x-csrf-token header",
-        ))
+        Err(ApiError::of(Code::AuthCsrf))
     }
 }
 
@@ -297,24 +292,12 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, 
                     .or_else(|| h.strip_prefix("bearer "))
             })
             .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "auth.bad_authorization",
-                    "expected 'Authorization: Bearer <token>'",
-                )
-            })?;
+            .ok_or_else(|| ApiError::of(Code::AuthBadAuthorization))?;
         let staff = state
             .store
             .token_staff(&secret_hash(token), now)
             .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "auth.invalid_token",
-                    "the token is unknown, revoked or its account disabled",
-                )
-            })?;
+            .ok_or_else(|| ApiError::of(Code::AuthInvalidToken))?;
         return Ok(Principal {
             staff,
             credential: Credential::Token,
@@ -335,11 +318,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, 
                 credential: Credential::Session(hash),
             });
         }
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "auth.session_expired",
-            "the session has ended; sign in again",
-        ));
+        return Err(ApiError::of(Code::AuthSessionExpired));
     }
     Err(ApiError::unauthenticated())
 }
@@ -445,13 +424,14 @@ fn check(principal: &Principal, permission: Permission) -> Result<(), ApiError> 
     if !principal.role().permits(permission) {
         return Err(ApiError::forbidden(permission));
     }
-    // An account with a one-time password may only change it.
-    if principal.staff.must_change_password && permission != Permission::OwnAccount {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.password_change_required",
-            "set a new password first (PUT /api/v1/me/password)",
-        ));
+    // A person who signed in with a one-time password may only change it. The
+    // forced change guards interactive sign-in: a token (an integration's) works
+    // whatever its account's password state.
+    if principal.staff.must_change_password
+        && matches!(principal.credential, Credential::Session(_))
+        && permission != Permission::OwnAccount
+    {
+        return Err(ApiError::of(Code::AuthPasswordChangeRequired));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// A JSON body. Request types use `#[serde(deny_unknown_fields)]`, so a misspelt
 /// field is refused rather than silently ignored.
@@ -64,40 +64,25 @@ fn has_escaped_nul(json: &[u8]) -> bool {
 
 /// Text never holds NUL (PostgreSQL cannot store it): refused on both backends.
 fn nul_refused() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "request.nul_character",
-        "text may not contain the NUL character",
-    )
+    ApiError::of(Code::RequestNulCharacter)
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "request.invalid_body",
-            // The serde message names the field and what was wrong with it.
+        // The serde message names the field and what was wrong with it.
+        JsonRejection::JsonDataError(e) => ApiError::of(Code::RequestInvalidBody).detail(
             std::error::Error::source(&e).map_or_else(|| e.body_text(), ToString::to_string),
         ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "request.malformed_json",
-            std::error::Error::source(&e)
-                .map_or_else(|| e.body_text(), |s| format!("malformed JSON: {s}")),
+        JsonRejection::JsonSyntaxError(e) => ApiError::of(Code::RequestMalformedJson).detail(
+            std::error::Error::source(&e).map_or_else(|| e.body_text(), ToString::to_string),
         ),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "request.unsupported_media_type",
-            "send the body as application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => ApiError::of(Code::RequestUnsupportedMediaType),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request.too_large",
-                "the request body is too large",
-            )
+            ApiError::of(Code::RequestTooLarge)
         }
-        other => ApiError::new(other.status(), "request.unreadable_body", other.body_text()),
+        other => ApiError::of(Code::RequestUnreadableBody)
+            .with_status(other.status())
+            .detail(other.body_text()),
     }
 }
 
@@ -119,9 +104,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "request.bad_query", e.body_text())
-            })
+            .map_err(|e: QueryRejection| ApiError::of(Code::RequestBadQuery).detail(e.body_text()))
     }
 }
 
@@ -135,9 +118,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
-            .map_err(|e: PathRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "request.bad_path", e.body_text())
-            })
+            .map_err(|e: PathRejection| ApiError::of(Code::RequestBadPath).detail(e.body_text()))
     }
 }
 

@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use kefu_domain::Permission;
 use kefu_domain::audit::Actor;
+use kefu_domain::{Permission, Reason};
 use kefu_files::customers::{ColumnMap, Field, export_headers, export_row, map_rows};
 use kefu_files::{FileError, FileFormat, Limits, TextEncoding, read_table};
 use kefu_store::customers::CustomerFilter;
@@ -32,7 +32,43 @@ pub struct RowError {
     pub row: usize,
     /// The column's header, when one column is at fault.
     pub column: Option<String>,
+    /// The customer field at fault (`phones[1]`, `birth_date`), when one is.
+    pub field: Option<String>,
+    /// The reason code (as in error bodies' `details.reason`).
     pub reason: String,
+    /// The reason's figures.
+    #[schema(value_type = Object)]
+    pub args: serde_json::Map<String, serde_json::Value>,
+    /// The reason in English.
+    pub message: String,
+}
+
+impl RowError {
+    fn new(row: usize, column: Option<String>, field: Option<String>, reason: &Reason) -> RowError {
+        let args = reason
+            .args()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+            .collect();
+        RowError {
+            row,
+            column,
+            field,
+            reason: reason.code().to_owned(),
+            args,
+            message: kefu_i18n::catalog(kefu_i18n::Lang::En).reason(reason),
+        }
+    }
+
+    /// The reason, for saying it again in another language.
+    pub fn reason(&self) -> Option<Reason> {
+        Reason::restore(
+            &self.reason,
+            self.args
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+        )
+    }
 }
 
 /// What an import did.
@@ -123,20 +159,17 @@ pub async fn import_customer_file(
 
     let mut errors: Vec<RowError> = problems
         .into_iter()
-        .map(|p| RowError {
-            row: p.number,
-            column: p.column,
-            reason: p.reason,
-        })
+        .map(|p| RowError::new(p.number, p.column, None, &p.reason))
         .collect();
     for ((number, outcome), mapped) in result.rows.iter().zip(&rows) {
         if let RowOutcome::Rejected { errors: fields } = outcome {
             for f in fields {
-                errors.push(RowError {
-                    row: *number,
-                    column: map.header_of(&f.field, &mapped.phone_sources),
-                    reason: format!("{}: {}", f.field, f.reason),
-                });
+                errors.push(RowError::new(
+                    *number,
+                    map.header_of(&f.field, &mapped.phone_sources),
+                    Some(f.field.clone()),
+                    &f.reason,
+                ));
             }
         }
     }
@@ -195,8 +228,8 @@ pub async fn export_customers(
             for c in batch {
                 if rows.len() as i64 >= MAX_EXPORT_ROWS {
                     too_many = true;
-                    return Err(StoreError::Conflict(format!(
-                        "the segment has more than {MAX_EXPORT_ROWS} customers; narrow the filters"
+                    return Err(StoreError::Conflict(kefu_domain::Reason::export_too_large(
+                        MAX_EXPORT_ROWS,
                     )));
                 }
                 let mut input = customer_to_input(c);

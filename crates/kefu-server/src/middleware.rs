@@ -16,16 +16,14 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::ServerConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub(crate) fn wrap(router: Router, config: &ServerConfig) -> Router {
     router
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "request.method_not_allowed", "method not allowed here")
-        })
+        .fallback(|| async { ApiError::not_found("endpoint") })
+        .method_not_allowed_fallback(|| async { ApiError::of(Code::RequestMethodNotAllowed) })
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(

@@ -218,7 +218,7 @@ async fn invalid_profiles_list_every_bad_field_and_create_nothing(db: &TestDb) {
             "validation.invalid_customer"
         )
     );
-    let fields: Vec<&str> = body["error"]["details"]["fields"]
+    let fields: Vec<&str> = body["error"]["details"]["errors"]
         .as_array()
         .unwrap()
         .iter()

@@ -208,8 +208,8 @@ impl Store {
         } else {
             return Err(StoreError::NotFound);
         };
-        let next = apply(v.status, command, who, reason)
-            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let next =
+            apply(v.status, command, who, reason).map_err(|e| StoreError::Conflict(e.into()))?;
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         let (appeal, decision, decided_by) = match command {
             ViolationCommand::Appeal => (reason, v.decision_note.as_deref(), None),
@@ -428,7 +428,9 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if open.is_some() {
-            return Err(StoreError::Conflict("already signed in".into()));
+            return Err(StoreError::Conflict(
+                kefu_domain::Reason::already_signed_in(),
+            ));
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO shifts (staff_id, signed_in_at) VALUES ($1, $2) RETURNING id",
@@ -470,7 +472,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = open else {
-            return Err(StoreError::Conflict("not signed in".into()));
+            return Err(StoreError::Conflict(kefu_domain::Reason::not_signed_in()));
         };
         sqlx::query("UPDATE shifts SET signed_out_at = $1, handover_note = $2 WHERE id = $3")
             .bind(ms(now))

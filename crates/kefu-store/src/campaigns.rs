@@ -6,7 +6,6 @@
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use kefu_domain::StaffId;
 use kefu_domain::audit::Actor;
 use kefu_domain::calendar::BusinessCalendar;
 use kefu_domain::campaign::{
@@ -15,6 +14,7 @@ use kefu_domain::campaign::{
 };
 use kefu_domain::contact::{Channel, Direction};
 use kefu_domain::customer::ContactWindows;
+use kefu_domain::{Reason, StaffId};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
@@ -308,7 +308,8 @@ async fn insert_targets(
     const CHUNK: usize = 25_000;
     let mut inserted = 0;
     for chunk in pairs.chunks(CHUNK) {
-        let json = serde_json::to_string(chunk).map_err(|e| StoreError::invalid("targets", e))?;
+        let json =
+            serde_json::to_string(chunk).map_err(|e| StoreError::Unsupported(e.to_string()))?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(campaign_id)
             .bind(ms(now))
@@ -391,7 +392,7 @@ impl Store {
             .filter(|s| !s.is_empty())
             .map(|s| {
                 s.parse::<i64>()
-                    .map_err(|_| StoreError::invalid("selection", "unexpected customer id"))
+                    .map_err(|_| StoreError::invalid("selection", Reason::unknown_record()))
             })
             .collect::<Result<Vec<i64>, _>>()?;
         Ok(match &selection.mode {
@@ -415,7 +416,7 @@ impl Store {
     ) -> Result<Campaign, StoreError> {
         let ids = self.select_customers(selection, today, now).await?;
         if ids.is_empty() {
-            return Err(StoreError::invalid("selection", "matches no customer"));
+            return Err(StoreError::invalid("selection", Reason::selection_empty()));
         }
         let seed = match selection.mode {
             SelectionMode::Random { seed, .. } => Some(seed as i64),
@@ -429,10 +430,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             if role.as_deref() != Some("agent") && role.as_deref() != Some("manager") {
-                return Err(StoreError::invalid(
-                    "agents",
-                    format!("staff {a} is not an active agent"),
-                ));
+                return Err(StoreError::invalid("agents", Reason::not_an_agent(a)));
             }
         }
         let id: i64 = sqlx::query_scalar(
@@ -561,14 +559,11 @@ impl Store {
         if now < campaign.starts_at || now >= campaign.ends_at {
             return Err(StoreError::invalid(
                 "campaign",
-                "the campaign is not running now",
+                Reason::campaign_not_running(),
             ));
         }
         if !campaign.agents.is_empty() && !campaign.agents.contains(&agent.0) {
-            return Err(StoreError::invalid(
-                "agent",
-                "you are not assigned to this campaign",
-            ));
+            return Err(StoreError::invalid("agent", Reason::not_assigned_to_you()));
         }
         let held = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TARGET_COLUMNS} FROM campaign_targets WHERE locked_by = $1 AND campaign_id = $2 \
@@ -715,9 +710,7 @@ impl Store {
         let callee = callee_from_row(&row)?;
         let locked_until: Option<i64> = row.try_get("locked_until")?;
         if target.locked_by != Some(agent.0) || locked_until.is_none_or(|u| u < ms(now)) {
-            return Err(StoreError::Conflict(
-                "this target is not assigned to you now; ask for the next call".into(),
-            ));
+            return Err(StoreError::Conflict(Reason::not_assigned_to_you()));
         }
         let campaign = load_campaign(&mut tx, target.campaign_id).await?;
         // The calling window's verdict when the call started, kept for inspection.
@@ -757,10 +750,7 @@ impl Store {
         let mut complaint_contact = None;
         if let (Some(order_id), AttemptResult::Reached) = (target.work_order_id, record.result) {
             let satisfaction = record.satisfaction.ok_or_else(|| {
-                StoreError::invalid(
-                    "satisfaction",
-                    "a complaint callback records the customer's satisfaction (1–5)",
-                )
+                StoreError::invalid("satisfaction", Reason::satisfaction_needed())
             })?;
             let order = crate::workorders::load_order(&mut tx, order_id, "").await?;
             if order.state == kefu_domain::workflow::State::AwaitingCallback {
@@ -769,7 +759,7 @@ impl Store {
                 if !satisfied && note.trim().is_empty() {
                     return Err(StoreError::invalid(
                         "notes",
-                        "say why the customer is not satisfied",
+                        Reason::dissatisfaction_needs_notes(),
                     ));
                 }
                 let req = crate::workorders::TransitionRequest {

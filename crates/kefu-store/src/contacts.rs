@@ -353,7 +353,7 @@ async fn apply_record(
         Some(Outcome::WorkOrderOpened { .. }) => {
             return Err(StoreError::invalid(
                 "outcome.type",
-                "open a work order from the contact instead",
+                kefu_domain::Reason::outcome_needs_order(),
             ));
         }
     };
@@ -361,7 +361,7 @@ async fn apply_record(
     if contact.outcome.as_deref() == Some("work_order") && record.outcome.is_some() {
         return Err(StoreError::invalid(
             "outcome.type",
-            "a work order was opened from this contact; its outcome stays work_order",
+            kefu_domain::Reason::outcome_stays_order(),
         ));
     }
     let customer_id = record.customer_id.or(contact.customer_id);
@@ -765,9 +765,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let contact = load_contact(&mut tx, id).await?;
         if contact.version != expected_version {
-            return Err(StoreError::Conflict(format!(
-                "the contact was changed meanwhile (now at version {}); reload and try again",
-                contact.version
+            return Err(StoreError::Conflict(kefu_domain::Reason::stale_version(
+                contact.version,
             )));
         }
         apply_record(&mut tx, &self.tz, &contact, record, actor, now).await?;
@@ -962,7 +961,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             return Err(match exists {
-                Some(_) => StoreError::Conflict("the callback is already done".into()),
+                Some(_) => StoreError::Conflict(kefu_domain::Reason::callback_done()),
                 None => StoreError::NotFound,
             });
         };

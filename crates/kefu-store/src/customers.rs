@@ -369,7 +369,7 @@ pub(crate) async fn insert_customer(
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("customer code {} already exists", draft.code))
+                StoreError::Conflict(kefu_domain::Reason::taken(&draft.code))
             }
             other => other,
         })?
@@ -409,7 +409,7 @@ pub(crate) async fn overwrite_customer(
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("customer code {} already exists", draft.code))
+                StoreError::Conflict(kefu_domain::Reason::taken(&draft.code))
             }
             other => other,
         })?;
@@ -605,9 +605,7 @@ impl Store {
         match current {
             None => return Err(StoreError::NotFound),
             Some(v) if v != expected_version => {
-                return Err(StoreError::Conflict(format!(
-                    "the customer was changed by someone else (now at version {v}); reload and try again"
-                )));
+                return Err(StoreError::Conflict(kefu_domain::Reason::stale_version(v)));
             }
             Some(_) => {}
         }

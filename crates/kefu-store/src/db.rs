@@ -285,25 +285,18 @@ impl Store {
     /// PostgreSQL databases are copied with `pg_dump` (see the `kefu backup` command).
     pub async fn backup_sqlite(&self, target: &Path) -> Result<(), StoreError> {
         if self.backend != Backend::Sqlite {
-            return Err(StoreError::invalid(
-                "backend",
-                "a PostgreSQL database is copied with pg_dump",
+            return Err(StoreError::Backup(
+                "a PostgreSQL database is copied with pg_dump".into(),
             ));
         }
         if target.exists() {
-            return Err(StoreError::invalid(
-                "output",
-                format!(
-                    "{} exists already; a backup never overwrites a file",
-                    target.display()
-                ),
-            ));
+            return Err(StoreError::Backup(format!(
+                "{} exists already; a backup never overwrites a file",
+                target.display()
+            )));
         }
         let target_text = target.to_str().ok_or_else(|| {
-            StoreError::invalid(
-                "output",
-                format!("{} is not a UTF-8 path", target.display()),
-            )
+            StoreError::Backup(format!("{} is not a UTF-8 path", target.display()))
         })?;
         sqlx::query("VACUUM INTO $1")
             .bind(target_text)
@@ -322,10 +315,9 @@ impl Store {
             .await?;
         copy.close().await;
         if verdict != "ok" {
-            return Err(StoreError::invalid(
-                "output",
-                format!("the copy failed its integrity check: {verdict}"),
-            ));
+            return Err(StoreError::Backup(format!(
+                "the copy failed its integrity check: {verdict}"
+            )));
         }
         Ok(())
     }

@@ -143,9 +143,7 @@ pub(crate) async fn stale_or_missing(
     .fetch_optional(conn)
     .await;
     match found {
-        Ok(Some(current)) => StoreError::Conflict(format!(
-            "the record was changed by someone else (now at version {current}); reload and try again"
-        )),
+        Ok(Some(current)) => StoreError::Conflict(kefu_domain::Reason::stale_version(current)),
         Ok(None) => StoreError::NotFound,
         Err(e) => e.into(),
     }

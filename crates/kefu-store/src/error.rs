@@ -1,5 +1,6 @@
 //! The storage error type: callers tell "not found" and "conflict" from failures.
 
+use kefu_domain::Reason;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -8,8 +9,9 @@ pub enum StoreError {
     NotFound,
     /// A uniqueness rule or an optimistic-concurrency check refused the change.
     #[error("conflict: {0}")]
-    Conflict(String),
-    /// A reference to a row that does not exist (e.g. an unknown department).
+    Conflict(Reason),
+    /// A reference to a row that does not exist (e.g. an unknown department),
+    /// naming the field that refers to it.
     #[error("invalid reference: {0}")]
     InvalidReference(String),
     #[error("invalid database URL: {0}")]
@@ -32,15 +34,23 @@ pub enum StoreError {
     /// A value that is well-formed but not acceptable in the current data (e.g. a
     /// transfer to the department that already has the order).
     #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
+    Invalid { field: String, reason: Reason },
+    /// A backup that cannot be made as asked (the command line says why).
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 impl StoreError {
-    pub fn invalid(field: &str, reason: impl std::fmt::Display) -> StoreError {
+    pub fn invalid(field: &str, reason: impl Into<Reason>) -> StoreError {
         StoreError::Invalid {
             field: field.to_owned(),
-            reason: reason.to_string(),
+            reason: reason.into(),
         }
+    }
+
+    /// A reference to a record that does not exist, named by its field.
+    pub fn unknown(field: &str) -> StoreError {
+        StoreError::InvalidReference(field.to_owned())
     }
 }
 
@@ -55,20 +65,16 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) => match db.kind() {
-                sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(
-                    db.constraint()
-                        .map(|c| format!("duplicate value for {c}"))
-                        .unwrap_or_else(|| "duplicate value".to_owned()),
-                ),
-                sqlx::error::ErrorKind::ForeignKeyViolation => StoreError::InvalidReference(
-                    db.constraint()
-                        .map(|c| format!("referenced row does not exist ({c})"))
-                        .unwrap_or_else(|| "referenced row does not exist".to_owned()),
-                ),
+                sqlx::error::ErrorKind::UniqueViolation => {
+                    StoreError::Conflict(Reason::taken(db.constraint().unwrap_or_default()))
+                }
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    StoreError::InvalidReference(db.constraint().unwrap_or("reference").to_owned())
+                }
                 // PostgreSQL stores no NUL in text (SQLite would): refused alike
                 // on both backends at the API's edge; this is the last line.
                 _ if db.code().as_deref() == Some("22021") => {
-                    StoreError::invalid("text", "contains a character that cannot be stored (NUL)")
+                    StoreError::invalid("text", Reason::control_character())
                 }
                 _ => StoreError::Database(err),
             },

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use kefu_domain::Reason;
 use kefu_domain::audit::Actor;
 use kefu_domain::customer::{CustomerDraft, CustomerInput, FieldError, PhoneInput};
 use kefu_domain::phone::PhoneNumber;
@@ -91,12 +92,9 @@ pub fn customer_to_input(c: &Customer) -> CustomerInput {
     }
 }
 
-fn reject(field: &str, reason: String) -> RowOutcome {
+fn reject(field: &str, reason: Reason) -> RowOutcome {
     RowOutcome::Rejected {
-        errors: vec![FieldError {
-            field: field.to_owned(),
-            reason,
-        }],
+        errors: vec![FieldError::new(field, reason)],
     }
 }
 
@@ -213,14 +211,11 @@ impl Store {
                     ids.sort_unstable();
                     ids.dedup();
                     match ids.as_slice() {
-                        [] => Some(Err(reject(
-                            "code",
-                            "is missing and no existing customer has this phone number".into(),
-                        ))),
+                        [] => Some(Err(reject("code", Reason::row_no_code_no_match()))),
                         [id] => Some(Ok(*id)),
                         many => Some(Err(reject(
                             "phones",
-                            format!("match several customers ({many:?}); give the customer code"),
+                            Reason::row_ambiguous_phone(many.len()),
                         ))),
                     }
                 }
@@ -261,15 +256,8 @@ impl Store {
                             .map(str::trim)
                             .filter(|c| !c.is_empty())
                         {
-                            Some(code) => {
-                                reject("code", format!("{code} is a duplicate of row {first}"))
-                            }
-                            None => reject(
-                                "phones",
-                                format!(
-                                    "row {first} already updates the customer with this number"
-                                ),
-                            ),
+                            Some(code) => reject("code", Reason::row_repeats_code(code, first)),
+                            None => reject("phones", Reason::row_repeats_customer(first)),
                         }
                     } else if let Some(current) = existing.get(&id) {
                         let mut merged = customer_to_input(current);
@@ -313,17 +301,14 @@ impl Store {
                             }
                         }
                     } else {
-                        reject("code", "the matched customer no longer exists".into())
+                        reject("code", Reason::gone())
                     }
                 }
                 None => match CustomerDraft::parse(&row.input, today, area_code) {
                     Err(e) => RowOutcome::Rejected { errors: e.0 },
                     Ok(draft) => {
                         if let Some(first) = seen_codes.insert(draft.code.clone(), row.number) {
-                            reject(
-                                "code",
-                                format!("{} is a duplicate of row {first}", draft.code),
-                            )
+                            reject("code", Reason::row_repeats_code(&draft.code, first))
                         } else {
                             new_drafts.push(draft);
                             RowOutcome::Inserted
@@ -355,9 +340,7 @@ impl Store {
         if inserted != new_drafts.len() as u64 {
             // Another writer created one of these codes meanwhile: refuse the whole
             // import rather than report rows as inserted that were not.
-            return Err(StoreError::Conflict(
-                "customers were added while importing; run the import again".into(),
-            ));
+            return Err(StoreError::Conflict(kefu_domain::Reason::import_raced()));
         }
         append(
             &mut tx,

@@ -383,7 +383,7 @@ impl Store {
         let next = incident
             .state()
             .apply(command)
-            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            .map_err(|e| StoreError::Conflict(e.into()))?;
         sqlx::query("UPDATE incidents SET status = $1, paused = $2, updated_at = $3 WHERE id = $4")
             .bind(next.status.code())
             .bind(i64::from(next.paused))
@@ -750,7 +750,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let progress =
-            review_send(state, review, now).map_err(|e| StoreError::Conflict(e.to_string()))?;
+            review_send(state, review, now).map_err(|e| StoreError::Conflict(e.into()))?;
         let mut tx = self.begin_write().await?;
         let lock = crate::customers::lock_clause(self.backend());
         load_incident(&mut tx, incident_id, lock).await?;
@@ -951,9 +951,7 @@ impl Store {
     ) -> Result<Option<Notice>, StoreError> {
         let incident = self.get_incident(incident_id).await?;
         if !incident.state().sends() {
-            return Err(StoreError::Conflict(
-                "the incident is not notifying now (not started, paused or resolved)".into(),
-            ));
+            return Err(StoreError::Conflict(kefu_domain::Reason::not_notifying()));
         }
         let held = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {NOTICE_COLUMNS} FROM incident_notices n LEFT JOIN customers c ON c.id = n.customer_id \
@@ -1026,7 +1024,7 @@ impl Store {
             || status.as_deref() != Some("pending")
         {
             return Err(StoreError::Conflict(
-                "this customer is not assigned to you now; ask for the next call".into(),
+                kefu_domain::Reason::not_assigned_to_you(),
             ));
         }
         let incident_id: i64 = row.try_get("incident_id")?;

@@ -409,5 +409,5 @@ fn table_of(kind: &str) -> Result<&'static str, StoreError> {
         .iter()
         .find(|(k, _)| *k == kind)
         .map(|(_, t)| *t)
-        .ok_or_else(|| StoreError::invalid("kind", format!("'{kind}' is not a kind search knows")))
+        .ok_or_else(|| StoreError::invalid("kind", kefu_domain::Reason::unknown_value(kind)))
 }

@@ -163,9 +163,10 @@ impl Store {
         rules: &InspectionRules,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        rules
-            .validate()
-            .map_err(|e| StoreError::invalid("rules", e))?;
+        rules.validate().map_err(|e| StoreError::Invalid {
+            field: format!("rules.{}", e.field),
+            reason: e.reason,
+        })?;
         let json =
             serde_json::to_value(rules).map_err(|e| StoreError::Unsupported(e.to_string()))?;
         let mut tx = self.begin_write().await?;
@@ -253,9 +254,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let contact = load_contact(&mut tx, contact_id).await?;
         if contact.end_at.is_none() {
-            return Err(StoreError::Conflict(
-                "the call has not ended; it is inspected when it ends".into(),
-            ));
+            return Err(StoreError::Conflict(kefu_domain::Reason::call_not_ended()));
         }
         let transcript = load_transcript(&mut tx, contact_id).await?;
         let made =

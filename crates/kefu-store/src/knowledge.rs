@@ -249,13 +249,16 @@ impl Store {
         .ok_or(StoreError::NotFound)?;
         let current = from_row(&row)?;
         if current.version != expected_version {
-            return Err(StoreError::Conflict(format!(
-                "the article was saved by {} since (version {}); reload it and apply your change again",
-                current.updated_by, current.version
+            return Err(StoreError::Conflict(kefu_domain::Reason::stale_version_by(
+                current.version,
+                &current.updated_by,
             )));
         }
         if current.article == *article {
-            return Err(StoreError::invalid("article", "nothing changed"));
+            return Err(StoreError::invalid(
+                "article",
+                kefu_domain::Reason::no_change(),
+            ));
         }
         let version = current.version + 1;
         sqlx::query(

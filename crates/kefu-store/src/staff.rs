@@ -127,7 +127,9 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("staff number {} is already taken", new.staff_no)),
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(kefu_domain::Reason::taken(&new.staff_no))
+            }
             other => other,
         })?;
         let member = member_from_row(&row)?;
@@ -255,7 +257,7 @@ impl Store {
         };
         let member = member_from_row(&row)?;
         if let Err(e) = kefu_domain::staff::check_assignment(member.role, member.department_id) {
-            return Err(StoreError::Conflict(e.to_string()));
+            return Err(StoreError::invalid("department_id", e));
         }
         if !member.active {
             end_access(&mut tx, id, now).await?;

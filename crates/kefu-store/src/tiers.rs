@@ -177,9 +177,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let current = current_rules(&mut tx).await?;
         if current.version != expected_version {
-            return Err(StoreError::Conflict(format!(
-                "the tier rules were changed by someone else (now at version {}); reload and try again",
-                current.version
+            return Err(StoreError::Conflict(kefu_domain::Reason::stale_version(
+                current.version,
             )));
         }
         let version = current.version + 1;

@@ -9,7 +9,6 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use kefu_domain::DepartmentId;
-use kefu_domain::StaffId;
 use kefu_domain::audit::Actor;
 use kefu_domain::calendar::BusinessCalendar;
 use kefu_domain::contact::{Category, Channel, Direction};
@@ -18,6 +17,7 @@ use kefu_domain::workflow::{Command, Progress, State};
 use kefu_domain::workorder::{
     self, ComplaintCause, KindSpec, Priority, RoutingRule, Urgency, workflow_named,
 };
+use kefu_domain::{Reason, StaffId};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
@@ -320,7 +320,7 @@ async fn load_kind(conn: &mut AnyConnection, code: &str) -> Result<KindSpec, Sto
     .bind(code)
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| StoreError::invalid("kind", format!("'{code}' is not a work-order kind")))?;
+    .ok_or_else(|| StoreError::invalid("kind", Reason::unknown_value(code)))?;
     kind_from_row(&row)
 }
 
@@ -579,7 +579,7 @@ impl Store {
             if current.workflow.name != kind.workflow.name {
                 return Err(StoreError::invalid(
                     "workflow",
-                    "a built-in kind keeps its workflow",
+                    Reason::builtin_keeps_workflow(),
                 ));
             }
         }
@@ -629,10 +629,7 @@ impl Store {
         for (i, r) in rules.iter().enumerate() {
             if let Some(kind) = &r.kind {
                 load_kind(&mut tx, kind).await.map_err(|_| {
-                    StoreError::invalid(
-                        &format!("rules[{i}].kind"),
-                        format!("'{kind}' is not a work-order kind"),
-                    )
+                    StoreError::invalid(&format!("rules[{i}].kind"), Reason::unknown_value(kind))
                 })?;
             }
             sqlx::query(
@@ -679,7 +676,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let (version, _) = load_policies(&mut tx).await?;
         let raw =
-            serde_json::to_string(policies).map_err(|e| StoreError::invalid("policies", e))?;
+            serde_json::to_string(policies).map_err(|e| StoreError::Unsupported(e.to_string()))?;
         sqlx::query(
             "INSERT INTO sla_policies (id, version, policies, updated_at, updated_by) VALUES (1, $1, $2, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, policies = excluded.policies, \
@@ -725,9 +722,7 @@ impl Store {
             let contact = crate::contacts::load_contact(&mut tx, contact_id)
                 .await
                 .map_err(|e| match e {
-                    StoreError::NotFound => {
-                        StoreError::InvalidReference(format!("contact {contact_id} does not exist"))
-                    }
+                    StoreError::NotFound => StoreError::unknown("contact_id"),
                     other => other,
                 })?;
             customer_id = customer_id.or(contact.customer_id);
@@ -739,9 +734,7 @@ impl Store {
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?
-                    .ok_or_else(|| {
-                        StoreError::InvalidReference(format!("customer {id} does not exist"))
-                    })?;
+                    .ok_or_else(|| StoreError::unknown("customer_id"))?;
                 let tier: String = row.try_get("tier")?;
                 let rules = crate::tiers::current_rules(&mut tx).await?;
                 let boost = rules.rules.tier(&tier).map_or(0, |t| t.priority_boost);
@@ -830,7 +823,7 @@ impl Store {
             if department.is_none() {
                 return Err(StoreError::invalid(
                     "department_id",
-                    "no routing rule matches this order; name the department to dispatch it to",
+                    Reason::no_routing_rule(),
                 ));
             }
             let (progress, event) = Progress::new()
@@ -923,11 +916,7 @@ impl Store {
         if let Some(v) = req.expected_version
             && v != order.version
         {
-            return Err(StoreError::Conflict(format!(
-                "the work order changed meanwhile (now at version {}, state {}); reload and try again",
-                order.version,
-                order.state.code()
-            )));
+            return Err(StoreError::Conflict(Reason::stale_version(order.version)));
         }
         let workflow = workflow_named(&order.workflow).ok_or_else(|| {
             StoreError::Unsupported(format!("unknown workflow '{}'", order.workflow))
@@ -942,22 +931,19 @@ impl Store {
         if req.command.needs_note() && req.note.trim().is_empty() {
             return Err(StoreError::invalid(
                 "note",
-                format!("{} needs a note saying why or what", req.command.code()),
+                Reason::needs_note(req.command.code()),
             ));
         }
         let mut detail = json!({});
         match req.command {
             Command::Transfer => {
-                let to = req.department_id.ok_or_else(|| {
-                    StoreError::invalid(
-                        "department_id",
-                        "a transfer names the receiving department",
-                    )
-                })?;
+                let to = req
+                    .department_id
+                    .ok_or_else(|| StoreError::invalid("department_id", Reason::required()))?;
                 if order.department_id == Some(to.0) {
                     return Err(StoreError::invalid(
                         "department_id",
-                        "the order is already with this department",
+                        Reason::transfer_same_department(),
                     ));
                 }
                 detail =
@@ -982,7 +968,7 @@ impl Store {
                 if order.department_id.is_none() {
                     return Err(StoreError::invalid(
                         "department_id",
-                        "no routing rule matches this order; name the department",
+                        Reason::no_routing_rule(),
                     ));
                 }
                 detail = json!({ "department_id": order.department_id });
@@ -1149,9 +1135,8 @@ impl Store {
         let mut order = load_order(&mut tx, id, lock_clause(self.backend())).await?;
         check_scope(&order, scope)?;
         if workorder::is_final(order.state) {
-            return Err(StoreError::Conflict(format!(
-                "the order is {}; no progress notice is due",
-                order.state.code()
+            return Err(StoreError::Conflict(Reason::no_progress_notice_due(
+                order.state.code(),
             )));
         }
         let contact_id = insert_contact(
@@ -1629,7 +1614,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             return Err(match exists {
-                Some(_) => StoreError::Conflict("already acknowledged".into()),
+                Some(_) => StoreError::Conflict(Reason::already_done()),
                 None => StoreError::NotFound,
             });
         }

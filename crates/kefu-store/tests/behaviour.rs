@@ -126,7 +126,7 @@ async fn duplicate_staff_numbers_are_a_conflict_and_change_nothing(db: &TestDb) 
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::Conflict(m) if m.contains("KF1001")),
+        matches!(&err, StoreError::Conflict(r) if r.arg("value") == Some("KF1001")),
         "{err:?}"
     );
     assert_eq!(s.count_staff().await.unwrap(), 1);
@@ -209,7 +209,11 @@ async fn handler_cannot_lose_its_department(db: &TestDb) {
         .update_staff(&system(), handler.id, handler.version, &changes, now())
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::Invalid { field, reason }
+            if field == "department_id" && reason.code() == "handler_needs_department"),
+        "{err:?}"
+    );
     assert_eq!(
         s.get_staff(handler.id).await.unwrap().department_id,
         Some(dept.id)

@@ -255,7 +255,7 @@ async fn stale_updates_are_refused_and_change_nothing(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::Conflict(m) if m.contains("version")),
+        matches!(&err, StoreError::Conflict(r) if r.code() == "stale_version"),
         "{err:?}"
     );
     let now_stored = s.read_customer(&agent(), c.id, now()).await.unwrap();
@@ -288,7 +288,7 @@ async fn duplicate_codes_are_refused(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::Conflict(m) if m.contains("KH1")),
+        matches!(&err, StoreError::Conflict(r) if r.code() == "taken" && r.arg("value") == Some("KH1")),
         "{err:?}"
     );
     assert_eq!(s.count_customers().await.unwrap(), 1);

@@ -275,7 +275,7 @@ async fn serve(
             now,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code.as_str(), e.message))?;
         banner.push("first start: created administrator 'admin'".into());
         banner.push(format!(
             "  one-time password: {} (change it at first sign-in)",
@@ -813,8 +813,8 @@ async fn import_customers(
     const SHOWN: usize = 50;
     for e in summary.errors.iter().take(SHOWN) {
         match &e.column {
-            Some(c) => println!("  row {} [{c}]: {}", e.row, e.reason),
-            None => println!("  row {}: {}", e.row, e.reason),
+            Some(c) => println!("  row {} [{c}]: {}", e.row, e.message),
+            None => println!("  row {}: {}", e.row, e.message),
         }
     }
     if summary.errors.len() > SHOWN {
@@ -828,7 +828,10 @@ async fn import_customers(
             vec![
                 e.row.to_string(),
                 e.column.clone().unwrap_or_default(),
-                e.reason.clone(),
+                // The report file is for the office staff who correct the rows.
+                e.reason()
+                    .map(|r| kefu_i18n::catalog(kefu_i18n::Lang::ZhCn).reason(&r))
+                    .unwrap_or_else(|| e.message.clone()),
             ]
         });
         let bytes = kefu_files::write_csv(&["行号", "列", "原因"], rows)?;

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
+use kefu_domain::Reason;
 use kefu_store::audit::{AuditFilter, AuditRecord, AuditVerdict};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -82,7 +83,7 @@ pub(crate) struct AuditPage {
 fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<Timestamp>> {
     raw.map(|s| {
         s.parse::<Timestamp>()
-            .map_err(|e| ApiError::invalid(field, format!("not an RFC 3339 instant: {e}")))
+            .map_err(|_| ApiError::invalid(field, Reason::not_an_instant(s)))
     })
     .transpose()
 }

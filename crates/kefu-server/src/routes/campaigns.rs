@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
+use kefu_domain::Reason;
 use kefu_domain::StaffId;
 use kefu_domain::campaign::{
     AnswerValue, AttemptResult, CallingRules, CampaignInput, Questionnaire,
@@ -125,24 +126,24 @@ fn selection(input: &SelectionInput) -> ApiResult<Selection> {
         None => serde_json::from_value(serde_json::json!({})),
         Some(v) => serde_json::from_value(v.clone()),
     }
-    .map_err(|e| ApiError::invalid("selection.segment", e))?;
+    .map_err(|e| ApiError::invalid("selection.segment", Reason::file_syntax(e)))?;
     let days = input.days.unwrap_or(90);
     if !(1..=3650).contains(&days) {
         return Err(ApiError::invalid(
             "selection.days",
-            "must be between 1 and 3650",
+            Reason::out_of_range(1, 3650),
         ));
     }
     let mode = match input.mode.as_str() {
         "all" => SelectionMode::All,
         "random" => {
-            let n = input.n.ok_or_else(|| {
-                ApiError::invalid("selection.n", "a random sample needs its size")
-            })?;
+            let n = input
+                .n
+                .ok_or_else(|| ApiError::invalid("selection.n", Reason::sample_needs_size()))?;
             if !(1..=1_000_000).contains(&n) {
                 return Err(ApiError::invalid(
                     "selection.n",
-                    "must be between 1 and 1000000",
+                    Reason::out_of_range(1, 1000000),
                 ));
             }
             SelectionMode::Random {
@@ -154,7 +155,7 @@ fn selection(input: &SelectionInput) -> ApiResult<Selection> {
             below: input
                 .below
                 .filter(|b| (2..=5).contains(b))
-                .ok_or_else(|| ApiError::invalid("selection.below", "must be 2–5"))?,
+                .ok_or_else(|| ApiError::invalid("selection.below", Reason::out_of_range(2, 5)))?,
             days,
         },
         "needs_service" => {
@@ -162,7 +163,11 @@ fn selection(input: &SelectionInput) -> ApiResult<Selection> {
             if kinds.is_empty() || kinds.len() > 20 {
                 return Err(ApiError::invalid(
                     "selection.kinds",
-                    "name 1–20 work-order kinds",
+                    if kinds.is_empty() {
+                        Reason::required()
+                    } else {
+                        Reason::too_many(20)
+                    },
                 ));
             }
             SelectionMode::NeedsService { kinds, days }
@@ -170,21 +175,19 @@ fn selection(input: &SelectionInput) -> ApiResult<Selection> {
         "relationship" => {
             let n = input
                 .n
-                .ok_or_else(|| ApiError::invalid("selection.n", "say how many customers"))?;
+                .ok_or_else(|| ApiError::invalid("selection.n", Reason::required()))?;
             if !(1..=1_000_000).contains(&n) {
                 return Err(ApiError::invalid(
                     "selection.n",
-                    "must be between 1 and 1000000",
+                    Reason::out_of_range(1, 1000000),
                 ));
             }
             SelectionMode::Relationship { n }
         }
-        other => {
+        _ => {
             return Err(ApiError::invalid(
                 "selection.mode",
-                format!(
-                    "'{other}' is not one of all, random, low_satisfaction, needs_service, relationship"
-                ),
+                Reason::not_one_of("all, random, low_satisfaction, needs_service, relationship"),
             ));
         }
     };
@@ -404,7 +407,7 @@ async fn record_attempt(
     let result = AttemptResult::parse(&input.result).ok_or_else(|| {
         ApiError::invalid(
             "result",
-            "must be reached, no_answer, busy, wrong_number, refused or call_back_later",
+            Reason::not_one_of("reached, no_answer, busy, wrong_number, refused, call_back_later"),
         )
     })?;
     let callback_at = input
@@ -413,19 +416,19 @@ async fn record_attempt(
         .map(|raw| {
             raw.trim()
                 .parse::<Timestamp>()
-                .map_err(|_| ApiError::invalid("callback_at", "is not a time"))
+                .map_err(|_| ApiError::invalid("callback_at", Reason::not_an_instant("")))
         })
         .transpose()?;
     if input.satisfaction.is_some_and(|s| !(1..=5).contains(&s)) {
-        return Err(ApiError::invalid("satisfaction", "must be 1–5"));
+        return Err(ApiError::invalid(
+            "satisfaction",
+            Reason::out_of_range(1, 5),
+        ));
     }
     if (input.satisfaction.is_some() || !input.answers.is_empty())
         && result != AttemptResult::Reached
     {
-        return Err(ApiError::invalid(
-            "answers",
-            "only a reached customer answers",
-        ));
+        return Err(ApiError::invalid("answers", Reason::not_applicable()));
     }
     let notes = kefu_domain::contact::optional_text("notes", input.notes.as_deref(), 2000)
         .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
@@ -435,7 +438,10 @@ async fn record_attempt(
             if (0..=4 * 3600).contains(&s) {
                 Ok(SignedDuration::from_secs(s))
             } else {
-                Err(ApiError::invalid("duration_seconds", "must be 0–14400"))
+                Err(ApiError::invalid(
+                    "duration_seconds",
+                    Reason::out_of_range(0, 14400),
+                ))
             }
         })
         .transpose()?;
@@ -455,7 +461,7 @@ async fn record_attempt(
             .and_then(|q| serde_json::from_value(q).ok())
             .unwrap_or_default();
         let questionnaire = Questionnaire::parse(&questions)
-            .map_err(|_| ApiError::invalid("answers", "this campaign has no questionnaire"))?;
+            .map_err(|_| ApiError::invalid("answers", Reason::no_questionnaire()))?;
         questionnaire
             .check_answers(&answers)
             .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
@@ -639,7 +645,7 @@ pub(crate) struct ExportQuery {
 fn check_format(format: &str) -> ApiResult<()> {
     match format {
         "csv" | "xlsx" => Ok(()),
-        _ => Err(ApiError::invalid("format", "must be csv or xlsx")),
+        _ => Err(ApiError::invalid("format", Reason::not_one_of("csv, xlsx"))),
     }
 }
 

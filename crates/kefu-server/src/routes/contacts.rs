@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use kefu_domain::Permission;
+use kefu_domain::Reason;
 use kefu_domain::contact::{
     CallEventKind, Category, Channel, Direction, FiveW2H, OutcomeInput, Party, SUMMARY_MAX,
     callback_status, optional_text,
@@ -21,7 +22,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, Principal, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
+use crate::error::{ApiError, ApiResult, Code, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::Paging;
 use crate::routes::customers::{CustomerCard, cards};
@@ -142,12 +143,9 @@ fn text_field(field: &str, raw: Option<&str>, max: usize) -> ApiResult<Option<St
 }
 
 fn parse_time(field: &str, raw: &str) -> ApiResult<Timestamp> {
-    raw.trim().parse::<Timestamp>().map_err(|_| {
-        ApiError::invalid(
-            field,
-            format!("'{raw}' is not a time like 2026-03-02T10:30:00+08:00"),
-        )
-    })
+    raw.trim()
+        .parse::<Timestamp>()
+        .map_err(|_| ApiError::invalid(field, Reason::not_an_instant(raw)))
 }
 
 /// A number the telephony system reports; withheld numbers are absent.
@@ -234,30 +232,26 @@ async fn telephony_event(
     let kind = CallEventKind::parse(&input.kind).ok_or_else(|| {
         ApiError::invalid(
             "type",
-            format!(
-                "'{}' is not one of ringing, answered, held, resumed, transferred, hung_up",
-                input.kind
-            ),
+            Reason::not_one_of("ringing, answered, held, resumed, transferred, hung_up"),
         )
     })?;
     let at = parse_time("at", &input.at)?;
     if at > now + SignedDuration::from_mins(5) {
-        return Err(ApiError::invalid(
-            "at",
-            "is in the future (check the telephony system's clock)",
-        ));
+        return Err(ApiError::invalid("at", Reason::in_future()));
     }
     let direction = match input.direction.as_deref() {
         None => Direction::Inbound,
-        Some(d) => Direction::parse(d)
-            .ok_or_else(|| ApiError::invalid("direction", "must be inbound or outbound"))?,
+        Some(d) => Direction::parse(d).ok_or_else(|| {
+            ApiError::invalid("direction", Reason::not_one_of("inbound, outbound"))
+        })?,
     };
     let hung_up_by = input
         .hung_up_by
         .as_deref()
         .map(|h| {
-            Party::parse(h)
-                .ok_or_else(|| ApiError::invalid("hung_up_by", "must be customer, agent or system"))
+            Party::parse(h).ok_or_else(|| {
+                ApiError::invalid("hung_up_by", Reason::not_one_of("customer, agent, system"))
+            })
         })
         .transpose()?;
     let customer_raw = match direction {
@@ -283,14 +277,8 @@ async fn telephony_event(
         .record_call_event(&who.actor(), &event, now)
         .await
         .map_err(|e| match e {
-            kefu_store::StoreError::NotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "telephony.unknown_call",
-                format!(
-                    "no call '{}' is known; send its ringing event first, or include the caller's number",
-                    event.call_id
-                ),
-            ),
+            kefu_store::StoreError::NotFound => ApiError::of(Code::TelephonyUnknownCall)
+                .with_details(serde_json::json!({ "call_id": event.call_id })),
             other => other.into(),
         })?;
     if kind == CallEventKind::Ringing
@@ -450,9 +438,8 @@ impl ContactInput {
                 .category
                 .as_deref()
                 .map(|c| {
-                    Category::parse(c).ok_or_else(|| {
-                        ApiError::invalid("category", format!("'{c}' is not a contact category"))
-                    })
+                    Category::parse(c)
+                        .ok_or_else(|| ApiError::invalid("category", Reason::unknown_value(c)))
                 })
                 .transpose()?,
             five_w2h: self
@@ -487,17 +474,15 @@ async fn create_contact(
 ) -> ApiResult<(StatusCode, Json<ContactView>)> {
     let now = state.clock.now();
     if input.version.is_some() {
-        return Err(ApiError::invalid(
-            "version",
-            "only for recording an existing contact",
-        ));
+        return Err(ApiError::invalid("version", Reason::not_applicable()));
     }
     let direction = Direction::parse(input.direction.as_deref().unwrap_or(""))
-        .ok_or_else(|| ApiError::invalid("direction", "must be inbound or outbound"))?;
+        .ok_or_else(|| ApiError::invalid("direction", Reason::not_one_of("inbound, outbound")))?;
     let channel = match input.channel.as_deref() {
         None => Channel::Phone,
-        Some(c) => Channel::parse(c)
-            .ok_or_else(|| ApiError::invalid("channel", "must be phone, email, sms or web"))?,
+        Some(c) => Channel::parse(c).ok_or_else(|| {
+            ApiError::invalid("channel", Reason::not_one_of("phone, email, sms, web"))
+        })?,
     };
     let started_at = input
         .started_at
@@ -511,10 +496,13 @@ async fn create_contact(
         .map(|s| parse_time("ended_at", s))
         .transpose()?;
     if started_at > now + SignedDuration::from_mins(5) {
-        return Err(ApiError::invalid("started_at", "is in the future"));
+        return Err(ApiError::invalid("started_at", Reason::in_future()));
     }
     if ended_at.is_some_and(|e| e < started_at) {
-        return Err(ApiError::invalid("ended_at", "is before started_at"));
+        return Err(ApiError::invalid(
+            "ended_at",
+            Reason::not_after("started_at"),
+        ));
     }
     let new = NewContact {
         direction,
@@ -546,7 +534,7 @@ async fn record_contact(
     let now = state.clock.now();
     let version = input
         .version
-        .ok_or_else(|| ApiError::invalid("version", "send the version last read"))?;
+        .ok_or_else(|| ApiError::invalid("version", Reason::required()))?;
     for (field, given) in [
         ("direction", input.direction.is_some()),
         ("channel", input.channel.is_some()),
@@ -555,10 +543,7 @@ async fn record_contact(
         ("ended_at", input.ended_at.is_some()),
     ] {
         if given {
-            return Err(ApiError::invalid(
-                field,
-                "is set by the call; it cannot be recorded",
-            ));
+            return Err(ApiError::invalid(field, Reason::not_applicable()));
         }
     }
     let record = input.parse(now)?;
@@ -709,21 +694,18 @@ async fn list_callbacks(
         "open" => CallbackScope::Open,
         "overdue" => CallbackScope::Overdue,
         "done" => CallbackScope::Done,
-        other => {
+        _ => {
             return Err(ApiError::invalid(
                 "status",
-                format!("'{other}' is not one of open, overdue, done"),
+                Reason::not_one_of("open, overdue, done"),
             ));
         }
     };
     let agent = match q.whose.as_deref().unwrap_or("mine") {
         "mine" => Some(who.staff.id),
         "all" => None,
-        other => {
-            return Err(ApiError::invalid(
-                "whose",
-                format!("'{other}' is not one of mine, all"),
-            ));
+        _ => {
+            return Err(ApiError::invalid("whose", Reason::not_one_of("mine, all")));
         }
     };
     let page = Paging {

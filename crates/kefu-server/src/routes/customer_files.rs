@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
+use kefu_domain::Reason;
 use kefu_files::customers::parse_header_map;
 use kefu_files::{FileFormat, TextEncoding};
 use serde::Deserialize;
@@ -14,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, Code, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::import::{
     ExportFormat, ImportFailure, ImportOptions, ImportReport, export_customers,
@@ -41,13 +42,11 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
             .map(ApiBytes)
             .map_err(|e| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request.too_large",
-                        "the file is larger than the import limit",
-                    )
+                    ApiError::of(Code::RequestTooLarge)
                 } else {
-                    ApiError::new(e.status(), "request.unreadable_body", e.body_text())
+                    ApiError::of(Code::RequestUnreadableBody)
+                        .with_status(e.status())
+                        .detail(e.body_text())
                 }
             })
     }
@@ -56,11 +55,14 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
 impl From<ImportFailure> for ApiError {
     fn from(f: ImportFailure) -> Self {
         match f {
-            ImportFailure::File(e) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "import.invalid_file",
-                e.to_string(),
-            ),
+            ImportFailure::File(e) => {
+                let reason = kefu_domain::Reason::from(e);
+                ApiError {
+                    message: kefu_i18n::catalog(kefu_i18n::Lang::En).reason(&reason),
+                    details: Some(crate::error::reason_json(&reason)),
+                    ..ApiError::of(Code::ImportInvalidFile)
+                }
+            }
             ImportFailure::Store(e) => e.into(),
         }
     }
@@ -100,20 +102,16 @@ async fn import_customers(
         .encoding
         .as_deref()
         .map(|e| {
-            TextEncoding::parse(e).ok_or_else(|| {
-                ApiError::invalid("encoding", format!("'{e}' is not utf-8, gbk or gb18030"))
-            })
+            TextEncoding::parse(e)
+                .ok_or_else(|| ApiError::invalid("encoding", Reason::unknown_encoding(e)))
         })
         .transpose()?;
     let format = match q.format.as_deref() {
         None => None,
         Some("csv") => Some(FileFormat::Csv),
         Some("xlsx") => Some(FileFormat::Xlsx),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "format",
-                format!("'{other}' is not csv or xlsx"),
-            ));
+        Some(_) => {
+            return Err(ApiError::invalid("format", Reason::not_one_of("csv, xlsx")));
         }
     };
     let header_map = q
@@ -121,7 +119,7 @@ async fn import_customers(
         .as_deref()
         .map(parse_header_map)
         .transpose()
-        .map_err(|e| ApiError::invalid("header_map", e))?
+        .map_err(|e| ApiError::invalid("header_map", Reason::from(e)))?
         .unwrap_or_default();
     let options = ImportOptions {
         encoding,
@@ -156,20 +154,14 @@ async fn export(
     let format = match q.format.as_deref().unwrap_or("csv") {
         "csv" => ExportFormat::Csv,
         "xlsx" => ExportFormat::Xlsx,
-        other => {
-            return Err(ApiError::invalid(
-                "format",
-                format!("'{other}' is not csv or xlsx"),
-            ));
+        _ => {
+            return Err(ApiError::invalid("format", Reason::not_one_of("csv, xlsx")));
         }
     };
     // An export is the whole segment; paging it would silently cut it short.
     for (field, given) in [("offset", q.offset.is_some()), ("limit", q.limit.is_some())] {
         if given {
-            return Err(ApiError::invalid(
-                field,
-                "applies to /api/v1/customers (a page) only; an export is the whole segment",
-            ));
+            return Err(ApiError::invalid(field, Reason::not_applicable()));
         }
     }
     let filter = q.filter()?;

@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kefu_domain::Permission;
+use kefu_domain::Reason;
 use kefu_domain::customer::{
-    AgeBand, CustomerDraft, CustomerErrors, CustomerInput, CustomerKind, FieldError, Gender,
-    Liquidity,
+    AgeBand, CustomerDraft, CustomerErrors, CustomerInput, CustomerKind, Gender, Liquidity,
 };
 use kefu_domain::phone::PhoneNumber;
 use kefu_store::customers::{Customer, CustomerFilter, StoredPhone};
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, Principal, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
+use crate::error::{ApiError, ApiResult, Code, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::Paging;
 
@@ -186,13 +186,7 @@ async fn views(
 
 /// Invalid customer fields as a 422 listing each of them.
 fn invalid_customer(errors: CustomerErrors) -> ApiError {
-    let details: Vec<FieldError> = errors.0.clone();
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation.invalid_customer",
-        errors.to_string(),
-    )
-    .with_details(serde_json::json!({ "fields": details }))
+    ApiError::invalid_fields(Code::ValidationInvalidCustomer, errors.0)
 }
 
 fn draft(state: &AppState, input: &CustomerInput) -> ApiResult<CustomerDraft> {
@@ -242,11 +236,7 @@ impl SegmentQuery {
             parse: impl Fn(&str) -> Option<T>,
         ) -> ApiResult<Option<T>> {
             raw.as_deref()
-                .map(|r| {
-                    parse(r).ok_or_else(|| {
-                        ApiError::invalid(field, format!("'{r}' is not a known value"))
-                    })
-                })
+                .map(|r| parse(r).ok_or_else(|| ApiError::invalid(field, Reason::unknown_value(r))))
                 .transpose()
         }
         let text = |v: &Option<String>| {
@@ -300,10 +290,7 @@ async fn list_customers(
     ApiQuery(q): ApiQuery<SegmentQuery>,
 ) -> ApiResult<Json<CustomerPage>> {
     if q.format.is_some() {
-        return Err(ApiError::invalid(
-            "format",
-            "applies to /api/v1/customers/export only",
-        ));
+        return Err(ApiError::invalid("format", Reason::not_applicable()));
     }
     let filter = q.filter()?;
     let page = Paging {

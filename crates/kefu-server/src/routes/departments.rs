@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kefu_domain::DepartmentId;
+use kefu_domain::Reason;
 use kefu_domain::staff::{DepartmentCode, DepartmentName};
 use kefu_store::departments::Department;
 use serde::{Deserialize, Serialize};
@@ -85,11 +86,7 @@ async fn create_department(
         .create_department(&who.actor(), &code, &name, state.clock.now())
         .await
         .map_err(|e| match e {
-            kefu_store::StoreError::Conflict(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("department code {} is already taken", code.as_str()),
-            ),
+            kefu_store::StoreError::Conflict(_) => ApiError::conflict(Reason::taken(code.as_str())),
             other => other.into(),
         })?;
     Ok((StatusCode::CREATED, Json(department.into())))

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use kefu_domain::Reason;
 use kefu_domain::incident::{
     IncidentCommand, IncidentInput, NoticeChannel, SendReview, SendState, Tally,
 };
@@ -204,7 +205,7 @@ fn affected(input: AffectedInput) -> ApiResult<Affected> {
     if input.customer_codes.len() > CODES_MAX {
         return Err(ApiError::invalid(
             "affected.customer_codes",
-            format!("at most {CODES_MAX} codes"),
+            Reason::too_many(CODES_MAX),
         ));
     }
     if input
@@ -214,14 +215,14 @@ fn affected(input: AffectedInput) -> ApiResult<Affected> {
     {
         return Err(ApiError::invalid(
             "affected.address_contains",
-            "at most 100 characters",
+            Reason::too_long(100),
         ));
     }
     for (i, t) in input.tags.iter().enumerate() {
         if t.trim().is_empty() {
             return Err(ApiError::invalid(
                 &format!("affected.tags[{i}]"),
-                "is empty",
+                Reason::required(),
             ));
         }
     }
@@ -229,7 +230,7 @@ fn affected(input: AffectedInput) -> ApiResult<Affected> {
         if c.trim().is_empty() {
             return Err(ApiError::invalid(
                 &format!("affected.customer_codes[{i}]"),
-                "is empty",
+                Reason::required(),
             ));
         }
     }
@@ -332,7 +333,7 @@ async fn command_incident(
     let command = IncidentCommand::parse(&input.command).ok_or_else(|| {
         ApiError::invalid(
             "command",
-            "must be start_notifying, pause, resume, resolve or close",
+            Reason::not_one_of("start_notifying, pause, resume, resolve, close"),
         )
     })?;
     let note = input
@@ -341,7 +342,7 @@ async fn command_incident(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     if note.is_some_and(|n| n.chars().count() > 500) {
-        return Err(ApiError::invalid("note", "at most 500 characters"));
+        return Err(ApiError::invalid("note", Reason::too_long(500)));
     }
     state
         .store
@@ -392,17 +393,14 @@ async fn review_sends(
 ) -> ApiResult<Json<SendReviewView>> {
     let channel = NoticeChannel::parse(&input.channel)
         .filter(|c| *c != NoticeChannel::Call)
-        .ok_or_else(|| ApiError::invalid("channel", "must be sms or email"))?;
+        .ok_or_else(|| ApiError::invalid("channel", Reason::not_one_of("sms, email")))?;
     let from = SendState::parse(&input.state)
         .filter(|s| matches!(s, SendState::Unconfirmed | SendState::Failed))
-        .ok_or_else(|| ApiError::invalid("state", "must be unconfirmed or failed"))?;
+        .ok_or_else(|| ApiError::invalid("state", Reason::not_one_of("unconfirmed, failed")))?;
     let decision = SendReview::parse(&input.decision)
-        .ok_or_else(|| ApiError::invalid("decision", "must be mark_sent or resend"))?;
+        .ok_or_else(|| ApiError::invalid("decision", Reason::not_one_of("mark_sent, resend")))?;
     if decision == SendReview::MarkSent && from != SendState::Unconfirmed {
-        return Err(ApiError::invalid(
-            "decision",
-            "only unconfirmed sends can be marked as sent",
-        ));
+        return Err(ApiError::invalid("decision", Reason::not_applicable()));
     }
     let changed = state
         .store
@@ -504,13 +502,16 @@ async fn incident_notices(
         _ => {
             return Err(ApiError::invalid(
                 "list",
-                "must be notified, not_notified or no_contact",
+                Reason::not_one_of("notified, not_notified, no_contact"),
             ));
         }
     };
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "xlsx") {
-        return Err(ApiError::invalid("format", "must be json, csv or xlsx"));
+        return Err(ApiError::invalid(
+            "format",
+            Reason::not_one_of("json, csv, xlsx"),
+        ));
     }
     state
         .store
@@ -523,7 +524,7 @@ async fn incident_notices(
     if format == "json" {
         let limit = q.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
-            return Err(ApiError::invalid("limit", "must be 1–1000"));
+            return Err(ApiError::invalid("limit", Reason::out_of_range(1, 1000)));
         }
         let page = state
             .store
@@ -656,7 +657,10 @@ async fn record_notice_call(
     ApiJson(input): ApiJson<CallInput>,
 ) -> ApiResult<Json<NoticeView>> {
     let result = kefu_store::incidents::CallResult::parse(&input.result).ok_or_else(|| {
-        ApiError::invalid("result", "must be reached, no_answer, busy or wrong_number")
+        ApiError::invalid(
+            "result",
+            Reason::not_one_of("reached, no_answer, busy, wrong_number"),
+        )
     })?;
     let notes = input
         .notes
@@ -664,7 +668,7 @@ async fn record_notice_call(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     if notes.is_some_and(|n| n.chars().count() > 500) {
-        return Err(ApiError::invalid("notes", "at most 500 characters"));
+        return Err(ApiError::invalid("notes", Reason::too_long(500)));
     }
     let notice = state
         .store

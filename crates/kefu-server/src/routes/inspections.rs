@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kefu_domain::Permission;
+use kefu_domain::Reason;
 use kefu_domain::inspection::{
     Inspection, InspectionRules, Verdict, inspect, is_call_json, parse_call_json,
 };
@@ -48,9 +49,9 @@ pub(crate) struct TranscriptInput {
 
 fn parse_transcript(input: &TranscriptInput) -> ApiResult<(Format, Transcript)> {
     let format = Format::from_extension(&input.format)
-        .ok_or_else(|| ApiError::invalid("format", "must be json, srt or vtt"))?;
-    let parsed = transcript::parse(format, &input.text)
-        .map_err(|e| ApiError::invalid("text", e.to_string()))?;
+        .ok_or_else(|| ApiError::invalid("format", Reason::not_one_of("json, srt, vtt")))?;
+    let parsed =
+        transcript::parse(format, &input.text).map_err(|e| ApiError::invalid("text", e))?;
     Ok((format, parsed))
 }
 
@@ -135,8 +136,7 @@ async fn preview_inspection(
     let book = state.store.phrasebook().await?;
     let (_, rules) = state.store.inspection_rules().await?;
     let (transcript, facts) = if input.format == "json" && is_call_json(&input.text) {
-        let (t, f) =
-            parse_call_json(&input.text).map_err(|e| ApiError::invalid("text", e.to_string()))?;
+        let (t, f) = parse_call_json(&input.text).map_err(|e| ApiError::invalid("text", e))?;
         (t, Some(f))
     } else {
         (Some(parse_transcript(&input)?.1), None)
@@ -204,7 +204,7 @@ async fn list_inspections(
 ) -> ApiResult<Json<Vec<QueueRow>>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit", "between 1 and 200"));
+        return Err(ApiError::invalid("limit", Reason::out_of_range(1, 200)));
     }
     let rows = state
         .store
@@ -341,7 +341,7 @@ async fn review_inspection(
         .await
         .map_err(or_not_found("inspection"))?;
     if input.items.is_empty() || input.items.len() > 20 {
-        return Err(ApiError::invalid("items", "between 1 and 20 items"));
+        return Err(ApiError::invalid("items", Reason::out_of_range(1, 20)));
     }
     let mut verdicts = Vec::with_capacity(input.items.len());
     for (i, item) in input.items.iter().enumerate() {
@@ -349,11 +349,11 @@ async fn review_inspection(
         let Some(auto) = inspection.result.item(&item.rule) else {
             return Err(ApiError::invalid(
                 &field("rule"),
-                "not an item of this inspection",
+                Reason::unknown_value(&item.rule),
             ));
         };
         if auto.verdict == Verdict::Skipped {
-            return Err(ApiError::invalid(&field("rule"), "the item was skipped"));
+            return Err(ApiError::invalid(&field("rule"), Reason::item_skipped()));
         }
         let comment = item
             .comment
@@ -362,29 +362,26 @@ async fn review_inspection(
             .filter(|c| !c.is_empty())
             .map(str::to_owned);
         if comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
-            return Err(ApiError::invalid(
-                &field("comment"),
-                "at most 500 characters",
-            ));
+            return Err(ApiError::invalid(&field("comment"), Reason::too_long(500)));
         }
         let points = match item.verdict.as_str() {
             "confirm" => auto.points,
             "override" => {
-                let points = item.points.ok_or_else(|| {
-                    ApiError::invalid(&field("points"), "an override gives the points")
-                })?;
+                let points = item
+                    .points
+                    .ok_or_else(|| ApiError::invalid(&field("points"), Reason::required()))?;
                 if points > 100 {
-                    return Err(ApiError::invalid(&field("points"), "at most 100"));
+                    return Err(ApiError::invalid(&field("points"), Reason::at_most(100)));
                 }
                 if comment.is_none() {
-                    return Err(ApiError::invalid(&field("comment"), "an override says why"));
+                    return Err(ApiError::invalid(&field("comment"), Reason::required()));
                 }
                 points
             }
             _ => {
                 return Err(ApiError::invalid(
                     &field("verdict"),
-                    "must be confirm or override",
+                    Reason::not_one_of("confirm, override"),
                 ));
             }
         };
@@ -430,8 +427,7 @@ async fn put_phrasebook(
     State(state): State<AppState>,
     ApiJson(edition): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<PhrasebookView>> {
-    let book =
-        Phrasebook::from_json(edition).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+    let book = Phrasebook::from_json(edition).map_err(ApiError::from)?;
     let saved = state
         .store
         .save_phrasebook(&who.actor(), book, state.clock.now())
@@ -484,14 +480,20 @@ async fn put_rules(
 /// Rules from JSON; a rule missing from `rules` keeps its default setting.
 pub(crate) fn parse_rules(body: serde_json::Value) -> ApiResult<InspectionRules> {
     if !body.is_object() {
-        return Err(ApiError::invalid("rules", "must be an object of settings"));
+        return Err(ApiError::invalid(
+            "rules",
+            Reason::file_syntax("not an object"),
+        ));
     }
     let rules = serde_json::from_value::<InspectionRules>(body)
-        .map_err(|e| ApiError::invalid("rules", e.to_string()))?
+        .map_err(|e| ApiError::invalid("rules", Reason::file_syntax(e)))?
         .completed();
-    rules
-        .validate()
-        .map_err(|e| ApiError::invalid("rules", e))?;
+    rules.validate().map_err(|e| {
+        ApiError::from(kefu_domain::FieldError::new(
+            format!("rules.{}", e.field),
+            e.reason,
+        ))
+    })?;
     Ok(rules)
 }
 
@@ -525,7 +527,7 @@ async fn suggest_phrase(
     if !SITUATIONS.contains(&q.situation.as_str()) {
         return Err(ApiError::invalid(
             "situation",
-            format!("must be one of {}", SITUATIONS.join(", ")),
+            Reason::not_one_of(SITUATIONS.join(", ")),
         ));
     }
     let customer = q
@@ -534,7 +536,7 @@ async fn suggest_phrase(
         .map(str::trim)
         .filter(|c| !c.is_empty());
     if customer.is_some_and(|c| c.chars().count() > 40) {
-        return Err(ApiError::invalid("customer", "at most 40 characters"));
+        return Err(ApiError::invalid("customer", Reason::too_long(40)));
     }
     let book = state.store.phrasebook().await?;
     let slot = kefu_domain::greeting::greeting_slot(
@@ -550,7 +552,7 @@ async fn suggest_phrase(
             &who.principal.staff.staff_no,
             customer,
         )
-        .ok_or_else(|| ApiError::invalid("situation", "unknown"))?;
+        .ok_or_else(|| ApiError::invalid("situation", Reason::unknown_value(&q.situation)))?;
     Ok(Json(PhraseView {
         situation: q.situation,
         text,

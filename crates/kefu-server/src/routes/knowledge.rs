@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kefu_domain::Permission;
+use kefu_domain::Reason;
 use kefu_domain::knowledge::{self, ArticleInput, ArticleStatus};
 use kefu_store::knowledge::{ArticleFilter, StoredArticle};
 use kefu_store::search::{KindScope, SearchRequest, Snippet};
@@ -101,9 +102,8 @@ impl ArticleBody {
             status: self.status.clone(),
         }
         .check()
-        .map_err(|e| ApiError::invalid(&e.field, e.message))?;
-        let note = knowledge::version_note(self.note.as_deref())
-            .map_err(|e| ApiError::invalid(&e.field, e.message))?;
+        .map_err(ApiError::from)?;
+        let note = knowledge::version_note(self.note.as_deref()).map_err(ApiError::from)?;
         Ok((article, note))
     }
 }
@@ -146,13 +146,11 @@ async fn list_articles(
     .page()?;
     let mut statuses = readable(&who.principal);
     if let Some(raw) = &q.status {
-        let status = ArticleStatus::parse(raw)
-            .ok_or_else(|| ApiError::invalid("status", "must be draft, published or archived"))?;
+        let status = ArticleStatus::parse(raw).ok_or_else(|| {
+            ApiError::invalid("status", Reason::not_one_of("draft, published, archived"))
+        })?;
         if !statuses.contains(&status) {
-            return Err(ApiError::invalid(
-                "status",
-                "only editors see drafts and archived articles",
-            ));
+            return Err(ApiError::invalid("status", Reason::not_applicable()));
         }
         statuses = vec![status];
     }
@@ -185,7 +183,7 @@ async fn create_article(
     if body.expected_version.is_some() {
         return Err(ApiError::invalid(
             "expected_version",
-            "a new article has no version yet",
+            Reason::not_applicable(),
         ));
     }
     let (article, note) = body.check()?;
@@ -234,12 +232,9 @@ async fn update_article(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ArticleBody>,
 ) -> ApiResult<Json<ArticleView>> {
-    let expected = body.expected_version.ok_or_else(|| {
-        ApiError::invalid(
-            "expected_version",
-            "give the version the change was made on",
-        )
-    })?;
+    let expected = body
+        .expected_version
+        .ok_or_else(|| ApiError::invalid("expected_version", Reason::required()))?;
     let (article, note) = body.check()?;
     let saved = state
         .store
@@ -321,7 +316,7 @@ async fn article_diff(
 ) -> ApiResult<Json<knowledge::ArticleDiff>> {
     let context = q.context.unwrap_or(3);
     if context > 50 {
-        return Err(ApiError::invalid("context", "at most 50 lines"));
+        return Err(ApiError::invalid("context", Reason::at_most(50)));
     }
     let current = state
         .store
@@ -333,7 +328,7 @@ async fn article_diff(
         if !(1..=current.version).contains(&v) {
             return Err(ApiError::invalid(
                 field,
-                format!("the article has versions 1 to {}", current.version),
+                Reason::out_of_range(1, current.version),
             ));
         }
     }
@@ -485,30 +480,24 @@ async fn search(
 ) -> ApiResult<Json<Vec<SearchHitView>>> {
     let text = q.q.trim();
     if text.is_empty() {
-        return Err(ApiError::invalid("q", "give words to search for"));
+        return Err(ApiError::invalid("q", Reason::required()));
     }
     if text.chars().count() > QUERY_MAX {
-        return Err(ApiError::invalid(
-            "q",
-            format!("at most {QUERY_MAX} characters"),
-        ));
+        return Err(ApiError::invalid("q", Reason::too_long(QUERY_MAX)));
     }
     if !kefu_store::search::has_terms(text) {
-        return Err(ApiError::invalid(
-            "q",
-            "has no words to search for (only punctuation or symbols)",
-        ));
+        return Err(ApiError::invalid("q", Reason::query_no_words()));
     }
     let limit = q.limit.unwrap_or(20);
     if !(1..=50).contains(&limit) {
-        return Err(ApiError::invalid("limit", "between 1 and 50"));
+        return Err(ApiError::invalid("limit", Reason::out_of_range(1, 50)));
     }
     if let Some(kind) = &q.kind
         && !KINDS.contains(&kind.as_str())
     {
         return Err(ApiError::invalid(
             "kind",
-            format!("must be one of {}", KINDS.join(", ")),
+            Reason::not_one_of(KINDS.join(", ")),
         ));
     }
     let scopes: Vec<KindScope> = KINDS
@@ -543,7 +532,7 @@ async fn search(
     if let (Some(a), Some(b)) = (from, to)
         && a > b
     {
-        return Err(ApiError::invalid("to", "is before from"));
+        return Err(ApiError::invalid("to", Reason::not_before("from")));
     }
     let hits = state
         .store
@@ -656,8 +645,8 @@ async fn put_dictionary(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DictionaryBody>,
 ) -> ApiResult<Json<DictionaryView>> {
-    let checked = knowledge::Dictionary::check(&body.words, &body.synonyms)
-        .map_err(|e| ApiError::invalid(&e.field, e.message))?;
+    let checked =
+        knowledge::Dictionary::check(&body.words, &body.synonyms).map_err(ApiError::from)?;
     let saved = state
         .store
         .save_search_dictionary(&who.actor(), &checked, state.clock.now())

@@ -18,6 +18,7 @@ pub mod tiers;
 pub mod violations;
 pub mod work_orders;
 
+use kefu_domain::Reason;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -65,16 +66,13 @@ impl Paging {
         if offset < 0 {
             return Err(crate::error::ApiError::invalid(
                 "offset",
-                "must not be negative",
+                kefu_domain::Reason::negative(),
             ));
         }
         if !(1..=kefu_store::PageRequest::MAX_LIMIT).contains(&limit) {
             return Err(crate::error::ApiError::invalid(
                 "limit",
-                format!(
-                    "must be between 1 and {}",
-                    kefu_store::PageRequest::MAX_LIMIT
-                ),
+                kefu_domain::Reason::out_of_range(1, kefu_store::PageRequest::MAX_LIMIT),
             ));
         }
         Ok(kefu_store::PageRequest::new(offset, limit))
@@ -103,7 +101,7 @@ pub fn file_download(
         _ => {
             return Err(crate::error::ApiError::invalid(
                 "format",
-                "must be csv or xlsx",
+                Reason::not_one_of("csv, xlsx"),
             ));
         }
     };

@@ -4,11 +4,11 @@
 //! order number (counters in the database, shared by every server instance), so the
 //! endpoint cannot be used to enumerate orders or guess digits.
 
+use kefu_domain::Reason;
 use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, Code, ErrorBody};
 use crate::extract::ApiQuery;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -79,10 +79,10 @@ pub async fn lookup(
     let digits = phone4.trim();
     if number.is_empty() || number.len() > 32 || !number.chars().all(|c| c.is_ascii_alphanumeric())
     {
-        return Err(ApiError::invalid("number", "is not a work-order number"));
+        return Err(ApiError::invalid("number", Reason::not_an_order_number()));
     }
     if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::invalid("phone4", "must be exactly four digits"));
+        return Err(ApiError::invalid("phone4", Reason::four_digits()));
     }
     let now = state.clock.now();
     let limit = state.config.public_lookups_per_hour;
@@ -99,11 +99,7 @@ pub async fn lookup(
         )
         .await?;
     if by_client > limit || by_number > limit / 2 {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many lookups; try again in an hour or call the hotline",
-        ));
+        return Err(ApiError::of(Code::RateLimited));
     }
     let found = state.store.public_status(number).await?;
     match found {
@@ -119,11 +115,7 @@ pub async fn lookup(
             })
         }
         // The same answer whether the number is unknown or the digits are wrong.
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no request with this number and phone digits",
-        )),
+        _ => Err(ApiError::not_found("request")),
     }
 }
 

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use kefu_domain::Reason;
 use kefu_domain::sla::{SlaPolicy, validate_policies};
 use kefu_domain::workorder::{KindSpec, RoutingRule};
 use kefu_store::webhooks::EVENT_TYPES;
@@ -84,7 +85,7 @@ async fn save_kind(
         &input.workflow,
         input.base_priority,
     )
-    .map_err(|e| ApiError::invalid("kind", e))?;
+    .map_err(|e| ApiError::from(e.field_error()))?;
     state
         .store
         .save_kind(&who.actor(), &kind, state.clock.now())
@@ -121,7 +122,7 @@ async fn set_routing(
     ApiJson(input): ApiJson<RoutingRules>,
 ) -> ApiResult<Json<RoutingRules>> {
     if input.rules.len() > 1000 {
-        return Err(ApiError::invalid("rules", "at most 1000 rules"));
+        return Err(ApiError::invalid("rules", Reason::too_many(1000)));
     }
     state
         .store
@@ -159,7 +160,7 @@ async fn set_policies(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<SlaPolicies>,
 ) -> ApiResult<Json<SlaPolicies>> {
-    validate_policies(&input.policies).map_err(|e| ApiError::invalid("policies", e))?;
+    validate_policies(&input.policies).map_err(|e| ApiError::from(e.field_error()))?;
     let version = state
         .store
         .set_sla_policies(&who.actor(), &input.policies, state.clock.now())
@@ -229,24 +230,18 @@ async fn create_webhook(
     let url = input.url.trim();
     let parsed: axum::http::Uri = url
         .parse()
-        .map_err(|_| ApiError::invalid("url", "is not a URL"))?;
+        .map_err(|_| ApiError::invalid("url", Reason::not_an_http_url()))?;
     if parsed.scheme_str() != Some("http") || parsed.host().is_none() || url.len() > 2000 {
-        return Err(ApiError::invalid(
-            "url",
-            "must be an http:// URL with a host (deliveries are signed; put TLS in a relay on the receiving side)",
-        ));
+        return Err(ApiError::invalid("url", Reason::not_an_http_url()));
     }
     if input.events.is_empty() {
-        return Err(ApiError::invalid(
-            "events",
-            "name at least one event type, or \"*\"",
-        ));
+        return Err(ApiError::invalid("events", Reason::required()));
     }
     for e in &input.events {
         if e != "*" && !EVENT_TYPES.contains(&e.as_str()) {
             return Err(ApiError::invalid(
                 "events",
-                format!("'{e}' is not one of {}", EVENT_TYPES.join(", ")),
+                Reason::not_one_of(EVENT_TYPES.join(", ")),
             ));
         }
     }

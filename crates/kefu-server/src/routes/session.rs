@@ -4,6 +4,7 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Json, extract::State};
+use kefu_domain::Reason;
 use kefu_domain::staff::{NewPassword, StaffNo};
 use kefu_store::sessions::ApiToken;
 use kefu_store::staff::LoginOutcome;
@@ -17,7 +18,7 @@ use crate::auth::{
     Authorized, Credential, SESSION_COOKIE, TOKEN_PREFIX, csrf_token, hash_password_blocking,
     new_secret, perm, secret_hash, verify_password_blocking,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
+use crate::error::{ApiError, ApiResult, Code, ErrorBody, or_not_found};
 use crate::extract::{ApiJson, ApiPath};
 use crate::routes::public::ClientAddr;
 use crate::routes::staff::StaffView;
@@ -84,19 +85,9 @@ async fn login(
         .rate_limit_hit(&format!("login:ip:{client}"), LOGIN_WINDOW, now)
         .await?;
     if attempts > state.config.login_attempts_per_address {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many sign-in attempts from this address; try again later",
-        ));
+        return Err(ApiError::of(Code::RateLimited));
     }
-    let invalid = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "auth.invalid_credentials",
-            "wrong staff number or password",
-        )
-    };
+    let invalid = || ApiError::of(Code::AuthInvalidCredentials);
     let Ok(staff_no) = StaffNo::parse(&req.staff_no) else {
         return Err(invalid());
     };
@@ -172,12 +163,8 @@ async fn login(
 }
 
 fn locked(until: Option<jiff::Timestamp>) -> ApiError {
-    ApiError::new(
-        StatusCode::LOCKED,
-        "auth.account_locked",
-        "too many failed sign-ins; the account is locked for a while",
-    )
-    .with_details(serde_json::json!({ "locked_until": until.map(|t| t.to_string()) }))
+    ApiError::of(Code::AuthAccountLocked)
+        .with_details(serde_json::json!({ "locked_until": until.map(|t| t.to_string()) }))
 }
 
 /// Ends the current console session.
@@ -233,7 +220,10 @@ async fn change_password(
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
     if !verify_password_blocking(req.current_password, creds.password_hash).await {
-        return Err(ApiError::invalid("current_password", "does not match"));
+        return Err(ApiError::invalid(
+            "current_password",
+            Reason::wrong_password(),
+        ));
     }
     let hash = hash_password_blocking(new.expose().to_owned()).await?;
     let keep = match &who.credential {

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
+use kefu_domain::Reason;
 use kefu_domain::audit::Actor;
 use kefu_domain::staff::{PersonName, StaffNo, check_assignment};
 use kefu_domain::{DepartmentId, Role, StaffId};
@@ -252,16 +253,10 @@ async fn update_staff(
     };
     if who.staff.id.0 == id {
         if changes.active == Some(false) {
-            return Err(ApiError::invalid(
-                "active",
-                "administrators cannot disable their own account",
-            ));
+            return Err(ApiError::invalid("active", Reason::cannot_disable_self()));
         }
         if changes.role.is_some_and(|r| r != Role::Admin) {
-            return Err(ApiError::invalid(
-                "role",
-                "administrators cannot demote themselves",
-            ));
+            return Err(ApiError::invalid("role", Reason::cannot_demote_self()));
         }
     }
     let member = state

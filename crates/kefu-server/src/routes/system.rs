@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,7 +11,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -42,8 +42,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// The process can serve: the database answers and its schema is current.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let unavailable =
-        |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why);
+    let unavailable = |why: String| ApiError::of(Code::Unavailable).detail(why);
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: database unreachable");
         unavailable("the database does not answer".into())
@@ -60,13 +59,8 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
 }
 
 async fn metrics() -> Result<impl IntoResponse, ApiError> {
-    let handle = metrics_handle().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "metrics are not enabled",
-        )
-    })?;
+    let handle = metrics_handle()
+        .ok_or_else(|| ApiError::of(Code::Unavailable).detail("metrics are not enabled"))?;
     if let Some(bytes) = resident_memory_bytes() {
         metrics::gauge!("process_resident_memory_bytes").set(bytes as f64);
     }

@@ -93,7 +93,7 @@ async fn put_rules(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<PutRules>,
 ) -> ApiResult<(StatusCode, Json<RulesChanged>)> {
-    let rules = TierRules::parse(&body.tiers).map_err(|e| ApiError::invalid("tiers", e))?;
+    let rules = TierRules::parse(&body.tiers).map_err(|e| ApiError::from(e.field_error()))?;
     let (stored, job) = state
         .store
         .set_tier_rules(&who.actor(), body.version, &rules, state.clock.now())

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kefu_domain::Permission;
+use kefu_domain::Reason;
 use kefu_domain::assessment::{PenaltyRange, ViolationCommand, ViolationSource, ViolationStatus};
 use kefu_domain::money::Yuan;
 use kefu_store::assessment::{Caller, NewViolation, Violation};
@@ -99,20 +100,23 @@ async fn record_violation(
     ApiJson(input): ApiJson<NewViolationInput>,
 ) -> ApiResult<(StatusCode, Json<ViolationView>)> {
     let source = ViolationSource::parse(&input.source).ok_or_else(|| {
-        ApiError::invalid("source", "must be inspection, complaint or supervisor")
+        ApiError::invalid(
+            "source",
+            Reason::not_one_of("inspection, complaint, supervisor"),
+        )
     })?;
     match source {
         ViolationSource::Inspection if input.inspection_id.is_none() => {
-            return Err(ApiError::invalid("inspection_id", "names the inspection"));
+            return Err(ApiError::invalid("inspection_id", Reason::required()));
         }
         ViolationSource::Complaint if input.work_order_id.is_none() => {
-            return Err(ApiError::invalid("work_order_id", "names the complaint"));
+            return Err(ApiError::invalid("work_order_id", Reason::required()));
         }
         _ => {}
     }
     let description = input.description.trim();
     if description.is_empty() || description.chars().count() > 1000 {
-        return Err(ApiError::invalid("description", "1 to 1000 characters"));
+        return Err(ApiError::invalid("description", Reason::too_long(1000)));
     }
     let penalty = match input
         .penalty
@@ -168,12 +172,15 @@ async fn list_violations(
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(ViolationStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid("status", "must be recorded, appealed, upheld or withdrawn")
+            ApiError::invalid(
+                "status",
+                Reason::not_one_of("recorded, appealed, upheld, withdrawn"),
+            )
         })?),
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit", "between 1 and 500"));
+        return Err(ApiError::invalid("limit", Reason::out_of_range(1, 500)));
     }
     let own = !who.role().permits(Permission::ViolationManage);
     let agent = if own {
@@ -225,19 +232,20 @@ async fn command_violation(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ViolationCommandInput>,
 ) -> ApiResult<Json<ViolationView>> {
-    let command = ViolationCommand::parse(&input.command)
-        .ok_or_else(|| ApiError::invalid("command", "must be appeal, uphold or withdraw"))?;
+    let command = ViolationCommand::parse(&input.command).ok_or_else(|| {
+        ApiError::invalid("command", Reason::not_one_of("appeal, uphold, withdraw"))
+    })?;
     if input
         .reason
         .as_ref()
         .is_some_and(|r| r.chars().count() > 1000)
     {
-        return Err(ApiError::invalid("reason", "at most 1000 characters"));
+        return Err(ApiError::invalid("reason", Reason::too_long(1000)));
     }
     if command == ViolationCommand::Appeal
         && input.reason.as_deref().is_none_or(|r| r.trim().is_empty())
     {
-        return Err(ApiError::invalid("reason", "an appeal says why"));
+        return Err(ApiError::invalid("reason", Reason::appeal_needs_reason()));
     }
     let v = state
         .store
@@ -262,7 +270,7 @@ async fn command_violation(
 /// A day as the API takes it (YYYY-MM-DD), or a clear error naming `field`.
 pub(crate) fn parse_day(field: &str, raw: &str) -> ApiResult<jiff::civil::Date> {
     raw.parse::<jiff::civil::Date>()
-        .map_err(|_| ApiError::invalid(field, "a date such as 2026-11-01"))
+        .map_err(|_| ApiError::invalid(field, Reason::not_a_date(raw)))
 }
 
 pub fn local_days(
@@ -277,7 +285,7 @@ pub fn local_days(
         .timestamp();
     let end = to
         .tomorrow()
-        .map_err(|_| ApiError::invalid(field, "too late"))?
+        .map_err(|_| ApiError::invalid(field, Reason::not_a_date(to)))?
         .to_zoned(tz.clone())
         .map_err(ApiError::internal)?
         .timestamp();
@@ -342,10 +350,10 @@ async fn scorecard(
     )?;
     let to = day("to", q.to.as_deref(), today)?;
     if from > to {
-        return Err(ApiError::invalid("from", "is after to"));
+        return Err(ApiError::invalid("from", Reason::not_before("to")));
     }
     if to.since(from).ok().is_none_or(|s| s.get_days() > 366) {
-        return Err(ApiError::invalid("to", "a period of at most a year"));
+        return Err(ApiError::invalid("to", Reason::period_too_long(366)));
     }
     let (start, end) = local_days(tz, from, to, "to")?;
     let card = state
@@ -431,10 +439,7 @@ async fn sign_out(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     if note.is_some_and(|n| n.chars().count() > 2000) {
-        return Err(ApiError::invalid(
-            "handover_note",
-            "at most 2000 characters",
-        ));
+        return Err(ApiError::invalid("handover_note", Reason::too_long(2000)));
     }
     let shift = state
         .store

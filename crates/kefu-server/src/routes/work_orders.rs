@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
+use kefu_domain::Reason;
 use kefu_domain::contact::Category;
 use kefu_domain::sla::DeadlineKind;
 use kefu_domain::workflow::State as WoState;
@@ -313,7 +314,7 @@ fn parse_cause(raw: Option<&str>) -> ApiResult<Option<ComplaintCause>> {
         ComplaintCause::parse(c).ok_or_else(|| {
             ApiError::invalid(
                 "complaint_cause",
-                format!("'{c}' is not one of understanding_gap, procedure_gap, behaviour_gap, product_defect, promise_broken, attitude, efficiency, knowledge, other"),
+                Reason::not_one_of("understanding_gap, procedure_gap, behaviour_gap, product_defect, promise_broken, attitude, efficiency, knowledge, other"),
             )
         })
     })
@@ -337,7 +338,7 @@ async fn create_work_order(
         urgency: match input.urgency.as_deref() {
             None => Urgency::Normal,
             Some(u) => Urgency::parse(u).ok_or_else(|| {
-                ApiError::invalid("urgency", "must be normal, urgent or emergency")
+                ApiError::invalid("urgency", Reason::not_one_of("normal, urgent, emergency"))
             })?,
         },
         customer_id: input.customer_id,
@@ -363,9 +364,8 @@ async fn create_work_order(
             .category
             .as_deref()
             .map(|c| {
-                Category::parse(c).ok_or_else(|| {
-                    ApiError::invalid("category", format!("'{c}' is not a contact category"))
-                })
+                Category::parse(c)
+                    .ok_or_else(|| ApiError::invalid("category", Reason::unknown_value(c)))
             })
             .transpose()?,
         service_area: opt_text("service_area", input.service_area.as_deref(), 100)?,
@@ -456,7 +456,7 @@ async fn list_work_orders(
     if !(1..=24 * 365).contains(&within) {
         return Err(ApiError::invalid(
             "due_within_hours",
-            "must be between 1 and 8760",
+            Reason::out_of_range(1, 8760),
         ));
     }
     let (breached, due_within) = match q.deadline.as_deref() {
@@ -464,10 +464,10 @@ async fn list_work_orders(
         Some("breached") => (Some(true), None),
         Some("ok") => (Some(false), None),
         Some("due_soon") => (Some(false), Some(SignedDuration::from_hours(within))),
-        Some(other) => {
+        Some(_) => {
             return Err(ApiError::invalid(
                 "deadline",
-                format!("'{other}' is not one of breached, due_soon, ok"),
+                Reason::not_one_of("breached, due_soon, ok"),
             ));
         }
     };
@@ -476,9 +476,8 @@ async fn list_work_orders(
             .state
             .as_deref()
             .map(|s| {
-                WoState::parse(s).ok_or_else(|| {
-                    ApiError::invalid("state", format!("'{s}' is not a work-order state"))
-                })
+                WoState::parse(s)
+                    .ok_or_else(|| ApiError::invalid("state", Reason::unknown_value(s)))
             })
             .transpose()?,
         open_only: q.open.unwrap_or(false),
@@ -568,12 +567,8 @@ async fn transition(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<TransitionInput>,
 ) -> ApiResult<Json<WorkOrderView>> {
-    let command = parse_command(&input.command).ok_or_else(|| {
-        ApiError::invalid(
-            "command",
-            format!("'{}' is not a work-order command", input.command),
-        )
-    })?;
+    let command = parse_command(&input.command)
+        .ok_or_else(|| ApiError::invalid("command", Reason::unknown_value(&input.command)))?;
     who.require(workorder::command_permission(command))?;
     let req = TransitionRequest {
         command,
@@ -621,15 +616,15 @@ async fn add_note(
     let visibility = match input.visibility.as_deref().unwrap_or("internal") {
         "internal" => NoteVisibility::Internal,
         "customer" => NoteVisibility::Customer,
-        other => {
+        _ => {
             return Err(ApiError::invalid(
                 "visibility",
-                format!("'{other}' is not one of internal, customer"),
+                Reason::not_one_of("internal, customer"),
             ));
         }
     };
     let body = opt_text("body", Some(&input.body), 5000)?
-        .ok_or_else(|| ApiError::invalid("body", "must not be empty"))?;
+        .ok_or_else(|| ApiError::invalid("body", Reason::required()))?;
     let note = state
         .store
         .add_work_order_note(
@@ -673,7 +668,7 @@ async fn progress_notice(
     ApiJson(input): ApiJson<ProgressNoticeInput>,
 ) -> ApiResult<(StatusCode, Json<ProgressNoticeResult>)> {
     let summary = opt_text("summary", Some(&input.summary), 2000)?
-        .ok_or_else(|| ApiError::invalid("summary", "say what the customer was told"))?;
+        .ok_or_else(|| ApiError::invalid("summary", Reason::required()))?;
     let (order, contact_id) = state
         .store
         .record_progress_notice(&who.actor(), who.scope(), id, &summary, state.clock.now())
