@@ -114,6 +114,19 @@ function clearErrors(form) {
   if (general) general.textContent = "";
 }
 
+// A message of the console's own at a field (e.g. two passwords that differ).
+function showFieldText(input, text) {
+  const note = document.createElement("span");
+  note.className = "field-error";
+  note.setAttribute("role", "alert");
+  note.textContent = text;
+  input.setAttribute("aria-invalid", "true");
+  input.insertAdjacentElement("afterend", note);
+  const clear = () => { note.remove(); input.removeAttribute("aria-invalid"); };
+  input.addEventListener("input", clear, { once: true });
+  input.focus();
+}
+
 // Shows an API error: each refused field's reason at its input (all of them, as
 // the server reported), the rest in `target` (an element, else a lasting toast).
 // A field's message stays until that field is changed.
@@ -155,6 +168,162 @@ async function showError(target, x, form) {
   if (box) box.textContent = text; else toast(text, true);
 }
 
+
+// Forms and buttons that call the API. A form names its call in data-method and
+// data-path; its fields carry the API's JSON names (nested as a.b or a[2].b), and
+// data-type converts a field: int, number, bool (a checkbox), list (split at
+// commas), lines (one item per line); an empty field is left out, or sent as null
+// with data-empty="null". Rows of a repeating part (<tbody data-rows="holidays">
+// with inputs named by data-name) become holidays[0].date, holidays[1].date, …
+// (blank rows are skipped). After success, data-done says what follows: "reload",
+// a URL with {field} taken from the answer, or "show" (the element
+// #<form id>-done is filled from the answer: [data-from=path] elements). A
+// data-confirm asks first.
+function setPath(obj, path, value) {
+  const parts = path.replace(/\[(\d+)\]/g, ".$1").split(".");
+  let at = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const key = /^\d+$/.test(parts[i]) ? Number(parts[i]) : parts[i];
+    if (at[key] === undefined) at[key] = /^\d+$/.test(parts[i + 1]) ? [] : {};
+    at = at[key];
+  }
+  const last = parts[parts.length - 1];
+  at[/^\d+$/.test(last) ? Number(last) : last] = value;
+}
+
+function getPath(obj, path) {
+  return path.split(".").reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), obj);
+}
+
+function fieldValue(el) {
+  const type = el.dataset.type || "";
+  if (el.type === "checkbox" && type === "bool") return el.checked;
+  if (el.type === "checkbox" || el.type === "radio") return el.checked ? el.value : undefined;
+  if (el.multiple) return Array.from(el.selectedOptions).map((o) => o.value);
+  const raw = el.value.trim();
+  if (raw === "") return el.dataset.empty === "null" ? null : (type === "keep" ? "" : undefined);
+  if (type === "int") return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  if (type === "number") return Number.isNaN(Number(raw)) ? raw : Number(raw);
+  if (type === "list") return raw.split(/[,，、;；\n]/).map((v) => v.trim()).filter((v) => v);
+  if (type === "lines") return raw.split("\n").map((v) => v.trim()).filter((v) => v);
+  return el.type === "textarea" ? el.value : raw;
+}
+
+function numberRows(form) {
+  for (const box of $$("[data-rows]", form)) {
+    let i = 0;
+    for (const row of Array.from(box.children)) {
+      const inputs = $$("[data-name]", row);
+      // A row with nothing chosen or typed is left out (fields that only go with
+      // another, like a deadline's clock, do not count).
+      const blank = inputs.every((el) => el.dataset.onlyWith || el.type === "checkbox" || !el.value.trim());
+      const filled = (name) => {
+        const other = inputs.find((x) => x.dataset.name === name);
+        return other && other.value.trim() !== "";
+      };
+      for (const el of inputs) {
+        const skip = blank || (el.dataset.onlyWith && !filled(el.dataset.onlyWith));
+        if (skip) { el.removeAttribute("name"); continue; }
+        el.name = box.dataset.rows + "[" + i + "]" + (el.dataset.name ? "." + el.dataset.name : "");
+      }
+      if (!blank) i++;
+    }
+  }
+}
+
+function formBody(form) {
+  numberRows(form);
+  const body = {};
+  const lists = {};
+  for (const el of Array.from(form.elements)) {
+    if (!el.name || el.disabled || el.dataset.skip !== undefined) continue;
+    const v = fieldValue(el);
+    if (v === undefined) continue;
+    // Several checkboxes of one name make a list.
+    if (el.type === "checkbox" && el.dataset.type !== "bool") {
+      (lists[el.name] = lists[el.name] || []).push(v);
+      continue;
+    }
+    setPath(body, el.name, v);
+  }
+  for (const [name, values] of Object.entries(lists)) setPath(body, name, values);
+  for (const el of $$("[data-list]", form)) if (!lists[el.dataset.list]) setPath(body, el.dataset.list, []);
+  return body;
+}
+
+function fillPath(template, values) {
+  return template.replace(/\{([\w.]+)\}/g, (_, k) => encodeURIComponent(getPath(values, k) ?? ""));
+}
+
+async function apiDone(el, answer, form) {
+  const done = el.dataset.done || "reload";
+  if (done === "reload") { location.reload(); return; }
+  if (done === "show") {
+    const box = document.getElementById((form || el).id + "-done");
+    if (!box) return;
+    for (const out of $$("[data-from]", box)) out.textContent = getPath(answer, out.dataset.from) ?? "";
+    for (const cond of $$("[data-if]", box)) cond.hidden = !getPath(answer, cond.dataset.if);
+    for (const cond of $$("[data-unless]", box)) cond.hidden = !!getPath(answer, cond.dataset.unless);
+    box.hidden = false;
+    if (form) form.reset();
+    return;
+  }
+  location.href = fillPath(done, answer || {});
+}
+
+function setupApiForms() {
+  for (const form of $$("form[data-method]")) {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
+      clearErrors(form);
+      const button = e.submitter;
+      if (button) button.disabled = true;
+      try {
+        const body = formBody(form);
+        const answer = await api(form.dataset.method, fillPath(form.dataset.path, form.dataset), body);
+        await apiDone(form, answer, form);
+      } catch (x) {
+        await showError(null, x, form);
+      } finally {
+        if (button) button.disabled = false;
+      }
+    });
+  }
+  for (const b of $$("button[data-method]")) {
+    b.addEventListener("click", async () => {
+      if (b.dataset.confirm && !confirm(b.dataset.confirm)) return;
+      b.disabled = true;
+      const target = b.dataset.error ? $(b.dataset.error) : null;
+      try {
+        const body = b.dataset.body ? JSON.parse(b.dataset.body) : undefined;
+        const answer = await api(b.dataset.method, b.dataset.path, body);
+        await apiDone(b, answer, null);
+      } catch (x) {
+        await showError(target, x, null);
+      } finally {
+        b.disabled = false;
+      }
+    });
+  }
+  // Repeating rows: add from the part's template, remove with the row's button.
+  for (const add of $$("[data-add-row]")) {
+    add.addEventListener("click", () => {
+      const box = document.querySelector('[data-rows="' + add.dataset.addRow + '"]');
+      const template = document.getElementById(add.dataset.addRow + "-template");
+      if (!box || !template) return;
+      const row = template.content.firstElementChild.cloneNode(true);
+      box.appendChild(row);
+      const first = $("input, select", row);
+      if (first) first.focus();
+    });
+  }
+  document.addEventListener("click", (e) => {
+    const remove = e.target.closest ? e.target.closest(".remove-row") : null;
+    if (remove) remove.closest("tr, li, .row").remove();
+  });
+}
+
 // Sign-in
 function setupLogin() {
   const form = $("#login-form");
@@ -164,11 +333,45 @@ function setupLogin() {
     const err = $("#login-error");
     err.textContent = "";
     try {
-      await api("POST", "/api/v1/auth/login", { staff_no: form.staff_no.value, password: form.password.value });
-      location.href = "/console";
+      const r = await api("POST", "/api/v1/auth/login", { staff_no: form.staff_no.value, password: form.password.value });
+      // A one-time password is replaced first; otherwise back where the person was.
+      location.href = r.must_change_password ? "/console/password" : (form.dataset.next || "/console");
     } catch (x) {
-      err.textContent = x.code === "auth.account_locked" ? form.dataset.locked : form.dataset.failed;
+      if (x.code === "auth.account_locked") {
+        // How long the lock lasts (to the minute, on this computer's clock) and
+        // whom to ask.
+        const until = Date.parse((x.details && x.details.locked_until) || "");
+        err.textContent = Number.isNaN(until) ? form.dataset.locked : fill(form.dataset.lockedUntil, {
+          time: new Date(until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+        });
+      } else if (x.code === "rate_limited") {
+        err.textContent = form.dataset.limited;
+      } else {
+        err.textContent = form.dataset.failed;
+      }
     }
+  });
+}
+
+// One's password: the new one twice, then home (or back to work).
+function setupPassword() {
+  const form = $("#password-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const confirmBox = form.confirm_password;
+    if (form.new_password.value !== confirmBox.value) {
+      showFieldText(confirmBox, confirmBox.dataset.mismatch);
+      return;
+    }
+    try {
+      await api("PUT", "/api/v1/me/password", {
+        current_password: form.current_password.value,
+        new_password: form.new_password.value,
+      });
+      location.href = $("#password-page").dataset.home;
+    } catch (x) { showError(null, x, form); }
   });
 }
 
@@ -759,8 +962,56 @@ function setupKnowledgeEditors() {
   });
 }
 
+// Administration: the tier recomputation followed live, the audit chain verified,
+// a token's account chosen.
+function setupAdmin() {
+  const job = $("#tier-job");
+  if (job && job.dataset.running === "true") {
+    const poll = async () => {
+      try {
+        const j = await api("GET", "/api/v1/jobs/" + job.dataset.job);
+        const cat = await catalog();
+        const pct = j.total > 0 ? Math.floor((j.done * 100) / j.total) : 100;
+        $("#job-progress").value = pct;
+        $("#job-status").textContent = cat["job." + j.status] || "";
+        const figures = $("#job-figures");
+        figures.textContent = fill(figures.dataset.template, { done: j.done, total: j.total, changed: j.changed });
+        if (j.status === "running") setTimeout(poll, 1000);
+      } catch (_) { setTimeout(poll, 5000); }
+    };
+    setTimeout(poll, 500);
+  }
+  const verify = $("#verify-chain");
+  if (verify) verify.addEventListener("click", async () => {
+    const out = $("#verify-result");
+    verify.disabled = true;
+    out.className = "";
+    out.textContent = "";
+    try {
+      const r = await api("GET", "/api/v1/audit/verify");
+      const cat = await catalog();
+      if (r.intact) {
+        out.className = "ok";
+        out.textContent = fill(cat["audit.intact"] || "", { rows: r.rows });
+      } else {
+        out.className = "bad";
+        out.textContent = fill(cat["audit.broken"] || "", {
+          seq: r.first_bad_seq,
+          why: cat["audit.break_" + r.break_kind] || "",
+        });
+      }
+    } catch (x) { await showError(out, x, null); }
+    verify.disabled = false;
+  });
+  const staff = $("#token-staff");
+  if (staff) staff.addEventListener("change", () => { staff.form.dataset.staff = staff.value; });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
+  setupApiForms();
+  setupAdmin();
+  setupPassword();
   setupSignOut();
   setupDesk();
   setupOrder();

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kefu_domain::Permission;
 use kefu_domain::assessment::{Scorecard, ViolationStatus};
 
@@ -121,23 +121,23 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
         kefu_server::routes::violations::local_days(tz, today, today, "date"),
         kefu_server::routes::violations::local_days(tz, month_ago, today, "date"),
     ) else {
-        return kefu_server::error::ApiError::internal("calendar").into_response();
+        return viewer.failure(kefu_store::StoreError::Unsupported("no local day".into()));
     };
     let shifts = match state.store.shifts(start, tomorrow, 200).await {
         Ok(s) => s,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let signed_in = shifts
         .iter()
         .any(|s| s.staff_id == me && s.signed_out_at.is_none());
     let card = match state.store.scorecard(me, month_ago, tomorrow).await {
         Ok(c) => c,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let team = if manager {
         match team(&state, month_ago, tomorrow).await {
             Ok(t) => t,
-            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+            Err(e) => return viewer.failure(e),
         }
     } else {
         Vec::new()
@@ -148,7 +148,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
         .await
     {
         Ok(v) => v,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let figure = |key: &str, value: String| (t.s(&format!("assessment.{key}")).to_owned(), value);
     render(&AssessmentPage {

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kefu_domain::Permission;
 use kefu_domain::campaign::Question;
 use kefu_domain::survey::{QuestionResult, Satisfaction, percent};
@@ -53,7 +53,7 @@ pub(crate) async fn list(viewer: Viewer, State(state): State<AppState>) -> Respo
     let t = viewer.t;
     let campaigns = match state.store.list_campaigns().await {
         Ok(c) => c,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let now = viewer.now;
     render(&CampaignsPage {
@@ -194,7 +194,7 @@ pub(crate) async fn report(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let tz = &state.config.time_zone;
     let figures = vec![
@@ -343,7 +343,7 @@ pub(crate) async fn call(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let questions: Vec<Question> = campaign
         .questionnaire

@@ -290,7 +290,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     let escalations = state.store.count_open_escalations(10_000).await;
     let (charts, escalations) = match (built, escalations) {
         (Ok(c), Ok(e)) => (c, e),
-        (Err(e), _) | (_, Err(e)) => return kefu_server::error::ApiError::from(e).into_response(),
+        (Err(e), _) | (_, Err(e)) => return viewer.failure(e),
     };
     let charts = charts
         .iter()
@@ -325,7 +325,7 @@ pub(crate) async fn download(
     let t = viewer.t;
     let all = match charts(&state, t, state.today()).await {
         Ok(c) => c,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let Some(chart) = all.iter().find(|c| c.id == id) else {
         return viewer.message(StatusCode::NOT_FOUND, "app.not_found");

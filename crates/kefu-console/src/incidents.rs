@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kefu_domain::Permission;
 use kefu_domain::incident::{IncidentKind, Severity};
 
@@ -60,7 +60,7 @@ pub(crate) async fn list(viewer: Viewer, State(state): State<AppState>) -> Respo
     let t = viewer.t;
     let incidents = match state.store.list_incidents(200).await {
         Ok(i) => i,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     render(&IncidentsPage {
         chrome: viewer.chrome("incidents", t.s("incident.title")),
@@ -132,7 +132,7 @@ pub(crate) async fn board(
         (Err(kefu_store::StoreError::NotFound), _) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        (Err(e), _) | (_, Err(e)) => return kefu_server::error::ApiError::from(e).into_response(),
+        (Err(e), _) | (_, Err(e)) => return viewer.failure(e),
     };
     let incident = &board.incident;
     let tally = board.tally;
@@ -233,7 +233,7 @@ pub(crate) async fn call(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let title = format!("{} · {}", t.s("incident.call_screen"), incident.title);
     render(&CallPage {

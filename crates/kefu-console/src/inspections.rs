@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kefu_domain::Permission;
 use kefu_domain::inspection::{RULES, Verdict};
 use kefu_domain::transcript::Speaker;
@@ -69,7 +69,7 @@ pub(crate) async fn queue(
     };
     let rows = match state.store.list_inspections(&filter).await {
         Ok(r) => r,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     render(&QueuePage {
         chrome: viewer.chrome("inspections", t.s("inspection.title")),
@@ -195,14 +195,14 @@ pub(crate) async fn detail(
         Ok(_) | Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let (reviews, transcript) = match (
         state.store.inspection_reviews(id).await,
         state.store.transcript(inspection.contact_id).await,
     ) {
         (Ok(r), Ok(tr)) => (r, tr),
-        (Err(e), _) | (_, Err(e)) => return kefu_server::error::ApiError::from(e).into_response(),
+        (Err(e), _) | (_, Err(e)) => return viewer.failure(e),
     };
     let result = &inspection.result;
     let rule_label = |rule: &str| t.s(&format!("inspection.rule_{rule}")).to_owned();

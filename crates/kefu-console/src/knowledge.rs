@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kefu_domain::Permission;
 use kefu_domain::knowledge::ArticleStatus;
 use kefu_store::knowledge::ArticleFilter;
@@ -112,7 +112,7 @@ pub(crate) async fn list(
                         })
                         .collect();
                 }
-                Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+                Err(e) => return viewer.failure(e),
             }
         }
     }
@@ -129,7 +129,7 @@ pub(crate) async fn list(
             .list_articles(&filter, kefu_store::PageRequest::new(0, 100))
     ) {
         Ok(both) => both,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     render(&ListPage {
         chrome: viewer.chrome("knowledge", t.s("knowledge.title")),
@@ -192,7 +192,7 @@ pub(crate) async fn article(
         Ok(_) | Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let versions = if viewer.may(Permission::KnowledgeManage) {
         match state.store.article_versions(id).await {
@@ -207,7 +207,7 @@ pub(crate) async fn article(
                     )
                 })
                 .collect(),
-            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+            Err(e) => return viewer.failure(e),
         }
     } else {
         Vec::new()
@@ -265,7 +265,7 @@ pub(crate) async fn diff(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let to = q.to.unwrap_or(current.version);
     let from = q.from.unwrap_or(to - 1);
@@ -277,7 +277,7 @@ pub(crate) async fn diff(
         state.store.article_version(id, to)
     ) {
         Ok(both) => both,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let d = kefu_domain::knowledge::diff(&old, &new, 3);
     render(&DiffPage {
@@ -335,12 +335,12 @@ async fn edit_page(viewer: &Viewer, state: &AppState, id: Option<i64>) -> Respon
             Err(kefu_store::StoreError::NotFound) => {
                 return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
             }
-            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+            Err(e) => return viewer.failure(e),
         },
     };
     let categories = match state.store.article_categories(&ArticleStatus::ALL).await {
         Ok(c) => c.into_iter().map(|c| c.category).collect(),
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let heading = match &stored {
         Some(a) => a.article.title.clone(),
@@ -418,7 +418,7 @@ pub(crate) async fn dictionary(viewer: Viewer, State(state): State<AppState>) ->
     let t = viewer.t;
     let d = match state.store.search_dictionary().await {
         Ok(d) => d,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     render(&DictionaryPage {
         chrome: viewer.chrome("knowledge", t.s("knowledge.dictionary")),

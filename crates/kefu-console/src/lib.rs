@@ -4,6 +4,8 @@
 //! the API does; actions go through the JSON API with the session cookie, so the
 //! server refuses what a role may not do whether or not the page shows it.
 
+mod account;
+mod admin;
 mod assessment;
 mod campaigns;
 mod charts;
@@ -15,7 +17,7 @@ mod pages;
 mod phrasebook;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -33,8 +35,11 @@ pub fn app(state: AppState) -> axum::Router {
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(pages::home))
+        .route("/console/", get(|| async { Redirect::to("/console") }))
         .route("/console/login", get(pages::login))
+        .route("/console/password", get(account::password))
         .route("/console/lang/{code}", get(set_lang))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))
@@ -66,6 +71,59 @@ pub fn router() -> Router<AppState> {
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{file}", get(dashboard::download))
         .route("/status", get(pages::status))
+        // Any other console address: a page in the viewer's language, not the API's
+        // JSON 404.
+        .route("/console/{*rest}", get(not_found))
+        .merge(admin::router())
+}
+
+/// A console address that does not exist.
+async fn not_found(State(state): State<AppState>, parts: Parts) -> Response {
+    error_page(&state, &parts, StatusCode::NOT_FOUND, "app.not_found_page").await
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    t: &'static Catalog,
+    lang_other: &'static str,
+    title: String,
+    message: String,
+    back: &'static str,
+    back_label: String,
+}
+
+/// An error page for a visitor who may not be signed in: with the navigation when
+/// they are, else on its own with a way to the sign-in page.
+pub(crate) async fn error_page(
+    state: &AppState,
+    parts: &Parts,
+    status: StatusCode,
+    key: &str,
+) -> Response {
+    match kefu_server::auth::authenticate(parts, state).await {
+        Ok(principal) => {
+            let viewer = Viewer {
+                t: catalog(lang_of(&parts.headers)),
+                now: state.clock.now(),
+                csrf: kefu_server::auth::csrf_token_of(parts).unwrap_or_default(),
+                principal,
+            };
+            viewer.message(status, key)
+        }
+        Err(_) => {
+            let t = catalog(lang_of(&parts.headers));
+            let page = ErrorPage {
+                t,
+                lang_other: t.lang.other().code(),
+                title: t.s(&format!("app.status_{}", status.as_u16())).to_owned(),
+                message: t.s(key).to_owned(),
+                back: "/console/login",
+                back_label: t.s("app.to_login").to_owned(),
+            };
+            (status, render(&page)).into_response()
+        }
+    }
 }
 
 async fn set_lang(
@@ -144,13 +202,37 @@ impl FromRequestParts<AppState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let t = catalog(lang_of(&parts.headers));
         match kefu_server::auth::authenticate(parts, state).await {
-            Ok(principal) => Ok(Viewer {
-                principal,
-                t,
-                now: state.clock.now(),
-                csrf: kefu_server::auth::csrf_token_of(parts).unwrap_or_default(),
-            }),
-            Err(_) => Err(Redirect::to("/console/login").into_response()),
+            Ok(principal) => {
+                // A person who signed in with a one-time password sets their own
+                // before anything else.
+                if principal.staff.must_change_password
+                    && matches!(
+                        principal.credential,
+                        kefu_server::auth::Credential::Session(_)
+                    )
+                    && parts.uri.path() != "/console/password"
+                {
+                    return Err(Redirect::to("/console/password").into_response());
+                }
+                Ok(Viewer {
+                    principal,
+                    t,
+                    now: state.clock.now(),
+                    csrf: kefu_server::auth::csrf_token_of(parts).unwrap_or_default(),
+                })
+            }
+            Err(e) => {
+                // Back to the sign-in page, which says why and returns here after.
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/console", |p| p.as_str());
+                let mut to = format!("/console/login?next={}", pages::encode(here));
+                if e.code == kefu_server::error::Code::AuthSessionExpired {
+                    to.push_str("&expired=1");
+                }
+                Err(Redirect::to(&to).into_response())
+            }
         }
     }
 }
@@ -168,27 +250,45 @@ impl Viewer {
     // The refusal is the response itself, returned at once by the handler.
     #[allow(clippy::result_large_err)]
     pub fn require(&self, permission: Permission) -> Result<(), Response> {
-        if self.may(permission) && !self.principal.staff.must_change_password {
+        if self.may(permission) {
             Ok(())
         } else {
             Err(self.message(StatusCode::FORBIDDEN, "app.forbidden"))
         }
     }
 
-    /// A page with one message (errors, refusals).
+    /// A page with one message (errors, refusals) and the way back to the
+    /// viewer's home.
     pub fn message(&self, status: StatusCode, key: &str) -> Response {
+        let title_key = format!("app.status_{}", status.as_u16());
+        let title = self.t.s(&title_key);
         let page = pages::MessagePage {
-            chrome: self.chrome("", self.t.s(key)),
+            chrome: self.chrome("", title),
             t: self.t,
             message: self.t.s(key).to_owned(),
+            back: home_of(self.role()),
         };
         (status, render(&page)).into_response()
+    }
+
+    /// A page for a store failure: "not found" for a missing record, else the
+    /// failure is logged and the person told it failed (no details).
+    pub fn failure(&self, e: kefu_store::StoreError) -> Response {
+        match e {
+            kefu_store::StoreError::NotFound => {
+                self.message(StatusCode::NOT_FOUND, "app.not_found")
+            }
+            other => {
+                tracing::error!(error = %other, "console page failed");
+                self.message(StatusCode::INTERNAL_SERVER_ERROR, "app.failed")
+            }
+        }
     }
 
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 11] = [
+        let items: [(&str, &str, &str, Permission); 12] = [
             (
                 "desk",
                 "/console/desk",
@@ -255,12 +355,23 @@ impl Viewer {
                 "nav.phrasebook",
                 Permission::PhrasebookRead,
             ),
+            // Administration: every section needs at least reading the service
+            // rules (administrators and managers).
+            (
+                "admin",
+                "/console/admin",
+                "nav.admin",
+                Permission::ServiceRulesRead,
+            ),
         ];
+        // Until the one-time password is replaced there is nowhere else to go.
+        let forced = self.principal.staff.must_change_password;
         Chrome {
             page,
             title: title.to_owned(),
             nav: items
                 .into_iter()
+                .filter(|_| !forced)
                 .filter(|(_, _, _, p)| self.may(*p))
                 .map(|(id, href, key, _)| NavItem {
                     href,
@@ -316,7 +427,7 @@ pub(crate) fn home_of(role: Role) -> &'static str {
         Role::Agent => "/console/desk",
         Role::Handler => "/console/inbox",
         Role::Manager => "/console/dashboard",
-        Role::Admin => "/console/customers",
+        Role::Admin => "/console/admin",
     }
 }
 
@@ -332,11 +443,23 @@ mod tests {
             concat!(env!("CARGO_MANIFEST_DIR"), "/src"),
             concat!(env!("CARGO_MANIFEST_DIR"), "/assets"),
         ];
+        let mut files = Vec::new();
+        let mut todo: Vec<std::path::PathBuf> = dirs.iter().map(Into::into).collect();
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
         let mut missing = Vec::new();
         let mut seen = 0;
-        for dir in dirs {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for file in files {
+            {
+                let text = std::fs::read_to_string(file).unwrap();
                 for pattern in ["t.s(\"", "t.f(\"", "key(\""] {
                     for part in text.split(pattern).skip(1) {
                         let key = part.split('"').next().unwrap();
@@ -355,6 +478,8 @@ mod tests {
             seen > 50,
             "only {seen} keys found: is the scan still right?"
         );
+        missing.sort();
+        missing.dedup();
         assert!(missing.is_empty(), "missing keys: {missing:?}");
     }
 }

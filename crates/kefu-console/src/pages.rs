@@ -38,6 +38,7 @@ pub(crate) struct MessagePage {
     pub chrome: Chrome,
     pub t: &'static Catalog,
     pub message: String,
+    pub back: &'static str,
 }
 
 /// Local time in the center's time zone.
@@ -66,13 +67,35 @@ pub(crate) async fn home(
 struct LoginPage {
     t: &'static Catalog,
     lang_other: &'static str,
+    next: String,
+    notice: Option<String>,
+    locked: String,
 }
 
-pub(crate) async fn login(headers: HeaderMap) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let t = catalog(lang_of(&headers));
+    // Only a console address is a place to return to.
+    let next = q
+        .next
+        .filter(|n| n.starts_with("/console") && !n.starts_with("/console/login"))
+        .unwrap_or_default();
+    let minutes = state.config.lockout.lock_for.as_mins().to_string();
     render(&LoginPage {
         t,
         lang_other: t.lang.other().code(),
+        next,
+        notice: q.expired.map(|_| t.s("login.expired").to_owned()),
+        locked: t.f("login.locked_for", &[("minutes", minutes.as_str())]),
     })
 }
 
@@ -90,7 +113,7 @@ async fn greeting(state: &AppState, staff_no: &str) -> String {
     let slot = greeting_slot(
         state.clock.now(),
         &state.config.time_zone,
-        &state.config.calendar,
+        &state.sla().calendar,
     );
     let mut text = book
         .suggest(
@@ -146,7 +169,7 @@ pub(crate) async fn desk(viewer: Viewer, State(state): State<AppState>) -> Respo
     .await;
     let (extension, callbacks) = match result {
         Ok(v) => v,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let full = viewer.may(Permission::CustomerContactsFull);
     render(&DeskPage {
@@ -328,7 +351,7 @@ pub(crate) async fn pop(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     render(&PopFragment {
         t,
@@ -537,7 +560,7 @@ async fn orders_page(
             state.clock.now(),
         )
         .await
-        .map_err(|e| kefu_server::error::ApiError::from(e).into_response())
+        .map_err(|e| viewer.failure(e))
 }
 
 fn page_link(base: &str, query: &[(&str, Option<&str>)], page: i64) -> String {
@@ -549,7 +572,7 @@ fn page_link(base: &str, query: &[(&str, Option<&str>)], page: i64) -> String {
     format!("{base}?{}", parts.join("&"))
 }
 
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
@@ -819,7 +842,7 @@ pub(crate) async fn work_order(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let kinds = kind_names(&state, t).await;
     let departments = department_names(&state).await;
@@ -987,7 +1010,7 @@ pub(crate) async fn customers(
     };
     let found = match found {
         Ok(f) => f,
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let rules = tier_rules(&state).await;
     let full = viewer.may(Permission::CustomerContactsFull);
@@ -1076,7 +1099,7 @@ pub(crate) async fn customer(
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
         }
-        Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+        Err(e) => return viewer.failure(e),
     };
     let full = viewer.may(Permission::CustomerContactsFull);
     let mut timeline: Vec<(Timestamp, String, String)> = Vec::new();

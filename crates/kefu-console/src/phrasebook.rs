@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kefu_domain::Permission;
 use kefu_domain::inspection::RULES;
 use kefu_domain::phrasebook::{CATEGORIES, GREETINGS, MARKERS, SITUATIONS};
@@ -113,7 +113,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     let (book, (rules_version, rules)) =
         match tokio::try_join!(state.store.phrasebook(), state.store.inspection_rules()) {
             Ok(both) => both,
-            Err(e) => return kefu_server::error::ApiError::from(e).into_response(),
+            Err(e) => return viewer.failure(e),
         };
     let edition = book.to_json();
     let rules_json = serde_json::to_value(&rules).unwrap_or(Value::Null);

@@ -120,6 +120,20 @@ pub enum ChainBreak {
     HeadHashMismatch { seq: i64 },
 }
 
+impl ChainBreak {
+    /// A stable code for the kind of break (the console says it in words).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChainBreak::SequenceGap { .. } => "sequence_gap",
+            ChainBreak::PrevHashMismatch { .. } => "prev_hash_mismatch",
+            ChainBreak::HashMismatch { .. } => "hash_mismatch",
+            ChainBreak::MalformedHash { .. } => "malformed_hash",
+            ChainBreak::HeadMismatch { .. } => "head_mismatch",
+            ChainBreak::HeadHashMismatch { .. } => "head_hash_mismatch",
+        }
+    }
+}
+
 /// Walks the stored rows in sequence order and reports the first break.
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {

@@ -13,7 +13,9 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use thiserror::Error;
 
-use crate::Reason;
+use serde::{Deserialize, Serialize};
+
+use crate::{FieldError, Reason};
 
 /// The calendar shipped with Kefu: Monday–Friday office hours and the State
 /// Council's holiday schedules for 2025 and 2026.
@@ -310,6 +312,243 @@ impl BusinessCalendar {
     }
 }
 
+/// The weekday words of the calendar format, Monday first.
+const DAY_WORDS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn intervals_text(intervals: &[Interval]) -> String {
+    intervals
+        .iter()
+        .map(|(a, b)| format!("{}-{}", a.strftime("%H:%M"), b.strftime("%H:%M")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A holiday or 调休 working day as an editor writes it: a date (holidays also a
+/// range `2026-10-01..2026-10-07`) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DayEntry {
+    pub date: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A calendar as the console edits it and the API exchanges it: the hours of each
+/// weekday (Monday first; intervals like `08:30-12:00 13:30-17:30`, empty for a
+/// day off), the hours of 调休 days, the holidays and the 调休 working days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CalendarEdition {
+    pub week: Vec<String>,
+    pub makeup_hours: String,
+    pub holidays: Vec<DayEntry>,
+    pub workdays: Vec<DayEntry>,
+}
+
+/// The longest name of a holiday or 调休 day.
+const DAY_NAME_MAX: usize = 40;
+
+impl CalendarEdition {
+    /// Checks every entry; the first wrong one is named by its field
+    /// (`holidays[3].date`), and a date listed both ways names the date.
+    pub fn check(&self) -> Result<BusinessCalendar, FieldError> {
+        if self.week.len() != 7 {
+            return Err(FieldError::new("week", Reason::out_of_range(7, 7)));
+        }
+        let hours = |field: &str, text: &str| -> Result<Vec<Interval>, FieldError> {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            if words.is_empty() {
+                return Ok(Vec::new());
+            }
+            parse_intervals(&words).map_err(|r| FieldError::new(field, r))
+        };
+        let mut week: [Vec<Interval>; 7] = Default::default();
+        for (i, text) in self.week.iter().enumerate() {
+            week[i] = hours(&format!("week[{i}]"), text)?;
+        }
+        if week.iter().all(Vec::is_empty) {
+            return Err(FieldError::new("week", Reason::calendar_no_hours()));
+        }
+        let mut makeup_hours = hours("makeup_hours", &self.makeup_hours)?;
+        if makeup_hours.is_empty() {
+            makeup_hours = week
+                .iter()
+                .find(|w| !w.is_empty())
+                .cloned()
+                .unwrap_or_default();
+        }
+        let name = |field: String, raw: &str| -> Result<String, FieldError> {
+            let n = raw.trim();
+            if n.chars().count() > DAY_NAME_MAX {
+                return Err(FieldError::new(field, Reason::too_long(DAY_NAME_MAX)));
+            }
+            if n.chars().any(char::is_control) {
+                return Err(FieldError::new(field, Reason::control_character()));
+            }
+            // '#' starts a comment in the calendar file the edition is saved as.
+            if n.contains('#') {
+                return Err(FieldError::new(field, Reason::bad_character("#")));
+            }
+            Ok(n.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
+        let mut cal = BusinessCalendar {
+            week,
+            makeup_hours,
+            holidays: BTreeSet::new(),
+            makeup_days: BTreeMap::new(),
+            holiday_names: BTreeMap::new(),
+        };
+        for (i, h) in self.holidays.iter().enumerate() {
+            let field = format!("holidays[{i}].date");
+            let spec = h.date.trim();
+            if spec.is_empty() {
+                return Err(FieldError::new(field, Reason::required()));
+            }
+            let (from, to) = match spec.split_once("..") {
+                Some((a, b)) => (
+                    parse_date(a.trim()).map_err(|r| FieldError::new(&field, r))?,
+                    parse_date(b.trim()).map_err(|r| FieldError::new(&field, r))?,
+                ),
+                None => {
+                    let d = parse_date(spec).map_err(|r| FieldError::new(&field, r))?;
+                    (d, d)
+                }
+            };
+            if from > to {
+                return Err(FieldError::new(field, Reason::runs_backwards(spec)));
+            }
+            if to.since(from).map(|s| s.get_days()).unwrap_or(i32::MAX) > 60 {
+                return Err(FieldError::new(field, Reason::holiday_too_long(spec)));
+            }
+            let day_name = name(format!("holidays[{i}].name"), &h.name)?;
+            let mut d = from;
+            while d <= to {
+                cal.holidays.insert(d);
+                cal.holiday_names.insert(d, day_name.clone());
+                d = d
+                    .tomorrow()
+                    .map_err(|_| FieldError::new(&field, Reason::not_a_date(spec)))?;
+            }
+        }
+        for (i, w) in self.workdays.iter().enumerate() {
+            let field = format!("workdays[{i}].date");
+            let spec = w.date.trim();
+            if spec.is_empty() {
+                return Err(FieldError::new(field, Reason::required()));
+            }
+            let d = parse_date(spec).map_err(|r| FieldError::new(&field, r))?;
+            if cal.holidays.contains(&d) {
+                return Err(FieldError::new(field, Reason::holiday_and_workday(d)));
+            }
+            let day_name = name(format!("workdays[{i}].name"), &w.name)?;
+            cal.makeup_days.insert(d, day_name);
+        }
+        Ok(cal)
+    }
+}
+
+impl BusinessCalendar {
+    /// The calendar as an editor sees it: consecutive holidays of one name as one
+    /// range.
+    pub fn edition(&self) -> CalendarEdition {
+        let mut holidays: Vec<DayEntry> = Vec::new();
+        let mut run: Option<(Date, Date, &str)> = None;
+        let flush = |run: Option<(Date, Date, &str)>, out: &mut Vec<DayEntry>| {
+            if let Some((a, b, n)) = run {
+                out.push(DayEntry {
+                    date: if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}..{b}")
+                    },
+                    name: n.to_owned(),
+                });
+            }
+        };
+        for d in &self.holidays {
+            let n = self.holiday_names.get(d).map_or("", String::as_str);
+            match run {
+                Some((a, b, rn)) if rn == n && b.tomorrow().ok() == Some(*d) => {
+                    run = Some((a, *d, rn));
+                }
+                _ => {
+                    flush(run, &mut holidays);
+                    run = Some((*d, *d, n));
+                }
+            }
+        }
+        flush(run, &mut holidays);
+        CalendarEdition {
+            week: self.week.iter().map(|w| intervals_text(w)).collect(),
+            makeup_hours: intervals_text(&self.makeup_hours),
+            holidays,
+            workdays: self
+                .makeup_days
+                .iter()
+                .map(|(d, n)| DayEntry {
+                    date: d.to_string(),
+                    name: n.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The calendar in the calendar file's format; [`BusinessCalendar::parse`]
+    /// reads it back as the same calendar.
+    pub fn to_source(&self) -> String {
+        let e = self.edition();
+        let mut out = String::from("# Kefu business calendar (saved in the console)\n");
+        for (word, hours) in DAY_WORDS.iter().zip(&e.week) {
+            if !hours.is_empty() {
+                out.push_str(&format!("hours {word} {hours}\n"));
+            }
+        }
+        if !e.makeup_hours.is_empty() {
+            out.push_str(&format!("makeup-hours {}\n", e.makeup_hours));
+        }
+        for h in &e.holidays {
+            out.push_str(&format!("holiday {} {}\n", h.date, h.name).replace(" \n", "\n"));
+        }
+        for w in &e.workdays {
+            out.push_str(&format!("workday {} {}\n", w.date, w.name).replace(" \n", "\n"));
+        }
+        out
+    }
+
+    /// Holidays in `year`, for a year view.
+    pub fn holidays_in(&self, year: i16) -> impl Iterator<Item = Date> + '_ {
+        self.holidays
+            .iter()
+            .copied()
+            .filter(move |d| d.year() == year)
+    }
+
+    /// 调休 working days in `year`.
+    pub fn makeup_days_in(&self, year: i16) -> impl Iterator<Item = Date> + '_ {
+        self.makeup_days
+            .keys()
+            .copied()
+            .filter(move |d| d.year() == year)
+    }
+
+    /// The first working instant at or after `at`; `None` when no working time is
+    /// found within three years.
+    pub fn next_working_instant(&self, at: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        let mut date = at.to_zoned(tz.clone()).date();
+        for _ in 0..HORIZON_DAYS {
+            for (a, b) in self.day_spans(date, tz) {
+                if b > at {
+                    return Some(a.max(at));
+                }
+            }
+            date = date.tomorrow().ok()?;
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,6 +700,83 @@ mod tests {
                 let local = end.to_zoned(tz());
                 let hours = c.working_hours(local.date());
                 prop_assert!(hours.iter().any(|(a, b)| *a < local.time() && local.time() <= *b));
+            }
+        }
+    }
+
+    #[test]
+    fn the_editions_round_trip() {
+        let shipped = BusinessCalendar::default_cn();
+        let edition = shipped.edition();
+        assert_eq!(edition.week[0], "08:30-12:00 13:30-17:30");
+        assert_eq!(edition.week[6], "");
+        assert!(
+            edition
+                .holidays
+                .iter()
+                .any(|h| h.date == "2026-10-01..2026-10-07" && h.name == "国庆节")
+        );
+        assert_eq!(edition.check().unwrap(), shipped);
+        assert_eq!(
+            BusinessCalendar::parse(&shipped.to_source()).unwrap(),
+            shipped
+        );
+    }
+
+    #[test]
+    fn edition_errors_name_the_field_and_the_date() {
+        let mut e = BusinessCalendar::default_cn().edition();
+        e.workdays.push(DayEntry {
+            date: "2026-10-02".into(),
+            name: "误填".into(),
+        });
+        let err = e.check().unwrap_err();
+        assert_eq!(
+            err.field,
+            format!("workdays[{}].date", e.workdays.len() - 1)
+        );
+        assert_eq!(err.reason, Reason::holiday_and_workday("2026-10-02"));
+        let mut e = BusinessCalendar::default_cn().edition();
+        e.week[2] = "9点-17点".into();
+        assert_eq!(e.check().unwrap_err().field, "week[2]");
+        let mut e = BusinessCalendar::default_cn().edition();
+        e.holidays[0].date = "2026-13-01".into();
+        assert_eq!(e.check().unwrap_err().field, "holidays[0].date");
+    }
+
+    #[test]
+    fn the_next_working_instant() {
+        let c = cal();
+        // Saturday evening → Monday morning (unless a holiday intervenes).
+        let next = c
+            .next_working_instant(at("2026-11-28T20:00:00"), &tz())
+            .unwrap();
+        assert_eq!(next, at("2026-11-30T08:30:00"));
+        let now = at("2026-11-30T10:00:00");
+        assert_eq!(c.next_working_instant(now, &tz()), Some(now));
+    }
+
+    proptest! {
+        #[test]
+        fn any_edited_calendar_reads_back_the_same(
+            days in proptest::collection::vec((0u32..730, 1u32..5, any::<bool>()), 0..20)
+        ) {
+            let start = Date::constant(2026, 1, 1);
+            let mut e = BusinessCalendar::default_cn().edition();
+            e.holidays.clear();
+            e.workdays.clear();
+            for (offset, len, holiday) in days {
+                let a = start.checked_add(jiff::Span::new().days(i64::from(offset))).unwrap();
+                let b = a.checked_add(jiff::Span::new().days(i64::from(len - 1))).unwrap();
+                if holiday {
+                    e.holidays.push(DayEntry { date: format!("{a}..{b}"), name: "假".into() });
+                } else {
+                    e.workdays.push(DayEntry { date: a.to_string(), name: String::new() });
+                }
+            }
+            if let Ok(cal) = e.check() {
+                prop_assert_eq!(cal.edition().check().unwrap(), cal.clone());
+                prop_assert_eq!(BusinessCalendar::parse(&cal.to_source()).unwrap(), cal);
             }
         }
     }

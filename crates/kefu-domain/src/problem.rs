@@ -145,6 +145,8 @@ reasons! {
     too_long(max);
     /// A control character (other than a line break where lines are allowed).
     control_character();
+    /// A character not allowed here.
+    bad_character(value);
     /// A code with other characters than ASCII letters, digits, '-' and '_'.
     code_characters();
     /// Not one of the values offered.

@@ -26,7 +26,7 @@ use jiff::{SignedDuration, Timestamp};
 use kefu_domain::lockout::LockoutPolicy;
 use kefu_store::Store;
 
-pub use routes::staff::{CreatedStaff, create_account};
+pub use routes::staff::{CreatedStaff, SignIn, create_account};
 
 /// Settings of the HTTP layer, loaded once by the binary.
 #[derive(Debug, Clone)]
@@ -104,8 +104,9 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub clock: Arc<dyn Clock>,
-    /// The calendar and time zone deadlines are computed in.
-    pub sla: Arc<kefu_store::workorders::SlaContext>,
+    /// The calendar and time zone deadlines are computed in: the calendar saved in
+    /// the console (the latest edition), else the configured file's.
+    calendar: Arc<std::sync::RwLock<CalendarInForce>>,
     /// Live events for console screens.
     pub events: events::EventHub,
 }
@@ -116,17 +117,66 @@ impl AppState {
     }
 
     pub fn with_clock(store: Store, config: ServerConfig, clock: Arc<dyn Clock>) -> AppState {
-        let sla = Arc::new(kefu_store::workorders::SlaContext {
-            calendar: config.calendar.clone(),
-            tz: config.time_zone.clone(),
-        });
+        let calendar = Arc::new(std::sync::RwLock::new(CalendarInForce {
+            version: 0,
+            sla: Arc::new(kefu_store::workorders::SlaContext {
+                calendar: config.calendar.clone(),
+                tz: config.time_zone.clone(),
+            }),
+        }));
         AppState {
             events: events::EventHub::start(store.clone()),
             store,
             config: Arc::new(config),
             clock,
-            sla,
+            calendar,
         }
+    }
+
+    /// The business calendar in force, with the center's time zone.
+    pub fn sla(&self) -> Arc<kefu_store::workorders::SlaContext> {
+        match self.calendar.read() {
+            Ok(c) => c.sla.clone(),
+            Err(poisoned) => poisoned.into_inner().sla.clone(),
+        }
+    }
+
+    /// The version of the calendar in force (0: the configured file's).
+    pub fn calendar_version(&self) -> i64 {
+        match self.calendar.read() {
+            Ok(c) => c.version,
+            Err(poisoned) => poisoned.into_inner().version,
+        }
+    }
+
+    /// Puts `calendar` (saved as `version`) in force in this process.
+    pub fn set_calendar(&self, version: i64, calendar: kefu_domain::calendar::BusinessCalendar) {
+        let next = CalendarInForce {
+            version,
+            sla: Arc::new(kefu_store::workorders::SlaContext {
+                calendar,
+                tz: self.config.time_zone.clone(),
+            }),
+        };
+        match self.calendar.write() {
+            Ok(mut c) => *c = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    /// Reads the latest saved calendar and puts it in force when it is newer than
+    /// the one in force (other instances save too; `kefu serve` asks every minute).
+    pub async fn reload_calendar(&self) -> Result<(), kefu_store::StoreError> {
+        let stored = self.store.business_calendar().await?;
+        if stored.version != self.calendar_version() {
+            self.set_calendar(
+                stored.version,
+                stored
+                    .calendar
+                    .unwrap_or_else(|| self.config.calendar.clone()),
+            );
+        }
+        Ok(())
     }
 
     /// Today's date in the center's time zone.
@@ -136,6 +186,12 @@ impl AppState {
             .to_zoned(self.config.time_zone.clone())
             .date()
     }
+}
+
+/// The business calendar in force and its saved version.
+struct CalendarInForce {
+    version: i64,
+    sla: Arc<kefu_store::workorders::SlaContext>,
 }
 
 /// The application with `pages` beside the JSON API (the console, in the binary):

@@ -181,6 +181,7 @@ async fn sixteen_agents_never_share_a_target(db: &TestDb) {
                     department_id: Some(app.department),
                     password_hash: "x".into(),
                     must_change_password: false,
+                    signs_in: true,
                 },
                 now,
             )

@@ -48,11 +48,40 @@ pub struct AuditFilter {
     pub until: Option<Timestamp>,
 }
 
+/// Actions that record a read of data rather than a change.
+pub const READ_ACTIONS: [&str; 8] = [
+    "customer.read",
+    "customer.list",
+    "customer.lookup",
+    "customer.search",
+    "customer.export",
+    "contact.read",
+    "contact.list",
+    "work_order.read",
+];
+
+/// A page of the audit trail for people: newest first from `before` (a sequence
+/// number; none: from the newest), with the filters given; reads left out when
+/// `reads` is false.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub filter: AuditFilter,
+    pub reads: bool,
+    pub before: Option<i64>,
+}
+
 /// The outcome of verifying the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum AuditVerdict {
-    Intact { rows: i64 },
-    Broken { first_bad_seq: i64, reason: String },
+    Intact {
+        rows: i64,
+    },
+    Broken {
+        first_bad_seq: i64,
+        /// The kind of break: a `ChainBreak` code, or `head_missing`.
+        kind: &'static str,
+        reason: String,
+    },
 }
 
 /// Appends one record inside the caller's transaction; returns its sequence number.
@@ -232,6 +261,75 @@ impl Store {
     }
 
     /// Lists audit records, newest first.
+    /// A page of [`AuditQuery`]: only the conditions given, so each runs along
+    /// its index (object type, action or actor with the sequence), and no count.
+    pub async fn audit_records(
+        &self,
+        query: &AuditQuery,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let f = &query.filter;
+        let mut c = crate::Conditions::default();
+        if let Some(actor) = f.actor_id {
+            c.int(actor, |p| format!("actor_id = {p}"));
+        }
+        if let Some(action) = &f.action {
+            c.text(action, |p| format!("action = {p}"));
+        }
+        if let Some(kind) = &f.object_type {
+            c.text(kind, |p| format!("object_type = {p}"));
+        }
+        if let Some(id) = &f.object_id {
+            c.text(id, |p| format!("object_id = {p}"));
+        }
+        if let Some(since) = f.since {
+            c.int(ms(since), |p| format!("at_ms >= {p}"));
+        }
+        if let Some(until) = f.until {
+            c.int(ms(until), |p| format!("at_ms < {p}"));
+        }
+        if let Some(before) = query.before {
+            c.int(before, |p| format!("seq < {p}"));
+        }
+        if !query.reads {
+            c.push(format!(
+                "action NOT IN ({})",
+                READ_ACTIONS
+                    .iter()
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let limit_param = c.param(crate::SqlParam::Int(limit.clamp(1, 500)));
+        let sql = format!(
+            "SELECT seq, at_ms, actor_id, actor_label, action, object_type, object_id, detail, hash \
+             FROM audit_log{} ORDER BY seq DESC LIMIT {limit_param}",
+            c.where_sql()
+        );
+        let rows = c
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let fields = fields_from_row(row)?;
+                Ok(AuditRecord {
+                    seq: fields.seq,
+                    at: from_ms(fields.at_ms),
+                    actor_id: fields.actor_id,
+                    actor: fields.actor_label,
+                    action: fields.action,
+                    object_type: fields.object_type,
+                    object_id: fields.object_id,
+                    detail: serde_json::from_str(&fields.detail).unwrap_or(serde_json::Value::Null),
+                    hash: row.try_get("hash")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
     pub async fn list_audit(
         &self,
         filter: &AuditFilter,
@@ -315,6 +413,7 @@ impl Store {
         let Some(head) = head else {
             return Ok(AuditVerdict::Broken {
                 first_bad_seq: 0,
+                kind: "head_missing",
                 reason: "the audit head row is missing".into(),
             });
         };
@@ -364,6 +463,7 @@ fn broken(e: ChainBreak) -> AuditVerdict {
     };
     AuditVerdict::Broken {
         first_bad_seq,
+        kind: e.code(),
         reason: e.to_string(),
     }
 }

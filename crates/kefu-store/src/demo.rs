@@ -74,6 +74,7 @@ pub async fn seed_organisation(
                 .and_then(|code| ids.iter().find(|(c, _)| *c == code).map(|(_, id)| *id)),
             password_hash: password_hash.to_owned(),
             must_change_password: false,
+            signs_in: true,
         };
         store.create_staff(&actor, &new, now).await?;
     }

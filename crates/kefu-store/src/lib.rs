@@ -11,6 +11,7 @@
 
 pub mod assessment;
 pub mod audit;
+pub mod calendars;
 pub mod campaign_reports;
 pub mod campaigns;
 pub mod contacts;

@@ -22,6 +22,17 @@ pub struct ApiToken {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// A token with the account it acts as, for the administrator's list.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnedToken {
+    pub token: ApiToken,
+    pub staff_id: StaffId,
+    pub staff_no: String,
+    pub staff_name: String,
+    /// False for an integration account.
+    pub signs_in: bool,
+}
+
 /// Sliding sessions are extended at most this often, to keep reads cheap.
 const TOUCH_INTERVAL: SignedDuration = SignedDuration::from_mins(5);
 
@@ -146,6 +157,54 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Every token with its owner, newest first; revoked ones only when asked.
+    pub async fn list_all_api_tokens(
+        &self,
+        include_revoked: bool,
+    ) -> Result<Vec<OwnedToken>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.id, t.name, t.created_at, t.last_used_at, t.revoked_at, \
+             s.id AS staff_id, s.staff_no, s.name AS staff_name, s.signs_in \
+             FROM api_tokens t JOIN staff s ON s.id = t.staff_id {} ORDER BY t.id DESC",
+            if include_revoked {
+                ""
+            } else {
+                "WHERE t.revoked_at IS NULL"
+            }
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OwnedToken {
+                    token: token_from_row(row)?,
+                    staff_id: StaffId(row.try_get("staff_id")?),
+                    staff_no: row.try_get("staff_no")?,
+                    staff_name: row.try_get("staff_name")?,
+                    signs_in: row.try_get::<i64, _>("signs_in")? != 0,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Revokes any account's token (the administrator's decision). Revoking twice
+    /// is not an error.
+    pub async fn revoke_any_api_token(
+        &self,
+        actor: &Actor,
+        token_id: i64,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        let staff_id: i64 = sqlx::query_scalar("SELECT staff_id FROM api_tokens WHERE id = $1")
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.revoke_api_token(actor, StaffId(staff_id), token_id, now)
+            .await
     }
 
     /// Revokes one of `staff_id`'s tokens. Revoking twice is not an error.

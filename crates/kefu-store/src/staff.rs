@@ -22,6 +22,9 @@ pub struct StaffMember {
     pub role: Role,
     pub department_id: Option<DepartmentId>,
     pub must_change_password: bool,
+    /// False for an integration account: no password, no interactive sign-in;
+    /// it works with API tokens made for it.
+    pub signs_in: bool,
     pub locked_until: Option<Timestamp>,
     pub active: bool,
     pub created_at: Timestamp,
@@ -44,8 +47,10 @@ pub struct NewStaff {
     pub name: PersonName,
     pub role: Role,
     pub department_id: Option<DepartmentId>,
+    /// Empty for an integration account (`signs_in` false).
     pub password_hash: String,
     pub must_change_password: bool,
+    pub signs_in: bool,
 }
 
 /// Changes to an account; `None` leaves a field as it is.
@@ -73,10 +78,10 @@ pub enum LoginOutcome {
     RefusedLocked,
 }
 
-pub(crate) const COLUMNS: &str = "id, staff_no, name, role, department_id, must_change_password, \
+pub(crate) const COLUMNS: &str = "id, staff_no, name, role, department_id, must_change_password, signs_in, \
      failed_logins, locked_until, active, created_at, updated_at, version";
 /// [`COLUMNS`] qualified by the alias `s`, for joins.
-pub(crate) const S_COLUMNS: &str = "s.id, s.staff_no, s.name, s.role, s.department_id, s.must_change_password, \
+pub(crate) const S_COLUMNS: &str = "s.id, s.staff_no, s.name, s.role, s.department_id, s.must_change_password, s.signs_in, \
      s.failed_logins, s.locked_until, s.active, s.created_at, s.updated_at, s.version";
 
 pub(crate) fn member_from_row(row: &sqlx::any::AnyRow) -> Result<StaffMember, sqlx::Error> {
@@ -90,6 +95,7 @@ pub(crate) fn member_from_row(row: &sqlx::any::AnyRow) -> Result<StaffMember, sq
             .try_get::<Option<i64>, _>("department_id")?
             .map(DepartmentId),
         must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+        signs_in: row.try_get::<i64, _>("signs_in")? != 0,
         locked_until: row.try_get::<Option<i64>, _>("locked_until")?.map(from_ms),
         active: row.try_get::<i64, _>("active")? != 0,
         created_at: from_ms(row.try_get("created_at")?),
@@ -114,8 +120,8 @@ impl Store {
     ) -> Result<StaffMember, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO staff (staff_no, name, role, department_id, password_hash, must_change_password, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
+            "INSERT INTO staff (staff_no, name, role, department_id, password_hash, must_change_password, signs_in, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) RETURNING {COLUMNS}"
         )))
         .bind(new.staff_no.as_str())
         .bind(new.name.as_str())
@@ -124,6 +130,7 @@ impl Store {
         .bind(&new.password_hash)
         .bind(i64::from(new.must_change_password))
         .bind(ms(now))
+        .bind(i64::from(new.signs_in))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -145,6 +152,7 @@ impl Store {
                     "name": member.name,
                     "role": member.role,
                     "department_id": member.department_id,
+                    "signs_in": member.signs_in,
                 }),
             },
             now,

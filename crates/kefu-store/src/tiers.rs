@@ -243,6 +243,17 @@ impl Store {
         Ok(job_from_row(&row)?)
     }
 
+    /// The latest job of `kind` (e.g. `tier_recompute`), if any.
+    pub async fn latest_job(&self, kind: &str) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 ORDER BY id DESC LIMIT 1"
+        )))
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(job_from_row).transpose()?)
+    }
+
     /// Jobs still marked running (after a restart they are resumed).
     pub async fn running_jobs(&self) -> Result<Vec<Job>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -46,6 +46,21 @@ pub struct Delivery {
     pub created_at: Timestamp,
 }
 
+/// A delivery as the administrator's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub event_type: String,
+    pub created_at: Timestamp,
+    pub attempts: i64,
+    pub delivered_at: Option<Timestamp>,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+}
+
+/// The event type of a test delivery, sent to one webhook on request.
+pub const TEST_EVENT: &str = "webhook.test";
+
 /// Delivery counts for monitoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct OutboxStats {
@@ -116,6 +131,84 @@ impl Store {
             active: true,
             created_at: now,
         })
+    }
+
+    /// Queues a test delivery to webhook `id`, delivered like any other (signed,
+    /// retried) so the receiver's setup can be checked.
+    pub async fn send_test_delivery(
+        &self,
+        actor: &Actor,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM webhooks WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let payload = json!({
+            "type": TEST_EVENT,
+            "at": now.to_string(),
+            "data": { "requested_by": actor.label() },
+        })
+        .to_string();
+        let delivery: i64 = sqlx::query_scalar(
+            "INSERT INTO webhook_outbox (webhook_id, event_type, payload, created_at, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        )
+        .bind(id)
+        .bind(TEST_EVENT)
+        .bind(&payload)
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "webhook.test",
+                object_type: "webhook",
+                object_id: id.to_string(),
+                detail: json!({ "delivery": delivery }),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(delivery)
+    }
+
+    /// The latest deliveries to webhook `id`, newest first.
+    pub async fn webhook_deliveries(
+        &self,
+        id: i64,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, event_type, created_at, attempts, delivered_at, next_attempt_at, last_error \
+             FROM webhook_outbox WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRecord {
+                    id: r.try_get("id")?,
+                    event_type: r.try_get("event_type")?,
+                    created_at: from_ms(r.try_get("created_at")?),
+                    attempts: r.try_get("attempts")?,
+                    delivered_at: r.try_get::<Option<i64>, _>("delivered_at")?.map(from_ms),
+                    next_attempt_at: from_ms(r.try_get("next_attempt_at")?),
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     pub async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {

@@ -769,6 +769,7 @@ pub async fn campaigns(
                         department_id: None,
                         password_hash: hash.clone(),
                         must_change_password: false,
+                        signs_in: true,
                     },
                     at,
                 )

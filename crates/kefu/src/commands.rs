@@ -117,8 +117,19 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                     name,
                     role,
                     department,
+                    no_password,
                 },
-        } => admin_create(&store, &staff_no, &name, &role, department.as_deref()).await,
+        } => {
+            admin_create(
+                &store,
+                &staff_no,
+                &name,
+                &role,
+                department.as_deref(),
+                no_password,
+            )
+            .await
+        }
         Command::Bench {
             command:
                 BenchCommand::Search {
@@ -248,7 +259,7 @@ async fn serve(
     let now = Timestamp::now();
     let mut banner = Vec::new();
     if let Some(n) = demo_customers {
-        seed_demo(
+        let accounts_created = seed_demo(
             store,
             settings,
             DemoSize {
@@ -260,9 +271,15 @@ async fn serve(
             2026,
         )
         .await?;
-        banner.push(format!("demo logins (password {DEMO_PASSWORD}):"));
-        for (no, name, role, _) in demo::STAFF {
-            banner.push(format!("  {no:<8} {name} ({role})"));
+        if accounts_created {
+            banner.push(format!("demo logins (password {DEMO_PASSWORD}):"));
+            for (no, name, role, _) in demo::STAFF {
+                banner.push(format!("  {no:<8} {name} ({role})"));
+            }
+        } else {
+            banner.push(
+                "demo data added; sign in with the accounts this database already has".into(),
+            );
         }
     } else if store.count_staff().await? == 0 {
         let created = create_account(
@@ -272,6 +289,7 @@ async fn serve(
             "系统管理员",
             "admin",
             None,
+            kefu_server::SignIn::Password,
             now,
         )
         .await
@@ -279,11 +297,15 @@ async fn serve(
         banner.push("first start: created administrator 'admin'".into());
         banner.push(format!(
             "  one-time password: {} (change it at first sign-in)",
-            created.one_time_password
+            created.one_time_password.unwrap_or_default()
         ));
     }
     kefu_store::search::warm_up();
     let state = AppState::with_clock(store.clone(), settings.server_config(), clock);
+    state
+        .reload_calendar()
+        .await
+        .context("reading the business calendar saved in the console")?;
     for job in kefu_server::jobs::resume(&state).await? {
         println!(
             "resuming job {} ({}, {} of {} done)",
@@ -292,6 +314,7 @@ async fn serve(
     }
     tokio::spawn(purge_sessions(store.clone()));
     tokio::spawn(follow_search_dictionary(store.clone()));
+    tokio::spawn(follow_calendar(state.clone()));
     kefu_server::jobs::spawn_deadline_sweep(state.clone());
     kefu_server::jobs::spawn_webhook_dispatcher(state.clone());
     kefu_server::notices::spawn_notice_dispatcher(state.clone(), std::time::Duration::from_secs(1));
@@ -300,6 +323,7 @@ async fn serve(
         "Kefu is serving on {url}  (database: {})",
         settings.database_url()?
     );
+    println!("  console: {url}/console   (customers' status page: {url}/status)");
     println!("  API: {url}/api/v1   OpenAPI: {url}/api/openapi.json   health: {url}/healthz");
     for line in banner {
         println!("{line}");
@@ -371,6 +395,18 @@ async fn follow_search_dictionary(store: Store) {
     }
 }
 
+/// Follows calendar editions saved by other instances (this one puts its own in
+/// force as it saves them).
+async fn follow_calendar(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.reload_calendar().await {
+            tracing::warn!(error = %e, "reading the business calendar failed");
+        }
+    }
+}
+
 /// `kefu reindex`: every kind (or one), with a progress bar each.
 async fn reindex(store: &Store, kind: Option<&str>, batch: i64) -> anyhow::Result<ExitCode> {
     let kinds: Vec<&str> = match kind {
@@ -435,12 +471,14 @@ async fn purge_sessions(store: Store) {
     }
 }
 
+/// Seeds the demo data; true when the demo accounts were created now (a database
+/// that already has accounts keeps them and gets no demo logins).
 async fn seed_demo(
     store: &Store,
     settings: &Settings,
     size: DemoSize,
     seed: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let DemoSize {
         customers,
         work_orders,
@@ -450,11 +488,16 @@ async fn seed_demo(
     let hash = hash_password_blocking(DEMO_PASSWORD.to_owned())
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-    if demo::seed_organisation(store, &hash, Timestamp::now()).await? {
+    let accounts_created = demo::seed_organisation(store, &hash, Timestamp::now()).await?;
+    if accounts_created {
         println!(
             "demo: created {} departments and {} staff accounts",
             demo::DEPARTMENTS.len(),
             demo::STAFF.len()
+        );
+    } else {
+        println!(
+            "demo: the database already has staff accounts; they are kept and no demo accounts were created"
         );
     }
     let existing = u64::try_from(store.count_customers().await?).unwrap_or(0);
@@ -471,8 +514,13 @@ async fn seed_demo(
     if existing < work_orders {
         let bar = progress_bar(work_orders - existing, "work orders");
         let config = settings.server_config();
+        // The calendar saved in the console, if one is, else the configured file's.
         let ctx = kefu_store::workorders::SlaContext {
-            calendar: config.calendar,
+            calendar: store
+                .business_calendar()
+                .await?
+                .calendar
+                .unwrap_or(config.calendar),
             tz: config.time_zone,
         };
         demo::generate_work_orders(
@@ -504,7 +552,7 @@ async fn seed_demo(
         .await?;
         bar.finish();
     }
-    Ok(())
+    Ok(accounts_created)
 }
 
 fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
@@ -588,6 +636,7 @@ async fn admin_create(
     name: &str,
     role: &str,
     department: Option<&str>,
+    no_password: bool,
 ) -> anyhow::Result<ExitCode> {
     let department_id = match department {
         Some(code) => {
@@ -606,13 +655,26 @@ async fn admin_create(
         name,
         role,
         department_id,
+        if no_password {
+            kefu_server::SignIn::TokensOnly
+        } else {
+            kefu_server::SignIn::Password
+        },
         Timestamp::now(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     println!("created {} {} ({role})", created.staff.staff_no, name);
-    println!("one-time password (must be changed at first sign-in):");
-    println!("{}", created.one_time_password);
+    match created.one_time_password {
+        Some(password) => {
+            println!("one-time password (must be changed at first sign-in):");
+            println!("{password}");
+        }
+        None => println!(
+            "integration account: no password; make its token with `kefu token create --staff-no {}`",
+            created.staff.staff_no
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -706,6 +768,7 @@ async fn audit_verify(store: &Store) -> anyhow::Result<ExitCode> {
         AuditVerdict::Broken {
             first_bad_seq,
             reason,
+            ..
         } => {
             println!("audit log BROKEN at record {first_bad_seq}: {reason}");
             Ok(ExitCode::from(2))

@@ -318,6 +318,10 @@ enum AdminCommand {
         /// Department code (required for handlers).
         #[arg(long)]
         department: Option<String>,
+        /// An integration account (a PBX bridge): no password, no interactive
+        /// sign-in; it works with tokens from `kefu token create`.
+        #[arg(long)]
+        no_password: bool,
     },
 }
 

@@ -124,6 +124,9 @@ pub(crate) struct VerifyReport {
     intact: bool,
     rows: Option<i64>,
     first_bad_seq: Option<i64>,
+    /// The kind of break: sequence_gap, prev_hash_mismatch, hash_mismatch,
+    /// malformed_hash, head_mismatch, head_hash_mismatch or head_missing.
+    break_kind: Option<String>,
     reason: Option<String>,
 }
 
@@ -140,15 +143,18 @@ async fn verify_audit(
             intact: true,
             rows: Some(rows),
             first_bad_seq: None,
+            break_kind: None,
             reason: None,
         },
         AuditVerdict::Broken {
             first_bad_seq,
+            kind,
             reason,
         } => VerifyReport {
             intact: false,
             rows: None,
             first_bad_seq: Some(first_bad_seq),
+            break_kind: Some(kind.to_owned()),
             reason: Some(reason),
         },
     }))

@@ -349,9 +349,10 @@ async fn next_call(
     let windows = rules
         .parse()
         .map_err(|e| ApiError::invalid(&e.field, e.reason))?;
+    let sla = state.sla();
     let ctx = CallingContext {
         windows: &windows,
-        calendar: &state.config.calendar,
+        calendar: &sla.calendar,
         tz: &state.config.time_zone,
         lock: SignedDuration::from_mins(10),
     };
@@ -481,7 +482,7 @@ async fn record_attempt(
             who.staff.id,
             id,
             &record,
-            &state.sla,
+            &state.sla(),
             state.clock.now(),
         )
         .await

@@ -542,7 +542,7 @@ async fn suggest_phrase(
     let slot = kefu_domain::greeting::greeting_slot(
         state.clock.now(),
         &state.config.time_zone,
-        &state.config.calendar,
+        &state.sla().calendar,
     );
     let text = book
         .suggest(

@@ -1,6 +1,7 @@
 //! The API's resources, one router per module, and the system endpoints.
 
 pub mod audit;
+pub mod calendar;
 pub mod campaigns;
 pub mod contacts;
 pub mod customer_files;
@@ -38,6 +39,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(contacts::router())
         .merge(work_orders::router())
         .merge(service_rules::router())
+        .merge(calendar::router())
         .merge(public::router())
         .merge(campaigns::router())
         .merge(incidents::router())

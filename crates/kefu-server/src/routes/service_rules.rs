@@ -25,6 +25,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_policies, set_policies))
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(delete_webhook))
+        .routes(routes!(test_webhook))
+        .routes(routes!(webhook_deliveries))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -260,6 +262,95 @@ async fn create_webhook(
             created_at: hook.created_at.to_string(),
             secret: Some(secret),
         }),
+    ))
+}
+
+/// A delivery to a webhook and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeliveryView {
+    id: i64,
+    event_type: String,
+    created_at: String,
+    attempts: i64,
+    /// delivered, pending (waiting for its next attempt) or failing (attempted
+    /// and not yet delivered).
+    status: &'static str,
+    delivered_at: Option<String>,
+    next_attempt_at: Option<String>,
+    last_error: Option<String>,
+}
+
+/// Queues a test delivery (`webhook.test`), signed and retried like any other.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "service-rules", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 202, body = DeliveryView), (status = 404, body = ErrorBody)))]
+async fn test_webhook(
+    who: Authorized<perm::WebhookManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
+    let delivery = state
+        .store
+        .send_test_delivery(&who.actor(), id, state.clock.now())
+        .await
+        .map_err(or_not_found("webhook"))?;
+    let view = state
+        .store
+        .webhook_deliveries(id, 20)
+        .await?
+        .into_iter()
+        .find(|d| d.id == delivery)
+        .map(delivery_view)
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+fn delivery_view(d: kefu_store::webhooks::DeliveryRecord) -> DeliveryView {
+    DeliveryView {
+        id: d.id,
+        status: match (d.delivered_at, d.attempts) {
+            (Some(_), _) => "delivered",
+            (None, 0) => "pending",
+            (None, _) => "failing",
+        },
+        event_type: d.event_type,
+        created_at: d.created_at.to_string(),
+        attempts: d.attempts,
+        delivered_at: d.delivered_at.map(|t| t.to_string()),
+        next_attempt_at: d
+            .delivered_at
+            .is_none()
+            .then(|| d.next_attempt_at.to_string()),
+        last_error: d.last_error,
+    }
+}
+
+/// The latest 50 deliveries to a webhook, newest first.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "service-rules", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<DeliveryView>), (status = 404, body = ErrorBody)))]
+async fn webhook_deliveries(
+    _who: Authorized<perm::WebhookManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<DeliveryView>>> {
+    if !state
+        .store
+        .list_webhooks()
+        .await?
+        .iter()
+        .any(|w| w.id == id)
+    {
+        return Err(ApiError::not_found("webhook"));
+    }
+    Ok(Json(
+        state
+            .store
+            .webhook_deliveries(id, 50)
+            .await?
+            .into_iter()
+            .map(delivery_view)
+            .collect(),
     ))
 }
 

@@ -31,6 +31,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
+        .routes(routes!(list_all_tokens))
+        .routes(routes!(create_token_for))
+        .routes(routes!(revoke_any_token))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,7 +98,9 @@ async fn login(
         verify_password_blocking(req.password, dummy_hash()).await;
         return Err(invalid());
     };
-    if !creds.member.active {
+    // A disabled account, or an integration's that never signs in: the same
+    // answer as a wrong password, after as long.
+    if !creds.member.active || !creds.member.signs_in {
         verify_password_blocking(req.password, dummy_hash()).await;
         return Err(invalid());
     }
@@ -317,6 +322,113 @@ async fn revoke_token(
     let token = state
         .store
         .revoke_api_token(&who.actor(), who.staff.id, id, state.clock.now())
+        .await
+        .map_err(or_not_found("token"))?;
+    Ok(Json(token.into()))
+}
+
+/// A token as the administrator's list shows it: with the account it acts as.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OwnedTokenView {
+    #[serde(flatten)]
+    token: ApiTokenView,
+    staff_id: i64,
+    staff_no: String,
+    staff_name: String,
+    /// False for an integration account.
+    signs_in: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokensQuery {
+    /// Also list revoked tokens.
+    include_revoked: Option<bool>,
+}
+
+/// Every account's API tokens with their owner, name and last use (never their
+/// secrets), newest first.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", params(TokensQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<OwnedTokenView>), (status = 403, body = ErrorBody)))]
+async fn list_all_tokens(
+    _who: Authorized<perm::StaffManage>,
+    State(state): State<AppState>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<TokensQuery>,
+) -> ApiResult<Json<Vec<OwnedTokenView>>> {
+    let tokens = state
+        .store
+        .list_all_api_tokens(q.include_revoked.unwrap_or(false))
+        .await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|t| OwnedTokenView {
+                token: t.token.into(),
+                staff_id: t.staff_id.0,
+                staff_no: t.staff_no,
+                staff_name: t.staff_name,
+                signs_in: t.signs_in,
+            })
+            .collect(),
+    ))
+}
+
+/// Creates an API token acting as another account (an integration's, typically);
+/// the secret is shown once.
+#[utoipa::path(post, path = "/api/v1/staff/{id}/tokens", tag = "auth", params(("id" = i64, Path)),
+    request_body = CreateToken, security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = CreatedToken), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn create_token_for(
+    who: Authorized<perm::StaffManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let name =
+        kefu_domain::text::display_text(&req.name, 64).map_err(|e| ApiError::invalid("name", e))?;
+    let owner = state
+        .store
+        .get_staff(kefu_domain::StaffId(id))
+        .await
+        .map_err(or_not_found("staff account"))?;
+    if !owner.active {
+        return Err(ApiError::invalid("staff_id", Reason::not_applicable()));
+    }
+    let secret = new_secret(TOKEN_PREFIX);
+    let token = state
+        .store
+        .create_api_token(
+            &who.actor(),
+            owner.id,
+            &name,
+            &secret_hash(&secret),
+            state.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: token.into(),
+            secret,
+        }),
+    ))
+}
+
+/// Revokes any account's API token.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = i64, Path)),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ApiTokenView), (status = 404, body = ErrorBody)))]
+async fn revoke_any_token(
+    who: Authorized<perm::StaffManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ApiTokenView>> {
+    let token = state
+        .store
+        .revoke_any_api_token(&who.actor(), id, state.clock.now())
         .await
         .map_err(or_not_found("token"))?;
     Ok(Json(token.into()))

@@ -40,6 +40,9 @@ pub struct StaffView {
     pub department_id: Option<i64>,
     pub active: bool,
     pub must_change_password: bool,
+    /// False for an integration account, which never signs in interactively and
+    /// works with API tokens made for it.
+    pub signs_in: bool,
     pub locked_until: Option<String>,
     /// Send it back with a change; a stale version is refused with 409.
     pub version: i64,
@@ -55,6 +58,7 @@ impl From<StaffMember> for StaffView {
             department_id: m.department_id.map(|d| d.0),
             active: m.active,
             must_change_password: m.must_change_password,
+            signs_in: m.signs_in,
             locked_until: m.locked_until.map(|t| t.to_string()),
             version: m.version,
         }
@@ -127,18 +131,32 @@ pub(crate) struct CreateStaff {
     role: String,
     /// Required for handlers.
     department_id: Option<i64>,
+    /// An integration account (a PBX bridge, an enterprise system): no password
+    /// and no interactive sign-in; it works with API tokens made for it.
+    #[serde(default)]
+    integration: bool,
 }
 
 /// A new account and its one-time password (shown once).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedStaff {
     pub staff: StaffView,
-    /// Must be changed at first sign-in.
-    pub one_time_password: String,
+    /// Must be changed at first sign-in; none for an integration account.
+    pub one_time_password: Option<String>,
 }
 
-/// Creates an account with a one-time password: the one path for the API, the
-/// command line and the first start.
+/// How a new account signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// A person: a one-time password, changed at first sign-in.
+    Password,
+    /// An integration: no password, API tokens only.
+    TokensOnly,
+}
+
+/// Creates an account (with a one-time password unless it is an integration's):
+/// the one path for the API, the command line and the first start.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_account(
     store: &Store,
     actor: &Actor,
@@ -146,6 +164,7 @@ pub async fn create_account(
     name: &str,
     role: &str,
     department_id: Option<i64>,
+    sign_in: SignIn,
     now: Timestamp,
 ) -> ApiResult<CreatedStaff> {
     let staff_no = StaffNo::parse(staff_no).map_err(|e| ApiError::invalid("staff_no", e))?;
@@ -153,14 +172,21 @@ pub async fn create_account(
     let role = Role::parse(role).map_err(|e| ApiError::invalid("role", e))?;
     let department_id = department_id.map(DepartmentId);
     check_assignment(role, department_id).map_err(|e| ApiError::invalid("department_id", e))?;
-    let password = one_time_password();
+    let password = match sign_in {
+        SignIn::Password => Some(one_time_password()),
+        SignIn::TokensOnly => None,
+    };
     let new = NewStaff {
         staff_no,
         name,
         role,
         department_id,
-        password_hash: hash_password_blocking(password.clone()).await?,
-        must_change_password: true,
+        password_hash: match &password {
+            Some(p) => hash_password_blocking(p.clone()).await?,
+            None => String::new(),
+        },
+        must_change_password: password.is_some(),
+        signs_in: password.is_some(),
     };
     let member = store.create_staff(actor, &new, now).await?;
     Ok(CreatedStaff {
@@ -186,6 +212,11 @@ async fn create_staff(
         &req.name,
         &req.role,
         req.department_id,
+        if req.integration {
+            SignIn::TokensOnly
+        } else {
+            SignIn::Password
+        },
         state.clock.now(),
     )
     .await?;
@@ -283,7 +314,10 @@ async fn reset_password(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CreatedStaff>> {
     let id = StaffId(id);
-    state.store.get_staff(id).await.map_err(not_found)?;
+    if !state.store.get_staff(id).await.map_err(not_found)?.signs_in {
+        // An integration account has no password to reset; it works with tokens.
+        return Err(ApiError::invalid("signs_in", Reason::not_applicable()));
+    }
     let password = one_time_password();
     let hash = hash_password_blocking(password.clone()).await?;
     state
@@ -294,7 +328,7 @@ async fn reset_password(
     let member = state.store.get_staff(id).await?;
     Ok(Json(CreatedStaff {
         staff: member.into(),
-        one_time_password: password,
+        one_time_password: Some(password),
     }))
 }
 

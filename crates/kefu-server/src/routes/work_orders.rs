@@ -377,7 +377,7 @@ async fn create_work_order(
     };
     let order = state
         .store
-        .create_work_order(&who.actor(), &new, &state.sla, now)
+        .create_work_order(&who.actor(), &new, &state.sla(), now)
         .await?;
     announce(&state, &order).await;
     Ok((
@@ -585,7 +585,7 @@ async fn transition(
             who.scope(),
             id,
             &req,
-            &state.sla,
+            &state.sla(),
             state.clock.now(),
         )
         .await

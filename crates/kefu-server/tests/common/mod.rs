@@ -88,6 +88,7 @@ impl TestApp {
                         department_id: Some(department),
                         password_hash: password_hash(),
                         must_change_password: false,
+                        signs_in: true,
                     },
                     now,
                 )
