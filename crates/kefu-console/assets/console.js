@@ -98,12 +98,27 @@ function fieldLabel(cat, form, field) {
   return cat["field." + base] || cat["field." + base.split(".").pop()] || "";
 }
 
+// The input a refused field names: by name (the API's JSON path, under the form's
+// data-field-prefix when its body nests the fields), else the last input of a
+// row named so (a phone's number), else a container marked data-field.
 function findField(form, field) {
   if (!form) return null;
   const esc = (v) => (window.CSS && CSS.escape ? CSS.escape(v) : v);
-  return form.querySelector('[name="' + esc(field) + '"]') ||
-    form.querySelector('[data-field="' + esc(field) + '"]') ||
-    form.querySelector('[name="' + esc(field.replace(/\[\d+\]$/, "")) + '"]');
+  const names = [field];
+  if (form.dataset.fieldPrefix && !field.startsWith(form.dataset.fieldPrefix)) names.unshift(form.dataset.fieldPrefix + field);
+  for (const name of names) {
+    const exact = form.querySelector('[name="' + esc(name) + '"]');
+    if (exact) return exact;
+    const within = $$('[name^="' + esc(name) + '."]', form);
+    if (within.length) return within[within.length - 1];
+    const marked = form.querySelector('[data-field="' + esc(name) + '"]');
+    if (marked) return marked;
+  }
+  for (const name of names) {
+    const list = form.querySelector('[name="' + esc(name.replace(/\[\d+\]$/, "")) + '"]');
+    if (list) return list;
+  }
+  return null;
 }
 
 function clearErrors(form) {
@@ -247,7 +262,9 @@ function formBody(form) {
     setPath(body, el.name, v);
   }
   for (const [name, values] of Object.entries(lists)) setPath(body, name, values);
-  for (const el of $$("[data-list]", form)) if (!lists[el.dataset.list]) setPath(body, el.dataset.list, []);
+  for (const el of $$("[data-list]", form)) {
+    if (getPath(body, el.dataset.list.replace(/\[(\d+)\]/g, ".$1")) === undefined) setPath(body, el.dataset.list, []);
+  }
   return body;
 }
 
@@ -1007,10 +1024,149 @@ function setupAdmin() {
   if (staff) staff.addEventListener("change", () => { staff.form.dataset.staff = staff.value; });
 }
 
+// A file sent as the request body (imports), with the page's anti-forgery token.
+async function apiFile(path, file) {
+  const csrf = document.querySelector('meta[name="csrf-token"]');
+  const headers = { "content-type": "application/octet-stream" };
+  if (csrf && csrf.content) headers["x-csrf-token"] = csrf.content;
+  let res;
+  try {
+    res = await fetch(path, { method: "POST", credentials: "same-origin", headers, body: file });
+  } catch (_) {
+    const err = new Error("network");
+    err.code = "network";
+    throw err;
+  }
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* empty */ }
+  if (!res.ok) {
+    const err = new Error((data && data.error && data.error.code) || String(res.status));
+    err.code = data && data.error && data.error.code;
+    err.details = (data && data.error && data.error.details) || {};
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+// A table as CSV for office software: UTF-8 with a BOM, CRLF, cells that a
+// spreadsheet would read as a formula kept as text.
+function csvOf(rows) {
+  const cell = (v) => {
+    let s = String(v == null ? "" : v);
+    if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  };
+  return "\ufeff" + rows.map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+}
+
+// Customer import: the file is read first (encoding, columns, first rows) and only
+// imported when the person confirms the mapping; the report names each rejected
+// row's reason, and the rejected rows download as a CSV to correct.
+function setupImport() {
+  const box = $("#import");
+  if (!box) return;
+  const fileForm = $("#import-file");
+  let file = null;
+  let preview = null;
+  const query = (extra) => {
+    const parts = [];
+    const enc = fileForm.encoding.value;
+    if (enc) parts.push("encoding=" + encodeURIComponent(enc));
+    if (extra) parts.push(extra);
+    return parts.length ? "?" + parts.join("&") : "";
+  };
+  fileForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(fileForm);
+    file = fileForm.file.files[0];
+    if (!file) return;
+    $("#import-report").hidden = true;
+    try {
+      preview = await apiFile("/api/v1/customers/import/preview" + query(), file);
+    } catch (x) { await showError(null, x, fileForm); return; }
+    const detected = $("#import-detected");
+    detected.textContent = preview.format === "xlsx"
+      ? fill(detected.dataset.xlsx, { rows: preview.rows })
+      : fill(detected.dataset.template, { encoding: preview.encoding || "", rows: preview.rows });
+    $("#import-missing").hidden = !preview.missing.length;
+    const body = $("#import-columns tbody");
+    body.innerHTML = "";
+    const options = $("#import-field-options");
+    preview.columns.forEach((c, i) => {
+      const tr = document.createElement("tr");
+      const th = document.createElement("td");
+      th.textContent = c.header;
+      const pick = document.createElement("td");
+      const select = document.createElement("select");
+      select.className = "import-field";
+      select.dataset.header = c.header;
+      select.dataset.auto = c.field || "";
+      select.setAttribute("aria-label", c.header);
+      select.appendChild(options.content.cloneNode(true));
+      select.value = c.field || "";
+      pick.appendChild(select);
+      const sample = document.createElement("td");
+      sample.className = "sample";
+      sample.textContent = preview.sample.map((r) => r[i] || "").filter((v) => v).slice(0, 3).join(" ｜ ");
+      tr.append(th, pick, sample);
+      body.appendChild(tr);
+    });
+    $("#import-mapping").hidden = false;
+    $("#import-error").textContent = "";
+  });
+  $("#import-run").addEventListener("click", async () => {
+    const run = $("#import-run");
+    if (!file || (run.dataset.confirm && !confirm(run.dataset.confirm))) return;
+    // Columns mapped otherwise than recognised travel as the header map.
+    const map = $$(".import-field").filter((s) => s.value && s.value !== s.dataset.auto)
+      .map((s) => s.dataset.header + "=" + s.value);
+    run.disabled = true;
+    $("#import-error").textContent = "";
+    let report;
+    try {
+      report = await apiFile("/api/v1/customers/import" + query(map.length ? "header_map=" + encodeURIComponent(map.join(",")) : ""), file);
+    } catch (x) { run.disabled = false; await showError($("#import-error"), x, null); return; }
+    run.disabled = false;
+    const cat = await catalog();
+    for (const k of ["rows", "inserted", "updated", "unchanged", "rejected"]) $("#report-" + k).textContent = report[k];
+    const tbody = $("#import-errors tbody");
+    tbody.innerHTML = "";
+    const reasons = {};
+    for (const e of report.errors) {
+      const text = sayReason(cat, e.reason, e.args);
+      reasons[e.row] = reasons[e.row] ? reasons[e.row] + "；" + text : text;
+      const tr = document.createElement("tr");
+      for (const v of [e.row, e.column || (e.field ? fieldLabel(cat, null, e.field) : ""), text]) {
+        const td = document.createElement("td");
+        td.textContent = v;
+        tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    }
+    $("#report-errors").hidden = !report.errors.length;
+    const download = $("#download-rejected");
+    download.onclick = () => {
+      const rows = [[download.dataset.row, ...report.headers, download.dataset.reason]];
+      for (const r of report.rejected_rows) rows.push([r.row, ...r.cells, reasons[r.row] || ""]);
+      const url = URL.createObjectURL(new Blob([csvOf(rows)], { type: "text/csv;charset=utf-8" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = download.dataset.name + ".csv";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    };
+    $("#import-report").hidden = false;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupLogin();
   setupApiForms();
   setupAdmin();
+  setupImport();
   setupPassword();
   setupSignOut();
   setupDesk();

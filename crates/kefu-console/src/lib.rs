@@ -9,6 +9,7 @@ mod admin;
 mod assessment;
 mod campaigns;
 mod charts;
+mod customers;
 mod dashboard;
 mod incidents;
 mod inspections;
@@ -50,8 +51,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/work-orders", get(pages::work_orders))
         .route("/console/work-orders/{id}", get(pages::work_order))
         .route("/console/inbox", get(pages::inbox))
-        .route("/console/customers", get(pages::customers))
-        .route("/console/customers/{id}", get(pages::customer))
+        .route("/console/customers", get(customers::list))
+        .route("/console/customers/new", get(customers::new_customer))
+        .route("/console/customers/import", get(customers::import))
+        .route("/console/customers/{id}", get(customers::profile))
+        .route(
+            "/console/customers/{id}/edit",
+            get(customers::edit_customer),
+        )
         .route("/console/campaigns", get(campaigns::list))
         .route("/console/campaigns/{id}", get(campaigns::report))
         .route("/console/campaigns/{id}/call", get(campaigns::call))

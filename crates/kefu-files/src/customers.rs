@@ -204,12 +204,19 @@ impl Field {
         FIELDS.iter().find(|f| f.0 == self).map_or("", |f| f.1)
     }
 
-    fn from_code(code: &str) -> Option<Field> {
+    /// Every field with its code, in the export's column order.
+    pub fn all() -> impl Iterator<Item = (Field, &'static str)> {
+        FIELDS.iter().map(|f| (f.0, f.1))
+    }
+
+    /// The field a code (`mobile`, `service_area`) names.
+    pub fn from_code(code: &str) -> Option<Field> {
         let c = code.trim().to_ascii_lowercase();
         FIELDS.iter().find(|f| f.1 == c).map(|f| f.0)
     }
 
-    fn from_header(header: &str) -> Option<Field> {
+    /// The field a recognised header (`手机号码`, `mobile`) means.
+    pub fn from_header(header: &str) -> Option<Field> {
         let h = header.trim().to_lowercase();
         FIELDS
             .iter()
@@ -281,12 +288,20 @@ impl ColumnMap {
             }
         }
         if !fields.contains(&Some(Field::Name)) {
-            return Err(FileError::MissingColumn("name (姓名)"));
+            return Err(FileError::MissingColumn("name"));
         }
         Ok(ColumnMap {
             headers: headers.to_vec(),
             fields,
         })
+    }
+
+    /// Each header with the field it fills, if any.
+    pub fn columns(&self) -> impl Iterator<Item = (&str, Option<Field>)> {
+        self.headers
+            .iter()
+            .map(String::as_str)
+            .zip(self.fields.iter().copied())
     }
 
     /// Headers that no field claims (their cells are ignored).
@@ -505,7 +520,7 @@ mod tests {
         let t = table("用户号,联系人,手机号码\nA1,李四,13812345678\n");
         assert_eq!(
             ColumnMap::new(&t.headers, &[]),
-            Err(FileError::MissingColumn("name (姓名)"))
+            Err(FileError::MissingColumn("name"))
         );
         let overrides = parse_header_map("用户号=code，联系人=name").unwrap();
         let map = ColumnMap::new(&t.headers, &overrides).unwrap();

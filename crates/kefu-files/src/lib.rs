@@ -68,6 +68,7 @@ pub enum FileError {
     EmptyHeader { column: usize },
     #[error("column '{0}' appears twice in the header")]
     DuplicateHeader(String),
+    /// The field's code (`name`).
     #[error("no column is mapped to {0}; name it in the header or pass a header map")]
     MissingColumn(&'static str),
     #[error("header map: {0}")]

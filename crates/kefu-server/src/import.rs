@@ -87,6 +87,94 @@ pub struct ImportReport {
     pub ignored_columns: Vec<String>,
     /// Every rejected row, in file order.
     pub errors: Vec<RowError>,
+    /// The file's header row, and each rejected row's cells as read: to correct
+    /// them and import again.
+    pub headers: Vec<String>,
+    pub rejected_rows: Vec<RejectedRow>,
+}
+
+/// A rejected row as the file had it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RejectedRow {
+    pub row: usize,
+    pub cells: Vec<String>,
+}
+
+/// What a file would import as, before anything is written: its format and
+/// encoding, each column with the field it fills (none: ignored), and the first
+/// rows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportPreview {
+    pub format: String,
+    pub encoding: Option<String>,
+    pub rows: usize,
+    pub columns: Vec<PreviewColumn>,
+    /// Fields no column fills that an import needs (`name`).
+    pub missing: Vec<String>,
+    /// The first rows' cells, in column order.
+    pub sample: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreviewColumn {
+    pub header: String,
+    /// The field's code (`mobile`, `service_area`), or none when ignored.
+    pub field: Option<String>,
+}
+
+/// Reads a file and says how it would be imported; writes nothing. A file that
+/// cannot be read at all is refused as an import would refuse it.
+pub async fn preview_customer_file(
+    bytes: Vec<u8>,
+    options: ImportOptions,
+) -> Result<ImportPreview, ImportFailure> {
+    tokio::task::spawn_blocking(move || -> Result<ImportPreview, FileError> {
+        let format = options.format.unwrap_or(FileFormat::sniff(&bytes));
+        let table = read_table(&bytes, options.format, options.encoding, &options.limits)?;
+        let fields: Vec<Option<Field>> = table
+            .headers
+            .iter()
+            .map(|h| {
+                options
+                    .header_map
+                    .iter()
+                    .find(|(name, _)| name == h)
+                    .map(|(_, f)| *f)
+                    .or_else(|| Field::from_header(h))
+            })
+            .collect();
+        Ok(ImportPreview {
+            format: match format {
+                FileFormat::Csv => "csv",
+                FileFormat::Xlsx => "xlsx",
+            }
+            .into(),
+            encoding: table.encoding.map(|e| e.name().to_owned()),
+            rows: table.rows.len(),
+            missing: if fields.contains(&Some(Field::Name)) {
+                Vec::new()
+            } else {
+                vec!["name".into()]
+            },
+            columns: table
+                .headers
+                .iter()
+                .zip(&fields)
+                .map(|(h, f)| PreviewColumn {
+                    header: h.clone(),
+                    field: f.map(|f| f.code().to_owned()),
+                })
+                .collect(),
+            sample: table.rows.iter().take(5).map(|r| r.cells.clone()).collect(),
+        })
+    })
+    .await
+    .map_err(|e| {
+        ImportFailure::Store(StoreError::Unsupported(format!(
+            "import worker failed: {e}"
+        )))
+    })?
+    .map_err(ImportFailure::File)
 }
 
 #[derive(Debug)]
@@ -133,7 +221,7 @@ pub async fn import_customer_file(
             map,
             rows,
             problems,
-            table.rows.len(),
+            table,
         ))
     })
     .await
@@ -142,7 +230,8 @@ pub async fn import_customer_file(
             "import worker failed: {e}"
         )))
     })??;
-    let (format, encoding, map, rows, problems, n_rows) = parsed;
+    let (format, encoding, map, rows, problems, table) = parsed;
+    let n_rows = table.rows.len();
     let import_rows: Vec<ImportRow> = rows
         .iter()
         .map(|r| ImportRow {
@@ -174,11 +263,21 @@ pub async fn import_customer_file(
         }
     }
     errors.sort_by_key(|e| e.row);
-    let rejected_rows = {
+    let rejected: Vec<usize> = {
         let mut r: Vec<usize> = errors.iter().map(|e| e.row).collect();
         r.dedup();
-        r.len() as u64
+        r
     };
+    let rejected_rows = rejected.len() as u64;
+    let rejected_cells: Vec<RejectedRow> = table
+        .rows
+        .iter()
+        .filter(|r| rejected.binary_search(&r.number).is_ok())
+        .map(|r| RejectedRow {
+            row: r.number,
+            cells: r.cells.clone(),
+        })
+        .collect();
     Ok(ImportReport {
         format: match format {
             FileFormat::Csv => "csv",
@@ -193,6 +292,8 @@ pub async fn import_customer_file(
         rejected: rejected_rows,
         ignored_columns: map.ignored().into_iter().map(str::to_owned).collect(),
         errors,
+        headers: table.headers.clone(),
+        rejected_rows: rejected_cells,
     })
 }
 
@@ -228,7 +329,7 @@ pub async fn export_customers(
             for c in batch {
                 if rows.len() as i64 >= MAX_EXPORT_ROWS {
                     too_many = true;
-                    return Err(StoreError::Conflict(kefu_domain::Reason::export_too_large(
+                    return Err(StoreError::Conflict(Reason::export_too_large(
                         MAX_EXPORT_ROWS,
                     )));
                 }

@@ -70,6 +70,7 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("PUT", "/api/v1/tier-rules"), ADMIN),
         (("GET", "/api/v1/jobs/{id}"), SUPERVISORS),
         (("POST", "/api/v1/customers/import"), SUPERVISORS),
+        (("POST", "/api/v1/customers/import/preview"), SUPERVISORS),
         (("GET", "/api/v1/customers/export"), MANAGER),
         (("POST", "/api/v1/telephony/events"), TELEPHONY),
         (("PUT", "/api/v1/me/seat"), CALL_STAFF),

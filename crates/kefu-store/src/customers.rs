@@ -1109,3 +1109,95 @@ mod tests {
         assert_eq!(numbered_list(3, 3), "$3,$4,$5");
     }
 }
+
+/// A follow-up campaign a customer is on, for their timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerCampaign {
+    pub campaign_id: i64,
+    pub name: String,
+    pub status: String,
+    pub last_result: Option<String>,
+    pub attempts: i64,
+    /// The last attempt, else when the target list was frozen.
+    pub at: Timestamp,
+}
+
+/// An emergency notice a customer was sent, for their timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerNotice {
+    pub incident_id: i64,
+    pub title: String,
+    pub outcome: String,
+    /// When they were told, else when the incident was recorded.
+    pub at: Timestamp,
+}
+
+impl Store {
+    /// The campaigns `customer_id` is a target of, newest first.
+    pub async fn customer_campaigns(
+        &self,
+        customer_id: i64,
+        limit: i64,
+    ) -> Result<Vec<CustomerCampaign>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.campaign_id, c.name, t.status, t.last_result, t.attempts, t.updated_at \
+             FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id \
+             WHERE t.customer_id = $1 ORDER BY t.updated_at DESC LIMIT $2",
+        )
+        .bind(customer_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CustomerCampaign {
+                    campaign_id: r.try_get("campaign_id")?,
+                    name: r.try_get("name")?,
+                    status: r.try_get("status")?,
+                    last_result: r.try_get("last_result")?,
+                    attempts: r.try_get("attempts")?,
+                    at: from_ms(r.try_get("updated_at")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// The emergency notices `customer_id` was sent, newest first.
+    pub async fn customer_notices(
+        &self,
+        customer_id: i64,
+        limit: i64,
+    ) -> Result<Vec<CustomerNotice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT n.incident_id, i.title, n.outcome, COALESCE(n.notified_at, i.created_at) AS at \
+             FROM incident_notices n JOIN incidents i ON i.id = n.incident_id \
+             WHERE n.customer_id = $1 ORDER BY n.id DESC LIMIT $2",
+        )
+        .bind(customer_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CustomerNotice {
+                    incident_id: r.try_get("incident_id")?,
+                    title: r.try_get("title")?,
+                    outcome: r.try_get("outcome")?,
+                    at: from_ms(r.try_get("at")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Whether the customer asked not to be called.
+    pub async fn do_not_call(&self, customer_id: i64) -> Result<bool, StoreError> {
+        let flag: Option<i64> =
+            sqlx::query_scalar("SELECT do_not_call FROM customers WHERE id = $1")
+                .bind(customer_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        flag.map(|f| f != 0).ok_or(StoreError::NotFound)
+    }
+}

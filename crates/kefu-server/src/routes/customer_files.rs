@@ -18,14 +18,15 @@ use crate::auth::{Authorized, perm};
 use crate::error::{ApiError, ApiResult, Code, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::import::{
-    ExportFormat, ImportFailure, ImportOptions, ImportReport, export_customers,
-    import_customer_file,
+    ExportFormat, ImportFailure, ImportOptions, ImportPreview, ImportReport, export_customers,
+    import_customer_file, preview_customer_file,
 };
 use crate::routes::customers::SegmentQuery;
 
 pub(crate) fn router(import_limit_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_customers))
+        .routes(routes!(preview_import))
         .layer(DefaultBodyLimit::max(import_limit_bytes))
         .merge(OpenApiRouter::new().routes(routes!(export)))
 }
@@ -98,6 +99,39 @@ async fn import_customers(
     ApiQuery(q): ApiQuery<ImportQuery>,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<ImportReport>> {
+    let options = import_options(&q)?;
+    let report = import_customer_file(
+        &state.store,
+        &who.actor(),
+        body.to_vec(),
+        options,
+        state.today(),
+        state.config.area_code.as_deref(),
+        state.clock.now(),
+        &mut |_| {},
+    )
+    .await?;
+    Ok(Json(report))
+}
+
+/// Reads a customer file and says how it would import — its format, encoding,
+/// each column's field and the first rows — without writing anything.
+#[utoipa::path(post, path = "/api/v1/customers/import/preview", tag = "customers", params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or XLSX"),
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = ImportPreview), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "import.invalid_file: the file cannot be read")))]
+async fn preview_import(
+    _who: Authorized<perm::CustomerImport>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiBytes(body): ApiBytes,
+) -> ApiResult<Json<ImportPreview>> {
+    let options = import_options(&q)?;
+    Ok(Json(preview_customer_file(body.to_vec(), options).await?))
+}
+
+fn import_options(q: &ImportQuery) -> ApiResult<ImportOptions> {
     let encoding = q
         .encoding
         .as_deref()
@@ -121,24 +155,12 @@ async fn import_customers(
         .transpose()
         .map_err(|e| ApiError::invalid("header_map", Reason::from(e)))?
         .unwrap_or_default();
-    let options = ImportOptions {
+    Ok(ImportOptions {
         encoding,
         format,
         header_map,
         ..ImportOptions::default()
-    };
-    let report = import_customer_file(
-        &state.store,
-        &who.actor(),
-        body.to_vec(),
-        options,
-        state.today(),
-        state.config.area_code.as_deref(),
-        state.clock.now(),
-        &mut |_| {},
-    )
-    .await?;
-    Ok(Json(report))
+    })
 }
 
 /// A segment as a file (at most 100 000 customers), masked by role like the API.

@@ -456,8 +456,18 @@ async fn update_customer(
     who: Authorized<perm::CustomerWrite>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<UpdateCustomer>,
+    ApiJson(mut body): ApiJson<UpdateCustomer>,
 ) -> ApiResult<Json<CustomerView>> {
+    // A role that sees assets masked cannot know them: its change keeps them as
+    // they are rather than clearing them.
+    if !who.role().permits(Permission::CustomerAssetsFull) {
+        let current = state
+            .store
+            .read_customer(&who.actor(), id, state.clock.now())
+            .await
+            .map_err(not_found)?;
+        body.customer.assets = current.assets.map(|a| a.to_string());
+    }
     let draft = draft(&state, &body.customer)?;
     let updated = state
         .store

@@ -19,3 +19,6 @@ CREATE TABLE business_calendars (
 CREATE INDEX audit_log_type_seq ON audit_log (object_type, seq);
 CREATE INDEX audit_log_action_seq ON audit_log (action, seq);
 CREATE INDEX audit_log_actor_seq ON audit_log (actor_id, seq);
+
+-- A customer's page lists the notices they were sent.
+CREATE INDEX incident_notices_customer ON incident_notices (customer_id);
