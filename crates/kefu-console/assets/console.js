@@ -290,6 +290,9 @@ async function apiDone(el, answer, form) {
 
 function setupApiForms() {
   for (const form of $$("form[data-method]")) {
+    // The server checks every field and says what is wrong at each, in the
+    // catalog's words; the browser's own checks would stop at the first.
+    form.noValidate = true;
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
@@ -1159,6 +1162,7 @@ function setupImport() {
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     };
     $("#import-report").hidden = false;
+    $("#import-report").scrollIntoView({ block: "start" });
   });
 }
 

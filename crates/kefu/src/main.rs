@@ -136,6 +136,11 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Export records to files.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Staff accounts.
     Admin {
         #[command(subcommand)]
@@ -301,6 +306,45 @@ enum ImportCommand {
         /// Write every rejected row to this CSV file.
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Export a customer segment (at most 100 000 customers) to CSV (UTF-8 with BOM,
+    /// opens in Excel) or XLSX, in the layout imports read back; the same filters
+    /// as the console's customer list. Audited as an export.
+    Customers {
+        /// The file to write (never overwritten); its extension gives the format.
+        #[arg(long)]
+        output: PathBuf,
+        /// csv or xlsx (from the output's extension when absent).
+        #[arg(long)]
+        format: Option<String>,
+        /// Tier code, e.g. vip.
+        #[arg(long)]
+        tier: Option<String>,
+        /// person or organisation (个人, 单位).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        occupation: Option<String>,
+        /// under_25, 25_34, 35_44, 45_54, 55_64 or 65_plus.
+        #[arg(long)]
+        age_band: Option<String>,
+        /// male or female.
+        #[arg(long)]
+        gender: Option<String>,
+        #[arg(long)]
+        position: Option<String>,
+        /// high, medium or low.
+        #[arg(long)]
+        liquidity: Option<String>,
+        #[arg(long)]
+        service_area: Option<String>,
+        /// Comma-separated; a customer must have every tag.
+        #[arg(long)]
+        tags: Option<String>,
     },
 }
 

@@ -40,12 +40,75 @@ fn workdir() -> tempfile::TempDir {
 
 backend_tests!(
     import_customers_reports_rows_and_exits_by_outcome,
+    an_integration_account_works_with_a_token_and_never_signs_in,
     admin_and_token_creation_then_audit_verify_detects_an_edit,
     audit_verify_names_a_deleted_row,
     migrate_reports_the_schema_state,
     two_server_processes_escalate_each_breach_once,
     demo_data_is_searchable_and_reindexed,
 );
+
+/// `kefu admin create --no-password` makes an account for a PBX bridge: it has no
+/// password to sign in with, and its token works at once (no one-time password
+/// stands in the way).
+async fn an_integration_account_works_with_a_token_and_never_signs_in(db: &TestDb) {
+    let dir = workdir();
+    let url = db.url.to_string();
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "admin",
+            "create",
+            "--staff-no",
+            "PBX01",
+            "--name",
+            "交换机对接",
+            "--role",
+            "agent",
+            "--no-password",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains("one-time password"),
+        "{}",
+        stdout(&out)
+    );
+    let member = db
+        .store
+        .staff_credentials(&kefu_domain::staff::StaffNo::parse("PBX01").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!member.member.signs_in && !member.member.must_change_password);
+    assert_eq!(member.password_hash, "");
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "token",
+            "create",
+            "--staff-no",
+            "PBX01",
+            "--name",
+            "交换机",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let secret = last_line(&out);
+    let staff = db
+        .store
+        .token_staff(
+            &kefu_server::auth::secret_hash(&secret),
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(staff.map(|s| s.staff_no), Some("PBX01".to_owned()));
+}
 
 async fn admin_and_token_creation_then_audit_verify_detects_an_edit(db: &TestDb) {
     let dir = workdir();
@@ -747,6 +810,73 @@ async fn import_customers_reports_rows_and_exits_by_outcome(db: &TestDb) {
         "{}",
         stderr(&out)
     );
+    // The imported customers export with the console's filters, in the layout an
+    // import reads back.
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "export",
+            "customers",
+            "--output",
+            "out.csv",
+            "--tags",
+            "",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let exported = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    let lines: Vec<&str> = exported.lines().collect();
+    assert!(lines[0].starts_with("\u{feff}客户编号,姓名"), "{exported}");
+    assert_eq!(lines.len(), 4, "C1, C3, C9 and the header: {exported}");
+    assert!(exported.contains("C1,张伟") && exported.contains("138 1234 5678"));
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "export",
+            "customers",
+            "--output",
+            "out.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "never overwrites");
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "export",
+            "customers",
+            "--output",
+            "none.xlsx",
+            "--kind",
+            "单位",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        std::fs::read(dir.path().join("none.xlsx"))
+            .unwrap()
+            .starts_with(b"PK")
+    );
+    let out = kefu(
+        dir.path(),
+        &[
+            "--database-url",
+            &url,
+            "export",
+            "customers",
+            "--output",
+            "x.csv",
+            "--gender",
+            "unknown",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--gender"), "{}", stderr(&out));
 }
 
 /// Starts `kefu serve` on `database` with a one-second deadline sweep; returns once

@@ -20,6 +20,8 @@ pub struct Driver {
     child: Child,
     url: String,
     _profile: tempfile::TempDir,
+    /// Where the browser saves downloads.
+    pub downloads: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -57,6 +59,7 @@ pub async fn driver() -> Option<(Driver, Client)> {
         child,
         url,
         _profile: profile,
+        downloads: tempfile::tempdir().unwrap(),
     };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -74,7 +77,11 @@ pub async fn driver() -> Option<(Driver, Client)> {
                 "--disable-component-update", "--disable-sync", "--no-first-run",
                 "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=zh-CN",
                 format!("--user-data-dir={}", driver._profile.path().display()),
-            ]
+            ],
+            "prefs": {
+                "download.default_directory": driver.downloads.path().display().to_string(),
+                "download.prompt_for_download": false,
+            }
         }),
     );
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -180,7 +187,7 @@ pub async fn sign_in(c: &Client, base: &str, role: Role) {
         Role::Agent => "/console/desk",
         Role::Handler => "/console/inbox",
         Role::Manager => "/console/dashboard",
-        Role::Admin => "/console/customers",
+        Role::Admin => "/console/admin",
     };
     for _ in 0..150 {
         if c.current_url().await.unwrap().path() == home {
@@ -213,4 +220,79 @@ pub async fn click_command(c: &Client, command: &str, note: Option<&str>) {
     }
     let button = wait_for(c, &format!("button.transition[data-command={command}]")).await;
     button.click().await.unwrap();
+}
+
+/// Serves the test app's state (and its live-event hub) over a real loopback
+/// socket for the browser; returns the base URL and the server task.
+pub async fn serve(app: &crate::common::TestApp) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = kefu_console::app(app.state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, served).await;
+    });
+    (base, server)
+}
+
+/// Signs in with any staff number and password; does not wait for a page.
+pub async fn sign_in_as(c: &Client, base: &str, staff_no: &str, password: &str) {
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&format!("{base}/console/login")).await.unwrap();
+    wait_for(c, "#staff_no")
+        .await
+        .send_keys(staff_no)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    click(c, "#login-form button[type=submit]").await;
+}
+
+/// Waits until the browser is at `path`.
+pub async fn wait_path(c: &Client, path: &str) {
+    for _ in 0..150 {
+        if c.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "never reached {path}: at {}",
+        c.current_url().await.unwrap()
+    );
+}
+
+/// Accepts the page's confirmation dialog once it shows.
+pub async fn accept_confirm(c: &Client) {
+    for _ in 0..50 {
+        if c.accept_alert().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no confirmation was asked");
+}
+
+/// A file the browser downloaded into `dir`, once it is complete.
+pub async fn downloaded(dir: &std::path::Path) -> PathBuf {
+    for _ in 0..100 {
+        if let Some(file) = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.extension()
+                    .is_some_and(|e| e != "crdownload" && e != "tmp")
+            })
+        {
+            return file;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing was downloaded into {}", dir.display());
 }

@@ -458,9 +458,10 @@ async fn update_customer(
     ApiPath(id): ApiPath<i64>,
     ApiJson(mut body): ApiJson<UpdateCustomer>,
 ) -> ApiResult<Json<CustomerView>> {
-    // A role that sees assets masked cannot know them: its change keeps them as
-    // they are rather than clearing them.
-    if !who.role().permits(Permission::CustomerAssetsFull) {
+    // A role that sees assets masked cannot know them: a change from it that
+    // leaves them out keeps them as they are rather than clearing them (one that
+    // gives them sets them).
+    if !who.role().permits(Permission::CustomerAssetsFull) && body.customer.assets.is_none() {
         let current = state
             .store
             .read_customer(&who.actor(), id, state.clock.now())
