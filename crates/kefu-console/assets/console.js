@@ -5,14 +5,15 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
-async function api(method, path, body) {
+// One request to the API with the session cookie; changes carry the page's
+// anti-forgery token. `body` is JSON, or raw bytes with `contentType`.
+async function send(method, path, body, contentType) {
   const init = { method, credentials: "same-origin", headers: {} };
-  // Changes made with the session cookie carry the page's anti-forgery token.
   const csrf = document.querySelector('meta[name="csrf-token"]');
   if (method !== "GET" && csrf && csrf.content) init.headers["x-csrf-token"] = csrf.content;
   if (body !== undefined) {
-    init.headers["content-type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.headers["content-type"] = contentType || "application/json";
+    init.body = contentType ? body : JSON.stringify(body);
   }
   let res;
   try {
@@ -26,7 +27,7 @@ async function api(method, path, body) {
   try { data = await res.json(); } catch (_) { /* empty body */ }
   if (!res.ok) {
     // The API's English message is for its other readers; the console says the
-    // error from its code and reason through the catalog (see explain()).
+    // error from its code and reason through the catalog (see sayError()).
     const err = new Error((data && data.error && data.error.code) || String(res.status));
     err.code = data && data.error && data.error.code;
     err.details = (data && data.error && data.error.details) || {};
@@ -34,6 +35,10 @@ async function api(method, path, body) {
     throw err;
   }
   return data;
+}
+
+function api(method, path, body) {
+  return send(method, path, body);
 }
 
 function toast(text, isError) {
@@ -358,12 +363,13 @@ function setupLogin() {
       location.href = r.must_change_password ? "/console/password" : (form.dataset.next || "/console");
     } catch (x) {
       if (x.code === "auth.account_locked") {
-        // How long the lock lasts (to the minute, on this computer's clock) and
-        // whom to ask.
+        // Until when the lock lasts (the center's local time) and whom to ask.
         const until = Date.parse((x.details && x.details.locked_until) || "");
-        err.textContent = Number.isNaN(until) ? form.dataset.locked : fill(form.dataset.lockedUntil, {
-          time: new Date(until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-        });
+        let time = "";
+        try {
+          time = new Date(until).toLocaleTimeString("zh-CN", { timeZone: form.dataset.tz, hour: "2-digit", minute: "2-digit", hour12: false });
+        } catch (_) { /* an unknown zone: say it without the time */ }
+        err.textContent = Number.isNaN(until) || !time ? form.dataset.locked : fill(form.dataset.lockedUntil, { time });
       } else if (x.code === "rate_limited") {
         err.textContent = form.dataset.limited;
       } else {
@@ -1027,29 +1033,9 @@ function setupAdmin() {
   if (staff) staff.addEventListener("change", () => { staff.form.dataset.staff = staff.value; });
 }
 
-// A file sent as the request body (imports), with the page's anti-forgery token.
-async function apiFile(path, file) {
-  const csrf = document.querySelector('meta[name="csrf-token"]');
-  const headers = { "content-type": "application/octet-stream" };
-  if (csrf && csrf.content) headers["x-csrf-token"] = csrf.content;
-  let res;
-  try {
-    res = await fetch(path, { method: "POST", credentials: "same-origin", headers, body: file });
-  } catch (_) {
-    const err = new Error("network");
-    err.code = "network";
-    throw err;
-  }
-  let data = null;
-  try { data = await res.json(); } catch (_) { /* empty */ }
-  if (!res.ok) {
-    const err = new Error((data && data.error && data.error.code) || String(res.status));
-    err.code = data && data.error && data.error.code;
-    err.details = (data && data.error && data.error.details) || {};
-    err.status = res.status;
-    throw err;
-  }
-  return data;
+// A file sent as the request body (imports).
+function apiFile(path, file) {
+  return send("POST", path, file, "application/octet-stream");
 }
 
 // A table as CSV for office software: UTF-8 with a BOM, CRLF, cells that a

@@ -128,26 +128,18 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
 }
 
 impl Filters {
-    fn filter(&self) -> CustomerFilter {
-        CustomerFilter {
-            tier: nonempty(&self.tier).map(str::to_owned),
-            kind: nonempty(&self.kind).and_then(CustomerKind::parse),
-            occupation: nonempty(&self.occupation).map(str::to_owned),
-            age_band: nonempty(&self.age_band).and_then(AgeBand::parse),
-            gender: nonempty(&self.gender).and_then(Gender::parse),
-            position: nonempty(&self.position).map(str::to_owned),
-            liquidity: nonempty(&self.liquidity).and_then(Liquidity::parse),
-            service_area: nonempty(&self.service_area).map(str::to_owned),
-            tags: nonempty(&self.tags)
-                .map(|t| {
-                    t.split([',', '，', '、'])
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
+    fn filter(&self) -> Result<CustomerFilter, kefu_domain::FieldError> {
+        CustomerFilter::parse(&kefu_store::customers::SegmentText {
+            tier: self.tier.as_deref(),
+            kind: self.kind.as_deref(),
+            occupation: self.occupation.as_deref(),
+            age_band: self.age_band.as_deref(),
+            gender: self.gender.as_deref(),
+            position: self.position.as_deref(),
+            liquidity: self.liquidity.as_deref(),
+            service_area: self.service_area.as_deref(),
+            tags: self.tags.as_deref(),
+        })
     }
 
     /// The filters as a query string (without the page).
@@ -219,11 +211,22 @@ pub(crate) async fn list(
             Err(e) => return viewer.failure(e),
         }
     } else {
+        let filter = match f.filter() {
+            Ok(filter) => filter,
+            // Only an address typed by hand gets here: the form offers known values.
+            Err(e) => {
+                tracing::debug!(error = %e, "customer list filter refused");
+                return viewer.message(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "customers.bad_filter",
+                );
+            }
+        };
         match state
             .store
             .list_customers(
                 &actor,
-                &f.filter(),
+                &filter,
                 PageRequest::new((page - 1) * PAGE, PAGE),
                 state.today(),
                 now,

@@ -420,6 +420,54 @@ pub(crate) struct Chrome {
 
 pub(crate) use kefu_server::local_time;
 
+/// Kind names: built-in kinds from the catalog, configured ones as named.
+pub(crate) async fn kind_names(state: &AppState, t: &Catalog) -> Vec<(String, String)> {
+    state
+        .store
+        .list_kinds()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| {
+            let key = format!("kind.{}", k.code);
+            let name = if k.builtin && t.has(&key) {
+                t.s(&key).to_owned()
+            } else {
+                k.name
+            };
+            (k.code, name)
+        })
+        .collect()
+}
+
+/// Department names by id.
+pub(crate) async fn department_names(state: &AppState) -> Vec<(i64, String)> {
+    state
+        .store
+        .list_departments()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d.id.0, d.name))
+        .collect()
+}
+
+/// Active staff accounts (at most 500), for choosing one.
+pub(crate) async fn active_staff(state: &AppState) -> Vec<kefu_store::staff::StaffMember> {
+    state
+        .store
+        .list_staff(
+            &kefu_store::staff::StaffFilter {
+                active: Some(true),
+                ..Default::default()
+            },
+            kefu_store::PageRequest::new(0, kefu_store::PageRequest::MAX_LIMIT),
+        )
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default()
+}
+
 /// Renders a template; a failure is logged and answered 500 without details.
 pub(crate) fn render<T: askama::Template>(page: &T) -> Response {
     match page.render() {

@@ -23,7 +23,7 @@ use kefu_store::customers::Customer;
 use kefu_store::workorders::{WorkOrder, WorkOrderFilter};
 use serde::Deserialize;
 
-use super::{Chrome, Viewer, home_of, lang_of, render};
+use super::{Chrome, Viewer, department_names, home_of, kind_names, lang_of, render};
 use kefu_i18n::{Catalog, Lang, catalog};
 use kefu_server::AppState;
 use kefu_server::error::Code;
@@ -69,6 +69,8 @@ struct LoginPage {
     next: String,
     notice: Option<String>,
     locked: String,
+    /// The center's time zone, for saying until when an account is locked.
+    time_zone: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +97,12 @@ pub(crate) async fn login(
         next,
         notice: q.expired.map(|_| t.s("login.expired").to_owned()),
         locked: t.f("login.locked_for", &[("minutes", minutes.as_str())]),
+        time_zone: state
+            .config
+            .time_zone
+            .iana_name()
+            .unwrap_or("Asia/Shanghai")
+            .to_owned(),
     })
 }
 
@@ -280,26 +288,6 @@ fn card(state_tiers: &kefu_domain::tiering::TierRules, c: &Customer, full: bool)
             .join(" / "),
         address: c.address.clone(),
     }
-}
-
-/// Kind names: built-in kinds from the catalog, configured ones as named.
-async fn kind_names(state: &AppState, t: &Catalog) -> Vec<(String, String)> {
-    state
-        .store
-        .list_kinds()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|k| {
-            let key = format!("kind.{}", k.code);
-            let name = if k.builtin && t.has(&key) {
-                t.s(&key).to_owned()
-            } else {
-                k.name
-            };
-            (k.code, name)
-        })
-        .collect()
 }
 
 /// The screen pop for a ringing call, as a fragment the desk inserts.
@@ -492,17 +480,6 @@ pub(crate) struct OrdersQuery {
 
 fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-async fn department_names(state: &AppState) -> Vec<(i64, String)> {
-    state
-        .store
-        .list_departments()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| (d.id.0, d.name))
-        .collect()
 }
 
 fn rows(

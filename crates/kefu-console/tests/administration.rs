@@ -136,6 +136,34 @@ async fn a_center_is_set_up_in_the_browser(db: &TestDb) {
     // The new password signs in from now on; the one-time one no longer does.
     sign_in_as(&c, &base, "KF2001", "Gas-leak-2026").await;
     wait_path(&c, "/console/desk").await;
+    sign_in_as(&c, &base, "KF2001", &one_time).await;
+    wait_text(&c, "#login-error", "工号或密码错误").await;
+    // Five failures lock the account: the page says until when, and whom to ask.
+    for _ in 0..3 {
+        sign_in_as(&c, &base, "KF2001", "not-my-password-1").await;
+        wait_text(&c, "#login-error", "错误").await;
+    }
+    sign_in_as(&c, &base, "KF2001", "not-my-password-1").await;
+    let locked = wait_text(&c, "#login-error", "锁定至").await;
+    assert!(locked.contains("管理员"), "{locked}");
+    shot(&c, &dir, "23b-locked").await;
+    // The administrator unlocks it from the account's page.
+    sign_in(&c, &base, Role::Admin).await;
+    c.goto(&format!("{base}/console/admin/staff?q=KF2001"))
+        .await
+        .unwrap();
+    wait_text(&c, "#staff-list", "已锁定至").await;
+    c.find(Locator::LinkText("KF2001"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&c, "#unlock-staff").await;
+    wait_text(&c, "#member-status", "正常").await;
+    wait_text(&c, ".changes", "解除锁定").await;
+    sign_in_as(&c, &base, "KF2001", "Gas-leak-2026").await;
+    wait_path(&c, "/console/desk").await;
 
     // The calendar moves deadlines: a holiday on the next working day moves the
     // preview of the business-time policy.

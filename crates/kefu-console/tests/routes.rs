@@ -186,6 +186,34 @@ async fn every_console_address_answers_a_page_for_every_role(db: &TestDb) {
     {
         failures.push(format!("anonymous unknown address: {status} {kind}"));
     }
+    // An ended session: back to the sign-in page, which says so and returns here.
+    let req = Request::builder()
+        .uri("/console/customers?tier=vip")
+        .header("cookie", "kefu_session=ended-long-ago")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = app.send(req).await;
+    let location = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if status != StatusCode::SEE_OTHER
+        || location != "/console/login?next=%2Fconsole%2Fcustomers%3Ftier%3Dvip&expired=1"
+    {
+        failures.push(format!("expired session: {status} {location}"));
+    }
+    let (status, _, body) = get(
+        &app,
+        "/console/login?next=%2Fconsole%2Fcustomers&expired=1",
+        None,
+    )
+    .await;
+    if status != StatusCode::OK
+        || !body.contains("登录已过期")
+        || !body.contains("data-next=\"/console/customers\"")
+    {
+        failures.push(format!("sign-in page after expiry: {status}"));
+    }
     // The front door.
     let (status, _, location) = get(&app, "/", None).await;
     if status != StatusCode::SEE_OTHER || location != "/console" {

@@ -145,6 +145,23 @@ fn fields_from_row(row: &sqlx::any::AnyRow) -> Result<AuditFields, sqlx::Error> 
     })
 }
 
+/// A stored record as read (details that are not JSON kept as text).
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
+    let fields = fields_from_row(row)?;
+    Ok(AuditRecord {
+        seq: fields.seq,
+        at: from_ms(fields.at_ms),
+        actor_id: fields.actor_id,
+        actor: fields.actor_label,
+        action: fields.action,
+        object_type: fields.object_type,
+        object_id: fields.object_id,
+        detail: serde_json::from_str(&fields.detail)
+            .unwrap_or(serde_json::Value::String(fields.detail)),
+        hash: row.try_get("hash")?,
+    })
+}
+
 const VERIFY_BATCH: i64 = 5_000;
 
 /// An audit record waiting for the group commit, and who waits for it.
@@ -312,20 +329,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|row| {
-                let fields = fields_from_row(row)?;
-                Ok(AuditRecord {
-                    seq: fields.seq,
-                    at: from_ms(fields.at_ms),
-                    actor_id: fields.actor_id,
-                    actor: fields.actor_label,
-                    action: fields.action,
-                    object_type: fields.object_type,
-                    object_id: fields.object_id,
-                    detail: serde_json::from_str(&fields.detail).unwrap_or(serde_json::Value::Null),
-                    hash: row.try_get("hash")?,
-                })
-            })
+            .map(record_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
@@ -371,21 +375,7 @@ impl Store {
         .await?;
         let items = rows
             .iter()
-            .map(|row| {
-                let fields = fields_from_row(row)?;
-                Ok(AuditRecord {
-                    seq: fields.seq,
-                    at: from_ms(fields.at_ms),
-                    actor_id: fields.actor_id,
-                    actor: fields.actor_label,
-                    action: fields.action,
-                    object_type: fields.object_type,
-                    object_id: fields.object_id,
-                    detail: serde_json::from_str(&fields.detail)
-                        .unwrap_or(serde_json::Value::String(fields.detail)),
-                    hash: row.try_get("hash")?,
-                })
-            })
+            .map(record_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(Page {
             items,

@@ -74,6 +74,64 @@ pub struct Customer {
     pub version: i64,
 }
 
+/// A segment as people and programs write it: each filter as text (a code or one of
+/// its Chinese or English labels), tags separated by commas; blank means no filter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SegmentText<'a> {
+    pub tier: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub occupation: Option<&'a str>,
+    pub age_band: Option<&'a str>,
+    pub gender: Option<&'a str>,
+    pub position: Option<&'a str>,
+    pub liquidity: Option<&'a str>,
+    pub service_area: Option<&'a str>,
+    pub tags: Option<&'a str>,
+}
+
+impl CustomerFilter {
+    /// Reads a segment written as text (the API's query, the console's form, the
+    /// command line); a filter that names no known value is refused by its field.
+    pub fn parse(text: &SegmentText<'_>) -> Result<CustomerFilter, kefu_domain::FieldError> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|s| !s.is_empty())
+        }
+        fn parsed<T>(
+            field: &str,
+            raw: Option<&str>,
+            parse: impl Fn(&str) -> Option<T>,
+        ) -> Result<Option<T>, kefu_domain::FieldError> {
+            given(raw)
+                .map(|r| {
+                    parse(r).ok_or_else(|| {
+                        kefu_domain::FieldError::new(field, kefu_domain::Reason::unknown_value(r))
+                    })
+                })
+                .transpose()
+        }
+        let text_of = |v: Option<&str>| given(v).map(str::to_owned);
+        Ok(CustomerFilter {
+            tier: text_of(text.tier),
+            kind: parsed("kind", text.kind, CustomerKind::parse)?,
+            occupation: text_of(text.occupation),
+            age_band: parsed("age_band", text.age_band, AgeBand::parse)?,
+            gender: parsed("gender", text.gender, Gender::parse)?,
+            position: text_of(text.position),
+            liquidity: parsed("liquidity", text.liquidity, Liquidity::parse)?,
+            service_area: text_of(text.service_area),
+            tags: given(text.tags)
+                .map(|t| {
+                    t.split([',', '，', '、'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Segment filters; every present filter must match (tags: all of them).
 #[derive(Debug, Clone, Default)]
 pub struct CustomerFilter {

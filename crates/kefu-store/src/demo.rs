@@ -78,7 +78,54 @@ pub async fn seed_organisation(
         };
         store.create_staff(&actor, &new, now).await?;
     }
+    seed_integrations(store, &actor, now).await?;
     Ok(true)
+}
+
+/// The demo center's integrations: the PBX bridge's account (no password) with its
+/// API token, and a webhook telling the enterprise's system of breached deadlines
+/// (to a loopback address nothing listens on: its deliveries show as retrying).
+async fn seed_integrations(store: &Store, actor: &Actor, now: Timestamp) -> Result<(), StoreError> {
+    use sha2::Digest;
+    let bridge = store
+        .create_staff(
+            actor,
+            &NewStaff {
+                staff_no: StaffNo::parse("PBX01")
+                    .map_err(|e| StoreError::Unsupported(e.to_string()))?,
+                name: PersonName::parse("交换机对接")
+                    .map_err(|e| StoreError::Unsupported(e.to_string()))?,
+                role: Role::Agent,
+                department_id: None,
+                password_hash: String::new(),
+                must_change_password: false,
+                signs_in: false,
+            },
+            now,
+        )
+        .await?;
+    // The secret is not kept: an administrator makes a new token to use it.
+    let mut secret = [0u8; 32];
+    rand::rng().fill(&mut secret);
+    let hash = hex::encode(sha2::Sha256::digest(format!(
+        "kefu_{}",
+        hex::encode(secret)
+    )));
+    store
+        .create_api_token(actor, bridge.id, "呼叫中心交换机", &hash, now)
+        .await?;
+    let mut key = [0u8; 24];
+    rand::rng().fill(&mut key);
+    store
+        .create_webhook(
+            actor,
+            "http://127.0.0.1:8099/kefu/events",
+            &format!("whsec_{}", hex::encode(key)),
+            &["work_order.deadline_breached".to_owned()],
+            now,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Rows per transaction when generating customers.

@@ -643,6 +643,7 @@ pub async fn console(store: &Store, settings: &Settings, requests: usize) -> any
     let manager = bench_token(store, "manager").await?;
     let agent = bench_token(store, "KF1001").await?;
     let handler = bench_token(store, "WX2001").await?;
+    let admin = bench_token(store, "admin").await?;
     let contacts = store.count_contacts().await?;
     let orders = store.count_work_orders().await?;
     let customers = store.count_customers().await?;
@@ -682,6 +683,50 @@ pub async fn console(store: &Store, settings: &Settings, requests: usize) -> any
             "customer search",
             &agent,
             format!("{base}/console/customers?q=%E7%8E%8B"),
+        ),
+        // The archive's list, a segment a page at a time.
+        ("customers p1", &manager, format!("{base}/console/customers")),
+        (
+            "customers vip women",
+            &manager,
+            format!("{base}/console/customers?tier=vip&gender=female"),
+        ),
+        (
+            "customers area+tag p3",
+            &manager,
+            format!(
+                "{base}/console/customers?service_area=%E5%8E%86%E4%B8%8B%E5%8C%BA&tags=%E7%87%83%E6%B0%94%E7%94%A8%E6%88%B7&page=3"
+            ),
+        ),
+        ("customer profile", &manager, format!("{base}/console/customers/1")),
+        // Administration.
+        ("admin staff", &admin, format!("{base}/console/admin/staff")),
+        (
+            "admin departments",
+            &admin,
+            format!("{base}/console/admin/departments"),
+        ),
+        (
+            "admin kinds",
+            &admin,
+            format!("{base}/console/admin/work-order-kinds"),
+        ),
+        ("admin routing", &admin, format!("{base}/console/admin/routing")),
+        ("admin sla", &admin, format!("{base}/console/admin/sla")),
+        ("admin calendar", &admin, format!("{base}/console/admin/calendar")),
+        ("admin tiers", &admin, format!("{base}/console/admin/tiers")),
+        ("admin webhooks", &admin, format!("{base}/console/admin/webhooks")),
+        ("admin tokens", &admin, format!("{base}/console/admin/tokens")),
+        ("admin audit", &admin, format!("{base}/console/admin/audit")),
+        (
+            "admin audit: customer changes",
+            &admin,
+            format!("{base}/console/admin/audit?object_type=customer&action=customer.update"),
+        ),
+        (
+            "admin audit: one person",
+            &admin,
+            format!("{base}/console/admin/audit?actor_id=2&object_type=work_order"),
         ),
     ]
     .into_iter()

@@ -804,46 +804,23 @@ struct SegmentArgs {
 }
 
 fn customer_filter(a: SegmentArgs) -> anyhow::Result<kefu_store::customers::CustomerFilter> {
-    use kefu_domain::customer::{AgeBand, CustomerKind, Gender, Liquidity};
-    fn parsed<T>(
-        flag: &str,
-        raw: Option<String>,
-        parse: impl Fn(&str) -> Option<T>,
-        allowed: &str,
-    ) -> anyhow::Result<Option<T>> {
-        raw.map(|r| parse(&r).with_context(|| format!("--{flag} '{r}' is not one of {allowed}")))
-            .transpose()
-    }
-    let text = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    Ok(kefu_store::customers::CustomerFilter {
-        tier: text(a.tier),
-        kind: parsed("kind", a.kind, CustomerKind::parse, "person, organisation")?,
-        occupation: text(a.occupation),
-        age_band: parsed(
-            "age-band",
-            a.age_band,
-            AgeBand::parse,
-            "under_25, 25_34, 35_44, 45_54, 55_64, 65_plus",
-        )?,
-        gender: parsed("gender", a.gender, Gender::parse, "male, female")?,
-        position: text(a.position),
-        liquidity: parsed(
-            "liquidity",
-            a.liquidity,
-            Liquidity::parse,
-            "high, medium, low",
-        )?,
-        service_area: text(a.service_area),
-        tags: a
-            .tags
-            .map(|t| {
-                t.split([',', '，'])
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+    kefu_store::customers::CustomerFilter::parse(&kefu_store::customers::SegmentText {
+        tier: a.tier.as_deref(),
+        kind: a.kind.as_deref(),
+        occupation: a.occupation.as_deref(),
+        age_band: a.age_band.as_deref(),
+        gender: a.gender.as_deref(),
+        position: a.position.as_deref(),
+        liquidity: a.liquidity.as_deref(),
+        service_area: a.service_area.as_deref(),
+        tags: a.tags.as_deref(),
+    })
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "--{} {}",
+            e.field.replace('_', "-"),
+            kefu_i18n::catalog(kefu_i18n::Lang::En).reason(&e.reason)
+        )
     })
 }
 

@@ -24,6 +24,7 @@ use kefu_i18n::Catalog;
 use kefu_server::AppState;
 use kefu_store::audit::{AuditFilter, AuditQuery, AuditRecord};
 
+pub(crate) use super::department_names;
 use super::{Chrome, Viewer, local_time, render};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -270,17 +271,5 @@ pub(crate) fn named(
             row.record = record(&r);
             row
         })
-        .collect()
-}
-
-/// Department names by id.
-pub(crate) async fn department_names(state: &AppState) -> Vec<(i64, String)> {
-    state
-        .store
-        .list_departments()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| (d.id.0, d.name))
         .collect()
 }

@@ -306,18 +306,7 @@ pub(crate) async fn departments(viewer: Viewer, State(state): State<AppState>) -
         Ok(l) => l,
         Err(e) => return viewer.failure(e),
     };
-    let staff = state
-        .store
-        .list_staff(
-            &StaffFilter {
-                active: Some(true),
-                ..StaffFilter::default()
-            },
-            PageRequest::new(0, PageRequest::MAX_LIMIT),
-        )
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+    let staff = crate::active_staff(&state).await;
     let changes = named(
         recent_changes(&viewer, &state, "department", None).await,
         |r| {

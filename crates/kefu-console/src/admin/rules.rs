@@ -15,26 +15,6 @@ use crate::{Chrome, Viewer, local_time, render};
 
 type Options = Vec<(String, String, bool)>;
 
-/// Kind names: built-in kinds from the catalog, configured ones as named.
-pub(crate) async fn kind_options(state: &AppState, t: &Catalog) -> Vec<(String, String)> {
-    state
-        .store
-        .list_kinds()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|k| {
-            let key = format!("kind.{}", k.code);
-            let name = if k.builtin && t.has(&key) {
-                t.s(&key).to_owned()
-            } else {
-                k.name
-            };
-            (k.code, name)
-        })
-        .collect()
-}
-
 fn options(all: &[(String, String)], selected: Option<&str>) -> Options {
     all.iter()
         .map(|(c, n)| (c.clone(), n.clone(), selected == Some(c.as_str())))
@@ -88,7 +68,7 @@ pub(crate) async fn kinds(viewer: Viewer, State(state): State<AppState>) -> Resp
         Ok(k) => k,
         Err(e) => return viewer.failure(e),
     };
-    let names = kind_options(&state, t).await;
+    let names = crate::kind_names(&state, t).await;
     let changes = named(
         recent_changes(&viewer, &state, "work_order_kind", None).await,
         |r| {
@@ -156,7 +136,7 @@ pub(crate) async fn routing(viewer: Viewer, State(state): State<AppState>) -> Re
         Ok(r) => r,
         Err(e) => return viewer.failure(e),
     };
-    let kinds = kind_options(&state, t).await;
+    let kinds = crate::kind_names(&state, t).await;
     let categories: Vec<(String, String)> = Category::ALL
         .iter()
         .map(|c| {
@@ -248,7 +228,7 @@ pub(crate) async fn sla(viewer: Viewer, State(state): State<AppState>) -> Respon
         Ok(p) => p,
         Err(e) => return viewer.failure(e),
     };
-    let kinds = kind_options(&state, t).await;
+    let kinds = crate::kind_names(&state, t).await;
     let priorities: Vec<(String, String)> = (1..=4)
         .map(|p| (p.to_string(), t.s(&format!("priority.p{p}")).to_owned()))
         .collect();

@@ -6,8 +6,6 @@ use axum::extract::State;
 use axum::response::Response;
 use kefu_i18n::Catalog;
 use kefu_server::AppState;
-use kefu_store::PageRequest;
-use kefu_store::staff::StaffFilter;
 
 use super::{ChangeRow, Tab, named, open, recent_changes, tabs};
 use crate::{Chrome, Viewer, local_time, render};
@@ -45,18 +43,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
         Ok(l) => l,
         Err(e) => return viewer.failure(e),
     };
-    let mut accounts = state
-        .store
-        .list_staff(
-            &StaffFilter {
-                active: Some(true),
-                ..StaffFilter::default()
-            },
-            PageRequest::new(0, PageRequest::MAX_LIMIT),
-        )
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+    let mut accounts = crate::active_staff(&state).await;
     // Integration accounts first: they are the ones tokens are made for.
     accounts.sort_by_key(|m| (m.signs_in, m.staff_no.clone()));
     let changes = named(

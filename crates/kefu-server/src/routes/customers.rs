@@ -6,9 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use kefu_domain::Permission;
 use kefu_domain::Reason;
-use kefu_domain::customer::{
-    AgeBand, CustomerDraft, CustomerErrors, CustomerInput, CustomerKind, Gender, Liquidity,
-};
+use kefu_domain::customer::{CustomerDraft, CustomerErrors, CustomerInput};
 use kefu_domain::phone::PhoneNumber;
 use kefu_store::customers::{Customer, CustomerFilter, StoredPhone};
 use serde::{Deserialize, Serialize};
@@ -230,42 +228,18 @@ pub(crate) struct SegmentQuery {
 
 impl SegmentQuery {
     pub(crate) fn filter(&self) -> ApiResult<CustomerFilter> {
-        fn parsed<T>(
-            field: &str,
-            raw: &Option<String>,
-            parse: impl Fn(&str) -> Option<T>,
-        ) -> ApiResult<Option<T>> {
-            raw.as_deref()
-                .map(|r| parse(r).ok_or_else(|| ApiError::invalid(field, Reason::unknown_value(r))))
-                .transpose()
-        }
-        let text = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        Ok(CustomerFilter {
-            tier: text(&self.tier),
-            kind: parsed("kind", &self.kind, CustomerKind::parse)?,
-            occupation: text(&self.occupation),
-            age_band: parsed("age_band", &self.age_band, AgeBand::parse)?,
-            gender: parsed("gender", &self.gender, Gender::parse)?,
-            position: text(&self.position),
-            liquidity: parsed("liquidity", &self.liquidity, Liquidity::parse)?,
-            service_area: text(&self.service_area),
-            tags: self
-                .tags
-                .as_deref()
-                .map(|t| {
-                    t.split([',', '，'])
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+        CustomerFilter::parse(&kefu_store::customers::SegmentText {
+            tier: self.tier.as_deref(),
+            kind: self.kind.as_deref(),
+            occupation: self.occupation.as_deref(),
+            age_band: self.age_band.as_deref(),
+            gender: self.gender.as_deref(),
+            position: self.position.as_deref(),
+            liquidity: self.liquidity.as_deref(),
+            service_area: self.service_area.as_deref(),
+            tags: self.tags.as_deref(),
         })
+        .map_err(ApiError::from)
     }
 }
 

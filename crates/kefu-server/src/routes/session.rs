@@ -288,14 +288,24 @@ async fn create_token(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    issue_token(&state, &who.principal, who.staff.id, &req.name).await
+}
+
+/// Makes a token acting as `owner`; its secret is answered once, only its hash kept.
+async fn issue_token(
+    state: &AppState,
+    by: &crate::auth::Principal,
+    owner: kefu_domain::StaffId,
+    name: &str,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let name =
-        kefu_domain::text::display_text(&req.name, 64).map_err(|e| ApiError::invalid("name", e))?;
+        kefu_domain::text::display_text(name, 64).map_err(|e| ApiError::invalid("name", e))?;
     let secret = new_secret(TOKEN_PREFIX);
     let token = state
         .store
         .create_api_token(
-            &who.actor(),
-            who.staff.id,
+            &by.actor(),
+            owner,
             &name,
             &secret_hash(&secret),
             state.clock.now(),
@@ -387,8 +397,6 @@ async fn create_token_for(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let name =
-        kefu_domain::text::display_text(&req.name, 64).map_err(|e| ApiError::invalid("name", e))?;
     let owner = state
         .store
         .get_staff(kefu_domain::StaffId(id))
@@ -397,24 +405,7 @@ async fn create_token_for(
     if !owner.active {
         return Err(ApiError::invalid("staff_id", Reason::not_applicable()));
     }
-    let secret = new_secret(TOKEN_PREFIX);
-    let token = state
-        .store
-        .create_api_token(
-            &who.actor(),
-            owner.id,
-            &name,
-            &secret_hash(&secret),
-            state.clock.now(),
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            token: token.into(),
-            secret,
-        }),
-    ))
+    issue_token(&state, &who.principal, owner.id, &req.name).await
 }
 
 /// Revokes any account's API token.
