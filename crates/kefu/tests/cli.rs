@@ -579,7 +579,9 @@ fn start_server(dir: &Path, extra: &[&str]) -> (std::process::Child, String, Vec
         if let Some(rest) = line.strip_prefix("Kefu is serving on ") {
             url = rest.split_whitespace().next().map(str::to_owned);
         }
-        let done = line.contains("one-time password") || line.contains("GC5001");
+        let done = line.contains("one-time password")
+            || line.contains("GC5001")
+            || line.contains("accounts this database already has");
         seen.push(line);
         if done || seen.len() > 40 {
             break;
@@ -724,6 +726,29 @@ fn serve_demo_prints_the_demo_logins() {
         "{banner:?}"
     );
     assert!(banner.iter().any(|l| l.contains("KF1001")), "{banner:?}");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains(&format!("console: {url}/console"))),
+        "{banner:?}"
+    );
+    // A second start on the same data keeps its accounts and their passwords:
+    // it prints no demo logins, since they may no longer be true.
+    let (mut again, url, banner) = start_server(dir.path(), &["--demo", "--demo-customers", "300"]);
+    let (status, _) = http_get(&url, "/healthz");
+    let _ = again.kill();
+    let _ = again.wait();
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("accounts this database already has")),
+        "{banner:?}"
+    );
+    assert!(
+        !banner.iter().any(|l| l.contains("kefu-demo-2026")),
+        "{banner:?}"
+    );
 }
 
 async fn import_customers_reports_rows_and_exits_by_outcome(db: &TestDb) {
