@@ -1,13 +1,17 @@
 //! A center's first day, from an empty database, through the browser only: `kefu
 //! serve` makes the administrator and prints a one-time password; in real headless
 //! Chromium the administrator sets their own password, makes the departments, a
-//! work-order kind with its routing and deadline, imports the customers, makes the
-//! staff and the switchboard's integration account with its token. The agent and
-//! the handler sign in with their one-time passwords and set their own; a call the
+//! work-order kind with its routing and deadline, imports the customers, registers
+//! and tests a webhook (a loopback receiver checks the signed delivery), lowers a
+//! tier threshold and follows the recomputation, makes the staff and the
+//! switchboard's integration account with its token. The handler, the agent and
+//! the manager sign in with their one-time passwords and set their own; a call the
 //! switchboard reports pops the imported customer at the agent's desk, the agent
-//! opens an order of the new kind, and it reaches the handler's department with
-//! the deadline the administrator set. Both backends; the switchboard's one request
-//! is the only call to the API, and it is made with the token the page showed.
+//! opens an order of the new kind, which reaches the handler's department with the
+//! deadline the administrator set, and marks the customer do-not-call; the manager
+//! exports the archive; the administrator resets the agent's password and revokes
+//! the switchboard's token. Both backends; the switchboard's requests are the only
+//! calls to the API, made with the token the page showed.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../kefu-console/tests/browser/mod.rs"]
@@ -16,8 +20,9 @@ mod browser;
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use browser::*;
@@ -72,6 +77,42 @@ fn start(db: &TestDb, dir: &std::path::Path) -> (Server, String, String) {
         (Some(url), Some(password)) => (server, url, password),
         _ => panic!("server did not start: {seen:?}"),
     }
+}
+
+/// The enterprise system webhooks go to: a loopback HTTP server that answers 200
+/// and keeps each request's head and body.
+fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/kefu/events", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            keep.lock()
+                .unwrap()
+                .push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
 }
 
 /// What the switchboard sends: one JSON POST with its token, over loopback.
@@ -181,7 +222,7 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
     let backend = db.store.backend().as_str();
     let work = tempfile::tempdir().unwrap();
     let (_server, base, admin_once) = start(db, work.path());
-    let Some((_driver, c)) = driver().await else {
+    let Some((driver, c)) = driver().await else {
         return;
     };
     let dir = shots(&format!("{backend}-first-day"));
@@ -301,6 +342,7 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
         .unwrap();
     let agent_once = create_staff(&c, "KF1001", "张敏", "客服代表", "客服一部").await;
     let handler_once = create_staff(&c, "WX2001", "刘师傅", "部门处理人", "燃气维修部").await;
+    let manager_once = create_staff(&c, "MGR01", "赵主任", "客服经理", "客服一部").await;
     fill(&c, "#new-staff-no", "PBX01").await;
     fill(&c, "#new-staff-name", "交换机对接").await;
     select_label(&c, "#new-staff-role", "客服代表").await;
@@ -320,6 +362,75 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+
+    // The enterprise's system is told of events: registered, tested, delivered.
+    let (hook_url, received) = receiver();
+    c.goto(&format!("{base}/console/admin/webhooks"))
+        .await
+        .unwrap();
+    fill(&c, "#webhook-url", &hook_url).await;
+    click(&c, "#new-webhook input[name=events][value='*']").await;
+    click(&c, "#new-webhook button[type=submit]").await;
+    let signing = loop {
+        let shown = wait_for(&c, "#webhook-secret").await.text().await.unwrap();
+        if !shown.is_empty() {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(signing.len() >= 16, "{signing}");
+    c.goto(&format!("{base}/console/admin/webhooks"))
+        .await
+        .unwrap();
+    save_and_reload(&c, "button.send-test").await;
+    let mut delivered = false;
+    for _ in 0..30 {
+        let table = c
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if table.contains("测试推送") && table.contains("已送达") {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        c.refresh().await.unwrap();
+    }
+    assert!(delivered, "the test delivery is not shown as delivered");
+    let requests = received.lock().unwrap().clone();
+    assert!(
+        requests.iter().any(|r| {
+            let r = r.to_ascii_lowercase();
+            r.contains("x-kefu-event: webhook.test") && r.contains("x-kefu-signature:")
+        }),
+        "{requests:?}"
+    );
+    shot(&c, &dir, "02b-admin-webhooks").await;
+
+    // A lower threshold for the second tier; every customer is recomputed, live.
+    c.goto(&format!("{base}/console/admin/tiers"))
+        .await
+        .unwrap();
+    let rows = c
+        .find_all(Locator::Css("#tier-rules tr.tier-row"))
+        .await
+        .unwrap();
+    let threshold = rows[1]
+        .find(Locator::Css("input[data-name=min_assets]"))
+        .await
+        .unwrap();
+    threshold.clear().await.unwrap();
+    threshold.send_keys("80000").await.unwrap();
+    c.execute("window.__before_save = true;", vec![])
+        .await
+        .unwrap();
+    click(&c, "#tiers-form button[type=submit]").await;
+    accept_confirm(&c).await;
+    wait_text(&c, "#job-status", "已完成").await;
+    wait_text(&c, "#job-figures", "已处理 2 / 2").await;
 
     // The handler and the agent sign in for the first time.
     first_sign_in(
@@ -382,10 +493,95 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
     assert!(order.contains("15:30"), "{order}");
     shot(&c, &dir, "04-order").await;
 
+    // A customer who asks not to be called again is marked at once.
+    c.goto(&format!("{base}/console/customers?q=王燕"))
+        .await
+        .unwrap();
+    click(&c, "#customer-list a[href^='/console/customers/']").await;
+    wait_text(&c, "#dnc-state", "可回访").await;
+    click(&c, "#dnc-toggle").await;
+    accept_confirm(&c).await;
+    wait_text(&c, "#dnc-state", "勿扰").await;
+    wait_text(&c, "#timeline", "燃气表不走字").await;
+
     // The handler finds it in the repair department's inbox.
     sign_in_as(&c, &base, "WX2001", "Repair-desk-88").await;
     wait_path(&c, "/console/inbox").await;
     wait_text(&c, "table.orders", &number).await;
     shot(&c, &dir, "05-inbox").await;
+
+    // The manager's first sign-in, and the archive's list exported. The
+    // administrator resets the agent's password, which sends the agent to the
+    // password page again, and revokes the switchboard's token, after which its
+    // requests are refused.
+    first_sign_in(
+        &c,
+        &base,
+        "MGR01",
+        &manager_once,
+        "Duty-manager-7",
+        "/console/dashboard",
+    )
+    .await;
+    c.goto(&format!("{base}/console/customers")).await.unwrap();
+    wait_text(&c, "#customer-total", "2").await;
+    click(&c, "#export-csv").await;
+    let export = std::fs::read(downloaded(driver.downloads.path()).await).unwrap();
+    let export = String::from_utf8(export).unwrap();
+    assert!(
+        export.contains("RQ0001") && export.contains("RQ0002"),
+        "{export}"
+    );
+    sign_in_as(&c, &base, "admin", "Center-open-2026").await;
+    wait_path(&c, "/console/admin").await;
+    c.goto(&format!("{base}/console/admin/staff?q=KF1001"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("KF1001"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&c, "#reset-password").await;
+    accept_confirm(&c).await;
+    let reset = loop {
+        let shown = wait_for(&c, "#one-time-password")
+            .await
+            .text()
+            .await
+            .unwrap();
+        if !shown.is_empty() {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    c.goto(&format!("{base}/console/admin/tokens"))
+        .await
+        .unwrap();
+    let listed = wait_text(&c, "#token-list", "交换机").await;
+    assert!(
+        !listed.contains("从未使用"),
+        "its last use is shown: {listed}"
+    );
+    click(&c, "#token-list button.revoke").await;
+    accept_confirm(&c).await;
+    wait_text(&c, "#token-list", "吊销").await;
+    let answer = post_json(
+        &base,
+        "/api/v1/telephony/events",
+        &token,
+        r#"{"call_id":"pbx-0002","type":"ringing","at":"2026-12-08T02:30:00Z","caller":"13705318888","extension":"8001"}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    first_sign_in(
+        &c,
+        &base,
+        "KF1001",
+        &reset,
+        "Hotline-day-2",
+        "/console/desk",
+    )
+    .await;
     c.close().await.unwrap();
 }
