@@ -1,7 +1,8 @@
 //! Setting a center up from the browser, in real headless Chromium on both
 //! backends: the administrator makes a department and an agent, who signs in with
-//! the one-time password, is sent to set their own and then works at the desk; an
-//! integration account gets a token; a holiday added to the calendar moves the
+//! the one-time password, is sent to set their own and then works at the desk; the
+//! account is locked and unlocked, renamed, disabled and enabled; an integration
+//! account gets a token; a holiday added to the calendar moves the
 //! deadline preview; a GBK file with bad rows is imported through the page and the
 //! rejected rows downloaded; a manager's change to a customer is refused, field by
 //! field and then for a change someone else made first; the audit chain verifies.
@@ -162,6 +163,33 @@ async fn a_center_is_set_up_in_the_browser(db: &TestDb) {
     click(&c, "#unlock-staff").await;
     wait_text(&c, "#member-status", "正常").await;
     wait_text(&c, ".changes", "解除锁定").await;
+    sign_in_as(&c, &base, "KF2001", "Gas-leak-2026").await;
+    wait_path(&c, "/console/desk").await;
+    // The administrator corrects the name, then disables the account: it can no
+    // longer sign in (told the same as a wrong password); enabled, it can again.
+    sign_in(&c, &base, Role::Admin).await;
+    c.goto(&format!("{base}/console/admin/staff?q=KF2001"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("KF2001"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&c, "#member-name", "张敏敏").await;
+    click(&c, "#member-form button[type=submit]").await;
+    wait_text(&c, "main h1", "张敏敏").await;
+    click(&c, "#disable-staff").await;
+    accept_confirm(&c).await;
+    wait_text(&c, "#member-status", "已停用").await;
+    let member = c.current_url().await.unwrap();
+    sign_in_as(&c, &base, "KF2001", "Gas-leak-2026").await;
+    wait_text(&c, "#login-error", "工号或密码错误").await;
+    sign_in(&c, &base, Role::Admin).await;
+    c.goto(member.as_str()).await.unwrap();
+    click(&c, "#enable-staff").await;
+    wait_text(&c, "#member-status", "正常").await;
     sign_in_as(&c, &base, "KF2001", "Gas-leak-2026").await;
     wait_path(&c, "/console/desk").await;
 
