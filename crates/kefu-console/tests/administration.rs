@@ -5,7 +5,8 @@
 //! account gets a token; a holiday added to the calendar moves the
 //! deadline preview; a GBK file with bad rows is imported through the page and the
 //! rejected rows downloaded; a manager's change to a customer is refused, field by
-//! field and then for a change someone else made first; the audit chain verifies.
+//! field and then for a change someone else made first; the audit chain verifies,
+//! and the trail filters by action and shows reads only when asked.
 //! Screenshots go to `target/console-screenshots/<backend>/`.
 #![allow(clippy::unwrap_used)]
 
@@ -389,6 +390,27 @@ async fn a_center_is_set_up_in_the_browser(db: &TestDb) {
     wait_text(&c, "#verify-result", "审计链完整").await;
     wait_text(&c, "#audit-list", "修改客户").await;
     shot(&c, &dir, "31-admin-audit").await;
+    // Filtered by action: only the unlocking is listed.
+    select_label(&c, "select[name=action]", "解除锁定").await;
+    click(&c, "form.filters button[type=submit]").await;
+    wait_text(&c, "#audit-list", "解除锁定").await;
+    let listed = text_of(&c, "#audit-list").await;
+    assert!(!listed.contains("修改客户"), "{listed}");
+    // Reads are listed when asked for: the manager opened the customer.
+    c.goto(&format!(
+        "{base}/console/admin/audit?object_type=customer&object_id={id}&reads=1"
+    ))
+    .await
+    .unwrap();
+    let listed = wait_text(&c, "#audit-list", "查看客户").await;
+    assert!(listed.contains("修改客户"), "{listed}");
+    c.goto(&format!(
+        "{base}/console/admin/audit?object_type=customer&object_id={id}"
+    ))
+    .await
+    .unwrap();
+    let listed = wait_text(&c, "#audit-list", "修改客户").await;
+    assert!(!listed.contains("查看客户"), "{listed}");
     c.close().await.unwrap();
     server.abort();
 }
