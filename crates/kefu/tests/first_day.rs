@@ -9,7 +9,8 @@
 //! switchboard reports pops the imported customer at the agent's desk, the agent
 //! opens an order of the new kind, which reaches the handler's department with the
 //! deadline the administrator set, and marks the customer do-not-call; the manager
-//! exports the archive; the administrator resets the agent's password and revokes
+//! adds a customer by hand (a mistyped number told at the field) and exports the
+//! archive filtered by service area; the administrator resets the agent's password and revokes
 //! the switchboard's token. Both backends; the switchboard's requests are the only
 //! calls to the API, made with the token the page showed.
 #![allow(clippy::unwrap_used)]
@@ -523,13 +524,43 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
         "/console/dashboard",
     )
     .await;
+    // A new customer by hand: the mistyped number is told at the field first.
+    c.goto(&format!("{base}/console/customers/new"))
+        .await
+        .unwrap();
+    fill(&c, "#c-code", "RQ0003").await;
+    fill(&c, "#c-name", "陈静").await;
+    fill(
+        &c,
+        "#phones tr.phone-row input[data-name=number]",
+        "0531-abc",
+    )
+    .await;
+    fill(&c, "#c-area", "历下片区").await;
+    fill(&c, "#c-assets", "35万").await;
+    click(&c, "#customer-form button[type=submit]").await;
+    wait_text(&c, "#phones .field-error", "不是电话号码的一部分").await;
+    fill(
+        &c,
+        "#phones tr.phone-row input[data-name=number]",
+        "0531-8888 6666",
+    )
+    .await;
+    click(&c, "#customer-form button[type=submit]").await;
+    wait_text(&c, "#customer-tier", "VIP").await;
+    // The list filtered by service area, and that list exported.
     c.goto(&format!("{base}/console/customers")).await.unwrap();
-    wait_text(&c, "#customer-total", "2").await;
+    wait_text(&c, "#customer-total", "3").await;
+    fill(&c, "#segment-filters input[name=service_area]", "历下片区").await;
+    click(&c, "#segment-filters button[type=submit]").await;
+    wait_text(&c, "#customer-list", "陈静").await;
+    let total = wait_for(&c, "#customer-total").await.text().await.unwrap();
+    assert!(total.contains('1') && !total.contains('3'), "{total}");
     click(&c, "#export-csv").await;
     let export = std::fs::read(downloaded(driver.downloads.path()).await).unwrap();
     let export = String::from_utf8(export).unwrap();
     assert!(
-        export.contains("RQ0001") && export.contains("RQ0002"),
+        export.contains("RQ0003") && !export.contains("RQ0001"),
         "{export}"
     );
     sign_in_as(&c, &base, "admin", "Center-open-2026").await;
