@@ -766,8 +766,8 @@ impl Store {
         Ok(customers)
     }
 
-    /// A page of a segment, by code. The customers listed are audited as read before
-    /// the page is returned.
+    /// A page of a segment, by code, counted exactly up to [`COUNT_LIMIT`]. The
+    /// customers listed are audited as read before the page is returned.
     pub async fn list_customers(
         &self,
         actor: &Actor,
@@ -776,31 +776,55 @@ impl Store {
         today: Date,
         now: Timestamp,
     ) -> Result<Page<Customer>, StoreError> {
+        self.list_customers_counting_to(actor, filter, page, COUNT_LIMIT, today, now)
+            .await
+    }
+
+    /// [`Store::list_customers`] counting exactly only up to `count_to` matches:
+    /// counting a segment costs a read of every customer it examines, and two
+    /// broad filters together (an area and a tag) examine several customers per
+    /// match, so a page meant to answer at once counts less far.
+    pub async fn list_customers_counting_to(
+        &self,
+        actor: &Actor,
+        filter: &CustomerFilter,
+        page: PageRequest,
+        count_to: i64,
+        today: Date,
+        now: Timestamp,
+    ) -> Result<Page<Customer>, StoreError> {
+        let count_to = count_to.clamp(1, COUNT_LIMIT);
         let (clause, params) = filter.to_sql(today);
         let (total, ids, items) = {
             let mut conn = self.pool.acquire().await?;
             let q = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customers{clause} LIMIT {}) counted",
-                COUNT_LIMIT + 1
+                count_to + 1
             )));
             let total: i64 = bind_params(q, &params)
                 .fetch_one(&mut *conn)
                 .await?
                 .try_get("n")?;
-            let n = params.len();
-            let q = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id FROM customers{clause} ORDER BY code LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2
-            )));
-            let ids: Vec<i64> = bind_params(q, &params)
-                .bind(page.limit)
-                .bind(page.offset)
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<Result<_, _>>()?;
+            // Counted to the end and the page past it (or nothing matched): the
+            // page query would only read the same customers again.
+            let ids: Vec<i64> = if total <= count_to && page.offset >= total {
+                Vec::new()
+            } else {
+                let n = params.len();
+                let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT id FROM customers{clause} ORDER BY code LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                )));
+                bind_params(q, &params)
+                    .bind(page.limit)
+                    .bind(page.offset)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()?
+            };
             let items = load_customers(&mut conn, &ids).await?;
             (total, ids, items)
         };
@@ -818,8 +842,8 @@ impl Store {
         }
         Ok(Page {
             items,
-            total: total.min(COUNT_LIMIT),
-            total_exact: total <= COUNT_LIMIT,
+            total: total.min(count_to),
+            total_exact: total <= count_to,
             offset: page.offset,
             limit: page.limit,
         })

@@ -464,6 +464,30 @@ async fn segment_filters_combine_and_page(db: &TestDb) {
         (page.total, codes(&page)),
         (4, vec!["K2".to_owned(), "K3".to_owned()])
     );
+    // Counted only so far, a segment says it has at least that many; its pages
+    // are the same, in code order.
+    let f = CustomerFilter {
+        service_area: Some("历下区".into()),
+        ..Default::default()
+    };
+    let page = s
+        .list_customers_counting_to(&agent(), &f, PageRequest::new(1, 5), 2, today(), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.total, page.total_exact, codes(&page)),
+        (2, false, vec!["K2".to_owned(), "K4".to_owned()])
+    );
+    let page = s
+        .list_customers_counting_to(&agent(), &f, PageRequest::new(0, 5), 3, today(), now())
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.total_exact), (3, true));
+    let past = s
+        .list_customers_counting_to(&agent(), &f, PageRequest::new(3, 5), 10, today(), now())
+        .await
+        .unwrap();
+    assert_eq!((past.total, past.items.len()), (3, 0));
 }
 
 async fn rule_changes_recompute_every_customer_as_a_resumable_job(db: &TestDb) {

@@ -698,6 +698,16 @@ pub async fn console(store: &Store, settings: &Settings, requests: usize) -> any
                 "{base}/console/customers?service_area=%E5%8E%86%E4%B8%8B%E5%8C%BA&tags=%E7%87%83%E6%B0%94%E7%94%A8%E6%88%B7&page=3"
             ),
         ),
+        (
+            "customers teachers 65+",
+            &manager,
+            format!("{base}/console/customers?occupation=%E6%95%99%E5%B8%88&age_band=65_plus"),
+        ),
+        (
+            "customers high liquidity p2",
+            &manager,
+            format!("{base}/console/customers?liquidity=high&page=2"),
+        ),
         ("customer profile", &manager, format!("{base}/console/customers/1")),
         // Administration.
         ("admin staff", &admin, format!("{base}/console/admin/staff")),
