@@ -209,6 +209,8 @@ reasons! {
     export_too_large(max);
 
     // Accounts.
+    /// An integration account: it works with tokens and has no password.
+    tokens_only();
     /// The current password given does not match.
     wrong_password();
     /// A new password shorter than the policy's minimum.

@@ -93,7 +93,7 @@ async fn integration_accounts_never_sign_in(db: &TestDb) {
         .await;
     assert_eq!(
         (status, body["error"]["details"]["reason"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("not_applicable"))
+        (StatusCode::CONFLICT, Some("tokens_only"))
     );
 }
 

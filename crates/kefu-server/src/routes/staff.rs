@@ -307,7 +307,8 @@ async fn update_staff(
 /// Issues a new one-time password; the account's sessions end.
 #[utoipa::path(post, path = "/api/v1/staff/{id}/password-reset", tag = "staff", params(("id" = i64, Path)),
     security(("session" = []), ("bearer" = [])),
-    responses((status = 200, body = CreatedStaff), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CreatedStaff), (status = 404, body = ErrorBody),
+        (status = 409, description = "An integration account: it has no password", body = ErrorBody)))]
 async fn reset_password(
     who: Authorized<perm::StaffManage>,
     State(state): State<AppState>,
@@ -316,7 +317,7 @@ async fn reset_password(
     let id = StaffId(id);
     if !state.store.get_staff(id).await.map_err(not_found)?.signs_in {
         // An integration account has no password to reset; it works with tokens.
-        return Err(ApiError::invalid("signs_in", Reason::not_applicable()));
+        return Err(ApiError::conflict(Reason::tokens_only()));
     }
     let password = one_time_password();
     let hash = hash_password_blocking(password.clone()).await?;
