@@ -25,7 +25,9 @@ DB="sqlite://$WORK/kefu.db"
 kefu() { "$BIN" --database-url "$DB" "$@"; }
 kefu demo --customers 2000 --work-orders 300 --contacts 300 --articles 20 >/dev/null
 
-kefu serve --listen 127.0.0.1:0 > "$WORK/serve.log" 2>&1 &
+# The binary itself in the background (not the `kefu` function, whose subshell's
+# pid the trap would kill, leaving the server running).
+"$BIN" --database-url "$DB" serve --listen 127.0.0.1:0 > "$WORK/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
