@@ -128,12 +128,41 @@ pub(crate) fn http_client() -> &'static HttpClient {
     })
 }
 
+/// Why a delivery did not arrive, as the delivery list keeps it: a stable code
+/// (`connect`, `timeout`, `http_<status>`, `transport`, `bad_url`) that pages put
+/// into words; the technical detail goes to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// The receiver's address could not be reached (nothing listening, no route).
+    Connect,
+    /// No answer within 10 seconds.
+    Timeout,
+    /// The receiver answered with a status other than 2xx.
+    Status(u16),
+    /// The connection broke during the exchange.
+    Transport,
+    /// The registered address is not one a request can be made to.
+    BadUrl,
+}
+
+impl DeliveryFailure {
+    pub fn code(self) -> String {
+        match self {
+            DeliveryFailure::Connect => "connect".into(),
+            DeliveryFailure::Timeout => "timeout".into(),
+            DeliveryFailure::Status(status) => format!("http_{status}"),
+            DeliveryFailure::Transport => "transport".into(),
+            DeliveryFailure::BadUrl => "bad_url".into(),
+        }
+    }
+}
+
 /// Posts one delivery; Ok when the receiver answered 2xx within 10 seconds.
 async fn post_delivery(
     client: &HttpClient,
     d: &kefu_store::webhooks::Delivery,
     now: jiff::Timestamp,
-) -> Result<(), String> {
+) -> Result<(), DeliveryFailure> {
     let request = axum::http::Request::post(&d.url)
         .header("content-type", "application/json")
         .header("x-kefu-event", &d.event_type)
@@ -145,16 +174,26 @@ async fn post_delivery(
         .body(http_body_util::Full::new(axum::body::Bytes::from(
             d.payload.clone(),
         )))
-        .map_err(|e| format!("bad request: {e}"))?;
+        .map_err(|e| {
+            tracing::warn!(delivery = d.id, url = %d.url, error = %e, "webhook address unusable");
+            DeliveryFailure::BadUrl
+        })?;
     let response =
         tokio::time::timeout(std::time::Duration::from_secs(10), client.request(request))
             .await
-            .map_err(|_| "timed out after 10 s".to_owned())?
-            .map_err(|e| format!("{e}"))?;
+            .map_err(|_| DeliveryFailure::Timeout)?
+            .map_err(|e| {
+                tracing::warn!(delivery = d.id, url = %d.url, error = %e, "webhook request failed");
+                if e.is_connect() {
+                    DeliveryFailure::Connect
+                } else {
+                    DeliveryFailure::Transport
+                }
+            })?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("answered {}", response.status()))
+        Err(DeliveryFailure::Status(response.status().as_u16()))
     }
 }
 
@@ -169,10 +208,11 @@ pub async fn dispatch_webhooks_once(state: &AppState) -> Result<usize, kefu_stor
     for d in &claimed {
         match post_delivery(client, d, now).await {
             Ok(()) => state.store.mark_delivered(d.id, state.clock.now()).await?,
-            Err(error) => {
-                tracing::warn!(delivery = d.id, url = %d.url, %error, "webhook delivery failed");
+            Err(failure) => {
+                let code = failure.code();
+                tracing::warn!(delivery = d.id, url = %d.url, failure = %code, "webhook delivery failed");
                 let retry = state.clock.now() + backoff(d.attempts);
-                state.store.mark_failed(d.id, &error, retry).await?;
+                state.store.mark_failed(d.id, &code, retry).await?;
             }
         }
     }

@@ -898,7 +898,15 @@ mod webhooks {
                 .unwrap(),
             1
         );
-        // The failed attempt waits for its backoff.
+        // The failed attempt is kept with its reason as a code, and waits for its
+        // backoff.
+        let deliveries = format!("/api/v1/webhooks/{}/deliveries", hook["id"]);
+        let (_, list) = app.get(&deliveries, Role::Admin).await;
+        assert_eq!(
+            (list[0]["status"].as_str(), list[0]["last_error"].as_str()),
+            (Some("failing"), Some("http_500")),
+            "{list}"
+        );
         assert_eq!(
             kefu_server::jobs::dispatch_webhooks_once(&app.state)
                 .await
@@ -918,6 +926,43 @@ mod webhooks {
                 .unwrap(),
             0
         );
+        let (_, list) = app.get(&deliveries, Role::Admin).await;
+        assert_eq!(
+            (list[0]["status"].as_str(), list[0]["last_error"].as_str()),
+            (Some("delivered"), None),
+            "{list}"
+        );
+        // A receiver that is not listening: the failure says so.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_url = format!("http://{}/hook", closed.local_addr().unwrap());
+        drop(closed);
+        let (_, dead) = app
+            .call(
+                Method::POST,
+                "/api/v1/webhooks",
+                admin,
+                Some(json!({ "url": dead_url, "events": ["work_order.created"] })),
+            )
+            .await;
+        let (status, _) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/webhooks/{}/test", dead["id"]),
+                admin,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        kefu_server::jobs::dispatch_webhooks_once(&app.state)
+            .await
+            .unwrap();
+        let (_, list) = app
+            .get(
+                &format!("/api/v1/webhooks/{}/deliveries", dead["id"]),
+                Role::Admin,
+            )
+            .await;
+        assert_eq!(list[0]["last_error"].as_str(), Some("connect"), "{list}");
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 2);
         let header = |i: usize, name: &str| seen[i].0[name].to_str().unwrap().to_owned();

@@ -84,7 +84,8 @@ pub async fn seed_organisation(
 
 /// The demo center's integrations: the PBX bridge's account (no password) with its
 /// API token, and a webhook telling the enterprise's system of breached deadlines
-/// (to a loopback address nothing listens on: its deliveries show as retrying).
+/// (to a loopback address nothing listens on: [`seed_webhook_history`] gives it
+/// past deliveries, and new ones show as retrying).
 async fn seed_integrations(store: &Store, actor: &Actor, now: Timestamp) -> Result<(), StoreError> {
     use sha2::Digest;
     let bridge = store
@@ -119,12 +120,107 @@ async fn seed_integrations(store: &Store, actor: &Actor, now: Timestamp) -> Resu
     store
         .create_webhook(
             actor,
-            "http://127.0.0.1:8099/kefu/events",
+            DEMO_WEBHOOK_URL,
             &format!("whsec_{}", hex::encode(key)),
             &["work_order.deadline_breached".to_owned()],
             now,
         )
         .await?;
+    Ok(())
+}
+
+/// The address the demo's webhook posts to (the enterprise's own system, which
+/// the demo does not run).
+pub const DEMO_WEBHOOK_URL: &str = "http://127.0.0.1:8099/kefu/events";
+
+/// Gives the demo's webhook a week of deliveries, once: the latest open orders'
+/// breached deadlines, delivered within seconds, one after two refusals, and the
+/// newest still waiting while the receiver answers 503.
+pub async fn seed_webhook_history(store: &Store, now: Timestamp) -> Result<(), StoreError> {
+    use sqlx::Row;
+    let hook: Option<i64> = sqlx::query_scalar("SELECT id FROM webhooks WHERE url = $1")
+        .bind(DEMO_WEBHOOK_URL)
+        .fetch_optional(&store.pool)
+        .await?;
+    let Some(hook) = hook else { return Ok(()) };
+    let seeded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_outbox WHERE webhook_id = $1")
+            .bind(hook)
+            .fetch_one(&store.pool)
+            .await?;
+    if seeded > 0 {
+        return Ok(());
+    }
+    let orders = sqlx::query(
+        "SELECT id, number, kind, state, priority, department_id, customer_id, updated_at \
+         FROM work_orders WHERE is_open = 1 ORDER BY id DESC LIMIT 12",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    let mut tx = store.begin_write().await?;
+    let n = orders.len();
+    for (i, o) in orders.iter().enumerate() {
+        // Oldest first, about one every 14 hours over the past week.
+        let age = jiff::SignedDuration::from_mins(i64::try_from(n - i).unwrap_or(1) * 840 - 600);
+        let at = now.checked_sub(age).unwrap_or(now);
+        let updated: i64 = o.try_get("updated_at")?;
+        let data = json!({
+            "work_order": {
+                "id": o.try_get::<i64, _>("id")?,
+                "number": o.try_get::<String, _>("number")?,
+                "kind": o.try_get::<String, _>("kind")?,
+                "state": o.try_get::<String, _>("state")?,
+                "priority": o.try_get::<i64, _>("priority")?,
+                "department_id": o.try_get::<Option<i64>, _>("department_id")?,
+                "customer_id": o.try_get::<Option<i64>, _>("customer_id")?,
+                "updated_at": Timestamp::from_millisecond(updated).unwrap_or(now).to_string(),
+            },
+            "deadline": if i % 3 == 0 { "first_response" } else { "resolution" },
+            "due_at": at.checked_sub(jiff::SignedDuration::from_secs(30)).unwrap_or(at).to_string(),
+        });
+        let payload =
+            json!({ "type": "work_order.deadline_breached", "at": at.to_string(), "data": data })
+                .to_string();
+        let newest = i + 1 == n;
+        let (attempts, delivered, error, next) = if newest {
+            // Refused twice so far; the next attempt is due in a few minutes.
+            (
+                2,
+                None,
+                Some("http_503"),
+                now.checked_add(jiff::SignedDuration::from_mins(7))
+                    .unwrap_or(now),
+            )
+        } else if i == n / 2 {
+            // Refused twice, then accepted on the third attempt (10 s, then 20 s).
+            let done = at
+                .checked_add(jiff::SignedDuration::from_secs(31))
+                .unwrap_or(at);
+            (3, Some(done), None, done)
+        } else {
+            let done = at
+                .checked_add(jiff::SignedDuration::from_millis(
+                    180 + 37 * i64::try_from(i).unwrap_or(0),
+                ))
+                .unwrap_or(at);
+            (1, Some(done), None, done)
+        };
+        sqlx::query(
+            "INSERT INTO webhook_outbox (webhook_id, event_type, payload, created_at, attempts, \
+             next_attempt_at, delivered_at, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(hook)
+        .bind("work_order.deadline_breached")
+        .bind(&payload)
+        .bind(crate::ms(at))
+        .bind(attempts)
+        .bind(crate::ms(next))
+        .bind(delivered.map(crate::ms))
+        .bind(error)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

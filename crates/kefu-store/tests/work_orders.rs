@@ -168,6 +168,22 @@ async fn demo_orders_look_swept_and_numbering_continues(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(made, 1_200);
+    // The demo webhook has a week of deliveries, one still failing; once only.
+    for _ in 0..2 {
+        kefu_store::demo::seed_webhook_history(&db.store, t0())
+            .await
+            .unwrap();
+    }
+    let hook = db.store.list_webhooks().await.unwrap()[0].id;
+    let deliveries = db.store.webhook_deliveries(hook, 50).await.unwrap();
+    assert_eq!(deliveries.len(), 12);
+    let failing: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.delivered_at.is_none())
+        .collect();
+    assert_eq!(failing.len(), 1);
+    assert_eq!(failing[0].last_error.as_deref(), Some("http_503"));
+    assert!(deliveries.iter().all(|d| d.created_at < t0()));
     // Past breaches are recorded as handled: a sweep at the same instant finds none.
     assert_eq!(
         db.store.escalate_due(t0(), 10_000).await.unwrap(),

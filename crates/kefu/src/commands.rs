@@ -519,7 +519,11 @@ async fn seed_demo(
     let hash = hash_password_blocking(DEMO_PASSWORD.to_owned())
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-    let accounts_created = demo::seed_organisation(store, &hash, Timestamp::now()).await?;
+    // The demo center was set up before the year of orders and calls it holds.
+    let established = Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(400 * 24))
+        .unwrap_or_else(|_| Timestamp::now());
+    let accounts_created = demo::seed_organisation(store, &hash, established).await?;
     if accounts_created {
         println!(
             "demo: created {} departments and {} staff accounts",
@@ -565,6 +569,7 @@ async fn seed_demo(
         .await?;
         bar.finish();
     }
+    demo::seed_webhook_history(store, Timestamp::now()).await?;
     let existing = u64::try_from(store.count_contacts().await?).unwrap_or(0);
     if existing < contacts {
         let bar = progress_bar(contacts - existing, "contacts");

@@ -139,19 +139,66 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
 
 const PAGE: i64 = 50;
 
-/// A record's details for people: each field and value, the catalog's words for
-/// field names it knows.
-fn detail_text(t: &Catalog, detail: &serde_json::Value) -> String {
+/// Names for the ids a record's details carry: departments, and people by name
+/// and staff number.
+#[derive(Default)]
+struct DetailNames {
+    departments: std::collections::HashMap<i64, String>,
+    staff: std::collections::HashMap<i64, String>,
+}
+
+/// A record's details for people: each field the catalog names (`audit_field.*`),
+/// empty ones left out, yes and no in words, roles and article states by name,
+/// long lists and nested settings by their size.
+fn detail_text(t: &Catalog, names: &DetailNames, detail: &serde_json::Value) -> String {
+    use serde_json::Value;
     let Some(map) = detail.as_object() else {
         return String::new();
     };
+    let scalar = |key: &str, v: &Value| -> String {
+        let by_id = match key {
+            "department_id" => Some(&names.departments),
+            "staff_id" | "agent_id" => Some(&names.staff),
+            _ => None,
+        };
+        if let Some(name) = by_id.zip(v.as_i64()).and_then(|(m, id)| m.get(&id)) {
+            return name.clone();
+        }
+        match v {
+            Value::Bool(true) => t.s("app.yes").to_owned(),
+            Value::Bool(false) => t.s("app.no").to_owned(),
+            Value::String(s) => {
+                let named = match key {
+                    "role" => format!("role.{s}"),
+                    "status" => format!("knowledge.status_{s}"),
+                    "changed" => format!("field.{s}"),
+                    _ => String::new(),
+                };
+                if !named.is_empty() && t.has(&named) {
+                    t.s(&named).to_owned()
+                } else {
+                    s.clone()
+                }
+            }
+            other => other.to_string(),
+        }
+    };
     map.iter()
+        .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
-            let key = format!("field.{k}");
+            let key = format!("audit_field.{k}");
             let label = if t.has(&key) { t.s(&key) } else { k.as_str() };
             let value = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+                Value::Array(items) if items.len() > 8 => {
+                    t.f("audit.items", &[("n", items.len().to_string())])
+                }
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| scalar(k, i))
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                Value::Object(inner) => t.f("audit.settings", &[("n", inner.len().to_string())]),
+                other => scalar(k, other),
             };
             format!("{label}: {value}")
         })
@@ -206,6 +253,13 @@ pub(crate) async fn page(
         .map(|p| p.items)
         .unwrap_or_default();
     let people = People::of(&state, records.iter().filter_map(|r| r.actor_id).collect()).await;
+    let names = DetailNames {
+        departments: crate::department_names(&state).await.into_iter().collect(),
+        staff: staff
+            .iter()
+            .map(|m| (m.id.0, format!("{}（{}）", m.name, m.staff_no)))
+            .collect(),
+    };
     let selected = |v: &Option<String>, c: &str| nonempty(v) == Some(c);
     let link = |before: Option<i64>| {
         let mut parts: Vec<String> = [
@@ -273,8 +327,47 @@ pub(crate) async fn page(
                 what: action_label(t, &r.action),
                 kind: t.s(&format!("audit_object.{}", r.object_type)).to_owned(),
                 record: r.object_id.clone(),
-                detail: detail_text(t, &r.detail),
+                detail: detail_text(t, &names, &r.detail),
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kefu_i18n::Lang;
+
+    #[test]
+    fn details_are_said_in_words_without_codes_or_nulls() {
+        let t = kefu_i18n::catalog(Lang::ZhCn);
+        let detail = serde_json::json!({
+            "status": "published", "title": "燃气表不走字怎么办", "locked_until": null,
+            "ids": (1..=20).collect::<Vec<i64>>(), "role": "agent", "signs_in": false,
+            "changed": ["name", "phones"], "department_id": 5,
+        });
+        let names = DetailNames {
+            departments: [(5, "维修部".to_owned())].into(),
+            ..Default::default()
+        };
+        let text = detail_text(t, &names, &detail);
+        for part in [
+            "状态: 已发布",
+            "标题: 燃气表不走字怎么办",
+            "记录: 20 项",
+            "角色: 客服代表",
+            "可登录: 否",
+            "修改的字段: 姓名、",
+        ] {
+            assert!(text.contains(part), "{part} not in {text}");
+        }
+        assert!(
+            !text.contains("locked_until") && !text.contains("null"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("published") && !text.contains("agent"),
+            "{text}"
+        );
+    }
 }

@@ -98,7 +98,11 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
                         status,
                         status_class,
                         attempts: d.attempts,
-                        error: d.last_error.unwrap_or_default(),
+                        error: d
+                            .last_error
+                            .as_deref()
+                            .map(|code| failure_words(t, code))
+                            .unwrap_or_default(),
                     }
                 })
                 .collect(),
@@ -125,4 +129,18 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
             .collect(),
         changes,
     })
+}
+
+/// A delivery's failure code (`connect`, `timeout`, `http_<status>`, …) in words.
+fn failure_words(t: &Catalog, code: &str) -> String {
+    if let Some(status) = code.strip_prefix("http_") {
+        return t.f("webhooks.error_http", &[("status", status.to_owned())]);
+    }
+    match code {
+        "connect" | "timeout" | "transport" | "bad_url" => {
+            t.s(&format!("webhooks.error_{code}")).to_owned()
+        }
+        // Deliveries failed before failures were kept as codes.
+        _ => t.s("webhooks.error_other").to_owned(),
+    }
 }

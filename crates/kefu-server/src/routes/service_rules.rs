@@ -277,6 +277,10 @@ pub(crate) struct DeliveryView {
     status: &'static str,
     delivered_at: Option<String>,
     next_attempt_at: Option<String>,
+    /// Why the last attempt failed: `connect` (the address could not be
+    /// reached), `timeout` (no answer in 10 s), `http_<status>` (the receiver
+    /// answered with that status), `transport` (the connection broke) or
+    /// `bad_url`.
     last_error: Option<String>,
 }
 
