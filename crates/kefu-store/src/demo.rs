@@ -84,7 +84,7 @@ pub async fn seed_organisation(
 
 /// The demo center's integrations: the PBX bridge's account (no password) with its
 /// API token, and a webhook telling the enterprise's system of breached deadlines
-/// (to a loopback address nothing listens on: [`seed_webhook_history`] gives it
+/// (to a loopback address nothing listens on: [`seed_integration_history`] gives it
 /// past deliveries, and new ones show as retrying).
 async fn seed_integrations(store: &Store, actor: &Actor, now: Timestamp) -> Result<(), StoreError> {
     use sha2::Digest;
@@ -113,7 +113,7 @@ async fn seed_integrations(store: &Store, actor: &Actor, now: Timestamp) -> Resu
         hex::encode(secret)
     )));
     store
-        .create_api_token(actor, bridge.id, "呼叫中心交换机", &hash, now)
+        .create_api_token(actor, bridge.id, SWITCHBOARD_TOKEN, &hash, now)
         .await?;
     let mut key = [0u8; 24];
     rand::rng().fill(&mut key);
@@ -129,15 +129,30 @@ async fn seed_integrations(store: &Store, actor: &Actor, now: Timestamp) -> Resu
     Ok(())
 }
 
+/// The name of the switchboard's token in the demo.
+const SWITCHBOARD_TOKEN: &str = "呼叫中心交换机";
+
 /// The address the demo's webhook posts to (the enterprise's own system, which
 /// the demo does not run).
 pub const DEMO_WEBHOOK_URL: &str = "http://127.0.0.1:8099/kefu/events";
 
-/// Gives the demo's webhook a week of deliveries, once: the latest open orders'
-/// breached deadlines, delivered within seconds, one after two refusals, and the
-/// newest still waiting while the receiver answers 503.
-pub async fn seed_webhook_history(store: &Store, now: Timestamp) -> Result<(), StoreError> {
+/// Gives the demo's integrations their recent use, once: the switchboard's token
+/// was last used a minute ago, and the webhook has a week of deliveries (the
+/// latest open orders' breached deadlines, delivered within seconds, one after two
+/// refusals, and the newest still waiting while the receiver answers 503).
+pub async fn seed_integration_history(store: &Store, now: Timestamp) -> Result<(), StoreError> {
     use sqlx::Row;
+    sqlx::query(
+        "UPDATE api_tokens SET last_used_at = $1 WHERE last_used_at IS NULL AND revoked_at IS NULL \
+         AND name = $2 AND staff_id IN (SELECT id FROM staff WHERE staff_no = 'PBX01')",
+    )
+    .bind(crate::ms(
+        now.checked_sub(jiff::SignedDuration::from_secs(64))
+            .unwrap_or(now),
+    ))
+    .bind(SWITCHBOARD_TOKEN)
+    .execute(&store.pool)
+    .await?;
     let hook: Option<i64> = sqlx::query_scalar("SELECT id FROM webhooks WHERE url = $1")
         .bind(DEMO_WEBHOOK_URL)
         .fetch_optional(&store.pool)

@@ -170,7 +170,7 @@ async fn demo_orders_look_swept_and_numbering_continues(db: &TestDb) {
     assert_eq!(made, 1_200);
     // The demo webhook has a week of deliveries, one still failing; once only.
     for _ in 0..2 {
-        kefu_store::demo::seed_webhook_history(&db.store, t0())
+        kefu_store::demo::seed_integration_history(&db.store, t0())
             .await
             .unwrap();
     }
@@ -184,6 +184,9 @@ async fn demo_orders_look_swept_and_numbering_continues(db: &TestDb) {
     assert_eq!(failing.len(), 1);
     assert_eq!(failing[0].last_error.as_deref(), Some("http_503"));
     assert!(deliveries.iter().all(|d| d.created_at < t0()));
+    let tokens = db.store.list_all_api_tokens(false).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert!(tokens[0].token.last_used_at.is_some(), "{tokens:?}");
     // Past breaches are recorded as handled: a sweep at the same instant finds none.
     assert_eq!(
         db.store.escalate_due(t0(), 10_000).await.unwrap(),

@@ -569,7 +569,7 @@ async fn seed_demo(
         .await?;
         bar.finish();
     }
-    demo::seed_webhook_history(store, Timestamp::now()).await?;
+    demo::seed_integration_history(store, Timestamp::now()).await?;
     let existing = u64::try_from(store.count_contacts().await?).unwrap_or(0);
     if existing < contacts {
         let bar = progress_bar(contacts - existing, "contacts");
