@@ -17,31 +17,13 @@ mod common;
 use axum::http::{Method, StatusCode};
 use browser::*;
 use common::TestApp;
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use kefu_domain::Role;
 use kefu_store::backend_tests;
 use kefu_store::testing::TestDb;
 use serde_json::json;
 
 backend_tests!(a_center_is_set_up_in_the_browser);
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    let e = wait_for(c, css).await;
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
-async fn select_label(c: &Client, css: &str, label: &str) {
-    wait_for(c, css)
-        .await
-        .select_by_label(label)
-        .await
-        .unwrap_or_else(|e| panic!("{css} has no option {label}: {e}"));
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    wait_for(c, css).await.text().await.unwrap()
-}
 
 async fn a_center_is_set_up_in_the_browser(db: &TestDb) {
     let app = TestApp::new(db).await;
@@ -78,13 +60,7 @@ async fn a_center_is_set_up_in_the_browser(db: &TestDb) {
     select_label(&c, "#new-staff-role", "客服代表").await;
     select_label(&c, "#new-staff-department", "客服二部").await;
     click(&c, "#new-staff button[type=submit]").await;
-    let one_time = loop {
-        let t = text_of(&c, "#one-time-password").await;
-        if !t.is_empty() {
-            break t;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let one_time = shown_once(&c, "#one-time-password", "").await;
     assert!(one_time.len() >= 10, "{one_time}");
     shot(&c, &dir, "21-admin-staff-created").await;
     // An integration account for the PBX bridge, without a password.
@@ -101,13 +77,7 @@ async fn a_center_is_set_up_in_the_browser(db: &TestDb) {
     select_label(&c, "#token-staff", "交换机对接（PBX01） · 系统对接").await;
     fill(&c, "#token-name", "交换机").await;
     click(&c, "#new-token button[type=submit]").await;
-    let secret = loop {
-        let t = text_of(&c, "#token-secret").await;
-        if t.starts_with("kefu_") {
-            break t;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let secret = shown_once(&c, "#token-secret", "kefu_").await;
     let (status, me) = app
         .call(Method::GET, "/api/v1/me", Some(&secret), None)
         .await;

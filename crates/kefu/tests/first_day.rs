@@ -135,20 +135,6 @@ fn post_json(base: &str, path: &str, token: &str, body: &str) -> String {
     answer
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
-    let e = wait_for(c, css).await;
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
-async fn select_label(c: &Client, css: &str, label: &str) {
-    wait_for(c, css)
-        .await
-        .select_by_label(label)
-        .await
-        .unwrap_or_else(|e| panic!("{css} has no option {label}: {e}"));
-}
-
 /// Clicks a submit button whose form reloads the page when saved, and waits
 /// for the reload (a marker set on the old page is gone).
 async fn save_and_reload(c: &Client, css: &str) {
@@ -191,17 +177,7 @@ async fn create_staff(c: &Client, no: &str, name: &str, role: &str, department: 
     select_label(c, "#new-staff-department", department).await;
     click(c, "#new-staff button[type=submit]").await;
     wait_text(c, "#new-staff-done", no).await;
-    loop {
-        let shown = wait_for(c, "#one-time-password")
-            .await
-            .text()
-            .await
-            .unwrap();
-        if !shown.is_empty() {
-            return shown;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    shown_once(c, "#one-time-password", "").await
 }
 
 /// Signs in with a one-time password, is sent to set one's own, and lands on
@@ -356,13 +332,7 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
     select_label(&c, "#token-staff", "交换机对接（PBX01） · 系统对接").await;
     fill(&c, "#token-name", "交换机").await;
     click(&c, "#new-token button[type=submit]").await;
-    let token = loop {
-        let shown = wait_for(&c, "#token-secret").await.text().await.unwrap();
-        if shown.starts_with("kefu_") {
-            break shown;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let token = shown_once(&c, "#token-secret", "kefu_").await;
 
     // The enterprise's system is told of events: registered, tested, delivered.
     let (hook_url, received) = receiver();
@@ -372,13 +342,7 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
     fill(&c, "#webhook-url", &hook_url).await;
     click(&c, "#new-webhook input[name=events][value='*']").await;
     click(&c, "#new-webhook button[type=submit]").await;
-    let signing = loop {
-        let shown = wait_for(&c, "#webhook-secret").await.text().await.unwrap();
-        if !shown.is_empty() {
-            break shown;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let signing = shown_once(&c, "#webhook-secret", "").await;
     assert!(signing.len() >= 16, "{signing}");
     c.goto(&format!("{base}/console/admin/webhooks"))
         .await
@@ -576,17 +540,7 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
         .unwrap();
     click(&c, "#reset-password").await;
     accept_confirm(&c).await;
-    let reset = loop {
-        let shown = wait_for(&c, "#one-time-password")
-            .await
-            .text()
-            .await
-            .unwrap();
-        if !shown.is_empty() {
-            break shown;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let reset = shown_once(&c, "#one-time-password", "").await;
     c.goto(&format!("{base}/console/admin/tokens"))
         .await
         .unwrap();

@@ -296,3 +296,36 @@ pub async fn downloaded(dir: &std::path::Path) -> PathBuf {
     }
     panic!("nothing was downloaded into {}", dir.display());
 }
+
+/// Replaces the text in the field at `css`.
+pub async fn fill(c: &Client, css: &str, text: &str) {
+    let e = wait_for(c, css).await;
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+/// Chooses the option labelled `label` in the select at `css`.
+pub async fn select_label(c: &Client, css: &str, label: &str) {
+    wait_for(c, css)
+        .await
+        .select_by_label(label)
+        .await
+        .unwrap_or_else(|e| panic!("{css} has no option {label}: {e}"));
+}
+
+pub async fn text_of(c: &Client, css: &str) -> String {
+    wait_for(c, css).await.text().await.unwrap()
+}
+
+/// A secret the page shows once (a one-time password, a token): waits until the
+/// element at `css` holds text starting with `prefix` and returns it.
+pub async fn shown_once(c: &Client, css: &str, prefix: &str) -> String {
+    for _ in 0..150 {
+        let shown = text_of(c, css).await;
+        if !shown.is_empty() && shown.starts_with(prefix) {
+            return shown;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed a secret");
+}
