@@ -53,6 +53,38 @@ function toast(text, isError) {
   t.onclick = () => t.classList.remove("show");
 }
 
+// Asks before something that cannot be undone, in the page (the browser's own
+// dialog speaks the browser's language). With `reasonNeeded` a reason must be
+// written; the answer is { reason } when confirmed, null when not.
+function askConfirm(text, reasonNeeded) {
+  const dialog = $("#confirm-dialog");
+  if (!dialog || !dialog.showModal) return Promise.resolve(confirm(text) ? { reason: "" } : null);
+  $("#confirm-text").textContent = text;
+  const box = $("#confirm-reason-box");
+  const reason = $("#confirm-reason");
+  box.hidden = !reasonNeeded;
+  reason.value = "";
+  for (const el of $$(".field-error", dialog)) el.remove();
+  return new Promise((resolve) => {
+    const ok = $("#confirm-ok");
+    const onOk = (e) => {
+      if (reasonNeeded && !reason.value.trim()) {
+        e.preventDefault();
+        catalog().then((cat) => showFieldText(reason, cat["app.confirm_reason_needed"] || ""));
+        return;
+      }
+    };
+    ok.addEventListener("click", onOk);
+    dialog.addEventListener("close", () => {
+      ok.removeEventListener("click", onOk);
+      resolve(dialog.returnValue === "ok" ? { reason: reason.value.trim() } : null);
+    }, { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    (reasonNeeded ? reason : ok).focus();
+  });
+}
+
 function fill(template, values) {
   return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
 }
@@ -218,7 +250,12 @@ function getPath(obj, path) {
 function fieldValue(el) {
   const type = el.dataset.type || "";
   if (el.type === "checkbox" && type === "bool") return el.checked;
-  if (el.type === "checkbox" || el.type === "radio") return el.checked ? el.value : undefined;
+  if (el.type === "checkbox" || el.type === "radio") {
+    // A choice of "none" (an empty value) leaves the field out.
+    if (!el.checked || el.value === "") return undefined;
+    if (type === "int") return /^-?\d+$/.test(el.value) ? Number(el.value) : el.value;
+    return el.value;
+  }
   if (el.multiple) return Array.from(el.selectedOptions).map((o) => o.value);
   const raw = el.value.trim();
   if (raw === "") return el.dataset.empty === "null" ? null : (type === "keep" ? "" : undefined);
@@ -280,6 +317,7 @@ function fillPath(template, values) {
 async function apiDone(el, answer, form) {
   const done = el.dataset.done || "reload";
   if (done === "reload") { location.reload(); return; }
+  if (done === "refresh-callbacks") { await refreshCallbacks(); return; }
   if (done === "show") {
     const box = document.getElementById((form || el).id + "-done");
     if (!box) return;
@@ -293,31 +331,37 @@ async function apiDone(el, answer, form) {
   location.href = fillPath(done, answer || {});
 }
 
+// One form that calls the API (see above); forms that arrive later (a list
+// refreshed in place) are bound the same way.
+function bindApiForm(form) {
+  if (form.dataset.bound) return;
+  form.dataset.bound = "1";
+  // The server checks every field and says what is wrong at each, in the
+  // catalog's words; the browser's own checks would stop at the first.
+  form.noValidate = true;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (form.dataset.confirm && !(await askConfirm(form.dataset.confirm))) return;
+    clearErrors(form);
+    const button = e.submitter;
+    if (button) button.disabled = true;
+    try {
+      const body = formBody(form);
+      const answer = await api(form.dataset.method, fillPath(form.dataset.path, form.dataset), body);
+      await apiDone(form, answer, form);
+    } catch (x) {
+      await showError(null, x, form);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+}
+
 function setupApiForms() {
-  for (const form of $$("form[data-method]")) {
-    // The server checks every field and says what is wrong at each, in the
-    // catalog's words; the browser's own checks would stop at the first.
-    form.noValidate = true;
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
-      clearErrors(form);
-      const button = e.submitter;
-      if (button) button.disabled = true;
-      try {
-        const body = formBody(form);
-        const answer = await api(form.dataset.method, fillPath(form.dataset.path, form.dataset), body);
-        await apiDone(form, answer, form);
-      } catch (x) {
-        await showError(null, x, form);
-      } finally {
-        if (button) button.disabled = false;
-      }
-    });
-  }
+  for (const form of $$("form[data-method]")) bindApiForm(form);
   for (const b of $$("button[data-method]")) {
     b.addEventListener("click", async () => {
-      if (b.dataset.confirm && !confirm(b.dataset.confirm)) return;
+      if (b.dataset.confirm && !(await askConfirm(b.dataset.confirm))) return;
       b.disabled = true;
       const target = b.dataset.error ? $(b.dataset.error) : null;
       try {
@@ -411,7 +455,59 @@ function setupSignOut() {
 }
 
 // Agent desk: seat, screen pop, call record, work order from the call.
+// The desk's promised callbacks, fetched again in place: after one is done, and
+// every 30 s (due times turn red as they pass), unless the agent is typing there.
+async function refreshCallbacks() {
+  const box = $("#callbacks");
+  if (!box) return;
+  try {
+    const res = await fetch(box.dataset.refresh, { credentials: "same-origin" });
+    if (!res.ok) return;
+    box.innerHTML = await res.text();
+    for (const form of $$("form[data-method]", box)) bindApiForm(form);
+    tickCountdowns();
+  } catch (_) { /* the next tick tries again */ }
+}
+
+// Shows the pop for a contact (a call ringing, or a call back begun) on the desk.
+async function showPop(contactId) {
+  const res = await fetch("/console/desk/pop/" + contactId, { credentials: "same-origin" });
+  if (!res.ok) return;
+  $("#pop").innerHTML = await res.text();
+  setupPop();
+  setupDeskSearch();
+  const first = $("#category");
+  if (first) first.focus();
+}
+
+function setupCallbacks() {
+  const box = $("#callbacks");
+  if (!box) return;
+  setInterval(() => {
+    if (box.contains(document.activeElement) && document.activeElement.tagName === "INPUT") return;
+    refreshCallbacks();
+  }, 30000);
+  // 回拨: an outbound call to the customer is recorded, and its pop opens here.
+  box.addEventListener("click", async (e) => {
+    const b = e.target.closest ? e.target.closest(".call-back") : null;
+    if (!b) return;
+    const li = b.closest("li");
+    const body = { direction: "outbound", number: li.dataset.number };
+    if (li.dataset.customer) body.customer_id = Number(li.dataset.customer);
+    b.disabled = true;
+    try {
+      const contact = await api("POST", "/api/v1/contacts", body);
+      await showPop(contact.id);
+    } catch (x) {
+      await showError($(".form-error", li), x, null);
+    } finally {
+      b.disabled = false;
+    }
+  });
+}
+
 function setupDesk() {
+  setupCallbacks();
   const seat = $("#seat-form");
   if (!seat) return;
   const state = $("#seat-state");
@@ -430,13 +526,7 @@ function setupDesk() {
   const source = new EventSource("/console/events");
   source.addEventListener("ringing", async (e) => {
     const ev = JSON.parse(e.data);
-    const res = await fetch("/console/desk/pop/" + ev.contact_id, { credentials: "same-origin" });
-    if (!res.ok) return;
-    $("#pop").innerHTML = await res.text();
-    setupPop();
-    setupDeskSearch();
-    const first = $("#category");
-    if (first) first.focus();
+    await showPop(ev.contact_id);
   });
   document.addEventListener("keydown", (e) => {
     if (!e.altKey) return;
@@ -563,22 +653,64 @@ function setupDeskSearch() {
 }
 
 // Work-order detail: transitions, notes, progress notice.
+// A new work order: the complaint's cause and the staff member complained about
+// only for kinds that run the complaint chain (hidden fields are not sent).
+function setupNewOrder() {
+  const kind = $("#order-kind");
+  if (!kind) return;
+  const show = () => {
+    const option = kind.selectedOptions[0];
+    const complaint = !!(option && option.dataset.complaint);
+    for (const box of $$(".complaint-only")) {
+      box.hidden = !complaint;
+      for (const input of $$("select, input", box)) input.disabled = !complaint;
+    }
+  };
+  kind.addEventListener("change", show);
+  show();
+}
+
 function setupOrder() {
   const box = $(".order-detail");
   if (!box) return;
   const id = box.dataset.id;
   const err = $("#action-error");
+  const source = new EventSource("/console/events");
   $$(".transition").forEach((b) => b.addEventListener("click", async () => {
     err.textContent = "";
     const body = { command: b.dataset.command, version: Number(box.dataset.version) };
     const note = $("#action-note");
     if (note && note.value.trim()) body.note = note.value;
+    if (b.dataset.confirm) {
+      // Irreversible: asked first, with the reason the record needs when none is written.
+      const answer = await askConfirm(b.dataset.confirm, !!b.dataset.reason && !body.note);
+      if (!answer) return;
+      if (answer.reason) body.note = answer.reason;
+    }
     const cause = $("#action-cause");
     if (cause && cause.value && b.dataset.command === "record_result") body.complaint_cause = cause.value;
     const dept = $("#action-department");
     if (dept && b.dataset.command === "transfer") body.department_id = Number(dept.value);
     try {
       await api("POST", "/api/v1/work-orders/" + id + "/transitions", body);
+      if (b.dataset.command === "transfer" && box.dataset.transferred) {
+        // The order has left this department: say where it went, and stay
+        // (a reload would find it out of reach).
+        source.close();
+        const to = dept.selectedOptions[0] ? dept.selectedOptions[0].textContent : "";
+        const panel = b.closest(".actions");
+        panel.replaceChildren();
+        const p = document.createElement("p");
+        p.id = "transferred";
+        p.className = "done";
+        p.textContent = fill(box.dataset.transferred, { name: to });
+        const back = document.createElement("a");
+        back.href = box.dataset.back || "/console";
+        back.className = "button";
+        back.textContent = box.dataset.backLabel || "";
+        panel.append(p, back);
+        return;
+      }
       location.reload();
     } catch (x) { showError(err, x); }
   }));
@@ -598,10 +730,9 @@ function setupOrder() {
       location.reload();
     } catch (x) { showError(null, x); }
   });
-  const source = new EventSource("/console/events");
   source.addEventListener("work_order", (e) => {
     const ev = JSON.parse(e.data);
-    if (String(ev.id) === id) location.reload();
+    if (String(ev.id) === id && !$("#transferred")) location.reload();
   });
 }
 
@@ -732,8 +863,13 @@ function setupIncident() {
   if (!box) return;
   const id = box.dataset.id;
   $$(".incident-command").forEach((b) => b.addEventListener("click", async () => {
+    const body = { command: b.value };
+    if (b.dataset.confirm) {
+      const answer = await askConfirm(b.dataset.confirm, false);
+      if (!answer) return;
+    }
     try {
-      await api("POST", "/api/v1/incidents/" + id + "/commands", { command: b.value });
+      await api("POST", "/api/v1/incidents/" + id + "/commands", body);
       location.reload();
     } catch (x) { showError($("#command-error"), x); }
   }));
@@ -871,7 +1007,12 @@ function setupAssessment() {
   });
   $$(".violation-command").forEach((b) => b.addEventListener("click", async () => {
     const row = b.closest("tr");
-    const reason = $(".violation-reason", row).value.trim();
+    let reason = $(".violation-reason", row).value.trim();
+    if (b.dataset.confirm) {
+      const answer = await askConfirm(b.dataset.confirm, !!b.dataset.reason && !reason);
+      if (!answer) return;
+      if (answer.reason) reason = answer.reason;
+    }
     const body = { command: b.value };
     if (reason) body.reason = reason;
     try {
@@ -1106,7 +1247,7 @@ function setupImport() {
   });
   $("#import-run").addEventListener("click", async () => {
     const run = $("#import-run");
-    if (!file || (run.dataset.confirm && !confirm(run.dataset.confirm))) return;
+    if (!file || (run.dataset.confirm && !(await askConfirm(run.dataset.confirm)))) return;
     // Columns mapped otherwise than recognised travel as the header map.
     const map = $$(".import-field").filter((s) => s.value && s.value !== s.dataset.auto)
       .map((s) => s.dataset.header + "=" + s.value);
@@ -1153,6 +1294,7 @@ function setupImport() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  setupNewOrder();
   setupLogin();
   setupApiForms();
   setupAdmin();

@@ -354,6 +354,7 @@ struct ProfilePage {
     masked: bool,
     do_not_call: bool,
     may_edit: bool,
+    may_open_order: bool,
     may_set_dnc: bool,
     history: Vec<HistoryRow>,
     timeline: Vec<TimelineRow>,
@@ -469,6 +470,7 @@ pub(crate) async fn profile(
         masked: !full || !assets_full,
         do_not_call,
         may_edit: viewer.may(Permission::CustomerWrite),
+        may_open_order: viewer.may(Permission::WorkOrderCreate),
         may_set_dnc: viewer.may(Permission::CustomerWrite),
         history: history
             .iter()

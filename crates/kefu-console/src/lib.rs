@@ -11,10 +11,13 @@ mod campaigns;
 mod charts;
 mod customers;
 mod dashboard;
+mod escalations;
 mod incidents;
 mod inspections;
 mod knowledge;
+mod new_order;
 mod pages;
+mod people;
 mod phrasebook;
 
 use axum::Router;
@@ -48,9 +51,12 @@ pub fn router() -> Router<AppState> {
         .route("/console/events", get(pages::events))
         .route("/console/desk", get(pages::desk))
         .route("/console/desk/pop/{contact_id}", get(pages::pop))
+        .route("/console/desk/callbacks", get(pages::desk_callbacks))
         .route("/console/work-orders", get(pages::work_orders))
+        .route("/console/work-orders/new", get(new_order::page))
         .route("/console/work-orders/{id}", get(pages::work_order))
         .route("/console/inbox", get(pages::inbox))
+        .route("/console/escalations", get(escalations::page))
         .route("/console/customers", get(customers::list))
         .route("/console/customers/new", get(customers::new_customer))
         .route("/console/customers/import", get(customers::import))
@@ -295,7 +301,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 12] = [
+        let items: [(&str, &str, &str, Permission); 13] = [
             (
                 "desk",
                 "/console/desk",
@@ -319,6 +325,12 @@ impl Viewer {
                 "/console/dashboard",
                 "nav.dashboard",
                 Permission::ReportRead,
+            ),
+            (
+                "escalations",
+                "/console/escalations",
+                "nav.escalations",
+                Permission::EscalationRead,
             ),
             (
                 "customers",

@@ -24,6 +24,7 @@ use kefu_store::workorders::{WorkOrder, WorkOrderFilter};
 use serde::Deserialize;
 
 use super::{Chrome, Viewer, department_names, home_of, kind_names, lang_of, render};
+use crate::people::Names;
 use kefu_i18n::{Catalog, Lang, catalog};
 use kefu_server::AppState;
 use kefu_server::error::Code;
@@ -139,9 +140,52 @@ async fn greeting(state: &AppState, staff_no: &str) -> String {
 }
 
 struct CallbackRow {
+    id: i64,
+    customer: Option<(i64, String)>,
+    promise: String,
     number: String,
+    /// The number's digits, to call back (only for roles that see numbers).
+    key: String,
+    customer_id: Option<i64>,
+    /// Local time, and the instant for the live countdown.
     due: String,
+    due_at: String,
+    created_at: String,
     overdue: bool,
+}
+
+/// The desk's list of promised callbacks, alone (refreshed live by the desk).
+#[derive(Template)]
+#[template(path = "callbacks.html")]
+struct CallbacksPart {
+    t: &'static Catalog,
+    callbacks: Vec<CallbackRow>,
+}
+
+/// `/console/desk/callbacks`: the agent's open callbacks as the desk shows them.
+pub(crate) async fn desk_callbacks(viewer: Viewer, State(state): State<AppState>) -> Response {
+    if let Err(r) = viewer.require(Permission::ContactWrite) {
+        return r;
+    }
+    let now = state.clock.now();
+    let callbacks = match state
+        .store
+        .list_callbacks(
+            Some(viewer.principal.staff.id),
+            CallbackScope::Open,
+            now,
+            PageRequest::new(0, 20),
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return viewer.failure(e),
+    };
+    let full = viewer.may(Permission::CustomerContactsFull);
+    render(&CallbacksPart {
+        t: viewer.t,
+        callbacks: callback_rows(&state, callbacks, full, now),
+    })
 }
 
 #[derive(Template)]
@@ -197,8 +241,19 @@ fn callback_rows(
     callbacks
         .into_iter()
         .map(|c| CallbackRow {
+            id: c.id,
+            customer: c.customer_id.zip(c.customer_name.clone()),
+            promise: c.promise.clone().unwrap_or_default(),
             number: shown_number(c.phone_key.as_deref(), full).unwrap_or_default(),
+            key: if full {
+                c.phone_key.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            customer_id: c.customer_id,
             due: local(state, c.due_at),
+            due_at: c.due_at.to_string(),
+            created_at: c.created_at.to_string(),
             overdue: callback_status(c.due_at, c.done_at, now)
                 == kefu_domain::contact::CallbackStatus::Overdue,
         })
@@ -456,6 +511,8 @@ struct OrdersPage {
     t: &'static Catalog,
     hint: Option<String>,
     show_filters: bool,
+    /// The viewer may open orders directly.
+    can_create: bool,
     action: &'static str,
     states: Options,
     kinds: Options,
@@ -609,6 +666,7 @@ pub(crate) async fn work_orders(
         t,
         hint: None,
         show_filters: true,
+        can_create: viewer.may(Permission::WorkOrderCreate),
         action: "/console/work-orders",
         states: WoState::ALL
             .iter()
@@ -710,6 +768,7 @@ pub(crate) async fn inbox(
         t,
         hint: Some(t.s("inbox.hint").to_owned()),
         show_filters: false,
+        can_create: false,
         action: "/console/inbox",
         states: Vec::new(),
         kinds: Vec::new(),
@@ -761,7 +820,10 @@ struct OrderView {
     department: String,
     reopen_count: i64,
     customer: Option<(i64, String)>,
+    /// The customer's page may be opened.
+    customer_link: bool,
     number_to_call: Option<String>,
+    visit: Option<VisitRows>,
     description: Option<String>,
     deadlines: Vec<DeadlineRow>,
 }
@@ -781,6 +843,8 @@ struct OrderPage {
     departments: Vec<(i64, String)>,
     notes: Vec<NoteRow>,
     events: Vec<EventRow>,
+    /// Where to go back to: the department's inbox for handlers, else the list.
+    back: &'static str,
 }
 
 pub(crate) async fn work_order(
@@ -801,8 +865,13 @@ pub(crate) async fn work_order(
             .await?;
         let events = state.store.work_order_events(id).await?;
         let notes = state.store.work_order_notes(id).await?;
-        let customer = match order.customer_id {
-            Some(cid) if viewer.may(Permission::CustomerRead) => state
+        // What a visit needs (name, address, area, number, the call's 5W2H), read
+        // once and audited; the name links to the record for roles that read it.
+        let visit =
+            kefu_server::routes::work_orders::visit(&state, &actor, viewer.role(), &order).await?;
+        let customer = match (&visit, order.customer_id) {
+            (Some(v), _) => v.customer_id.zip(v.customer_name.clone()),
+            (None, Some(cid)) if viewer.may(Permission::CustomerRead) => state
                 .store
                 .read_customer(&actor, cid, now)
                 .await
@@ -810,10 +879,10 @@ pub(crate) async fn work_order(
                 .map(|c| (c.id, c.name)),
             _ => None,
         };
-        Ok::<_, kefu_store::StoreError>((order, events, notes, customer))
+        Ok::<_, kefu_store::StoreError>((order, events, notes, customer, visit))
     }
     .await;
-    let (o, events, notes, customer) = match result {
+    let (o, events, notes, customer, visit) = match result {
         Ok(v) => v,
         Err(kefu_store::StoreError::NotFound) => {
             return viewer.message(StatusCode::NOT_FOUND, "app.not_found");
@@ -822,6 +891,15 @@ pub(crate) async fn work_order(
     };
     let kinds = kind_names(&state, t).await;
     let departments = department_names(&state).await;
+    let names = Names::of(
+        &state,
+        events
+            .iter()
+            .map(|e| e.actor.clone())
+            .chain(notes.iter().map(|n| n.author.clone()))
+            .collect(),
+    )
+    .await;
     let workflow = workflow_named(&o.workflow);
     let actions: Vec<(&'static str, String)> = workflow
         .map(|w| w.allowed(o.state))
@@ -865,6 +943,8 @@ pub(crate) async fn work_order(
             viewer.may(Permission::CustomerContactsFull),
         ),
         customer,
+        customer_link: viewer.may(Permission::CustomerRead),
+        visit: visit.map(|v| visit_rows(t, v)),
         description: o.description.clone(),
         reopen_count: o.reopen_count,
         state: t.s(&format!("state.{}", o.state.code())).to_owned(),
@@ -879,6 +959,11 @@ pub(crate) async fn work_order(
         t,
         show_cause: is_complaint && actions.iter().any(|(c, _)| *c == "record_result"),
         show_departments: actions.iter().any(|(c, _)| *c == "transfer"),
+        back: if viewer.role() == kefu_domain::Role::Handler {
+            "/console/inbox"
+        } else {
+            "/console/work-orders"
+        },
         can_notice: viewer.may(Permission::WorkOrderCreate) && !workorder::is_final(o.state),
         can_comment: viewer.may(Permission::WorkOrderComment),
         actions,
@@ -901,38 +986,123 @@ pub(crate) async fn work_order(
                         "orders.note_internal"
                     })
                     .to_owned(),
+                author: names.say(t, &n.author),
                 visibility: n.visibility,
-                author: n.author,
                 at: local(&state, n.at),
                 body: n.body,
             })
             .collect(),
         events: events
-            .into_iter()
-            .map(|e| {
-                let key = format!("command.{}", e.event);
-                EventRow {
-                    at: local(&state, e.at),
-                    label: if t.has(&key) {
-                        t.s(&key).to_owned()
-                    } else {
-                        e.event.clone()
-                    },
-                    actor: e.actor,
-                    states: match (&e.from_state, &e.to_state) {
-                        (Some(a), Some(b)) => Some(format!(
-                            "{} → {}",
-                            t.s(&format!("state.{a}")),
-                            t.s(&format!("state.{b}"))
-                        )),
-                        _ => None,
-                    },
-                    note: e.note,
-                }
-            })
+            .iter()
+            .map(|e| event_row(t, &state, &names, &departments, e))
             .collect(),
         o: view,
     })
+}
+
+/// What a visit needs, as the order page lists it.
+struct VisitRows {
+    address: String,
+    service_area: String,
+    number: String,
+    /// The call's 5W2H parts that were filled in: (label, text).
+    five_w2h: Vec<(String, String)>,
+}
+
+fn visit_rows(t: &Catalog, v: kefu_server::routes::work_orders::VisitView) -> VisitRows {
+    let w = v.five_w2h.unwrap_or_default();
+    let parts = [
+        ("what", w.what),
+        ("why", w.why),
+        ("where", w.where_),
+        ("when", w.when),
+        ("who", w.who),
+        ("how", w.how),
+        ("how_much", w.how_much),
+    ];
+    VisitRows {
+        address: v.address.unwrap_or_default(),
+        service_area: v.service_area.unwrap_or_default(),
+        number: v.number.unwrap_or_default(),
+        five_w2h: parts
+            .into_iter()
+            .filter_map(|(k, text)| {
+                text.filter(|x| !x.trim().is_empty())
+                    .map(|x| (t.s(&format!("desk.{k}")).to_owned(), x))
+            })
+            .collect(),
+    }
+}
+
+/// One entry of an order's history in words: what happened, who did it (by name),
+/// the change of state, where a transfer sent it, which deadline was missed.
+fn event_row(
+    t: &Catalog,
+    state: &AppState,
+    names: &Names,
+    departments: &[(i64, String)],
+    e: &kefu_store::workorders::WorkOrderEvent,
+) -> EventRow {
+    let label = [
+        format!("order_event.{}", e.event),
+        format!("command.{}", e.event),
+    ]
+    .into_iter()
+    .find(|k| t.has(k))
+    .map_or_else(
+        || t.s("order_event.other").to_owned(),
+        |k| t.s(&k).to_owned(),
+    );
+    let department = |field: &str| {
+        e.detail[field]
+            .as_i64()
+            .map(|id| department_name(t, departments, Some(id)))
+    };
+    let note = match e.event.as_str() {
+        // The sweep's note is the deadline's Chinese name; say it from the detail.
+        "escalated" => {
+            let deadline = e.detail["deadline"].as_str().unwrap_or_default();
+            let due = e.detail["due_at"]
+                .as_str()
+                .and_then(|d| d.parse::<Timestamp>().ok())
+                .map(|d| local(state, d))
+                .unwrap_or_default();
+            t.f(
+                "order_event.escalated_note",
+                &[
+                    ("deadline", t.s(&format!("deadline.{deadline}")).to_owned()),
+                    ("due", due),
+                ],
+            )
+        }
+        "transfer" | "dispatch" => {
+            let to = department("to_department_id").or_else(|| department("department_id"));
+            match to {
+                Some(to) if e.note.is_empty() => t.f("order_event.to_department", &[("name", to)]),
+                Some(to) => format!(
+                    "{}：{}",
+                    t.f("order_event.to_department", &[("name", to)]),
+                    e.note
+                ),
+                None => e.note.clone(),
+            }
+        }
+        _ => e.note.clone(),
+    };
+    EventRow {
+        at: local(state, e.at),
+        label,
+        actor: names.say(t, &e.actor),
+        states: match (&e.from_state, &e.to_state) {
+            (Some(a), Some(b)) => Some(format!(
+                "{} → {}",
+                t.s(&format!("state.{a}")),
+                t.s(&format!("state.{b}"))
+            )),
+            _ => None,
+        },
+        note,
+    }
 }
 
 #[derive(Template)]

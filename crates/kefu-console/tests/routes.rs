@@ -42,6 +42,7 @@ const PAGES: &[&str] = &[
     "/console/dashboard",
     "/console/desk",
     "/console/desk/pop/{contact_id}",
+    "/console/escalations",
     "/console/inbox",
     "/console/incidents",
     "/console/incidents/{id}",
@@ -57,6 +58,7 @@ const PAGES: &[&str] = &[
     "/console/password",
     "/console/phrasebook",
     "/console/work-orders",
+    "/console/work-orders/new",
     "/console/work-orders/{id}",
 ];
 
@@ -71,6 +73,7 @@ const NOT_PAGES: &[&str] = &[
     "/console/assets/console.js",
     "/console/catalog.json",
     "/console/events",
+    "/console/desk/callbacks",
     "/console/dashboard/{file}",
     "/console/{*rest}",
 ];

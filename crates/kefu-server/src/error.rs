@@ -242,6 +242,52 @@ impl ApiError {
     }
 }
 
+/// Refused fields gathered while reading an input, so that every wrong field is
+/// reported at once (a form shows each at its input) rather than the first alone.
+#[derive(Default)]
+pub struct FieldChecks(Vec<ApiError>);
+
+impl FieldChecks {
+    /// The value, or `None` with its refusal kept for [`FieldChecks::finish`].
+    pub fn take<T>(&mut self, result: Result<T, ApiError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    /// Every refusal gathered, as one answer: the field errors listed together
+    /// under the first one's code.
+    pub fn finish(self) -> Result<(), ApiError> {
+        let mut errors = self.0.into_iter();
+        let Some(mut first) = errors.next() else {
+            return Ok(());
+        };
+        for e in errors {
+            let more = e
+                .details
+                .as_ref()
+                .and_then(|d| d.get("errors"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(list) = first
+                .details
+                .as_mut()
+                .and_then(|d| d.get_mut("errors"))
+                .and_then(Value::as_array_mut)
+            {
+                list.extend(more);
+            }
+            first.message = format!("{}; {}", first.message, e.message);
+        }
+        Err(first)
+    }
+}
+
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> ApiError {
         ApiError::invalid_fields(Code::ValidationInvalidField, vec![e])

@@ -33,6 +33,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out: no body (no content type, nothing sent)
+/// is `None`; anything sent is read as [`ApiJson`] reads it.
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let declared = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        let length = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if !declared && length.unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        <ApiJson<T> as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// `application/json` or a `+json` type, as axum's own JSON extractor checks.
 fn is_json(headers: &axum::http::HeaderMap) -> bool {
     let Some(value) = headers

@@ -118,7 +118,16 @@ pub struct Callback {
     pub done_by: Option<String>,
     pub done_note: Option<String>,
     pub created_at: Timestamp,
+    /// The customer's name, when the call was identified.
+    pub customer_name: Option<String>,
+    /// What was promised: the call's summary as the agent recorded it.
+    pub promise: Option<String>,
 }
+
+/// A callback with its customer's name and the call's summary (the promise).
+const CALLBACK_SELECT: &str = "SELECT b.id, b.contact_id, b.customer_id, b.agent_id, b.phone_key, b.due_at, \
+     b.done_at, b.done_by, b.done_note, b.created_at, cu.name AS customer_name, co.summary AS promise \
+     FROM callbacks b LEFT JOIN customers cu ON cu.id = b.customer_id LEFT JOIN contacts co ON co.id = b.contact_id";
 
 /// Which callbacks to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +210,8 @@ fn callback_from_row(row: &sqlx::any::AnyRow) -> Result<Callback, sqlx::Error> {
         done_by: row.try_get("done_by")?,
         done_note: row.try_get("done_note")?,
         created_at: from_ms(row.try_get("created_at")?),
+        customer_name: row.try_get("customer_name")?,
+        promise: row.try_get("promise")?,
     })
 }
 
@@ -888,24 +899,23 @@ impl Store {
     ) -> Result<Vec<Callback>, StoreError> {
         let mut c = crate::Conditions::default();
         if let Some(agent) = agent {
-            c.int(agent.0, |p| format!("agent_id = {p}"));
+            c.int(agent.0, |p| format!("b.agent_id = {p}"));
         }
         match scope {
-            CallbackScope::Open => c.push("done_at IS NULL"),
+            CallbackScope::Open => c.push("b.done_at IS NULL"),
             CallbackScope::Overdue => {
-                c.int(ms(now), |p| format!("done_at IS NULL AND due_at < {p}"))
+                c.int(ms(now), |p| format!("b.done_at IS NULL AND b.due_at < {p}"))
             }
-            CallbackScope::Done => c.push("done_at IS NOT NULL"),
+            CallbackScope::Done => c.push("b.done_at IS NOT NULL"),
         }
         let order = if scope == CallbackScope::Done {
-            "done_at DESC"
+            "b.done_at DESC"
         } else {
-            "due_at"
+            "b.due_at"
         };
         let rows = c
             .bind(sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at \
-                 FROM callbacks{} ORDER BY {order}, id LIMIT {} OFFSET {}",
+                "{CALLBACK_SELECT}{} ORDER BY {order}, b.id LIMIT {} OFFSET {}",
                 c.where_sql(),
                 page.limit,
                 page.offset
@@ -923,10 +933,9 @@ impl Store {
         &self,
         customer_id: i64,
     ) -> Result<Vec<Callback>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at \
-             FROM callbacks WHERE customer_id = $1 AND done_at IS NULL ORDER BY due_at LIMIT 10",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CALLBACK_SELECT} WHERE b.customer_id = $1 AND b.done_at IS NULL ORDER BY b.due_at LIMIT 10"
+        )))
         .bind(customer_id)
         .fetch_all(&self.pool)
         .await?;
@@ -945,17 +954,17 @@ impl Store {
         now: Timestamp,
     ) -> Result<Callback, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "UPDATE callbacks SET done_at = $1, done_by = $2, done_note = $3 WHERE id = $4 AND done_at IS NULL \
-             RETURNING id, contact_id, customer_id, agent_id, phone_key, due_at, done_at, done_by, done_note, created_at",
+        let done = sqlx::query(
+            "UPDATE callbacks SET done_at = $1, done_by = $2, done_note = $3 WHERE id = $4 AND done_at IS NULL",
         )
         .bind(ms(now))
         .bind(actor.label())
         .bind(note)
         .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM callbacks WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -964,7 +973,13 @@ impl Store {
                 Some(_) => StoreError::Conflict(kefu_domain::Reason::callback_done()),
                 None => StoreError::NotFound,
             });
-        };
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CALLBACK_SELECT} WHERE b.id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let callback = callback_from_row(&row)?;
         append(
             &mut tx,

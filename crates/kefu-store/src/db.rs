@@ -171,10 +171,10 @@ fn migrator(backend: Backend) -> Migrator {
     // Append-only: a released migration is never edited; changes get a new file.
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order")
+            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order", 22 "0022_escalation_notes")
         }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order")
+            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order", 22 "0022_escalation_notes")
         }
     })
 }

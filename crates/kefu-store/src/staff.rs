@@ -173,6 +173,17 @@ impl Store {
         Ok(member_from_row(&row)?)
     }
 
+    /// The account with this staff number, if any.
+    pub async fn staff_by_number(&self, staff_no: &str) -> Result<Option<StaffMember>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM staff WHERE staff_no = $1"
+        )))
+        .bind(staff_no)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(member_from_row).transpose()?)
+    }
+
     /// The account with this staff number and what login needs to check it.
     pub async fn staff_credentials(
         &self,

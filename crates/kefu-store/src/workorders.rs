@@ -179,12 +179,17 @@ pub struct Escalation {
     pub id: i64,
     pub work_order_id: i64,
     pub number: String,
+    /// The order's subject and state now (the order may have moved on since).
+    pub subject: String,
+    pub state: State,
     pub deadline: DeadlineKind,
     pub due_at: Timestamp,
     pub escalated_at: Timestamp,
     pub department_id: Option<i64>,
     pub acknowledged_at: Option<Timestamp>,
     pub acknowledged_by: Option<String>,
+    /// What the manager wrote when acknowledging it.
+    pub note: Option<String>,
 }
 
 /// What the self-service lookup may reveal.
@@ -1519,12 +1524,15 @@ impl Store {
                         id: esc_id,
                         work_order_id: order.id,
                         number: order.number.clone(),
+                        subject: order.subject.clone(),
+                        state: order.state,
                         deadline: kind,
                         due_at: due,
                         escalated_at: now,
                         department_id: order.department_id,
                         acknowledged_at: None,
                         acknowledged_by: None,
+                        note: None,
                     });
                 }
             }
@@ -1553,8 +1561,8 @@ impl Store {
             ""
         };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT e.id, e.work_order_id, w.number, e.deadline, e.due_at, e.escalated_at, e.department_id, \
-             e.acknowledged_at, e.acknowledged_by FROM (SELECT * FROM escalations e{filter} \
+            "SELECT e.id, e.work_order_id, w.number, w.subject, w.state, e.deadline, e.due_at, e.escalated_at, \
+             e.department_id, e.acknowledged_at, e.acknowledged_by, e.acknowledge_note FROM (SELECT * FROM escalations e{filter} \
              ORDER BY e.escalated_at DESC, e.id DESC LIMIT {} OFFSET {}) e JOIN work_orders w ON w.id = e.work_order_id \
              ORDER BY e.escalated_at DESC, e.id DESC",
             page.limit, page.offset
@@ -1564,10 +1572,13 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let deadline: String = r.try_get("deadline")?;
+                let state: String = r.try_get("state")?;
                 Ok(Escalation {
                     id: r.try_get("id")?,
                     work_order_id: r.try_get("work_order_id")?,
                     number: r.try_get("number")?,
+                    subject: r.try_get("subject")?,
+                    state: State::parse(&state).ok_or_else(|| bad("state", &state))?,
                     deadline: DeadlineKind::parse(&deadline)
                         .ok_or_else(|| bad("deadline", &deadline))?,
                     due_at: from_ms(r.try_get("due_at")?),
@@ -1575,6 +1586,7 @@ impl Store {
                     department_id: r.try_get("department_id")?,
                     acknowledged_at: r.try_get::<Option<i64>, _>("acknowledged_at")?.map(from_ms),
                     acknowledged_by: r.try_get("acknowledged_by")?,
+                    note: r.try_get("acknowledge_note")?,
                 })
             })
             .collect()
@@ -1590,19 +1602,22 @@ impl Store {
         .await?)
     }
 
-    /// Marks an escalation seen by a manager.
+    /// Marks an escalation seen by a manager, with what they did about it.
     pub async fn acknowledge_escalation(
         &self,
         actor: &Actor,
         id: i64,
+        note: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE escalations SET acknowledged_at = $1, acknowledged_by = $2 WHERE id = $3 AND acknowledged_at IS NULL",
+            "UPDATE escalations SET acknowledged_at = $1, acknowledged_by = $2, acknowledge_note = $3 \
+             WHERE id = $4 AND acknowledged_at IS NULL",
         )
         .bind(ms(now))
         .bind(actor.label())
+        .bind(note)
         .bind(id)
         .execute(&mut *tx)
         .await?
@@ -1625,7 +1640,7 @@ impl Store {
                 action: "escalation.acknowledge",
                 object_type: "escalation",
                 object_id: id.to_string(),
-                detail: json!({}),
+                detail: json!({ "note": note }),
             },
             now,
         )

@@ -570,6 +570,10 @@ async fn seed_demo(
         bar.finish();
     }
     demo::seed_integration_history(store, Timestamp::now()).await?;
+    let escalated = demo::seed_escalations(store, Timestamp::now()).await?;
+    if escalated > 0 {
+        println!("demo: the deadline sweep escalated {escalated} late orders over the past week");
+    }
     let existing = u64::try_from(store.count_contacts().await?).unwrap_or(0);
     if existing < contacts {
         let bar = progress_bar(contacts - existing, "contacts");

@@ -551,7 +551,7 @@ async fn a_center_starts_from_an_empty_database(db: &TestDb) {
     );
     click(&c, "#token-list button.revoke").await;
     accept_confirm(&c).await;
-    wait_text(&c, "#token-list", "吊销").await;
+    wait_text(&c, "#token-list", "已于").await;
     let answer = post_json(
         &base,
         "/api/v1/telephony/events",

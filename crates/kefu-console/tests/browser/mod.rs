@@ -267,10 +267,40 @@ pub async fn wait_path(c: &Client, path: &str) {
     );
 }
 
-/// Accepts the page's confirmation dialog once it shows.
+/// Accepts the page's confirmation dialog (the console's own, in the page) once
+/// it shows.
 pub async fn accept_confirm(c: &Client) {
+    confirm_with(c, None).await;
+}
+
+/// Answers the page's confirmation dialog: with `reason` written in its reason
+/// field when given, then 确定.
+pub async fn confirm_with(c: &Client, reason: Option<&str>) {
     for _ in 0..50 {
-        if c.accept_alert().await.is_ok() {
+        let open: bool = c
+            .execute(
+                "return !!document.querySelector('#confirm-dialog[open]');",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap_or(false);
+        if open {
+            if let Some(reason) = reason {
+                c.find(Locator::Css("#confirm-reason"))
+                    .await
+                    .unwrap()
+                    .send_keys(reason)
+                    .await
+                    .unwrap();
+            }
+            c.find(Locator::Css("#confirm-ok"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

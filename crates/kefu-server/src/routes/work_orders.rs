@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authorized, perm};
-use crate::error::{ApiError, ApiResult, ErrorBody, or_not_found};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldChecks, or_not_found};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::Paging;
 use crate::routes::contacts::shown_number;
@@ -220,6 +220,8 @@ pub(crate) struct WorkOrderView {
     created_by: String,
     closed_at: Option<String>,
     last_reply: Option<String>,
+    /// What a visit needs (roles holding work_order_visit).
+    visit: Option<VisitView>,
     /// The commands the workflow allows now (buttons to show).
     allowed: Vec<String>,
     events: Vec<EventView>,
@@ -227,10 +229,73 @@ pub(crate) struct WorkOrderView {
     version: i64,
 }
 
+/// What a crew sent to the customer needs: who, where, the number (in full), and
+/// what the caller said (the call's 5W2H).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitView {
+    pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
+    pub address: Option<String>,
+    pub service_area: Option<String>,
+    /// The number to call, in full.
+    pub number: Option<String>,
+    /// The call the order was opened from: its 5W2H.
+    pub five_w2h: Option<kefu_domain::contact::FiveW2H>,
+}
+
+/// The visit details of an order for a role that holds `WorkOrderVisit`; the
+/// customer's record and the call are read as `actor` (each read audited).
+pub async fn visit(
+    state: &AppState,
+    actor: &kefu_domain::audit::Actor,
+    role: kefu_domain::Role,
+    order: &WorkOrder,
+) -> Result<Option<VisitView>, kefu_store::StoreError> {
+    if !role.permits(Permission::WorkOrderVisit) {
+        return Ok(None);
+    }
+    let now = state.clock.now();
+    let customer = match order.customer_id {
+        Some(id) => match state.store.read_customer(actor, id, now).await {
+            Ok(c) => Some(c),
+            Err(kefu_store::StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let five_w2h = match order.contact_id {
+        Some(id) => match state.store.get_contact(actor, id, now).await {
+            Ok(c) => Some(c.five_w2h),
+            Err(kefu_store::StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let number = order.phone_key.clone().or_else(|| {
+        customer
+            .as_ref()
+            .and_then(|c| c.phones.first().map(|p| p.key.clone()))
+    });
+    Ok(Some(VisitView {
+        customer_id: customer.as_ref().map(|c| c.id),
+        customer_name: customer.as_ref().map(|c| c.name.clone()),
+        address: customer.as_ref().and_then(|c| c.address.clone()),
+        service_area: order
+            .service_area
+            .clone()
+            .or_else(|| customer.as_ref().and_then(|c| c.service_area.clone())),
+        number: shown_number(number.as_deref(), true),
+        five_w2h,
+    }))
+}
+
+/// An order as answered. `with_visit`: the visit details too (the order's own
+/// page; the answers to changes leave them out, so a change reads no customer).
 async fn detail(
     state: &AppState,
     who: &crate::auth::Principal,
     order: WorkOrder,
+    with_visit: bool,
 ) -> ApiResult<WorkOrderView> {
     let events = state.store.work_order_events(order.id).await?;
     let notes = state.store.work_order_notes(order.id).await?;
@@ -244,7 +309,13 @@ async fn detail(
         })
         .unwrap_or_default();
     let full = who.role().permits(Permission::CustomerContactsFull);
+    let visit = if with_visit {
+        visit(state, &who.actor(), who.role(), &order).await?
+    } else {
+        None
+    };
     let mut view = WorkOrderView {
+        visit,
         workflow: order.workflow.clone(),
         reopen_count: order.reopen_count,
         contact_id: order.contact_id,
@@ -332,46 +403,61 @@ async fn create_work_order(
     ApiJson(input): ApiJson<NewWorkOrderInput>,
 ) -> ApiResult<(StatusCode, Json<WorkOrderView>)> {
     let now = state.clock.now();
-    let new = NewWorkOrder {
-        kind: kefu_domain::text::code_text(&input.kind, 32)
-            .map_err(|e| ApiError::invalid("kind", e))?,
-        urgency: match input.urgency.as_deref() {
-            None => Urgency::Normal,
-            Some(u) => Urgency::parse(u).ok_or_else(|| {
-                ApiError::invalid("urgency", Reason::not_one_of("normal, urgent, emergency"))
-            })?,
-        },
-        customer_id: input.customer_id,
-        contact_id: input.contact_id,
-        phone_key: match input
+    // Every field is read, and every wrong one reported together.
+    let mut checks = FieldChecks::default();
+    let kind = checks.take(
+        kefu_domain::text::code_text(&input.kind, 32).map_err(|e| ApiError::invalid("kind", e)),
+    );
+    let urgency = checks.take(match input.urgency.as_deref() {
+        None => Ok(Urgency::Normal),
+        Some(u) => Urgency::parse(u).ok_or_else(|| {
+            ApiError::invalid("urgency", Reason::not_one_of("normal, urgent, emergency"))
+        }),
+    });
+    let phone_key = checks.take(
+        match input
             .number
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            None => None,
-            Some(n) => Some(
-                kefu_domain::phone::PhoneNumber::parse(n, state.config.area_code.as_deref())
-                    .map_err(|e| ApiError::invalid("number", e))?
-                    .key()
-                    .to_owned(),
-            ),
+            None => Ok(None),
+            Some(n) => kefu_domain::phone::PhoneNumber::parse(n, state.config.area_code.as_deref())
+                .map(|p| Some(p.key().to_owned()))
+                .map_err(|e| ApiError::invalid("number", e)),
         },
-        subject: kefu_domain::text::display_text(&input.subject, 200)
-            .map_err(|e| ApiError::invalid("subject", e))?,
-        description: opt_text("description", input.description.as_deref(), 5000)?,
-        category: input
+    );
+    let subject = checks.take(
+        kefu_domain::text::display_text(&input.subject, 200)
+            .map_err(|e| ApiError::invalid("subject", e)),
+    );
+    let description = checks.take(opt_text("description", input.description.as_deref(), 5000));
+    let category = checks.take(
+        input
             .category
             .as_deref()
             .map(|c| {
                 Category::parse(c)
                     .ok_or_else(|| ApiError::invalid("category", Reason::unknown_value(c)))
             })
-            .transpose()?,
-        service_area: opt_text("service_area", input.service_area.as_deref(), 100)?,
+            .transpose(),
+    );
+    let service_area = checks.take(opt_text("service_area", input.service_area.as_deref(), 100));
+    let complaint_cause = checks.take(parse_cause(input.complaint_cause.as_deref()));
+    checks.finish()?;
+    let new = NewWorkOrder {
+        kind: kind.unwrap_or_default(),
+        urgency: urgency.unwrap_or(Urgency::Normal),
+        customer_id: input.customer_id,
+        contact_id: input.contact_id,
+        phone_key: phone_key.flatten(),
+        subject: subject.unwrap_or_default(),
+        description: description.flatten(),
+        category: category.flatten(),
+        service_area: service_area.flatten(),
         department_id: input.department_id.map(DepartmentId),
         assignee_id: input.assignee_id.map(StaffId),
-        complaint_cause: parse_cause(input.complaint_cause.as_deref())?,
+        complaint_cause: complaint_cause.flatten(),
         complained_staff_id: input.complained_staff_id.map(StaffId),
         dispatch: input.dispatch.unwrap_or(true),
     };
@@ -382,7 +468,7 @@ async fn create_work_order(
     announce(&state, &order).await;
     Ok((
         StatusCode::CREATED,
-        Json(detail(&state, &who, order).await?),
+        Json(detail(&state, &who, order, false).await?),
     ))
 }
 
@@ -533,7 +619,7 @@ async fn get_work_order(
         .get_work_order(&who.actor(), who.scope(), id, state.clock.now())
         .await
         .map_err(not_found)?;
-    Ok(Json(detail(&state, &who, order).await?))
+    Ok(Json(detail(&state, &who, order, true).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -591,7 +677,7 @@ async fn transition(
         .await
         .map_err(not_found)?;
     announce(&state, &order).await;
-    Ok(Json(detail(&state, &who, order).await?))
+    Ok(Json(detail(&state, &who, order, false).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -678,7 +764,7 @@ async fn progress_notice(
         StatusCode::CREATED,
         Json(ProgressNoticeResult {
             contact_id,
-            work_order: detail(&state, &who, order).await?,
+            work_order: detail(&state, &who, order, false).await?,
         }),
     ))
 }
@@ -688,6 +774,9 @@ pub(crate) struct EscalationView {
     id: i64,
     work_order_id: i64,
     number: String,
+    /// The order's subject and state now.
+    subject: String,
+    state: String,
     /// first_response, progress_notice or resolution.
     deadline: String,
     due_at: String,
@@ -695,6 +784,15 @@ pub(crate) struct EscalationView {
     department_id: Option<i64>,
     acknowledged_at: Option<String>,
     acknowledged_by: Option<String>,
+    /// What the manager wrote when acknowledging it.
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AcknowledgeInput {
+    /// What was done about the late order (at most 1 000 characters).
+    note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -734,29 +832,37 @@ async fn list_escalations(
                 id: e.id,
                 work_order_id: e.work_order_id,
                 number: e.number,
+                subject: e.subject,
+                state: e.state.code().into(),
                 deadline: e.deadline.code().into(),
                 due_at: e.due_at.to_string(),
                 escalated_at: e.escalated_at.to_string(),
                 department_id: e.department_id,
                 acknowledged_at: time(e.acknowledged_at),
                 acknowledged_by: e.acknowledged_by,
+                note: e.note,
             })
             .collect(),
     ))
 }
 
-/// Acknowledges an escalation.
+/// Acknowledges an escalation, optionally with a note (the body may be left out).
 #[utoipa::path(post, path = "/api/v1/escalations/{id}/acknowledge", tag = "work-orders", params(("id" = i64, Path)),
+    request_body(content = Option<AcknowledgeInput>, description = "optional"),
     security(("session" = []), ("bearer" = [])),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn acknowledge_escalation(
     who: Authorized<perm::EscalationRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
+    input: Option<ApiJson<AcknowledgeInput>>,
 ) -> ApiResult<StatusCode> {
+    let note = input.and_then(|ApiJson(i)| i.note);
+    let note = opt_text("note", note.as_deref(), 1000)?;
     state
         .store
-        .acknowledge_escalation(&who.actor(), id, state.clock.now())
+        .acknowledge_escalation(&who.actor(), id, note.as_deref(), state.clock.now())
         .await
         .map_err(or_not_found("escalation"))?;
     Ok(StatusCode::NO_CONTENT)

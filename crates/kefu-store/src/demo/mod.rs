@@ -13,6 +13,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
+mod escalations;
+
+pub use escalations::seed_escalations;
+
 use crate::audit::AuditEntry;
 use crate::staff::NewStaff;
 use crate::tiers::TierChangeReason;

@@ -1,0 +1,388 @@
+//! A day at the center in real headless Chromium, on both backends.
+//!
+//! The manager: an order opened
+//! directly for a customer found by name (every wrong field said at its input,
+//! complaint fields only for complaints), its deadline missed and escalated by the
+//! sweep, the escalation acknowledged with a note from the dashboard's link, the
+//! history in words (people by name and number, the sweep as itself), and an
+//! order cancelled only after confirming with a reason.
+//!
+//! The repair handler: the order page shows what a visit needs (the customer's
+//! name, address, area and number in full, the call's 5W2H; the read audited),
+//! and after a transfer the page says where the order went.
+//!
+//! The agent: the desk's promised callbacks with the customer's name, the promise
+//! and the time left, red once overdue; 回拨 opens the customer's pop for the
+//! outbound call; 已回电 with the outcome takes it off the list.
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+#[path = "../../kefu-server/tests/common/mod.rs"]
+mod common;
+
+use axum::http::Method;
+use axum::http::StatusCode;
+use browser::*;
+use common::TestApp;
+use fantoccini::Locator;
+use jiff::SignedDuration;
+use kefu_domain::Role;
+use kefu_store::backend_tests;
+use kefu_store::testing::TestDb;
+use serde_json::json;
+
+backend_tests!(
+    manager_opens_escalates_and_cancels_in_chromium,
+    handler_sees_the_visit_and_where_a_transfer_went,
+    agent_calls_back_as_promised
+);
+
+async fn manager_opens_escalates_and_cancels_in_chromium(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let backend = db.store.backend().as_str();
+    let (status, customer) = app
+        .post(
+            "/api/v1/customers",
+            Role::Manager,
+            json!({ "code": "KH0001", "name": "王燕", "kind": "个人",
+                    "phones": [{ "label": "手机", "number": "139 0531 2468" }],
+                    "address": "济南市历下区和平路8号", "service_area": "历下区" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let (status, _) = app
+        .call(
+            axum::http::Method::PUT,
+            "/api/v1/routing-rules",
+            Some(app.token(Role::Admin)),
+            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (base, server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    let dir = shots(backend);
+    sign_in(&c, &base, Role::Manager).await;
+
+    // A new order from the list: the customer found by name.
+    c.goto(&format!("{base}/console/work-orders"))
+        .await
+        .unwrap();
+    click(&c, "#new-order-link").await;
+    wait_path(&c, "/console/work-orders/new").await;
+    fill(&c, "#find-customer input[name=q]", "王燕").await;
+    click(&c, "#find-customer button[type=submit]").await;
+    wait_text(&c, "#new-order fieldset", "王燕（KH0001").await;
+    // Only complaints ask for the cause and the person complained about.
+    assert!(
+        !wait_for(&c, "#order-cause")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    select_label(&c, "#order-kind", "投诉").await;
+    assert!(
+        wait_for(&c, "#order-cause")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    select_label(&c, "#order-kind", "报修").await;
+    fill(&c, "#order-number", "12").await;
+    // No subject and a number that is no number: both said at their inputs.
+    click(&c, "#new-order button[type=submit]").await;
+    let subject_error = wait_text(&c, "#order-subject + .field-error", "").await;
+    assert!(!subject_error.is_empty());
+    let number_error = text_of(&c, "#order-number + .field-error").await;
+    assert!(!number_error.is_empty());
+    for said in [&subject_error, &number_error] {
+        assert!(!said.is_ascii(), "said in English: {said}");
+    }
+    shot(&c, &dir, "40-new-order-errors").await;
+    // The subject's error stays until the subject is changed.
+    fill(&c, "#order-number", "").await;
+    assert!(
+        c.find(Locator::Css("#order-subject + .field-error"))
+            .await
+            .is_ok()
+    );
+    fill(&c, "#order-subject", "燃气表不走字").await;
+    fill(
+        &c,
+        "#order-description",
+        "客户反映近三天表不计数，灶具使用正常。",
+    )
+    .await;
+    click(&c, "#new-order button[type=submit]").await;
+    wait_text(&c, ".order-detail h1", "燃气表不走字").await;
+    let order_path = c.current_url().await.unwrap().path().to_owned();
+    let order_id: i64 = order_path.rsplit('/').next().unwrap().parse().unwrap();
+    wait_text(&c, ".order-detail", "王燕").await;
+    // The history names the manager, not a staff number alone.
+    wait_text(&c, ".history", "测试（MGR01）").await;
+    wait_text(&c, ".history", "新建工单").await;
+
+    // Two days later the deadlines have passed; the sweep escalates the order.
+    app.advance(SignedDuration::from_hours(49));
+    let made = kefu_server::jobs::sweep_deadlines(&app.state)
+        .await
+        .unwrap();
+    assert!(made.iter().any(|e| e.work_order_id == order_id));
+    // (Two days on, the session has expired: a new sign-in lands on the dashboard.)
+    sign_in(&c, &base, Role::Manager).await;
+    click(&c, "main a[href='/console/escalations']").await;
+    wait_path(&c, "/console/escalations").await;
+    let row = format!("#escalation-list tr[data-id='{}']", made[0].id);
+    let listed = wait_text(&c, &row, "燃气表不走字").await;
+    assert!(listed.contains("小时"), "how late, in words: {listed}");
+    shot(&c, &dir, "41-escalations").await;
+    let form = wait_for(&c, &format!("{row} form")).await;
+    type_in(&form, "input[name=note]", "已催办维修班组，今晚上门").await;
+    click_in(&form, "button[type=submit]").await;
+    // Open only by default: once acknowledged it leaves the list…
+    for _ in 0..100 {
+        if c.find(Locator::Css(&row)).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(c.find(Locator::Css(&row)).await.is_err());
+    // …and shows among the acknowledged ones, with who and what.
+    c.goto(&format!("{base}/console/escalations?all=1"))
+        .await
+        .unwrap();
+    wait_text(&c, &row, "已催办维修班组，今晚上门").await;
+    wait_text(&c, &row, "测试（MGR01）").await;
+    // The order's history says which deadline the sweep escalated, in words.
+    c.goto(&format!("{base}{order_path}")).await.unwrap();
+    let history = wait_text(&c, ".history", "系统（超时督办）").await;
+    assert!(!history.contains("system:"), "{history}");
+    assert!(!history.contains("deadline-sweep"), "{history}");
+
+    // 撤销 asks first and needs a reason; refusing to confirm changes nothing.
+    click_command(&c, "cancel", None).await;
+    wait_for(&c, "#confirm-dialog[open]").await;
+    click(&c, "#confirm-cancel").await;
+    let (_, o) = app
+        .get(&format!("/api/v1/work-orders/{order_id}"), Role::Manager)
+        .await;
+    assert_ne!(o["state"], "cancelled");
+    click_command(&c, "cancel", None).await;
+    wait_for(&c, "#confirm-dialog[open]").await;
+    click(&c, "#confirm-ok").await;
+    // Without a reason the dialog stays open and says so.
+    wait_for(&c, "#confirm-reason + .field-error").await;
+    shot(&c, &dir, "42-cancel-needs-reason").await;
+    type_in(
+        &wait_for(&c, "#confirm-dialog").await,
+        "#confirm-reason",
+        "客户已自行联系厂家处理",
+    )
+    .await;
+    click(&c, "#confirm-ok").await;
+    wait_text(&c, "#order-state", "撤销").await;
+    wait_text(&c, ".history", "客户已自行联系厂家处理").await;
+    server.abort();
+}
+
+async fn handler_sees_the_visit_and_where_a_transfer_went(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, customer) = app
+        .post(
+            "/api/v1/customers",
+            Role::Agent,
+            json!({ "code": "KH0002", "name": "李秀英", "kind": "个人",
+                    "phones": [{ "label": "手机", "number": "13905312469" }],
+                    "address": "济南市市中区经四路21号3单元", "service_area": "市中区" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let (status, other) = app
+        .post(
+            "/api/v1/departments",
+            Role::Admin,
+            json!({ "code": "ENG", "name": "管网工程部" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/routing-rules",
+            Some(app.token(Role::Admin)),
+            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // A call recorded with its 5W2H; the repair order opened from it.
+    let now = app.state.clock.now();
+    let (status, rang) = app
+        .post(
+            "/api/v1/telephony/events",
+            Role::Agent,
+            json!({ "call_id": "v-1", "type": "ringing", "at": now.to_string(), "caller": "13905312469" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rang}");
+    let contact_id = rang["contact_id"].as_i64().unwrap();
+    let (_, contact) = app
+        .get(&format!("/api/v1/contacts/{contact_id}"), Role::Agent)
+        .await;
+    let (status, recorded) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/contacts/{contact_id}/record"),
+            Some(app.token(Role::Agent)),
+            Some(json!({ "version": contact["version"], "category": "报修",
+                "five_w2h": { "what": "厨房燃气表不走字", "where": "厨房灶台下方", "when": "三天前起" },
+                "summary": "表不计数，需上门检查" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{recorded}");
+    let (status, order) = app
+        .post(
+            "/api/v1/work-orders",
+            Role::Agent,
+            json!({ "kind": "repair", "subject": "燃气表不走字", "contact_id": contact_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap();
+    // Through the API too: the handler gets the visit with the number in full.
+    let (status, seen) = app
+        .get(&format!("/api/v1/work-orders/{id}"), Role::Handler)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["visit"]["customer_name"], "李秀英");
+    assert_eq!(seen["visit"]["number"], "139 0531 2469");
+    assert_eq!(seen["visit"]["five_w2h"]["what"], "厨房燃气表不走字");
+
+    let (base, server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    let dir = shots(db.store.backend().as_str());
+    sign_in(&c, &base, Role::Handler).await;
+    c.goto(&format!("{base}/console/work-orders/{id}"))
+        .await
+        .unwrap();
+    let visit = wait_text(&c, "#order-visit", "李秀英").await;
+    for needed in [
+        "济南市市中区经四路21号3单元",
+        "市中区",
+        "139 0531 2469",
+        "厨房燃气表不走字",
+        "厨房灶台下方",
+        "三天前起",
+    ] {
+        assert!(visit.contains(needed), "{needed} missing from {visit}");
+    }
+    // Handlers do not browse the archive: the name is not a link.
+    assert!(c.find(Locator::Css("#order-visit a")).await.is_err());
+    shot(&c, &dir, "43-handler-visit").await;
+    // The handler's reading of the customer is in the audit trail.
+    let reads = db
+        .store
+        .audit_records(
+            &kefu_store::audit::AuditQuery {
+                filter: kefu_store::audit::AuditFilter {
+                    action: Some("customer.read".into()),
+                    ..Default::default()
+                },
+                reads: true,
+                before: None,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(
+        reads.iter().any(|r| r.actor == "WX2001"),
+        "no audited read by the handler"
+    );
+
+    // Transferred to another department: the page says where it went.
+    select_label(&c, "#action-department", "管网工程部").await;
+    click_command(&c, "transfer", Some("管线在墙内，需工程部开挖")).await;
+    let said = wait_text(&c, "#transferred", "管网工程部").await;
+    assert!(!said.contains("没有找到"));
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let page = text_of(&c, "main").await;
+    assert!(!page.contains("没有找到"), "{page}");
+    let (_, moved) = app
+        .get(&format!("/api/v1/work-orders/{id}"), Role::Manager)
+        .await;
+    assert_eq!(moved["department_id"], other["id"]);
+    server.abort();
+}
+
+async fn agent_calls_back_as_promised(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, customer) = app
+        .post(
+            "/api/v1/customers",
+            Role::Agent,
+            json!({ "code": "KH0003", "name": "赵桂兰", "kind": "个人",
+                    "phones": [{ "label": "手机", "number": "13905312470" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    // A call answered with a promise to call back within the 30-minute rule.
+    let (status, contact) = app
+        .post(
+            "/api/v1/contacts",
+            Role::Agent,
+            json!({ "direction": "inbound", "number": "13905312470", "customer_id": customer["id"],
+                    "category": "咨询", "summary": "询问阶梯气价，核实后回电告知",
+                    "outcome": { "type": "callback" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let (base, server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    let dir = shots(db.store.backend().as_str());
+    sign_in(&c, &base, Role::Agent).await;
+    let listed = wait_text(&c, "#callbacks li.callback", "赵桂兰").await;
+    assert!(listed.contains("询问阶梯气价，核实后回电告知"), "{listed}");
+    wait_text(&c, "#callbacks .countdown", "剩余").await;
+    assert!(c.find(Locator::Css("#callbacks li.overdue")).await.is_err());
+    // Past the promised time (a new sign-in after the clock moved), it is red.
+    app.advance(SignedDuration::from_mins(31));
+    sign_in(&c, &base, Role::Agent).await;
+    wait_for(&c, "#callbacks li.callback.overdue").await;
+    wait_text(&c, "#callbacks .countdown", "超时").await;
+    shot(&c, &dir, "44-desk-callbacks").await;
+    // 回拨: the outbound call's pop shows the customer.
+    click(&c, "#callbacks .call-back").await;
+    wait_text(&c, "#pop .card .name", "赵桂兰").await;
+    // Done, with what came of it.
+    let item = wait_for(&c, "#callbacks li.callback").await;
+    type_in(&item, "input[name=note]", "已告知第二档气价及起算时间").await;
+    click_in(&item, "form button[type=submit]").await;
+    for _ in 0..100 {
+        if c.find(Locator::Css("#callbacks li.callback"))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        c.find(Locator::Css("#callbacks li.callback"))
+            .await
+            .is_err()
+    );
+    let (_, done) = app.get("/api/v1/callbacks?status=done", Role::Agent).await;
+    assert_eq!(done[0]["done_note"], "已告知第二档气价及起算时间");
+    server.abort();
+}
