@@ -260,6 +260,8 @@ function fieldValue(el) {
   const raw = el.value.trim();
   if (raw === "") return el.dataset.empty === "null" ? null : (type === "keep" ? "" : undefined);
   if (type === "int") return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  // A local date and time (datetime-local) in the center's time zone.
+  if (type === "datetime") return /^\d{4}-\d\d-\d\dT\d\d:\d\d$/.test(raw) ? raw + ":00" + (el.dataset.offset || "+08:00") : raw;
   if (type === "number") return Number.isNaN(Number(raw)) ? raw : Number(raw);
   if (type === "list") return raw.split(/[,，、;；\n]/).map((v) => v.trim()).filter((v) => v);
   if (type === "lines") return raw.split("\n").map((v) => v.trim()).filter((v) => v);
@@ -281,6 +283,8 @@ function numberRows(form) {
       for (const el of inputs) {
         const skip = blank || (el.dataset.onlyWith && !filled(el.dataset.onlyWith));
         if (skip) { el.removeAttribute("name"); continue; }
+        // An id the person never sees (a question's), numbered by the row.
+        if (el.dataset.autoId !== undefined) el.value = el.dataset.autoId + (i + 1);
         el.name = box.dataset.rows + "[" + i + "]" + (el.dataset.name ? "." + el.dataset.name : "");
       }
       if (!blank) i++;
@@ -670,6 +674,40 @@ function setupNewOrder() {
   show();
 }
 
+// A new campaign: the live count of the selection (before anything is frozen),
+// and the fields each selection method uses.
+function setupNewCampaign() {
+  const form = $("#new-campaign");
+  if (!form) return;
+  const out = $("#selection-count");
+  const showMode = () => {
+    const mode = (form.querySelector('input[name="selection.mode"]:checked') || {}).value;
+    for (const box of $$("[data-modes]", form)) {
+      const on = box.dataset.modes.split(" ").includes(mode);
+      box.hidden = !on;
+      for (const el of $$("input, select", box)) el.disabled = !on;
+    }
+  };
+  let timer = null;
+  const count = async () => {
+    const body = formBody(form);
+    try {
+      const n = await api("POST", "/api/v1/campaigns/selection-preview", { selection: body.selection || {} });
+      for (const el of $$(".field-error", $("#selection-part"))) el.remove();
+      out.textContent = fill(out.dataset.text, { matched: n.matched, selected: n.selected });
+      out.classList.toggle("bad", n.selected === 0);
+    } catch (x) {
+      out.textContent = "";
+      await showError(out, x, form);
+    }
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(count, 400); };
+  $("#selection-part").addEventListener("change", () => { showMode(); later(); });
+  $("#selection-part").addEventListener("input", later);
+  showMode();
+  count();
+}
+
 function setupOrder() {
   const box = $(".order-detail");
   if (!box) return;
@@ -795,12 +833,16 @@ function setupCall() {
     $("#target-number").textContent = t.number || "";
     $("#target-attempts").textContent = t.attempts;
     const link = $("#target-customer");
-    link.textContent = t.customer_id ? "#" + t.customer_id : "";
+    link.textContent = "";
     link.href = t.customer_id ? "/console/customers/" + t.customer_id : "#";
+    // The script names the customer ({name}) once the record is read.
+    const script = $("#call-script");
+    if (script) script.textContent = script.dataset.template.split("{name}").join("");
     if (t.customer_id) {
       try {
         const c = await api("GET", "/api/v1/customers/" + t.customer_id);
         link.textContent = c.name;
+        if (script) script.textContent = script.dataset.template.split("{name}").join(c.name);
       } catch (_) { /* the number is enough to call */ }
     }
     $("#attempt-form").reset();
@@ -1295,6 +1337,7 @@ function setupImport() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setupNewOrder();
+  setupNewCampaign();
   setupLogin();
   setupApiForms();
   setupAdmin();

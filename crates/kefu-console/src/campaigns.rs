@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kefu_domain::Permission;
-use kefu_domain::campaign::Question;
+use kefu_domain::campaign::{CampaignCommand, CampaignStatus, Question};
 use kefu_domain::survey::{QuestionResult, Satisfaction, percent};
 use kefu_store::campaigns::Campaign;
 
@@ -25,6 +25,7 @@ struct CampaignRow {
     period: String,
     targets: i64,
     running: bool,
+    status: String,
 }
 
 #[derive(Template)]
@@ -34,10 +35,18 @@ struct CampaignsPage {
     t: &'static Catalog,
     rows: Vec<CampaignRow>,
     may_call: bool,
+    may_manage: bool,
 }
 
-fn period(state: &AppState, c: &Campaign) -> String {
+fn period(state: &AppState, t: &Catalog, c: &Campaign) -> String {
     let tz = &state.config.time_zone;
+    if c.standing {
+        // The complaint callbacks run as long as complaints are made.
+        return t.f(
+            "campaign.standing_since",
+            &[("since", super::local_time(tz, c.starts_at))],
+        );
+    }
     format!(
         "{} — {}",
         super::local_time(tz, c.starts_at),
@@ -60,15 +69,21 @@ pub(crate) async fn list(viewer: Viewer, State(state): State<AppState>) -> Respo
         chrome: viewer.chrome("campaigns", t.s("campaign.title")),
         t,
         may_call: viewer.may(Permission::CampaignCall),
+        may_manage: viewer.may(Permission::CampaignManage),
         rows: campaigns
             .iter()
             .map(|c| CampaignRow {
                 id: c.id,
                 name: c.name.clone(),
                 purpose: purpose_label(t, &c.purpose),
-                period: period(&state, c),
+                period: period(&state, t, c),
                 targets: c.n_targets,
-                running: c.starts_at <= now && now < c.ends_at,
+                running: c.status == CampaignStatus::Active
+                    && c.starts_at <= now
+                    && now < c.ends_at,
+                status: t
+                    .s(&format!("campaign.status_{}", c.status.code()))
+                    .to_owned(),
             })
             .collect(),
     })
@@ -120,6 +135,9 @@ struct ReportPage {
     notes: Vec<NoteRow>,
     may_call: bool,
     rendered: String,
+    status: String,
+    /// The manager's commands the campaign's status allows: (code, label, confirm).
+    commands: Vec<(&'static str, String, Option<String>)>,
 }
 
 /// Bars of counts, one per label.
@@ -297,14 +315,37 @@ pub(crate) async fn report(
         t,
         id,
         purpose: purpose_label(t, &r.campaign.purpose),
-        period: period(&state, &r.campaign),
+        period: period(&state, t, &r.campaign),
         script: r.campaign.script.clone(),
+        status: t
+            .s(&format!("campaign.status_{}", r.campaign.status.code()))
+            .to_owned(),
+        commands: if viewer.may(Permission::CampaignManage) && !r.campaign.standing {
+            [
+                CampaignCommand::Pause,
+                CampaignCommand::Resume,
+                CampaignCommand::Close,
+            ]
+            .into_iter()
+            .filter(|c| r.campaign.status.apply(*c).is_ok())
+            .map(|c| {
+                (
+                    c.code(),
+                    t.s(&format!("campaign.command_{}", c.code())).to_owned(),
+                    (c == CampaignCommand::Close).then(|| t.s("campaign.confirm_close").to_owned()),
+                )
+            })
+            .collect()
+        } else {
+            Vec::new()
+        },
         figures,
         charts,
         texts,
         agents,
         notes,
-        may_call: viewer.may(Permission::CampaignCall),
+        may_call: viewer.may(Permission::CampaignCall)
+            && r.campaign.status == CampaignStatus::Active,
         rendered: t.f("dashboard.rendered", &[("ms", &format!("{ms:.1}"))]),
     })
 }
@@ -365,7 +406,14 @@ pub(crate) async fn call(
         chrome: viewer.chrome("campaigns", &campaign.name),
         t,
         id,
-        script: campaign.script.clone(),
+        // The agent's number and the center's name now; the customer's name when
+        // the target is shown.
+        script: kefu_domain::campaign::script_for(
+            &campaign.script,
+            "{name}",
+            &viewer.principal.staff.staff_no,
+            &state.config.center_name,
+        ),
         planned_seconds: campaign.planned_minutes * 60,
         questions: questions
             .into_iter()
@@ -377,5 +425,67 @@ pub(crate) async fn call(
             })
             .collect(),
         results,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "campaign_new.html")]
+struct NewCampaignPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    purposes: Vec<(&'static str, String)>,
+    segment: super::customers::SegmentChoices,
+    kinds: Vec<(String, String)>,
+    agents: Vec<(i64, String)>,
+    /// The center's UTC offset now ("+08:00"), for the local times typed.
+    offset: String,
+    starts_at: String,
+    ends_at: String,
+}
+
+/// `/console/campaigns/new`: a campaign set up in the browser — purpose, script
+/// (its variables checked when saved), questionnaire, target selection with the
+/// live count, schedule and the agents who call.
+pub(crate) async fn new_campaign(viewer: Viewer, State(state): State<AppState>) -> Response {
+    if let Err(r) = viewer.require(Permission::CampaignManage) {
+        return r;
+    }
+    let t = viewer.t;
+    let now = state.clock.now().to_zoned(state.config.time_zone.clone());
+    let offset = now.offset().to_string();
+    // Tomorrow at 09:00 for two weeks, as a start.
+    let start = now.date().tomorrow().ok().and_then(|d| {
+        d.at(9, 0, 0, 0)
+            .to_zoned(state.config.time_zone.clone())
+            .ok()
+    });
+    let field = |z: &jiff::Zoned| z.strftime("%Y-%m-%dT%H:%M").to_string();
+    let (starts_at, ends_at) = match start {
+        Some(s) => (
+            field(&s),
+            s.checked_add(jiff::Span::new().days(14).hours(12))
+                .map(|e| field(&e))
+                .unwrap_or_default(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    render(&NewCampaignPage {
+        chrome: viewer.chrome("campaigns", t.s("campaign.new")),
+        t,
+        purposes: kefu_domain::campaign::Purpose::ALL
+            .iter()
+            .map(|p| (p.code(), purpose_label(t, p.code())))
+            .collect(),
+        segment: super::customers::segment_choices(&state, t).await,
+        kinds: super::kind_names(&state, t).await,
+        agents: super::active_staff(&state)
+            .await
+            .into_iter()
+            .filter(|m| m.role.permits(Permission::CampaignCall) && m.signs_in)
+            .map(|m| (m.id.0, super::people::person(&m.name, &m.staff_no)))
+            .collect(),
+        offset,
+        starts_at,
+        ends_at,
     })
 }

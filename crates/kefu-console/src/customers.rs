@@ -44,6 +44,36 @@ fn choices<T: Copy>(
         .collect()
 }
 
+/// The segment filters' choices (tier, kind, gender, age band, liquidity) for a
+/// form that selects customers (a campaign's target list).
+pub(crate) struct SegmentChoices {
+    pub tiers: Options,
+    pub kinds: Options,
+    pub genders: Options,
+    pub age_bands: Options,
+    pub liquidities: Options,
+}
+
+pub(crate) async fn segment_choices(state: &AppState, t: &Catalog) -> SegmentChoices {
+    SegmentChoices {
+        tiers: tier_names(state)
+            .await
+            .into_iter()
+            .map(|(c, n)| (c, n, false))
+            .collect(),
+        kinds: choices(
+            t,
+            CustomerKind::ALL,
+            CustomerKind::code,
+            "customer_kind",
+            None,
+        ),
+        genders: choices(t, Gender::ALL, Gender::code, "gender", None),
+        age_bands: choices(t, AgeBand::ALL, AgeBand::code, "age_band", None),
+        liquidities: choices(t, Liquidity::ALL, Liquidity::code, "liquidity", None),
+    }
+}
+
 fn label<T: Copy>(
     t: &Catalog,
     v: Option<T>,

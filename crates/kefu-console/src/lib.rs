@@ -66,6 +66,7 @@ pub fn router() -> Router<AppState> {
             get(customers::edit_customer),
         )
         .route("/console/campaigns", get(campaigns::list))
+        .route("/console/campaigns/new", get(campaigns::new_campaign))
         .route("/console/campaigns/{id}", get(campaigns::report))
         .route("/console/campaigns/{id}/call", get(campaigns::call))
         .route("/console/incidents", get(incidents::list))

@@ -14,6 +14,11 @@
 //! The agent: the desk's promised callbacks with the customer's name, the promise
 //! and the time left, red once overdue; 回拨 opens the customer's pop for the
 //! outbound call; 已回电 with the outcome takes it off the list.
+//!
+//! The manager's 回访: a campaign set up in the browser — a script whose unknown
+//! variable is refused at the field, a questionnaire of labelled questions, a
+//! random sample with the live count before the list is frozen — then paused,
+//! resumed and closed (closing confirmed) on its page.
 #![allow(clippy::unwrap_used)]
 
 mod browser;
@@ -34,7 +39,8 @@ use serde_json::json;
 backend_tests!(
     manager_opens_escalates_and_cancels_in_chromium,
     handler_sees_the_visit_and_where_a_transfer_went,
-    agent_calls_back_as_promised
+    agent_calls_back_as_promised,
+    manager_sets_up_a_campaign_and_steers_it
 );
 
 async fn manager_opens_escalates_and_cancels_in_chromium(db: &TestDb) {
@@ -384,5 +390,105 @@ async fn agent_calls_back_as_promised(db: &TestDb) {
     );
     let (_, done) = app.get("/api/v1/callbacks?status=done", Role::Agent).await;
     assert_eq!(done[0]["done_note"], "已告知第二档气价及起算时间");
+    server.abort();
+}
+
+async fn manager_sets_up_a_campaign_and_steers_it(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let now = app.state.clock.now();
+    kefu_store::demo::generate_customers(&db.store, 40, 7, app.state.today(), now, |_| {})
+        .await
+        .unwrap();
+    let (base, server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    let dir = shots(db.store.backend().as_str());
+    sign_in(&c, &base, Role::Manager).await;
+    c.goto(&format!("{base}/console/campaigns")).await.unwrap();
+    click(&c, "#new-campaign-link").await;
+    wait_path(&c, "/console/campaigns/new").await;
+    // The live count: everyone, then a sample of 5.
+    wait_text(&c, "#selection-count", "40").await;
+    click(&c, "input[name='selection.mode'][value=random]").await;
+    fill(&c, "#selection-n", "5").await;
+    fill(&c, "#selection-seed", "20261208").await;
+    wait_text(&c, "#selection-count", "名单将包含 5 人").await;
+    // A VIP segment counts what the archive holds.
+    let (_, vip) = app
+        .get("/api/v1/customers?tier=vip&limit=500", Role::Manager)
+        .await;
+    select_label(&c, "select[name='selection.segment.tier']", "VIP").await;
+    wait_text(
+        &c,
+        "#selection-count",
+        &format!("符合条件 {} 人", vip["total"]),
+    )
+    .await;
+    select_label(&c, "select[name='selection.segment.tier']", "全部").await;
+    wait_text(&c, "#selection-count", "符合条件 40 人").await;
+    fill(&c, "#campaign-name", "冬季安检回访").await;
+    fill(&c, "#campaign-script", "{name}您好，我是{工号}号客服").await;
+    // A second question: one choice among options written one per line.
+    click(&c, "#add-question").await;
+    let rows = c
+        .find_all(Locator::Css("#questions tbody tr"))
+        .await
+        .unwrap();
+    let second = &rows[1];
+    second
+        .find(Locator::Css("select"))
+        .await
+        .unwrap()
+        .select_by_label("单选")
+        .await
+        .unwrap();
+    type_in(second, "input[data-name=text]", "您更愿意哪种方式缴费？").await;
+    type_in(second, "textarea", "营业厅\n网上\n银行代扣").await;
+    shot(&c, &dir, "45-new-campaign").await;
+    click(&c, "#create-campaign").await;
+    // The unknown variable is said at the script, in words.
+    let said = wait_text(&c, "#campaign-script + .field-error", "工号").await;
+    assert!(said.contains("不认识"), "{said}");
+    fill(
+        &c,
+        "#campaign-script",
+        "{name}您好，我是{center}{agent}号客服",
+    )
+    .await;
+    click(&c, "#create-campaign").await;
+    let status = wait_text(&c, "#campaign-status", "进行中").await;
+    assert!(!status.is_empty());
+    let id: i64 = c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (_, campaign) = app
+        .get(&format!("/api/v1/campaigns/{id}"), Role::Manager)
+        .await;
+    assert_eq!(campaign["n_targets"], 5);
+    assert_eq!(campaign["seed"], 20261208);
+    assert_eq!(campaign["questionnaire"][1]["options"][2], "银行代扣");
+    assert_eq!(campaign["questionnaire"][1]["id"], "q2");
+    // Paused, resumed, then closed after confirming.
+    click(&c, "button.campaign-command[value=pause]").await;
+    wait_text(&c, "#campaign-status", "已暂停").await;
+    click(&c, "button.campaign-command[value=resume]").await;
+    wait_text(&c, "#campaign-status", "进行中").await;
+    click(&c, "button.campaign-command[value=close]").await;
+    accept_confirm(&c).await;
+    wait_text(&c, "#campaign-status", "已结束").await;
+    assert!(
+        c.find(Locator::Css("button.campaign-command"))
+            .await
+            .is_err()
+    );
     server.abort();
 }

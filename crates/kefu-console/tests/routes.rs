@@ -32,6 +32,7 @@ const PAGES: &[&str] = &[
     "/console/admin/work-order-kinds",
     "/console/assessment",
     "/console/campaigns",
+    "/console/campaigns/new",
     "/console/campaigns/{id}",
     "/console/campaigns/{id}/call",
     "/console/customers",

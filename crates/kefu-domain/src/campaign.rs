@@ -617,6 +617,95 @@ pub struct CampaignInput {
     pub calling: Option<CallingRules>,
 }
 
+/// The variables a call script may use: the customer's name, the agent's staff
+/// number, the center's name.
+pub const SCRIPT_VARIABLES: [&str; 3] = ["name", "agent", "center"];
+
+/// The script as the agent reads it to one customer.
+pub fn script_for(script: &str, name: &str, agent: &str, center: &str) -> String {
+    match crate::incident::Template::parse_in(script, &SCRIPT_VARIABLES, usize::MAX) {
+        Ok(t) => t.render(|v| match v {
+            "name" => name.to_owned(),
+            "agent" => agent.to_owned(),
+            _ => center.to_owned(),
+        }),
+        // Saved scripts were checked; one from before the check reads as written.
+        Err(_) => script.to_owned(),
+    }
+}
+
+/// Where a campaign stands: calls are made only while it is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    Active,
+    Paused,
+    Closed,
+}
+
+/// What a manager does to a running campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignCommand {
+    Pause,
+    Resume,
+    Close,
+}
+
+impl CampaignStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            CampaignStatus::Active => "active",
+            CampaignStatus::Paused => "paused",
+            CampaignStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<CampaignStatus> {
+        match raw {
+            "active" => Some(CampaignStatus::Active),
+            "paused" => Some(CampaignStatus::Paused),
+            "closed" => Some(CampaignStatus::Closed),
+            _ => None,
+        }
+    }
+
+    /// The status after `command`; closing is final, and pausing a paused
+    /// campaign (or resuming an active one) is refused.
+    pub fn apply(self, command: CampaignCommand) -> Result<CampaignStatus, Reason> {
+        use CampaignCommand as C;
+        use CampaignStatus as S;
+        match (self, command) {
+            (S::Active, C::Pause) => Ok(S::Paused),
+            (S::Paused, C::Resume) => Ok(S::Active),
+            (S::Active | S::Paused, C::Close) => Ok(S::Closed),
+            _ => Err(Reason::campaign_command_refused(
+                command.code(),
+                self.code(),
+            )),
+        }
+    }
+}
+
+impl CampaignCommand {
+    pub fn code(self) -> &'static str {
+        match self {
+            CampaignCommand::Pause => "pause",
+            CampaignCommand::Resume => "resume",
+            CampaignCommand::Close => "close",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<CampaignCommand> {
+        match raw {
+            "pause" => Some(CampaignCommand::Pause),
+            "resume" => Some(CampaignCommand::Resume),
+            "close" => Some(CampaignCommand::Close),
+            _ => None,
+        }
+    }
+}
+
 /// A validated campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignSpec {
@@ -642,17 +731,11 @@ impl CampaignInput {
                 ),
             )
         })?;
-        let script = self.script.trim().to_owned();
-        if script.is_empty() || script.chars().count() > 5000 {
-            return Err(err(
-                "script",
-                if script.is_empty() {
-                    Reason::required()
-                } else {
-                    Reason::too_long(5000)
-                },
-            ));
-        }
+        // The script's variables are checked now, never discovered on a call.
+        let script = crate::incident::Template::parse_in(&self.script, &SCRIPT_VARIABLES, 5000)
+            .map_err(|e| err("script", e))?
+            .source()
+            .to_owned();
         let questionnaire = self
             .questionnaire
             .as_deref()

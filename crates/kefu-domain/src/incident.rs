@@ -157,7 +157,7 @@ pub const TEMPLATE_VARIABLES: [&str; 7] = [
 pub enum TemplateError {
     #[error("the template is empty")]
     Empty,
-    #[error("unknown variable {{{name}}} at character {at}; known: {known}", known = TEMPLATE_VARIABLES.join(", "))]
+    #[error("unknown variable {{{name}}} at character {at}")]
     UnknownVariable { name: String, at: usize },
     #[error("unclosed {{ at character {at} (write {{{{ for a literal brace)")]
     Unclosed { at: usize },
@@ -185,13 +185,24 @@ pub struct Template {
 const TEMPLATE_MAX: usize = 2000;
 
 impl Template {
+    /// A notice template (the variables of [`TEMPLATE_VARIABLES`]).
     pub fn parse(raw: &str) -> Result<Template, TemplateError> {
+        Template::parse_in(raw, &TEMPLATE_VARIABLES, TEMPLATE_MAX)
+    }
+
+    /// A template that may use `variables`, at most `max` characters long (a
+    /// campaign's call script uses its own).
+    pub fn parse_in(
+        raw: &str,
+        variables: &'static [&'static str],
+        max: usize,
+    ) -> Result<Template, TemplateError> {
         let source = raw.trim().to_owned();
         if source.is_empty() {
             return Err(TemplateError::Empty);
         }
-        if source.chars().count() > TEMPLATE_MAX {
-            return Err(TemplateError::TooLong(TEMPLATE_MAX));
+        if source.chars().count() > max {
+            return Err(TemplateError::TooLong(max));
         }
         let chars: Vec<char> = source.chars().collect();
         let mut pieces = Vec::new();
@@ -217,13 +228,12 @@ impl Template {
                         .ok_or(TemplateError::Unclosed { at: i + 1 })?;
                     let name: String = chars[i + 1..close].iter().collect();
                     let name = name.trim();
-                    let var = TEMPLATE_VARIABLES
-                        .iter()
-                        .find(|v| **v == name)
-                        .ok_or_else(|| TemplateError::UnknownVariable {
+                    let var = variables.iter().find(|v| **v == name).ok_or_else(|| {
+                        TemplateError::UnknownVariable {
                             name: name.to_owned(),
                             at: i + 1,
-                        })?;
+                        }
+                    })?;
                     if !text.is_empty() {
                         pieces.push(Piece::Text(std::mem::take(&mut text)));
                     }

@@ -375,6 +375,10 @@ reasons! {
     home_hours_only();
     /// An attempt on a target that is not waiting to be called.
     target_not_pending(status);
+    /// A campaign command refused in the campaign's status.
+    campaign_command_refused(command, status);
+    /// Calls are made only while the campaign is active.
+    campaign_not_active(status);
 
     // Incidents.
     /// A template variable that is not known.

@@ -23,6 +23,7 @@ backend_tests!(
     the_report_counts_what_was_recorded,
     targets_wait_for_their_preferred_times,
     campaign_calls_are_inspected_against_the_window_and_the_plan,
+    managers_preview_pause_resume_and_close_campaigns,
 );
 
 /// Local Shanghai time as an instant.
@@ -816,4 +817,82 @@ async fn campaign_calls_are_inspected_against_the_window_and_the_plan(db: &TestD
         ),
         (Some("300"), Some("180"))
     );
+}
+
+async fn managers_preview_pause_resume_and_close_campaigns(db: &TestDb) {
+    let app = app_with_customers(db, 60).await;
+    // The count before freezing: the segment's size, and a sample's size.
+    let (status, all) = app
+        .post(
+            "/api/v1/campaigns/selection-preview",
+            Role::Manager,
+            json!({ "selection": { "mode": "all", "segment": { "tier": "vip" } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let (_, vip) = app
+        .get("/api/v1/customers?tier=vip&limit=500", Role::Manager)
+        .await;
+    assert_eq!(all["matched"], vip["total"]);
+    assert_eq!(all["selected"], vip["total"]);
+    let (_, sample) = app
+        .post(
+            "/api/v1/campaigns/selection-preview",
+            Role::Manager,
+            json!({ "selection": { "mode": "random", "n": 5 } }),
+        )
+        .await;
+    assert_eq!(sample["matched"], 60);
+    assert_eq!(sample["selected"], 5);
+    // Nothing was created by counting.
+    let (_, campaigns) = app.get("/api/v1/campaigns", Role::Manager).await;
+    assert_eq!(campaigns.as_array().unwrap().len(), 0);
+    // A script's variables are checked when the campaign is saved.
+    let mut bad = campaign(json!({ "mode": "all" }), 3);
+    bad["campaign"]["script"] = json!("{name}您好，我是{工号}号客服");
+    let (status, refused) = app.post("/api/v1/campaigns", Role::Manager, bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["details"]["field"], "script");
+    assert_eq!(
+        refused["error"]["details"]["reason"],
+        "template_unknown_variable"
+    );
+    let mut good = campaign(json!({ "mode": "random", "n": 5, "seed": 1 }), 3);
+    good["campaign"]["script"] = json!("{name}您好，我是{center}{agent}号客服");
+    let c = create(&app, good).await;
+    assert_eq!(c["status"], "active");
+    assert_eq!(c["standing"], false);
+    let id = c["id"].as_i64().unwrap();
+    let next = format!("/api/v1/campaigns/{id}/next");
+    let command = |cmd: &str| json!({ "command": cmd });
+    let path = format!("/api/v1/campaigns/{id}/commands");
+    let (status, paused) = app.post(&path, Role::Manager, command("pause")).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!(paused["status"], "paused");
+    // Paused: no calls; pausing again is refused with the reason in figures.
+    let (status, body) = app.post(&next, Role::Agent, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["details"]["reason"], "campaign_not_active");
+    let (status, body) = app.post(&path, Role::Manager, command("pause")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body["error"]["details"]["reason"],
+        "campaign_command_refused"
+    );
+    // Agents may not steer a campaign.
+    let (status, _) = app.post(&path, Role::Agent, command("resume")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, resumed) = app.post(&path, Role::Manager, command("resume")).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    let (status, body) = app.post(&next, Role::Agent, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Closing is final.
+    let (_, closed) = app.post(&path, Role::Manager, command("close")).await;
+    assert_eq!(closed["status"], "closed");
+    let (status, _) = app.post(&path, Role::Manager, command("resume")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app.post(&next, Role::Agent, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = app.post(&path, Role::Manager, command("restart")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }

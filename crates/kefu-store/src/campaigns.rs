@@ -9,8 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 use kefu_domain::audit::Actor;
 use kefu_domain::calendar::BusinessCalendar;
 use kefu_domain::campaign::{
-    AnswerValue, AttemptResult, Callee, CallingRules, CallingWindows, CampaignSpec, TargetProgress,
-    TargetStatus, sample,
+    AnswerValue, AttemptResult, Callee, CallingRules, CallingWindows, CampaignCommand,
+    CampaignSpec, CampaignStatus, TargetProgress, TargetStatus, sample,
 };
 use kefu_domain::contact::{Channel, Direction};
 use kefu_domain::customer::ContactWindows;
@@ -67,6 +67,10 @@ pub struct Campaign {
     pub agents: Vec<i64>,
     pub created_by: String,
     pub created_at: Timestamp,
+    /// Calls are made only while active.
+    pub status: CampaignStatus,
+    /// The standing complaint-callback campaign: it has no planned end.
+    pub standing: bool,
 }
 
 /// A target of a campaign.
@@ -230,7 +234,7 @@ fn callee_from_row(row: &sqlx::any::AnyRow) -> Result<Callee, sqlx::Error> {
 async fn load_campaign(conn: &mut AnyConnection, id: i64) -> Result<Campaign, StoreError> {
     let row = sqlx::query(
         "SELECT id, name, purpose, script, questionnaire, starts_at, ends_at, max_attempts, retry_minutes, \
-         planned_minutes, calling, seed, n_targets, created_by, created_at FROM campaigns WHERE id = $1",
+         planned_minutes, calling, seed, n_targets, created_by, created_at, status, kind FROM campaigns WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -260,6 +264,14 @@ async fn load_campaign(conn: &mut AnyConnection, id: i64) -> Result<Campaign, St
         agents,
         created_by: row.try_get("created_by")?,
         created_at: from_ms(row.try_get("created_at")?),
+        status: {
+            let status: String = row.try_get("status")?;
+            CampaignStatus::parse(&status).ok_or_else(|| {
+                sqlx::Error::Decode(format!("campaigns.status: '{status}'").into())
+            })?
+        },
+        standing: row.try_get::<Option<String>, _>("kind")?.as_deref()
+            == Some("complaint_callback"),
     })
 }
 
@@ -489,6 +501,82 @@ impl Store {
         Ok(campaign)
     }
 
+    /// How many customers a selection finds, and how many of them the list would
+    /// hold (a sample takes at most its size), without freezing anything.
+    pub async fn count_selection(
+        &self,
+        selection: &Selection,
+        today: Date,
+        now: Timestamp,
+    ) -> Result<(usize, usize), StoreError> {
+        let all = match &selection.mode {
+            SelectionMode::Random { .. } => Selection {
+                mode: SelectionMode::All,
+                ..selection.clone()
+            },
+            _ => selection.clone(),
+        };
+        let matched = self.select_customers(&all, today, now).await?.len();
+        let selected = match &selection.mode {
+            SelectionMode::Random { n, .. } => matched.min(*n),
+            _ => matched,
+        };
+        Ok((matched, selected))
+    }
+
+    /// Pauses, resumes or closes a campaign (audited); the status after it.
+    pub async fn command_campaign(
+        &self,
+        actor: &Actor,
+        id: i64,
+        command: CampaignCommand,
+        now: Timestamp,
+    ) -> Result<Campaign, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT status FROM campaigns WHERE id = $1{}",
+            crate::customers::lock_clause(self.backend())
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let before = status
+            .as_deref()
+            .and_then(CampaignStatus::parse)
+            .ok_or(StoreError::NotFound)?;
+        let after = before.apply(command).map_err(StoreError::Conflict)?;
+        sqlx::query("UPDATE campaigns SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(after.code())
+            .bind(ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if after == CampaignStatus::Closed {
+            // Nobody holds a target of a closed campaign.
+            sqlx::query(
+                "UPDATE campaign_targets SET locked_by = NULL, locked_until = NULL WHERE campaign_id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "campaign.command",
+                object_type: "campaign",
+                object_id: id.to_string(),
+                detail: json!({ "command": command.code(), "from": before.code(), "to": after.code() }),
+            },
+            now,
+        )
+        .await?;
+        let campaign = load_campaign(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(campaign)
+    }
+
     /// The campaign a target belongs to.
     pub async fn campaign_of_target(&self, target_id: i64) -> Result<Campaign, StoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -556,6 +644,11 @@ impl Store {
         // Reading happens outside the write lock (readers never wait on SQLite's one
         // writer); only taking a target writes.
         let mut conn = self.pool.acquire().await?;
+        if campaign.status != CampaignStatus::Active {
+            return Err(StoreError::Conflict(Reason::campaign_not_active(
+                campaign.status.code(),
+            )));
+        }
         if now < campaign.starts_at || now >= campaign.ends_at {
             return Err(StoreError::invalid(
                 "campaign",

@@ -32,7 +32,9 @@ use crate::routes::customers::SegmentQuery;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_campaigns, create_campaign))
+        .routes(routes!(preview_selection))
         .routes(routes!(get_campaign))
+        .routes(routes!(command_campaign))
         .routes(routes!(campaign_targets))
         .routes(routes!(next_call))
         .routes(routes!(record_attempt))
@@ -63,6 +65,10 @@ pub(crate) struct CampaignView {
     agents: Vec<i64>,
     created_by: String,
     created_at: String,
+    /// active, paused or closed: calls are made only while active.
+    status: String,
+    /// The standing complaint-callback campaign (no planned end).
+    standing: bool,
 }
 
 impl From<Campaign> for CampaignView {
@@ -84,6 +90,8 @@ impl From<Campaign> for CampaignView {
             agents: c.agents,
             created_by: c.created_by,
             created_at: c.created_at.to_string(),
+            status: c.status.code().into(),
+            standing: c.standing,
         }
     }
 }
@@ -230,6 +238,70 @@ async fn create_campaign(
     Ok((StatusCode::CREATED, Json(campaign.into())))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreviewInput {
+    selection: SelectionInput,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SelectionCount {
+    /// Customers the segment and mode find (do-not-call and recently contacted
+    /// customers left out as the selection says).
+    matched: usize,
+    /// How many the target list would hold (a sample takes at most its size).
+    selected: usize,
+}
+
+/// Counts a selection without creating anything: the figure a manager sees before
+/// the list is frozen.
+#[utoipa::path(post, path = "/api/v1/campaigns/selection-preview", tag = "campaigns", request_body = PreviewInput,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = SelectionCount), (status = 422, body = ErrorBody)))]
+async fn preview_selection(
+    _who: Authorized<perm::CampaignManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<PreviewInput>,
+) -> ApiResult<Json<SelectionCount>> {
+    let sel = selection(&input.selection)?;
+    let (matched, selected) = state
+        .store
+        .count_selection(&sel, state.today(), state.clock.now())
+        .await?;
+    Ok(Json(SelectionCount { matched, selected }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CampaignCommandInput {
+    /// pause, resume or close (closing is final).
+    command: String,
+}
+
+/// Pauses, resumes or closes a campaign. A command its status does not allow is
+/// refused (409).
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/commands", tag = "campaigns", params(("id" = i64, Path)),
+    request_body = CampaignCommandInput, security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = CampaignView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn command_campaign(
+    who: Authorized<perm::CampaignManage>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CampaignCommandInput>,
+) -> ApiResult<Json<CampaignView>> {
+    let command = kefu_domain::campaign::CampaignCommand::parse(&input.command)
+        .ok_or_else(|| ApiError::invalid("command", Reason::not_one_of("pause, resume, close")))?;
+    Ok(Json(
+        state
+            .store
+            .command_campaign(&who.actor(), id, command, state.clock.now())
+            .await
+            .map_err(campaign_not_found)?
+            .into(),
+    ))
+}
+
 /// Campaigns, newest first.
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
     security(("session" = []), ("bearer" = [])), responses((status = 200, body = Vec<CampaignView>)))]
@@ -330,11 +402,11 @@ async fn campaign_targets(
 
 /// The next customer to call for the signing agent: locked to them (no other agent
 /// gets it), the most important one that may be called now. 204 when nobody may be
-/// called now.
+/// called now; 409 while the campaign is paused or closed.
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/next", tag = "campaigns", params(("id" = i64, Path)),
     security(("session" = []), ("bearer" = [])),
     responses((status = 200, body = TargetView), (status = 204, description = "nobody may be called now"),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn next_call(
     who: Authorized<perm::CampaignCall>,
     State(state): State<AppState>,
