@@ -708,6 +708,36 @@ function setupNewCampaign() {
   count();
 }
 
+// A new incident: previewed (who is affected, each message as a customer reads
+// it, every template checked) before it may be recorded; any change asks for a
+// new preview.
+function setupNewIncident() {
+  const form = $("#new-incident");
+  if (!form) return;
+  const record = $("#record-incident");
+  const box = $("#incident-preview");
+  const stale = () => { record.disabled = true; };
+  form.addEventListener("input", stale);
+  form.addEventListener("change", stale);
+  $("#preview-incident").addEventListener("click", async () => {
+    clearErrors(form);
+    try {
+      const p = await api("POST", "/api/v1/incidents/preview", formBody(form));
+      $("#preview-counts").textContent = fill(box.dataset.counts, p);
+      $("#preview-sms").textContent = p.sms;
+      $("#preview-email-subject").textContent = p.email_subject;
+      $("#preview-email").textContent = p.email;
+      $("#preview-script").textContent = p.call_script;
+      box.hidden = false;
+      form.dataset.confirm = fill(form.dataset.confirmTemplate, p);
+      record.disabled = false;
+    } catch (x) {
+      box.hidden = true;
+      await showError(null, x, form);
+    }
+  });
+}
+
 function setupOrder() {
   const box = $(".order-detail");
   if (!box) return;
@@ -1338,6 +1368,7 @@ function setupImport() {
 document.addEventListener("DOMContentLoaded", () => {
   setupNewOrder();
   setupNewCampaign();
+  setupNewIncident();
   setupLogin();
   setupApiForms();
   setupAdmin();

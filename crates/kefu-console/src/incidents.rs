@@ -31,6 +31,7 @@ struct IncidentsPage {
     chrome: Chrome,
     t: &'static Catalog,
     rows: Vec<IncidentRow>,
+    may_manage: bool,
 }
 
 fn row(state: &AppState, t: &Catalog, i: &kefu_store::incidents::Incident) -> IncidentRow {
@@ -66,6 +67,7 @@ pub(crate) async fn list(viewer: Viewer, State(state): State<AppState>) -> Respo
         chrome: viewer.chrome("incidents", t.s("incident.title")),
         t,
         rows: incidents.iter().map(|i| row(&state, t, i)).collect(),
+        may_manage: viewer.may(Permission::IncidentManage),
     })
 }
 
@@ -78,6 +80,9 @@ struct ChannelRow {
     failed: i64,
     unconfirmed: i64,
     last_error: String,
+    /// Whether this server has the channel's gateway, in words, with what waits.
+    gateway: String,
+    gateway_missing: bool,
 }
 
 struct Figure {
@@ -101,6 +106,15 @@ struct BoardPage {
     may_manage: bool,
     commands: Vec<(&'static str, String)>,
     lists: Vec<(&'static str, String)>,
+}
+
+/// Whether this server's settings name a gateway for `channel` (sms, email).
+fn gateway_configured(state: &AppState, channel: &str) -> bool {
+    match channel {
+        "sms" => state.config.notices.sms.is_some(),
+        "email" => state.config.notices.email.is_some(),
+        _ => true,
+    }
 }
 
 /// A history entry's action in the viewer's language.
@@ -134,6 +148,8 @@ pub(crate) async fn board(
         }
         (Err(e), _) | (_, Err(e)) => return viewer.failure(e),
     };
+    let names =
+        crate::people::Names::of(&state, events.iter().map(|e| e.actor.clone()).collect()).await;
     let incident = &board.incident;
     let tally = board.tally;
     let figures = vec![
@@ -172,6 +188,18 @@ pub(crate) async fn board(
             .channels
             .iter()
             .map(|c| ChannelRow {
+                gateway_missing: !gateway_configured(&state, &c.channel),
+                gateway: if gateway_configured(&state, &c.channel) {
+                    t.s("incident.gateway_ready").to_owned()
+                } else {
+                    t.f(
+                        "incident.gateway_missing",
+                        &[
+                            ("n", (c.pending + c.in_flight).to_string()),
+                            ("section", format!("[notices.{}]", c.channel)),
+                        ],
+                    )
+                },
                 code: c.channel.clone(),
                 name: t.s(&format!("notices.channel_{}", c.channel)).to_owned(),
                 waiting: c.pending + c.in_flight,
@@ -193,7 +221,7 @@ pub(crate) async fn board(
             .map(|e| {
                 (
                     local(&state, e.at),
-                    e.actor.clone(),
+                    names.say(t, &e.actor),
                     event_label(t, &e.action),
                 )
             })
@@ -245,5 +273,67 @@ pub(crate) async fn call(
             .into_iter()
             .map(|r| (r, t.s(&format!("incident.result_{r}")).to_owned()))
             .collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "incident_new.html")]
+struct NewIncidentPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    kinds: Vec<(&'static str, String)>,
+    severities: Vec<(&'static str, String)>,
+    areas: Vec<(String, i64)>,
+    offset: String,
+    starts_at: String,
+    sms: &'static str,
+    email_subject: &'static str,
+    email: &'static str,
+    call_script: &'static str,
+}
+
+/// `/console/incidents/new`: an emergency recorded in the browser — kind,
+/// severity, the archive's service areas, address fragment, tags, listed
+/// customers, times, instructions and the messages — previewed (who is affected,
+/// with and without contact; each message as a customer reads it) before it is
+/// recorded.
+pub(crate) async fn new_incident(viewer: Viewer, State(state): State<AppState>) -> Response {
+    if let Err(r) = viewer.require(Permission::IncidentManage) {
+        return r;
+    }
+    let t = viewer.t;
+    let areas = match state.store.service_areas().await {
+        Ok(a) => a,
+        Err(e) => return viewer.failure(e),
+    };
+    let now = state.clock.now().to_zoned(state.config.time_zone.clone());
+    render(&NewIncidentPage {
+        chrome: viewer.chrome("incidents", t.s("incident.new")),
+        t,
+        kinds: IncidentKind::ALL
+            .iter()
+            .map(|k| {
+                (
+                    k.code(),
+                    t.s(&format!("incident.kind_{}", k.code())).to_owned(),
+                )
+            })
+            .collect(),
+        severities: Severity::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.code(),
+                    t.s(&format!("incident.severity_{}", s.code())).to_owned(),
+                )
+            })
+            .collect(),
+        areas,
+        offset: now.offset().to_string(),
+        starts_at: now.strftime("%Y-%m-%dT%H:%M").to_string(),
+        sms: kefu_domain::incident::DEFAULT_SMS,
+        email_subject: kefu_domain::incident::DEFAULT_EMAIL_SUBJECT,
+        email: kefu_domain::incident::DEFAULT_EMAIL,
+        call_script: kefu_domain::incident::DEFAULT_CALL_SCRIPT,
     })
 }

@@ -70,6 +70,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/campaigns/{id}", get(campaigns::report))
         .route("/console/campaigns/{id}/call", get(campaigns::call))
         .route("/console/incidents", get(incidents::list))
+        .route("/console/incidents/new", get(incidents::new_incident))
         .route("/console/incidents/{id}", get(incidents::board))
         .route("/console/incidents/{id}/call", get(incidents::call))
         .route("/console/assessment", get(assessment::page))

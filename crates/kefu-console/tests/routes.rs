@@ -46,6 +46,7 @@ const PAGES: &[&str] = &[
     "/console/escalations",
     "/console/inbox",
     "/console/incidents",
+    "/console/incidents/new",
     "/console/incidents/{id}",
     "/console/incidents/{id}/call",
     "/console/inspections",

@@ -157,8 +157,13 @@ pub const TEMPLATE_VARIABLES: [&str; 7] = [
 pub enum TemplateError {
     #[error("the template is empty")]
     Empty,
-    #[error("unknown variable {{{name}}} at character {at}")]
-    UnknownVariable { name: String, at: usize },
+    #[error("unknown variable {{{name}}} at character {at}; known: {known}", known = known.join(", "))]
+    UnknownVariable {
+        name: String,
+        at: usize,
+        /// The variables this template may use.
+        known: &'static [&'static str],
+    },
     #[error("unclosed {{ at character {at} (write {{{{ for a literal brace)")]
     Unclosed { at: usize },
     #[error("single }} at character {at} (write }}}} for a literal brace)")]
@@ -232,6 +237,7 @@ impl Template {
                         TemplateError::UnknownVariable {
                             name: name.to_owned(),
                             at: i + 1,
+                            known: variables,
                         }
                     })?;
                     if !text.is_empty() {
@@ -326,7 +332,7 @@ impl From<TemplateError> for Reason {
     fn from(e: TemplateError) -> Reason {
         match e {
             TemplateError::Empty => Reason::required(),
-            TemplateError::UnknownVariable { name, at } => {
+            TemplateError::UnknownVariable { name, at, .. } => {
                 Reason::template_unknown_variable(name, at)
             }
             TemplateError::Unclosed { at } => Reason::template_unclosed(at),
@@ -354,73 +360,147 @@ pub const DEFAULT_EMAIL_SUBJECT: &str = "紧急通知：{area}{kind}";
 pub const DEFAULT_EMAIL: &str = "{name}您好：\n\n{area}自{starts_at}起发生{kind}，预计恢复时间：{expected_end}。\n\n请您：{instructions}\n\n如有疑问，请拨打服务热线{hotline}。\n\n客服中心";
 pub const DEFAULT_CALL_SCRIPT: &str = "您好，请问是{name}吗？这里是客服中心。{area}自{starts_at}起发生{kind}，{instructions} 预计恢复时间：{expected_end}。请问您都清楚了吗？";
 
+/// The value, or `None` with its refusal kept (every wrong field is reported).
+fn take<T>(errors: &mut Vec<IncidentError>, r: Result<T, IncidentError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
 impl IncidentInput {
+    /// The first refused field (see [`IncidentInput::check`] for all of them).
     pub fn parse(&self) -> Result<IncidentSpec, IncidentError> {
-        let kind = IncidentKind::parse(&self.kind).ok_or_else(|| {
-            err(
-                "kind",
-                Reason::not_one_of("gas_leak, supply_interruption, pipe_damage, network_outage, planned_work, other",
-                ),
-            )
-        })?;
-        let severity = Severity::parse(&self.severity).ok_or_else(|| {
-            err(
-                "severity",
-                Reason::not_one_of("critical, major, serious, general"),
-            )
-        })?;
-        let title = display_text(&self.title, 100).map_err(|e| err("title", e))?;
+        self.check().map_err(|mut errors| errors.remove(0))
+    }
+
+    /// The incident, or every refused field at once (never an empty list).
+    pub fn check(&self) -> Result<IncidentSpec, Vec<IncidentError>> {
+        let mut errors = Vec::new();
+        let e = &mut errors;
+        let kind = take(
+            e,
+            IncidentKind::parse(&self.kind).ok_or_else(|| {
+                err(
+                    "kind",
+                    Reason::not_one_of("gas_leak, supply_interruption, pipe_damage, network_outage, planned_work, other",
+                    ),
+                )
+            }),
+        );
+        let severity = take(
+            e,
+            Severity::parse(&self.severity).ok_or_else(|| {
+                err(
+                    "severity",
+                    Reason::not_one_of("critical, major, serious, general"),
+                )
+            }),
+        );
+        let title = take(
+            e,
+            display_text(&self.title, 100).map_err(|x| err("title", x)),
+        );
         let mut areas: Vec<String> = Vec::new();
         for (i, a) in self.areas.iter().enumerate() {
-            let a = display_text(a, 50).map_err(|e| err(format!("areas[{i}]"), e))?;
-            if !areas.contains(&a) {
+            if let Some(a) = take(
+                e,
+                display_text(a, 50).map_err(|x| err(format!("areas[{i}]"), x)),
+            ) && !areas.contains(&a)
+            {
                 areas.push(a);
             }
         }
-        if areas.is_empty() {
-            return Err(err("areas", Reason::too_few(1)));
+        if self.areas.is_empty() {
+            e.push(err("areas", Reason::too_few(1)));
         }
         if areas.len() > 200 {
-            return Err(err("areas", Reason::too_many(200)));
+            e.push(err("areas", Reason::too_many(200)));
         }
         let time = |field: &str, raw: &str| {
             raw.trim()
                 .parse::<Timestamp>()
                 .map_err(|_| err(field, Reason::not_an_instant(raw)))
         };
-        let starts_at = time("starts_at", &self.starts_at)?;
-        let expected_end = self
-            .expected_end
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| time("expected_end", s))
-            .transpose()?;
-        if expected_end.is_some_and(|end| end <= starts_at) {
-            return Err(err("expected_end", Reason::not_after("starts_at")));
+        let starts_at = take(e, time("starts_at", &self.starts_at));
+        let expected_end = take(
+            e,
+            self.expected_end
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| time("expected_end", s))
+                .transpose(),
+        )
+        .flatten();
+        if let (Some(start), Some(end)) = (starts_at, expected_end)
+            && end <= start
+        {
+            e.push(err("expected_end", Reason::not_after("starts_at")));
         }
         let description = self.description.trim().to_owned();
         if description.chars().count() > 4000 {
-            return Err(err("description", Reason::too_long(4000)));
+            e.push(err("description", Reason::too_long(4000)));
         }
-        let instructions =
-            display_text(&self.instructions, 500).map_err(|e| err("instructions", e))?;
+        let instructions = take(
+            e,
+            display_text(&self.instructions, 500).map_err(|x| err("instructions", x)),
+        );
         let template = |field: &str, given: &Option<String>, default: &str| {
-            Template::parse(given.as_deref().unwrap_or(default)).map_err(|e| err(field, e))
+            Template::parse(given.as_deref().unwrap_or(default)).map_err(|x| err(field, x))
         };
-        Ok(IncidentSpec {
+        let call_script = take(
+            e,
+            template("call_script", &self.call_script, DEFAULT_CALL_SCRIPT),
+        );
+        let sms = take(e, template("sms_template", &self.sms_template, DEFAULT_SMS));
+        let email_subject = take(
+            e,
+            template("email_subject", &self.email_subject, DEFAULT_EMAIL_SUBJECT),
+        );
+        let email = take(
+            e,
+            template("email_template", &self.email_template, DEFAULT_EMAIL),
+        );
+        match (
             kind,
             severity,
             title,
-            areas,
             starts_at,
-            expected_end,
-            description,
             instructions,
-            call_script: template("call_script", &self.call_script, DEFAULT_CALL_SCRIPT)?,
-            sms: template("sms_template", &self.sms_template, DEFAULT_SMS)?,
-            email_subject: template("email_subject", &self.email_subject, DEFAULT_EMAIL_SUBJECT)?,
-            email: template("email_template", &self.email_template, DEFAULT_EMAIL)?,
-        })
+            call_script,
+            sms,
+            email_subject,
+            email,
+        ) {
+            (
+                Some(kind),
+                Some(severity),
+                Some(title),
+                Some(starts_at),
+                Some(instructions),
+                Some(call_script),
+                Some(sms),
+                Some(email_subject),
+                Some(email),
+            ) if errors.is_empty() => Ok(IncidentSpec {
+                kind,
+                severity,
+                title,
+                areas,
+                starts_at,
+                expected_end,
+                description,
+                instructions,
+                call_script,
+                sms,
+                email_subject,
+                email,
+            }),
+            _ => Err(errors),
+        }
     }
 }
 
@@ -851,14 +931,56 @@ mod tests {
     }
 
     #[test]
+    fn every_wrong_field_is_reported_at_once() {
+        let input = IncidentInput {
+            kind: "燃气泄漏".into(),
+            severity: "major".into(),
+            title: " ".into(),
+            areas: vec![],
+            starts_at: "2026-09-21T21:30:00+08:00".into(),
+            expected_end: Some("2026-09-21T20:00:00+08:00".into()),
+            instructions: String::new(),
+            sms_template: Some("{客户}您好".into()),
+            ..IncidentInput::default()
+        };
+        let fields: Vec<String> = input
+            .check()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "title",
+                "areas",
+                "expected_end",
+                "instructions",
+                "sms_template"
+            ]
+        );
+        assert_eq!(input.parse().unwrap_err().field, "title");
+    }
+
+    #[test]
     fn templates_refuse_unknown_variables_and_stray_braces() {
         assert_eq!(
             Template::parse("您好{名字}").unwrap_err(),
             TemplateError::UnknownVariable {
                 name: "名字".into(),
-                at: 3
+                at: 3,
+                known: &TEMPLATE_VARIABLES,
             }
         );
+        // A campaign script knows its own variables.
+        let script = Template::parse_in(
+            "{name}您好，{area}",
+            &crate::campaign::SCRIPT_VARIABLES,
+            100,
+        )
+        .unwrap_err();
+        assert!(script.to_string().contains("agent"), "{script}");
+        assert!(!script.to_string().contains("hotline"), "{script}");
         assert_eq!(
             Template::parse("您好{name").unwrap_err(),
             TemplateError::Unclosed { at: 3 }
@@ -873,7 +995,8 @@ mod tests {
         assert!(
             TemplateError::UnknownVariable {
                 name: "x".into(),
-                at: 1
+                at: 1,
+                known: &TEMPLATE_VARIABLES,
             }
             .to_string()
             .contains("instructions")

@@ -120,6 +120,8 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("GET", "/api/v1/campaigns/{id}/report"), CALL_STAFF),
         (("GET", "/api/v1/incidents"), CALL_STAFF),
         (("POST", "/api/v1/incidents"), MANAGER),
+        (("POST", "/api/v1/incidents/preview"), MANAGER),
+        (("GET", "/api/v1/service-areas"), CUSTOMER_READERS),
         (("GET", "/api/v1/incidents/{id}"), CALL_STAFF),
         (("POST", "/api/v1/incidents/{id}/commands"), MANAGER),
         (("POST", "/api/v1/incidents/{id}/sends/review"), MANAGER),

@@ -19,6 +19,7 @@ backend_tests!(
     sms_notices_reach_everyone_once_through_a_flaky_gateway,
     agents_call_customers_one_agent_each,
     email_notices_go_over_smtp_and_unclear_ones_wait_for_a_manager,
+    the_affected_are_counted_and_messages_previewed_before_recording,
 );
 
 fn leak(areas: Value) -> Value {
@@ -860,4 +861,68 @@ async fn email_notices_go_over_smtp_and_unclear_ones_wait_for_a_manager(db: &Tes
         .await;
     assert_eq!(notified.as_array().unwrap().len(), 4, "{notified}");
     assert_eq!(sink.count(), 8);
+}
+
+async fn the_affected_are_counted_and_messages_previewed_before_recording(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    customer(
+        &app,
+        "H1",
+        "和平路1号",
+        json!([{ "label": "手机", "number": "139 0531 0001" }]),
+        None,
+    )
+    .await;
+    customer(&app, "H2", "和平路2号", json!([]), None).await;
+    customer(&app, "H3", "泉城路3号", json!([]), Some("h3@example.cn")).await;
+    let (status, areas) = app.get("/api/v1/service-areas", Role::Manager).await;
+    assert_eq!(status, StatusCode::OK, "{areas}");
+    assert_eq!(areas, json!([{ "name": "历下区", "customers": 3 }]));
+    let audit = app.audit_rows().await;
+    let mut body = leak(json!(["历下区"]));
+    body["incident"]["sms_template"] =
+        json!("{name}您好：{area}{kind}，{instructions}咨询{hotline}");
+    let (status, preview) = app
+        .post("/api/v1/incidents/preview", Role::Manager, body.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["affected"], 2);
+    assert_eq!(preview["with_contact"], 1);
+    assert_eq!(preview["no_contact"], 1);
+    let sms = preview["sms"].as_str().unwrap();
+    assert!(
+        sms.starts_with("张先生您好：历下区燃气泄漏，请关闭燃气总阀"),
+        "{sms}"
+    );
+    assert!(!sms.contains('{'), "{sms}");
+    // Without the address fragment the whole area counts.
+    body["affected"] = json!({});
+    let (_, whole) = app
+        .post("/api/v1/incidents/preview", Role::Manager, body.clone())
+        .await;
+    assert_eq!(
+        (whole["affected"].as_i64(), whole["with_contact"].as_i64()),
+        (Some(3), Some(2))
+    );
+    // A template's unknown variable is refused at its field; nothing is written.
+    body["incident"]["email_template"] = json!("{客户}您好");
+    let (status, refused) = app
+        .post("/api/v1/incidents/preview", Role::Manager, body)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(
+        refused["error"]["details"]["field"],
+        "incident.email_template"
+    );
+    let (_, list) = app.get("/api/v1/incidents", Role::Manager).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    assert_eq!(app.audit_rows().await, audit);
+    let (status, _) = app
+        .post(
+            "/api/v1/incidents/preview",
+            Role::Agent,
+            leak(json!(["历下区"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -28,6 +28,61 @@ pub struct Affected {
     pub customer_codes: Vec<String>,
 }
 
+/// Which customers an incident affects, as a condition on `customers c` with its
+/// parameters added to `c`: those of the areas (narrowed by the address fragment
+/// and the tags when given), and any listed by code.
+fn affected_where(c: &mut Conditions, areas: &[String], affected: &Affected) -> String {
+    let areas: Vec<String> = areas
+        .iter()
+        .map(|a| c.param(SqlParam::Text(a.clone())))
+        .collect();
+    let mut in_area = vec![if areas.is_empty() {
+        "1 = 0".to_owned()
+    } else {
+        format!("c.service_area IN ({})", areas.join(", "))
+    }];
+    if let Some(fragment) = affected
+        .address_contains
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
+        let p = c.param(SqlParam::Text(like_fragment(fragment)));
+        in_area.push(format!("c.address LIKE {p} ESCAPE '\\'"));
+    }
+    if !affected.tags.is_empty() {
+        let tags: Vec<String> = affected
+            .tags
+            .iter()
+            .map(|t| c.param(SqlParam::Text(t.trim().to_owned())))
+            .collect();
+        in_area.push(format!(
+            "c.id IN (SELECT customer_id FROM customer_tags WHERE tag IN ({}))",
+            tags.join(", ")
+        ));
+    }
+    let mut who = format!("({})", in_area.join(" AND "));
+    if !affected.customer_codes.is_empty() {
+        let codes: Vec<String> = affected
+            .customer_codes
+            .iter()
+            .map(|code| c.param(SqlParam::Text(code.trim().to_owned())))
+            .collect();
+        who = format!("({who} OR c.code IN ({}))", codes.join(", "));
+    }
+    who
+}
+
+/// What recording an incident would do, counted before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AffectedCount {
+    pub affected: i64,
+    /// With a phone number or an e-mail address.
+    pub with_contact: i64,
+    /// Neither: listed for field visits.
+    pub no_contact: i64,
+}
+
 /// A stored incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Incident {
@@ -213,6 +268,46 @@ fn like_fragment(text: &str) -> String {
 }
 
 impl Store {
+    /// How many customers an incident over `areas` would notify, with and without
+    /// a way to reach them; nothing is written.
+    pub async fn count_affected(
+        &self,
+        areas: &[String],
+        affected: &Affected,
+    ) -> Result<AffectedCount, StoreError> {
+        let mut c = Conditions::default();
+        let who = affected_where(&mut c, areas, affected);
+        let row = c
+            .bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS affected, \
+                 COALESCE(SUM(CASE WHEN NULLIF(TRIM(c.email), '') IS NOT NULL \
+                   OR EXISTS (SELECT 1 FROM customer_phones p WHERE p.customer_id = c.id) THEN 1 ELSE 0 END), 0) AS reachable \
+                 FROM customers c WHERE {who}"
+            ))))
+            .fetch_one(&self.pool)
+            .await?;
+        let affected: i64 = row.try_get("affected")?;
+        let with_contact: i64 = row.try_get("reachable")?;
+        Ok(AffectedCount {
+            affected,
+            with_contact,
+            no_contact: affected - with_contact,
+        })
+    }
+
+    /// The service areas the archive holds, with their customers, by name.
+    pub async fn service_areas(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT service_area, COUNT(*) AS n FROM customers WHERE service_area IS NOT NULL \
+             AND service_area <> '' GROUP BY service_area ORDER BY service_area LIMIT 1000",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("service_area")?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// Records an incident and its notices in one transaction: every affected
     /// customer gets a notice (split by whether they have a phone or an e-mail
     /// address), and each automatic channel the customer can be reached on gets
@@ -252,41 +347,7 @@ impl Store {
         // $1 the incident; the customers' conditions follow.
         let mut c = Conditions::default();
         c.param(SqlParam::Int(id));
-        let areas: Vec<String> = spec
-            .areas
-            .iter()
-            .map(|a| c.param(SqlParam::Text(a.clone())))
-            .collect();
-        let mut in_area = vec![format!("c.service_area IN ({})", areas.join(", "))];
-        if let Some(fragment) = affected
-            .address_contains
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-        {
-            let p = c.param(SqlParam::Text(like_fragment(fragment)));
-            in_area.push(format!("c.address LIKE {p} ESCAPE '\\'"));
-        }
-        if !affected.tags.is_empty() {
-            let tags: Vec<String> = affected
-                .tags
-                .iter()
-                .map(|t| c.param(SqlParam::Text(t.trim().to_owned())))
-                .collect();
-            in_area.push(format!(
-                "c.id IN (SELECT customer_id FROM customer_tags WHERE tag IN ({}))",
-                tags.join(", ")
-            ));
-        }
-        let mut who = format!("({})", in_area.join(" AND "));
-        if !affected.customer_codes.is_empty() {
-            let codes: Vec<String> = affected
-                .customer_codes
-                .iter()
-                .map(|code| c.param(SqlParam::Text(code.trim().to_owned())))
-                .collect();
-            who = format!("({who} OR c.code IN ({}))", codes.join(", "));
-        }
+        let who = affected_where(&mut c, &spec.areas, affected);
         let insert = format!(
             "INSERT INTO incident_notices (incident_id, customer_id, name, address, phone_key, mobile_key, email, \
              has_contact, outcome, call_status) \

@@ -25,6 +25,8 @@ use crate::routes::contacts::shown_number;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_incidents, create_incident))
+        .routes(routes!(preview_incident))
+        .routes(routes!(service_areas))
         .routes(routes!(get_incident))
         .routes(routes!(command_incident))
         .routes(routes!(review_sends))
@@ -241,6 +243,109 @@ fn affected(input: AffectedInput) -> ApiResult<Affected> {
     })
 }
 
+/// The incident, or every refused field at once (named under `incident.`).
+fn checked(input: &IncidentInput) -> ApiResult<kefu_domain::incident::IncidentSpec> {
+    input.check().map_err(|errors| {
+        ApiError::invalid_fields(
+            crate::error::Code::ValidationInvalidField,
+            errors
+                .into_iter()
+                .map(|e| kefu_domain::FieldError::new(format!("incident.{}", e.field), e.reason))
+                .collect(),
+        )
+    })
+}
+
+/// What recording the incident would do: who is affected, and the messages as the
+/// first of them would read them.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IncidentPreview {
+    affected: i64,
+    with_contact: i64,
+    no_contact: i64,
+    /// The SMS, e-mail subject and body, and the call script, filled in with a
+    /// sample name (no customer's record is read for a preview).
+    sms: String,
+    email_subject: String,
+    email: String,
+    call_script: String,
+}
+
+/// Checks an incident as recording it would (every template's variables) and
+/// counts the affected customers, writing nothing.
+#[utoipa::path(post, path = "/api/v1/incidents/preview", tag = "incidents", request_body = NewIncident,
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = IncidentPreview), (status = 422, body = ErrorBody)))]
+async fn preview_incident(
+    who: Authorized<perm::IncidentManage>,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<NewIncident>,
+) -> ApiResult<Json<IncidentPreview>> {
+    let spec = checked(&input.incident)?;
+    let affected = affected(input.affected)?;
+    let count = state.store.count_affected(&spec.areas, &affected).await?;
+    let now = state.clock.now();
+    let draft = Incident {
+        id: 0,
+        kind: spec.kind.code().into(),
+        severity: spec.severity.code().into(),
+        title: spec.title.clone(),
+        areas: spec.areas.clone(),
+        starts_at: spec.starts_at,
+        expected_end: spec.expected_end,
+        description: spec.description.clone(),
+        instructions: spec.instructions.clone(),
+        call_script: spec.call_script.source().into(),
+        sms_template: spec.sms.source().into(),
+        email_subject: spec.email_subject.source().into(),
+        email_template: spec.email.source().into(),
+        status: kefu_domain::incident::IncidentStatus::Open,
+        paused: false,
+        created_by: who.actor().label(),
+        created_at: now,
+    };
+    let name = "张先生";
+    let hotline = &state.config.notices.hotline;
+    let tz = &state.config.time_zone;
+    let fill = |template: &str| {
+        crate::notices::render(template, &draft, name, hotline, tz).map_err(ApiError::internal)
+    };
+    Ok(Json(IncidentPreview {
+        affected: count.affected,
+        with_contact: count.with_contact,
+        no_contact: count.no_contact,
+        sms: fill(&draft.sms_template)?,
+        email_subject: fill(&draft.email_subject)?,
+        email: fill(&draft.email_template)?,
+        call_script: fill(&draft.call_script)?,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ServiceAreaView {
+    name: String,
+    customers: i64,
+}
+
+/// The service areas the customer archive holds, with how many customers each.
+#[utoipa::path(get, path = "/api/v1/service-areas", tag = "incidents",
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<ServiceAreaView>)))]
+async fn service_areas(
+    _who: Authorized<perm::CustomerRead>,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<ServiceAreaView>>> {
+    Ok(Json(
+        state
+            .store
+            .service_areas()
+            .await?
+            .into_iter()
+            .map(|(name, customers)| ServiceAreaView { name, customers })
+            .collect(),
+    ))
+}
+
 /// Records an incident and notices every affected customer is to get: customers
 /// of the service areas (narrowed by address and tags when given) and any listed
 /// by code. Those without a phone or e-mail are listed for field visits at once.
@@ -252,10 +357,7 @@ async fn create_incident(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<NewIncident>,
 ) -> ApiResult<(StatusCode, Json<BoardView>)> {
-    let spec = input
-        .incident
-        .parse()
-        .map_err(|e| ApiError::invalid(&format!("incident.{}", e.field), e.reason))?;
+    let spec = checked(&input.incident)?;
     let affected = affected(input.affected)?;
     let (incident, _) = state
         .store
