@@ -738,6 +738,22 @@ function setupNewIncident() {
   });
 }
 
+// A new violation: the inspection or complaint it comes from, as its source says.
+function setupNewViolation() {
+  const form = $("#new-violation");
+  if (!form) return;
+  const show = () => {
+    const source = (form.querySelector('input[name="source"]:checked') || {}).value;
+    for (const box of $$("[data-sources]", form)) {
+      const on = box.dataset.sources === source;
+      box.hidden = !on;
+      for (const el of $$("select, input", box)) el.disabled = !on;
+    }
+  };
+  form.addEventListener("change", show);
+  show();
+}
+
 function setupOrder() {
   const box = $(".order-detail");
   if (!box) return;
@@ -1369,6 +1385,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupNewOrder();
   setupNewCampaign();
   setupNewIncident();
+  setupNewViolation();
   setupLogin();
   setupApiForms();
   setupAdmin();

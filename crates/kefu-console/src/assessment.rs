@@ -15,7 +15,8 @@ use kefu_server::AppState;
 
 struct ViolationRow {
     id: i64,
-    agent_id: i64,
+    agent: String,
+    source: String,
     description: String,
     penalty: String,
     status: &'static str,
@@ -38,6 +39,7 @@ struct AssessmentPage {
     /// Managers: every active agent's figures, one row each.
     team: Vec<(String, Vec<String>)>,
     violations: Vec<ViolationRow>,
+    may_record: bool,
 }
 
 /// A scorecard's figures in the order the page lists them.
@@ -94,7 +96,7 @@ async fn team(
     for agent in agents.items {
         let card = state.store.scorecard(agent.id.0, from, to).await?;
         rows.push((
-            format!("{} {}", agent.name, agent.staff_no),
+            crate::people::person(&agent.name, &agent.staff_no),
             figures(&card).into_iter().map(|(_, v)| v).collect(),
         ));
     }
@@ -151,6 +153,13 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
         Err(e) => return viewer.failure(e),
     };
     let figure = |key: &str, value: String| (t.s(&format!("assessment.{key}")).to_owned(), value);
+    let staff = crate::active_staff(&state).await;
+    let agent_name = |id: i64| {
+        staff.iter().find(|m| m.id.0 == id).map_or_else(
+            || t.s("actor.someone").to_owned(),
+            |m| crate::people::person(&m.name, &m.staff_no),
+        )
+    };
     render(&AssessmentPage {
         chrome: viewer.chrome("assessment", t.s("assessment.title")),
         t,
@@ -159,7 +168,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
             .iter()
             .map(|s| {
                 (
-                    format!("{} {}", s.name, s.staff_no),
+                    crate::people::person(&s.name, &s.staff_no),
                     local(&state, s.signed_in_at),
                     s.signed_out_at
                         .map(|x| local(&state, x))
@@ -177,7 +186,10 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
             .into_iter()
             .map(|v| ViolationRow {
                 id: v.id,
-                agent_id: v.agent_id,
+                agent: agent_name(v.agent_id),
+                source: t
+                    .s(&format!("assessment.source_{}", v.source.code()))
+                    .to_owned(),
                 description: v.description,
                 penalty: v.penalty.map(|p| p.to_string()).unwrap_or_default(),
                 status: v.status.code(),
@@ -196,5 +208,136 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
                     ),
             })
             .collect(),
+        may_record: manager,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "violation_new.html")]
+struct NewViolationPage {
+    chrome: Chrome,
+    t: &'static Catalog,
+    agents: Vec<(i64, String, bool)>,
+    source: String,
+    inspections: Vec<(i64, String, bool)>,
+    complaints: Vec<(i64, String, bool)>,
+    range: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct NewViolationQuery {
+    agent_id: Option<i64>,
+    inspection_id: Option<i64>,
+    work_order_id: Option<i64>,
+}
+
+/// `/console/violations/new`: a violation recorded from an inspection, a
+/// complaint or a supervisor's check (opened from the inspection or the complaint
+/// with it chosen), with a penalty inside the center's range.
+pub(crate) async fn new_violation(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<NewViolationQuery>,
+) -> Response {
+    if let Err(r) = viewer.require(Permission::ViolationManage) {
+        return r;
+    }
+    let t = viewer.t;
+    let now = state.clock.now();
+    let staff = crate::active_staff(&state).await;
+    let name = |id: Option<i64>| {
+        id.and_then(|id| staff.iter().find(|m| m.id.0 == id))
+            .map_or_else(String::new, |m| crate::people::person(&m.name, &m.staff_no))
+    };
+    let inspections = match state
+        .store
+        .list_inspections(&kefu_store::inspections::InspectionFilter {
+            agent_id: None,
+            passed: Some(false),
+            reviewed: None,
+            before: None,
+            limit: 50,
+        })
+        .await
+    {
+        Ok(list) => list,
+        Err(e) => return viewer.failure(e),
+    };
+    let complaints = match state
+        .store
+        .list_work_orders(
+            None,
+            &kefu_store::workorders::WorkOrderFilter {
+                kind: Some("complaint".into()),
+                ..Default::default()
+            },
+            kefu_store::PageRequest::new(0, 50),
+            now,
+        )
+        .await
+    {
+        Ok(page) => page.items,
+        Err(e) => return viewer.failure(e),
+    };
+    let source = if q.inspection_id.is_some() {
+        "inspection"
+    } else if q.work_order_id.is_some() {
+        "complaint"
+    } else {
+        "supervisor"
+    };
+    let range = kefu_domain::assessment::PenaltyRange::default();
+    render(&NewViolationPage {
+        chrome: viewer.chrome("assessment", t.s("assessment.record_violation")),
+        t,
+        agents: staff
+            .iter()
+            .filter(|m| m.role == kefu_domain::Role::Agent)
+            .map(|m| {
+                (
+                    m.id.0,
+                    crate::people::person(&m.name, &m.staff_no),
+                    q.agent_id == Some(m.id.0),
+                )
+            })
+            .collect(),
+        source: source.to_owned(),
+        inspections: inspections
+            .iter()
+            .map(|i| {
+                (
+                    i.id,
+                    t.f(
+                        "assessment.inspection_choice",
+                        &[
+                            ("at", local(&state, i.created_at)),
+                            ("agent", name(i.agent_id)),
+                            ("score", i.result.score.to_string()),
+                        ],
+                    ),
+                    q.inspection_id == Some(i.id),
+                )
+            })
+            .collect(),
+        complaints: complaints
+            .iter()
+            .map(|o| {
+                (
+                    o.id,
+                    format!("{} {}", o.number, o.subject)
+                        + &o.complained_staff_id
+                            .map(|s| t.f("assessment.complained", &[("name", name(Some(s)))]))
+                            .unwrap_or_default(),
+                    q.work_order_id == Some(o.id),
+                )
+            })
+            .collect(),
+        range: t.f(
+            "assessment.penalty_range",
+            &[
+                ("min", range.min.to_string()),
+                ("max", range.max.to_string()),
+            ],
+        ),
     })
 }

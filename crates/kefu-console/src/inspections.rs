@@ -19,8 +19,7 @@ use kefu_server::AppState;
 
 struct QueueRow {
     id: i64,
-    contact_id: i64,
-    agent_id: String,
+    agent: String,
     score: u32,
     passed: bool,
     deductions: usize,
@@ -71,6 +70,8 @@ pub(crate) async fn queue(
         Ok(r) => r,
         Err(e) => return viewer.failure(e),
     };
+    let staff = crate::active_staff(&state).await;
+    let agent = |id: Option<i64>| agent_name(t, &staff, id);
     render(&QueuePage {
         chrome: viewer.chrome("inspections", t.s("inspection.title")),
         t,
@@ -79,8 +80,7 @@ pub(crate) async fn queue(
             .into_iter()
             .map(|i| QueueRow {
                 id: i.id,
-                contact_id: i.contact_id,
-                agent_id: i.agent_id.map(|a| a.to_string()).unwrap_or_default(),
+                agent: agent(i.agent_id),
                 score: i.result.score,
                 passed: i.result.passed,
                 deductions: i.result.deductions().count(),
@@ -89,6 +89,15 @@ pub(crate) async fn queue(
             })
             .collect(),
     })
+}
+
+/// The agent as people name them (an inspection without one: nobody known).
+fn agent_name(t: &Catalog, staff: &[kefu_store::staff::StaffMember], id: Option<i64>) -> String {
+    id.and_then(|id| staff.iter().find(|m| m.id.0 == id))
+        .map_or_else(
+            || t.s("actor.someone").to_owned(),
+            |m| crate::people::person(&m.name, &m.staff_no),
+        )
 }
 
 /// A piece of a turn's text, marked where a deduction points.
@@ -130,7 +139,12 @@ struct DetailPage {
     chrome: Chrome,
     t: &'static Catalog,
     id: i64,
+    /// For inspecting the call again (never shown).
     contact_id: i64,
+    agent: String,
+    agent_id: Option<i64>,
+    at: String,
+    may_record_violation: bool,
     score: u32,
     final_score: u32,
     passed: bool,
@@ -282,11 +296,24 @@ pub(crate) async fn detail(
                 .collect()
         })
         .unwrap_or_default();
+    let staff = crate::active_staff(&state).await;
+    let agent = agent_name(t, &staff, inspection.agent_id);
+    let at = local(&state, inspection.created_at);
     render(&DetailPage {
-        chrome: viewer.chrome("inspections", &format!("{} #{id}", t.s("inspection.title"))),
+        chrome: viewer.chrome(
+            "inspections",
+            &t.f(
+                "inspection.detail_title",
+                &[("agent", agent.as_str()), ("at", at.as_str())],
+            ),
+        ),
         t,
         id,
         contact_id: inspection.contact_id,
+        agent,
+        agent_id: inspection.agent_id,
+        at,
+        may_record_violation: !result.passed && viewer.may(Permission::ViolationManage),
         score: result.score,
         final_score: kefu_store::inspections::final_score(result, &reviews),
         passed: result.passed,

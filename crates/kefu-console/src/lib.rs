@@ -74,6 +74,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/{id}", get(incidents::board))
         .route("/console/incidents/{id}/call", get(incidents::call))
         .route("/console/assessment", get(assessment::page))
+        .route("/console/violations/new", get(assessment::new_violation))
         .route("/console/inspections", get(inspections::queue))
         .route("/console/inspections/{id}", get(inspections::detail))
         .route("/console/phrasebook", get(phrasebook::page))

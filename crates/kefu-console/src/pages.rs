@@ -845,6 +845,8 @@ struct OrderPage {
     events: Vec<EventRow>,
     /// Where to go back to: the department's inbox for handlers, else the list.
     back: &'static str,
+    /// A complaint about a staff member: where a manager records the violation.
+    violation_link: Option<String>,
 }
 
 pub(crate) async fn work_order(
@@ -959,6 +961,15 @@ pub(crate) async fn work_order(
         t,
         show_cause: is_complaint && actions.iter().any(|(c, _)| *c == "record_result"),
         show_departments: actions.iter().any(|(c, _)| *c == "transfer"),
+        violation_link: o
+            .complained_staff_id
+            .filter(|_| is_complaint && viewer.may(Permission::ViolationManage))
+            .map(|agent| {
+                format!(
+                    "/console/violations/new?work_order_id={}&agent_id={agent}",
+                    o.id
+                )
+            }),
         back: if viewer.role() == kefu_domain::Role::Handler {
             "/console/inbox"
         } else {

@@ -25,6 +25,10 @@
 //! without contact; the SMS as a customer reads it) before it can be recorded; the
 //! board says that no SMS gateway is configured and what waits for it; notifying
 //! started, the incident resolved and closed, each irreversible step confirmed.
+//!
+//! The manager's assessment: a violation recorded from a complaint about an agent,
+//! a penalty outside the range refused at its field; the list names the agent and
+//! its tables have headers.
 #![allow(clippy::unwrap_used)]
 
 mod browser;
@@ -47,7 +51,8 @@ backend_tests!(
     handler_sees_the_visit_and_where_a_transfer_went,
     agent_calls_back_as_promised,
     manager_sets_up_a_campaign_and_steers_it,
-    manager_runs_a_gas_leak_from_recording_to_closing
+    manager_runs_a_gas_leak_from_recording_to_closing,
+    manager_records_a_violation_from_a_complaint
 );
 
 async fn manager_opens_escalates_and_cancels_in_chromium(db: &TestDb) {
@@ -579,5 +584,83 @@ async fn manager_runs_a_gas_leak_from_recording_to_closing(db: &TestDb) {
     let history = text_of(&c, "table.events").await;
     assert!(history.contains("测试（MGR01）"), "{history}");
     shot(&c, &dir, "47-incident-closed").await;
+    server.abort();
+}
+
+async fn manager_records_a_violation_from_a_complaint(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/routing-rules",
+            Some(app.token(Role::Admin)),
+            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let agent = app
+        .state
+        .store
+        .staff_by_number("KF1001")
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, complaint) = app
+        .post(
+            "/api/v1/work-orders",
+            Role::Manager,
+            json!({ "kind": "complaint", "subject": "客服态度生硬", "complaint_cause": "attitude",
+                    "complained_staff_id": agent.id.0 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{complaint}");
+    let (base, server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    let dir = shots(db.store.backend().as_str());
+    sign_in(&c, &base, Role::Manager).await;
+    c.goto(&format!("{base}/console/assessment")).await.unwrap();
+    // Every table of the page has headers.
+    for table in c.find_all(Locator::Css("main table")).await.unwrap() {
+        assert!(table.find(Locator::Css("thead th")).await.is_ok());
+    }
+    click(&c, "#new-violation-link").await;
+    wait_path(&c, "/console/violations/new").await;
+    select_label(&c, "#violation-agent", "测试（KF1001）").await;
+    click(&c, "input[name=source][value=complaint]").await;
+    let option = wait_text(&c, "#violation-complaint", "客服态度生硬").await;
+    assert!(option.contains("被投诉：测试（KF1001）"), "{option}");
+    select_label(
+        &c,
+        "#violation-complaint",
+        option
+            .lines()
+            .find(|l| l.contains("客服态度生硬"))
+            .unwrap()
+            .trim(),
+    )
+    .await;
+    fill(
+        &c,
+        "#violation-description",
+        "通话中语气生硬，未使用规范用语",
+    )
+    .await;
+    fill(&c, "#violation-penalty", "800").await;
+    click(&c, "#new-violation button[type=submit]").await;
+    let said = wait_text(&c, "#violation-penalty + .field-error", "500").await;
+    assert!(!said.is_ascii(), "{said}");
+    fill(&c, "#violation-penalty", "200").await;
+    click(&c, "#new-violation button[type=submit]").await;
+    wait_path(&c, "/console/assessment").await;
+    let listed = wait_text(&c, "table.violations", "通话中语气生硬").await;
+    assert!(listed.contains("测试（KF1001）"), "{listed}");
+    assert!(!listed.contains("#"), "{listed}");
+    shot(&c, &dir, "48-violation-recorded").await;
+    let (_, list) = app.get("/api/v1/violations", Role::Manager).await;
+    assert_eq!(list[0]["source"], "complaint");
+    assert_eq!(list[0]["work_order_id"], complaint["id"]);
     server.abort();
 }

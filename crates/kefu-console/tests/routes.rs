@@ -59,6 +59,7 @@ const PAGES: &[&str] = &[
     "/console/knowledge/{id}/edit",
     "/console/password",
     "/console/phrasebook",
+    "/console/violations/new",
     "/console/work-orders",
     "/console/work-orders/new",
     "/console/work-orders/{id}",

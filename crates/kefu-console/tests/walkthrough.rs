@@ -401,12 +401,14 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     c.goto(&format!("{base}/console/inspections"))
         .await
         .unwrap();
-    c.find(Locator::LinkText(&inspection_id.to_string()))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // The queue names the agent, never a call's or an inspection's id.
+    let queue = wait_text(&c, "table.inspections", "测试（KF1001）").await;
+    assert!(!queue.contains(&format!("#{inspection_id}")), "{queue}");
+    click(
+        &c,
+        &format!("tr[data-id='{inspection_id}'] a[href='/console/inspections/{inspection_id}']"),
+    )
+    .await;
     wait_text(&c, ".transcript mark", "喂").await;
     let row = wait_for(&c, "tr.item[data-rule=customer_hangs_up_first]").await;
     row.find(Locator::Css(".review-verdict option[value=override]"))
