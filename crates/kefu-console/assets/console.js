@@ -551,15 +551,27 @@ function setupPop() {
     form.classList.toggle("callback", outcome.value === "callback");
     form.classList.toggle("transferred", outcome.value === "transferred");
   });
+  // The complaint's cause and the person complained about, for complaints only.
+  const order = $("#order-form");
+  const complaintFields = () => {
+    const option = order.kind.selectedOptions[0];
+    order.classList.toggle("complaint", !!(option && option.dataset.complaint));
+  };
+  order.kind.addEventListener("change", complaintFields);
   form.category.addEventListener("change", () => {
     const kind = CATEGORY_KIND[form.category.value];
     if (kind) $("#order-kind").value = kind;
+    complaintFields();
   });
+  complaintFields();
+  // The subject follows the summary until the agent writes one; focusing the
+  // suggested subject selects it, so typing replaces it instead of appending.
+  const subject = $("#order-subject");
   form.summary.addEventListener("input", () => {
-    const subject = $("#order-subject");
     if (!subject.dataset.touched) subject.value = form.summary.value.slice(0, 60);
   });
-  $("#order-subject").addEventListener("input", (e) => { e.target.dataset.touched = "1"; });
+  subject.addEventListener("focus", () => { if (!subject.dataset.touched) subject.select(); });
+  subject.addEventListener("input", () => { subject.dataset.touched = "1"; });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { version: Number(pop.dataset.version), category: form.category.value, summary: form.summary.value, five_w2h: {} };
@@ -571,19 +583,24 @@ function setupPop() {
       if (outcome.value === "callback" && form.due.value) body.outcome.due = new Date(form.due.value).toISOString();
       if (outcome.value === "transferred") { body.outcome.target = form.target.value; body.outcome.reason = form.reason.value; }
     }
+    clearErrors(form);
     try {
       const saved = await api("PUT", "/api/v1/contacts/" + pop.dataset.contact + "/record", body);
       pop.dataset.version = saved.version;
       toast($("#save-record").dataset.saved);
-    } catch (x) { showError(null, x); }
+    } catch (x) { showError(null, x, form); }
   });
-  const order = $("#order-form");
   order.addEventListener("submit", async (e) => {
     e.preventDefault();
+    clearErrors(order);
     const card = $(".card");
     const body = { kind: order.kind.value, urgency: order.urgency.value, subject: order.subject.value, contact_id: Number(pop.dataset.contact), category: form.category.value };
     if (form.summary.value.trim()) body.description = form.summary.value;
     if (card) body.customer_id = Number(card.dataset.customer);
+    if (order.classList.contains("complaint")) {
+      if (order.complaint_cause.value) body.complaint_cause = order.complaint_cause.value;
+      if (order.complained_staff_id.value) body.complained_staff_id = Number(order.complained_staff_id.value);
+    }
     try {
       const created = await api("POST", "/api/v1/work-orders", body);
       const out = $("#order-result");
@@ -594,7 +611,7 @@ function setupPop() {
       a.id = "created-order";
       out.appendChild(a);
       pop.dataset.version = Number(pop.dataset.version) + 1;
-    } catch (x) { showError(null, x); }
+    } catch (x) { showError(null, x, order); }
   });
 }
 

@@ -294,6 +294,11 @@ struct CardView {
     tier_name: String,
     phones: String,
     address: Option<String>,
+    tags: String,
+    behaviour: String,
+    /// The phrasebook's advice for the behaviour type (冲动型: soothe first).
+    behaviour_hint: String,
+    preferred_time: String,
 }
 
 struct MiniOrder {
@@ -324,10 +329,27 @@ struct PopFragment {
     categories: Vec<(&'static str, String)>,
     kinds: Vec<(String, String)>,
     urgencies: Vec<(&'static str, String)>,
+    causes: Vec<(&'static str, String)>,
+    staff: Vec<(i64, String)>,
 }
 
-fn card(state_tiers: &kefu_domain::tiering::TierRules, c: &Customer, full: bool) -> CardView {
+fn card(
+    t: &Catalog,
+    state_tiers: &kefu_domain::tiering::TierRules,
+    c: &Customer,
+    full: bool,
+) -> CardView {
     CardView {
+        tags: c.tags.join("、"),
+        behaviour: c
+            .behaviour_type
+            .map(|b| t.s(&format!("behaviour.{}", b.code())).to_owned())
+            .unwrap_or_default(),
+        behaviour_hint: c
+            .behaviour_type
+            .map(|b| t.s(&format!("behaviour.hint_{}", b.code())).to_owned())
+            .unwrap_or_default(),
+        preferred_time: c.preferred_contact_time.clone().unwrap_or_default(),
         id: c.id,
         name: c.name.clone(),
         code: c.code.clone(),
@@ -402,7 +424,7 @@ pub(crate) async fn pop(
         number: shown_number(contact.phone_key.as_deref(), full).unwrap_or_else(|| "—".into()),
         customers: customers
             .iter()
-            .map(|c| card(&rules.rules, c, full))
+            .map(|c| card(t, &rules.rules, c, full))
             .collect(),
         greeting: greeting(&state, &viewer.principal.staff.staff_no).await,
         orders: orders
@@ -433,6 +455,16 @@ pub(crate) async fn pop(
         urgencies: Urgency::ALL
             .iter()
             .map(|u| (u.code(), t.s(&format!("urgency.{}", u.code())).to_owned()))
+            .collect(),
+        causes: kefu_domain::workorder::ComplaintCause::ALL
+            .iter()
+            .map(|c| (c.code(), t.s(&format!("cause.{}", c.code())).to_owned()))
+            .collect(),
+        staff: crate::active_staff(&state)
+            .await
+            .into_iter()
+            .filter(|m| m.signs_in)
+            .map(|m| (m.id.0, crate::people::person(&m.name, &m.staff_no)))
             .collect(),
     })
 }

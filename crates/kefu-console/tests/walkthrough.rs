@@ -33,7 +33,8 @@ async fn walkthrough_in_chromium(db: &TestDb) {
             Role::Agent,
             json!({ "code": "KH0001", "name": "王燕", "kind": "个人", "assets": "35万",
                     "phones": [{ "label": "手机", "number": "139 0531 2468" }],
-                    "address": "济南市历下区和平路8号", "service_area": "历下区" }),
+                    "address": "济南市历下区和平路8号", "service_area": "历下区",
+                    "tags": ["独居老人"], "behaviour_type": "冲动型" }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{customer}");
@@ -110,6 +111,20 @@ async fn walkthrough_in_chromium(db: &TestDb) {
     wait_text(&c, ".card .tier", "VIP").await;
     // The opening phrase for the moment comes from the phrasebook.
     wait_text(&c, "#greeting", "号为您服务").await;
+    // The card shows the tags and the behaviour type with its hint, and links to
+    // the customer's page.
+    wait_text(&c, ".card .tags", "独居老人").await;
+    wait_text(&c, ".card .behaviour", "冲动型").await;
+    wait_text(&c, ".card .behaviour-hint", "先安抚").await;
+    let href = c
+        .find(Locator::Css(".card a.name"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(href, format!("/console/customers/{}", customer["id"]));
     shot(&c, &dir, "02-desk-screen-pop").await;
 
     // While on the call the agent looks the question up in the knowledge base.
@@ -163,6 +178,18 @@ async fn walkthrough_in_chromium(db: &TestDb) {
         .await
         .unwrap();
     wait_text(&c, "#toast", "已保存").await;
+    // The subject suggested from the summary is replaced by what the agent types.
+    let subject = wait_for(&c, "#order-subject").await;
+    assert_eq!(
+        subject.prop("value").await.unwrap().as_deref(),
+        Some("客户投诉本月燃气费异常偏高，已安抚")
+    );
+    subject.click().await.unwrap();
+    subject.send_keys("燃气费异常偏高").await.unwrap();
+    assert_eq!(
+        subject.prop("value").await.unwrap().as_deref(),
+        Some("燃气费异常偏高")
+    );
     assert_eq!(
         c.find(Locator::Css("#order-kind"))
             .await
@@ -172,6 +199,15 @@ async fn walkthrough_in_chromium(db: &TestDb) {
             .unwrap()
             .as_deref(),
         Some("complaint")
+    );
+    // A complaint takes its cause and whom it is about at the desk.
+    select_label(&c, "#order-cause", "产品缺陷").await;
+    assert!(
+        wait_for(&c, "#order-complained")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
     );
     c.find(Locator::Css("#open-order"))
         .await
@@ -187,6 +223,22 @@ async fn walkthrough_in_chromium(db: &TestDb) {
         .unwrap()
         .to_owned();
     shot(&c, &dir, "03-desk-recorded").await;
+    let (_, opened) = app.get("/api/v1/work-orders?limit=5", Role::Manager).await;
+    let opened = opened["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["number"] == number.as_str())
+        .unwrap()
+        .clone();
+    let (_, opened) = app
+        .get(
+            &format!("/api/v1/work-orders/{}", opened["id"]),
+            Role::Manager,
+        )
+        .await;
+    assert_eq!(opened["complaint_cause"], "product_defect");
+    assert_eq!(opened["subject"], "燃气费异常偏高");
     link.click().await.unwrap();
     wait_text(&c, "#order-state", "已派单").await;
     shot(&c, &dir, "04-work-order").await;

@@ -897,7 +897,7 @@ async fn rules_are_edited_and_calls_inspected_when_they_end(db: &TestDb) {
         let html = String::from_utf8(html).unwrap();
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
-            html.contains("<td>测试 KF1001</td><td>1</td>"),
+            html.contains("<td class=\"nowrap\">测试（KF1001）</td><td>1</td>"),
             team,
             "{role:?}: {html}"
         );
