@@ -815,6 +815,30 @@ function setupOrder() {
       location.reload();
     } catch (x) { showError(err, x); }
   }));
+  // The satisfaction callback: the score decides by the rule (3 or more closes
+  // the complaint, less sends it back), and the answer goes into the record.
+  const callback = $("#callback-form");
+  if (callback) callback.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(callback);
+    const picked = callback.querySelector('input[name="satisfaction"]:checked');
+    const body = { version: Number(box.dataset.version), command: "confirm_satisfied" };
+    if (picked) {
+      body.satisfaction = Number(picked.value);
+      if (body.satisfaction < 3) body.command = "report_unsatisfied";
+    }
+    const note = callback.note.value.trim();
+    if (note) body.note = note;
+    try {
+      if (!picked) {
+        const cat = await catalog();
+        showFieldText($('input[name="satisfaction"]', callback), cat["orders.callback_score_needed"] || "");
+        return;
+      }
+      await api("POST", "/api/v1/work-orders/" + id + "/transitions", body);
+      location.reload();
+    } catch (x) { showError(null, x, callback); }
+  });
   const notice = $("#progress-notice");
   if (notice) notice.addEventListener("click", async () => {
     const note = $("#action-note");

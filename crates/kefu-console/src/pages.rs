@@ -879,6 +879,19 @@ struct OrderPage {
     back: &'static str,
     /// A complaint about a staff member: where a manager records the violation.
     violation_link: Option<String>,
+    /// The satisfaction callback is due: a score and the answer instead of the
+    /// two commands.
+    callback_form: bool,
+    /// The department's latest result (for the manager's review and after).
+    result: Option<ResultView>,
+}
+
+/// The department's result as the review reads it.
+struct ResultView {
+    note: String,
+    who: String,
+    at: String,
+    cause: String,
 }
 
 pub(crate) async fn work_order(
@@ -935,6 +948,16 @@ pub(crate) async fn work_order(
     )
     .await;
     let workflow = workflow_named(&o.workflow);
+    let result_event = events.iter().rev().find(|e| e.event == "record_result");
+    let result = result_event.map(|e| ResultView {
+        note: e.note.clone(),
+        who: names.say(t, &e.actor),
+        at: local(&state, e.at),
+        cause: e.detail["complaint_cause"]
+            .as_str()
+            .map(|c| t.s(&format!("cause.{c}")).to_owned())
+            .unwrap_or_default(),
+    });
     let actions: Vec<(&'static str, String)> = workflow
         .map(|w| w.allowed(o.state))
         .unwrap_or_default()
@@ -967,6 +990,13 @@ pub(crate) async fn work_order(
         })
         .collect();
     let is_complaint = o.workflow == kefu_domain::workflow::COMPLAINT.name;
+    let callback_form = actions.iter().any(|(c, _)| *c == "confirm_satisfied");
+    let actions: Vec<(&'static str, String)> = actions
+        .into_iter()
+        .filter(|(c, _)| {
+            !callback_form || !matches!(*c, "confirm_satisfied" | "report_unsatisfied")
+        })
+        .collect();
     let view = OrderView {
         id: o.id,
         version: o.version,
@@ -993,6 +1023,8 @@ pub(crate) async fn work_order(
         t,
         show_cause: is_complaint && actions.iter().any(|(c, _)| *c == "record_result"),
         show_departments: actions.iter().any(|(c, _)| *c == "transfer"),
+        callback_form,
+        result,
         violation_link: o
             .complained_staff_id
             .filter(|_| is_complaint && viewer.may(Permission::ViolationManage))

@@ -29,6 +29,11 @@
 //! The manager's assessment: a violation recorded from a complaint about an agent,
 //! a penalty outside the range refused at its field; the list names the agent and
 //! its tables have headers.
+//!
+//! The complaint chain: the manager's review shows the department's result and
+//! the history; the satisfaction callback takes a 1–5 score and the customer's
+//! words, and by the rule sends the complaint back (2) or closes it (5), the score
+//! kept for the reports.
 #![allow(clippy::unwrap_used)]
 
 mod browser;
@@ -52,7 +57,8 @@ backend_tests!(
     agent_calls_back_as_promised,
     manager_sets_up_a_campaign_and_steers_it,
     manager_runs_a_gas_leak_from_recording_to_closing,
-    manager_records_a_violation_from_a_complaint
+    manager_records_a_violation_from_a_complaint,
+    the_complaint_chain_end_to_end
 );
 
 async fn manager_opens_escalates_and_cancels_in_chromium(db: &TestDb) {
@@ -662,5 +668,120 @@ async fn manager_records_a_violation_from_a_complaint(db: &TestDb) {
     let (_, list) = app.get("/api/v1/violations", Role::Manager).await;
     assert_eq!(list[0]["source"], "complaint");
     assert_eq!(list[0]["work_order_id"], complaint["id"]);
+    server.abort();
+}
+
+async fn the_complaint_chain_end_to_end(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/routing-rules",
+            Some(app.token(Role::Admin)),
+            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, customer) = app
+        .post(
+            "/api/v1/customers",
+            Role::Agent,
+            json!({ "code": "KH0009", "name": "孙建国",
+                    "phones": [{ "label": "手机", "number": "13905319999" }] }),
+        )
+        .await;
+    let (status, order) = app
+        .post(
+            "/api/v1/work-orders",
+            Role::Agent,
+            json!({ "kind": "complaint", "subject": "维修人员迟到两小时", "customer_id": customer["id"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap();
+    let path = format!("/api/v1/work-orders/{id}/transitions");
+    let handle = |accept: bool, result: &'static str| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            let mut steps = Vec::new();
+            if accept {
+                steps.push(json!({ "command": "accept" }));
+            }
+            steps.push(
+                json!({ "command": "record_result", "note": result, "complaint_cause": "efficiency" }),
+            );
+            for body in steps {
+                let (status, answer) = app.post(&path, Role::Handler, body).await;
+                assert_eq!(status, StatusCode::OK, "{answer}");
+            }
+        }
+    };
+    handle(true, "已向客户道歉，调整维修班组排班").await;
+    let (base, server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    let dir = shots(db.store.backend().as_str());
+    sign_in(&c, &base, Role::Manager).await;
+    c.goto(&format!("{base}/console/work-orders/{id}"))
+        .await
+        .unwrap();
+    // The review shows the department's result, by whom, with the cause.
+    let result = wait_text(&c, "#department-result", "已向客户道歉，调整维修班组排班").await;
+    assert!(result.contains("测试（WX2001）"), "{result}");
+    assert!(result.contains("办事效率"), "{result}");
+    wait_text(&c, ".history", "登记处理结果").await;
+    shot(&c, &dir, "49-complaint-review").await;
+    click_command(&c, "approve", None).await;
+    wait_text(&c, "#order-state", "待回访").await;
+    // The callback: 2 points without the customer's words is refused at the field.
+    click(&c, "#callback-form input[name=satisfaction][value='2']").await;
+    click(&c, "#callback-form button[type=submit]").await;
+    wait_for(&c, "#callback-answer + .field-error").await;
+    fill(&c, "#callback-answer", "客户认为道歉不够，要求减免上门费").await;
+    click(&c, "#callback-form button[type=submit]").await;
+    wait_text(&c, "#order-state", "处理中").await;
+    wait_text(&c, ".history", "客户认为道歉不够").await;
+    // Handled again; this time 5 points close it.
+    handle(false, "已减免上门费并再次致歉").await;
+    c.refresh().await.unwrap();
+    click_command(&c, "approve", None).await;
+    wait_text(&c, "#order-state", "待回访").await;
+    click(&c, "#callback-form input[name=satisfaction][value='5']").await;
+    fill(&c, "#callback-answer", "满意").await;
+    click(&c, "#callback-form button[type=submit]").await;
+    wait_text(&c, "#order-state", "已办结").await;
+    // The scores are kept on the standing campaign's targets.
+    let (_, campaigns) = app.get("/api/v1/campaigns", Role::Manager).await;
+    let standing = campaigns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["standing"] == true)
+        .unwrap();
+    let (_, targets) = app
+        .get(
+            &format!("/api/v1/campaigns/{}/targets", standing["id"]),
+            Role::Manager,
+        )
+        .await;
+    let scores: Vec<i64> = targets
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["satisfaction"].as_i64())
+        .collect();
+    assert_eq!(scores, [2, 5]);
+    // Through the API, a score against the rule is refused.
+    let (status, refused) = app
+        .post(
+            &path,
+            Role::Manager,
+            json!({ "command": "reopen", "note": "再查", "satisfaction": 4 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     server.abort();
 }

@@ -375,6 +375,10 @@ reasons! {
     home_hours_only();
     /// An attempt on a target that is not waiting to be called.
     target_not_pending(status);
+    /// A satisfaction score given with a command that is not a callback's.
+    satisfaction_only_on_callback();
+    /// A callback's score against the rule (3 or more: satisfied).
+    satisfaction_against_rule(score);
     /// A campaign command refused in the campaign's status.
     campaign_command_refused(command, status);
     /// Calls are made only while the campaign is active.

@@ -866,6 +866,8 @@ impl Store {
                     assignee_id: None,
                     complaint_cause: None,
                     expected_version: None,
+                    // The attempt records its own score on the target.
+                    satisfaction: None,
                 };
                 self.transition_in(&mut tx, actor, None, order_id, &req, sla, now)
                     .await?;

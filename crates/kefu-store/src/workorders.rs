@@ -115,6 +115,9 @@ pub struct TransitionRequest {
     pub complaint_cause: Option<ComplaintCause>,
     /// Refused with a conflict if the order moved on meanwhile.
     pub expected_version: Option<i64>,
+    /// The satisfaction callback's score (1–5), kept on the callback's target so
+    /// the reports and the agent's figures count it.
+    pub satisfaction: Option<u8>,
 }
 
 /// One entry of an order's history.
@@ -1035,10 +1038,14 @@ impl Store {
             // Called back (from the queue or the order page): the queued call is done.
             sqlx::query(
                 "UPDATE campaign_targets SET status = 'completed', locked_by = NULL, locked_until = NULL, \
-                 completed_at = $1, updated_at = $1 WHERE work_order_id = $2 AND status = 'pending'",
+                 completed_at = $1, updated_at = $1, satisfaction = COALESCE($3, satisfaction), \
+                 last_result = CASE WHEN $3 IS NULL THEN last_result ELSE 'reached' END, \
+                 attempts = CASE WHEN $3 IS NULL THEN attempts ELSE attempts + 1 END \
+                 WHERE work_order_id = $2 AND status = 'pending'",
             )
             .bind(ms(now))
             .bind(id)
+            .bind(req.satisfaction.map(i64::from))
             .execute(&mut *tx)
             .await?;
         }

@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use kefu_domain::Reason;
 use kefu_domain::contact::Category;
 use kefu_domain::sla::DeadlineKind;
+use kefu_domain::workflow::Command;
 use kefu_domain::workflow::State as WoState;
 use kefu_domain::workorder::{self, ComplaintCause, Urgency, parse_command, workflow_named};
 use kefu_domain::{DepartmentId, Permission, StaffId};
@@ -638,6 +639,11 @@ pub(crate) struct TransitionInput {
     complaint_cause: Option<String>,
     /// The version last read; refused with 409 if the order changed meanwhile.
     version: Option<i64>,
+    /// confirm_satisfied / report_unsatisfied: the customer's score, 1–5. By the
+    /// rule, 3 or more is satisfied (the complaint closes), less is not (it is
+    /// handled again); a score against the command is refused.
+    #[schema(minimum = 1, maximum = 5)]
+    satisfaction: Option<u8>,
 }
 
 /// Applies a workflow command. An illegal one is refused with
@@ -656,6 +662,27 @@ async fn transition(
     let command = parse_command(&input.command)
         .ok_or_else(|| ApiError::invalid("command", Reason::unknown_value(&input.command)))?;
     who.require(workorder::command_permission(command))?;
+    if let Some(score) = input.satisfaction {
+        let satisfied = match command {
+            Command::ConfirmSatisfied => true,
+            Command::ReportUnsatisfied => false,
+            _ => {
+                return Err(ApiError::invalid(
+                    "satisfaction",
+                    Reason::satisfaction_only_on_callback(),
+                ));
+            }
+        };
+        if !(1..=5).contains(&score) {
+            return Err(ApiError::invalid("satisfaction", Reason::answer_scale()));
+        }
+        if (score >= 3) != satisfied {
+            return Err(ApiError::invalid(
+                "satisfaction",
+                Reason::satisfaction_against_rule(score.to_string()),
+            ));
+        }
+    }
     let req = TransitionRequest {
         command,
         note: opt_text("note", input.note.as_deref(), 5000)?.unwrap_or_default(),
@@ -663,6 +690,7 @@ async fn transition(
         assignee_id: input.assignee_id.map(StaffId),
         complaint_cause: parse_cause(input.complaint_cause.as_deref())?,
         expected_version: input.version,
+        satisfaction: input.satisfaction,
     };
     let order = state
         .store
