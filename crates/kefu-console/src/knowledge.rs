@@ -194,24 +194,34 @@ pub(crate) async fn article(
         }
         Err(e) => return viewer.failure(e),
     };
-    let versions = if viewer.may(Permission::KnowledgeManage) {
+    let history = if viewer.may(Permission::KnowledgeManage) {
         match state.store.article_versions(id).await {
-            Ok(v) => v
-                .into_iter()
-                .map(|v| {
-                    (
-                        v.version,
-                        local(&state, v.changed_at),
-                        v.changed_by,
-                        v.note.unwrap_or_default(),
-                    )
-                })
-                .collect(),
+            Ok(v) => v,
             Err(e) => return viewer.failure(e),
         }
     } else {
         Vec::new()
     };
+    let names = crate::people::Names::of(
+        &state,
+        history
+            .iter()
+            .map(|v| v.changed_by.clone())
+            .chain([stored.updated_by.clone()])
+            .collect(),
+    )
+    .await;
+    let versions = history
+        .into_iter()
+        .map(|v| {
+            (
+                v.version,
+                local(&state, v.changed_at),
+                names.say(t, &v.changed_by),
+                v.note.unwrap_or_default(),
+            )
+        })
+        .collect();
     let a = stored.article;
     render(&ArticlePage {
         chrome: viewer.chrome("knowledge", &a.title),
@@ -222,7 +232,7 @@ pub(crate) async fn article(
         status: status_label(t, a.status.code()),
         version: stored.version,
         updated: local(&state, stored.updated_at),
-        updated_by: stored.updated_by,
+        updated_by: names.say(t, &stored.updated_by),
         paragraphs: a.body.lines().map(str::to_owned).collect(),
         versions,
         may_edit: viewer.may(Permission::KnowledgeManage),

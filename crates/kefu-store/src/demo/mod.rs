@@ -642,7 +642,8 @@ const ORDER_TX_ROWS: u64 = 20_000;
 
 /// Adds `n` work orders spread over the year before `now`: most closed, the recent
 /// ones open in every state, deadlines from the shipped policies on `ctx`'s calendar,
-/// past breaches marked escalated as a running center's sweep would have left them.
+/// finished orders' past breaches marked escalated; open orders' are left for the
+/// deadline sweep (`seed_escalations` runs it over the last week).
 /// Customers are drawn from those in the database.
 pub async fn generate_work_orders(
     store: &Store,
@@ -756,11 +757,17 @@ pub async fn generate_work_orders(
                         None
                     },
                 };
-                let escalated: Vec<DeadlineKind> = DeadlineKind::ALL
-                    .into_iter()
-                    .filter(|k| sla::is_breached(&deadlines, &met, *k, now))
-                    .collect();
                 let finished = kefu_domain::workorder::is_final(state);
+                // Finished orders' breaches were escalated long ago; open orders'
+                // are left to the real sweep (`seed_escalations`).
+                let escalated: Vec<DeadlineKind> = if finished {
+                    DeadlineKind::ALL
+                        .into_iter()
+                        .filter(|k| sla::is_breached(&deadlines, &met, *k, now))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let updated = [met.first_response, met.progress_notice, met.resolution]
                     .into_iter()
                     .flatten()
