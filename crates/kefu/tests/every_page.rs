@@ -65,21 +65,24 @@ fn start(db: &TestDb, dir: &std::path::Path) -> (Server, String) {
         .status()
         .unwrap();
     assert!(demo.success(), "kefu demo failed");
-    let mut child = kefu(db, dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
-        .arg(db.url.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Killed and waited for when dropped, whatever happens below.
+    let mut server = Server(
+        kefu(db, dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
+            .arg(db.url.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     while let Some(Ok(line)) = lines.next() {
         if let Some(rest) = line.strip_prefix("Kefu is serving on ") {
             let url = rest.split_whitespace().next().unwrap().to_owned();
             // Keep reading the banner so the server never blocks on its pipe.
             std::thread::spawn(move || for _ in lines {});
-            return (Server(child), url);
+            return (server, url);
         }
         seen.push(line);
         assert!(seen.len() < 60, "no URL in {seen:?}");
