@@ -93,7 +93,8 @@ async fn team(
         )
         .await?;
     let mut rows = Vec::with_capacity(agents.items.len());
-    for agent in agents.items {
+    // People only: an integration account (a switchboard) takes no calls itself.
+    for agent in agents.items.into_iter().filter(|a| a.signs_in) {
         let card = state.store.scorecard(agent.id.0, from, to).await?;
         rows.push((
             crate::people::person(&agent.name, &agent.staff_no),
@@ -125,7 +126,11 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     ) else {
         return viewer.failure(kefu_store::StoreError::Unsupported("no local day".into()));
     };
-    let shifts = match state.store.shifts(start, tomorrow, 200).await {
+    // Today's shifts and yesterday's: the handover notes the day starts from.
+    let since = start
+        .checked_sub(jiff::SignedDuration::from_hours(24))
+        .unwrap_or(start);
+    let shifts = match state.store.shifts(since, tomorrow, 200).await {
         Ok(s) => s,
         Err(e) => return viewer.failure(e),
     };

@@ -316,7 +316,13 @@ pub(crate) async fn report(
         id,
         purpose: purpose_label(t, &r.campaign.purpose),
         period: period(&state, t, &r.campaign),
-        script: r.campaign.script.clone(),
+        // The variables as words: what the agent will say in their place.
+        script: kefu_domain::campaign::script_for(
+            &r.campaign.script,
+            t.s("campaign.var_name"),
+            t.s("campaign.var_agent"),
+            t.s("campaign.var_center"),
+        ),
         status: t
             .s(&format!("campaign.status_{}", r.campaign.status.code()))
             .to_owned(),

@@ -250,7 +250,10 @@ pub(crate) async fn detail(
                     .evidence
                     .iter()
                     .map(|e| EvidenceRow {
-                        turn: e.turn.map(|i| format!("#{}", i + 1)).unwrap_or_default(),
+                        turn: e
+                            .turn
+                            .map(|i| t.f("inspection.turn_n", &[("n", (i + 1).to_string())]))
+                            .unwrap_or_default(),
                         text: match e.span {
                             Some((s, end)) => e.text.chars().skip(s).take(end - s).collect(),
                             None => e.text.clone(),

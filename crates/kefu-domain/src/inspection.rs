@@ -781,7 +781,8 @@ pub fn inspect(
                 j.pass("hold_apology");
             } else {
                 let n = missed.len();
-                j.deduct(
+                j.deduct_with(
+                    "hold_apology",
                     "hold_apology",
                     n,
                     format!(
@@ -789,6 +790,7 @@ pub fn inspect(
                         rules.hold_apology_after_secs
                     ),
                     missed,
+                    &[("secs", rules.hold_apology_after_secs.to_string())],
                 );
             }
         }
@@ -824,7 +826,8 @@ pub fn inspect(
                 j.pass("silence_prompt");
             } else {
                 let n = missed.len();
-                j.deduct(
+                j.deduct_with(
+                    "silence_prompt",
                     "silence_prompt",
                     n,
                     format!(
@@ -832,6 +835,7 @@ pub fn inspect(
                         rules.silence_secs
                     ),
                     missed,
+                    &[("secs", rules.silence_secs.to_string())],
                 );
             }
         }

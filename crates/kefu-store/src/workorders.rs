@@ -1036,6 +1036,30 @@ impl Store {
             Command::ConfirmSatisfied | Command::ReportUnsatisfied
         ) {
             // Called back (from the queue or the order page): the queued call is done.
+            // A score given on the order page is recorded as the call's attempt, so
+            // the campaign's report and the agent's figures count it.
+            if let Some(score) = req.satisfaction {
+                let pending = sqlx::query(
+                    "SELECT id, campaign_id FROM campaign_targets WHERE work_order_id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for target in &pending {
+                    sqlx::query(
+                        "INSERT INTO campaign_attempts (campaign_id, target_id, agent_id, result, at_ms, \
+                         satisfaction, answers, notes) VALUES ($1, $2, $3, 'reached', $4, $5, '[]', $6)",
+                    )
+                    .bind(target.try_get::<i64, _>("campaign_id")?)
+                    .bind(target.try_get::<i64, _>("id")?)
+                    .bind(actor.staff_id().map(|s| s.0))
+                    .bind(ms(now))
+                    .bind(i64::from(score))
+                    .bind(Some(&req.note).filter(|n| !n.is_empty()))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
             sqlx::query(
                 "UPDATE campaign_targets SET status = 'completed', locked_by = NULL, locked_until = NULL, \
                  completed_at = $1, updated_at = $1, satisfaction = COALESCE($3, satisfaction), \
@@ -1755,6 +1779,8 @@ pub struct BulkWorkOrder {
     pub escalated: Vec<DeadlineKind>,
     pub closed_at: Option<Timestamp>,
     pub reopen_count: i64,
+    /// Who opened it (a staff number); none: the loading actor.
+    pub created_by: Option<String>,
 }
 
 const BULK_COLUMNS: [&str; 29] = [
@@ -1882,7 +1908,7 @@ impl Store {
                     .bind(r.category.map(|c| c.code()))
                     .bind(r.service_area.clone())
                     .bind(r.department_id)
-                    .bind(actor.label())
+                    .bind(r.created_by.clone().unwrap_or_else(|| actor.label()))
                     .bind(ms(r.created_at))
                     .bind(ms(r.updated_at))
                     .bind(r.deadlines.first_response.map(ms))

@@ -545,19 +545,19 @@ async fn seed_demo(
         .await?;
         bar.finish();
     }
+    let config = settings.server_config();
+    // The calendar saved in the console, if one is, else the configured file's.
+    let ctx = kefu_store::workorders::SlaContext {
+        calendar: store
+            .business_calendar()
+            .await?
+            .calendar
+            .unwrap_or(config.calendar),
+        tz: config.time_zone,
+    };
     let existing = u64::try_from(store.count_work_orders().await?).unwrap_or(0);
     if existing < work_orders {
         let bar = progress_bar(work_orders - existing, "work orders");
-        let config = settings.server_config();
-        // The calendar saved in the console, if one is, else the configured file's.
-        let ctx = kefu_store::workorders::SlaContext {
-            calendar: store
-                .business_calendar()
-                .await?
-                .calendar
-                .unwrap_or(config.calendar),
-            tz: config.time_zone,
-        };
         demo::generate_work_orders(
             store,
             work_orders - existing,
@@ -570,10 +570,6 @@ async fn seed_demo(
         bar.finish();
     }
     demo::seed_integration_history(store, Timestamp::now()).await?;
-    let escalated = demo::seed_escalations(store, Timestamp::now()).await?;
-    if escalated > 0 {
-        println!("demo: the deadline sweep escalated {escalated} late orders over the past week");
-    }
     let existing = u64::try_from(store.count_contacts().await?).unwrap_or(0);
     if existing < contacts {
         let bar = progress_bar(contacts - existing, "contacts");
@@ -591,6 +587,15 @@ async fn seed_demo(
         })
         .await?;
         bar.finish();
+    }
+    if demo::seed_center_life(store, &ctx, Timestamp::now()).await? {
+        println!(
+            "demo: shifts, complaints at every step, a follow-up campaign with its calls, two emergencies, inspected calls and violations"
+        );
+    }
+    let escalated = demo::seed_escalations(store, Timestamp::now()).await?;
+    if escalated > 0 {
+        println!("demo: the deadline sweep escalated {escalated} late orders over the past week");
     }
     Ok(accounts_created)
 }

@@ -4,7 +4,8 @@
 //! to a console page — each list's first detail page included — once per kind of
 //! address. A page fails on text a person would see that is a snake_case code, an
 //! unfilled `{placeholder}`, an id shown as a person ("#3", "system:…"), or on a
-//! table header that wraps one character per line. Both backends.
+//! table header that wraps one character per line. Both backends; each page's
+//! screenshot is kept in `target/console-screenshots/<backend>/every-page/`.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../kefu-console/tests/browser/mod.rs"]
@@ -165,8 +166,15 @@ for (const th of document.querySelectorAll("th")) {
 return found;
 "#;
 
-/// Walks one role's console from its home; every finding with its page.
-async fn walk(c: &Client, base: &str, home: &str, role: &str) -> (Vec<String>, usize) {
+/// Walks one role's console from its home; every finding with its page. Each
+/// page's screenshot goes to `dir` for a person to look over.
+async fn walk(
+    c: &Client,
+    base: &str,
+    home: &str,
+    role: &str,
+    dir: &std::path::Path,
+) -> (Vec<String>, usize) {
     let mut findings = Vec::new();
     let mut seen = BTreeSet::new();
     let mut queue = VecDeque::from([home.to_owned()]);
@@ -180,6 +188,8 @@ async fn walk(c: &Client, base: &str, home: &str, role: &str) -> (Vec<String>, u
         // Pages that load parts by script settle first.
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         let found = c.execute(CHECK, vec![]).await.unwrap();
+        let name = kind_of(&path).replace(['/', '#'], "_");
+        shot(c, dir, &format!("{role}{name}")).await;
         for f in found.as_array().unwrap() {
             findings.push(format!("{role} {path}: {}", f.as_str().unwrap_or_default()));
         }
@@ -207,6 +217,8 @@ async fn every_page_reads_in_words_for_every_role(db: &TestDb) {
     let Some((_driver, c)) = driver().await else {
         return;
     };
+    let shots = shots(db.store.backend().as_str()).join("every-page");
+    std::fs::create_dir_all(&shots).unwrap();
     let mut findings = Vec::new();
     for (staff_no, role, home) in [
         ("KF1001", "agent", "/console/desk"),
@@ -216,7 +228,7 @@ async fn every_page_reads_in_words_for_every_role(db: &TestDb) {
     ] {
         sign_in_as(&c, &base, staff_no, DEMO_PASSWORD).await;
         wait_path(&c, home).await;
-        let (found, pages) = walk(&c, &base, home, role).await;
+        let (found, pages) = walk(&c, &base, home, role, &shots).await;
         eprintln!("{role}: {pages} pages, {} findings", found.len());
         assert!(pages >= 5, "{role} reached only {pages} pages");
         findings.extend(found);

@@ -13,8 +13,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
+mod center;
 mod escalations;
 
+pub use center::seed_center_life;
 pub use escalations::seed_escalations;
 
 use crate::audit::AuditEntry;
@@ -44,6 +46,9 @@ pub const STAFF: &[(&str, &str, Role, Option<&str>)] = &[
     ("AJ4001", "周强", Role::Handler, Some("SAFETY")),
     ("GC5001", "吴军", Role::Handler, Some("ENGINEERING")),
 ];
+
+/// The demo agents' staff numbers.
+pub const AGENTS: &[&str] = &["KF1001", "KF1002", "KF1003", "KF1004"];
 
 /// Creates the demo departments and accounts unless staff already exist. Every
 /// account gets `password_hash` (the caller hashes the one demo password).
@@ -800,6 +805,8 @@ pub async fn generate_work_orders(
                     escalated,
                     closed_at: finished.then_some(updated),
                     reopen_count: i64::from(rng.random_ratio(1, 30)),
+                    // Opened by the agents who took the calls.
+                    created_by: Some(AGENTS[rng.random_range(0..AGENTS.len())].to_owned()),
                 });
             }
         }
