@@ -187,10 +187,34 @@ async fn demo_orders_look_swept_and_numbering_continues(db: &TestDb) {
     let tokens = db.store.list_all_api_tokens(false).await.unwrap();
     assert_eq!(tokens.len(), 1);
     assert!(tokens[0].token.last_used_at.is_some(), "{tokens:?}");
-    // Past breaches are recorded as handled: a sweep at the same instant finds none.
+    // Finished orders' past breaches are marked; open orders' are escalated by the
+    // real sweep run over the last week, once however often the demo is seeded,
+    // and the older ones acknowledged by the manager with a note.
+    let escalated = kefu_store::demo::seed_escalations(&db.store, t0())
+        .await
+        .unwrap();
+    assert!(escalated > 0);
+    assert_eq!(
+        kefu_store::demo::seed_escalations(&db.store, t0())
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         db.store.escalate_due(t0(), 10_000).await.unwrap(),
         (0, Vec::new())
+    );
+    let all = db
+        .store
+        .list_escalations(false, kefu_store::PageRequest::new(0, 500))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), escalated);
+    assert!(all.iter().all(|e| e.escalated_at >= e.due_at));
+    assert!(
+        all.iter()
+            .filter(|e| e.acknowledged_at.is_some())
+            .all(|e| e.note.is_some())
     );
     // Open orders exist and are routed; numbers are unique.
     let open = db

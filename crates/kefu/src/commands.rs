@@ -624,7 +624,7 @@ impl DemoSize {
         customers: 10_000,
         work_orders: 2_000,
         contacts: 5_000,
-        articles: 100,
+        articles: 67,
     };
 }
 

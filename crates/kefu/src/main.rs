@@ -119,7 +119,7 @@ enum Command {
         /// [default: 5 000].
         #[arg(long)]
         contacts: Option<u64>,
-        /// Number of knowledge-base articles to make sure exist [default: 100].
+        /// Number of knowledge-base articles to make sure exist [default: 67, the hand-written handbook].
         #[arg(long)]
         articles: Option<u64>,
         /// Seed of the generator: the same seed gives the same data.

@@ -955,60 +955,39 @@ pub async fn generate_contacts(
     Ok(done)
 }
 
-/// Knowledge-base topics: (category, things asked about, what goes wrong).
-const KB_CATEGORIES: &[&str] = &[
-    "燃气安全",
-    "缴费账单",
-    "维修服务",
-    "表具管理",
-    "开户过户",
-    "停气通知",
-];
-const KB_THINGS: &[&str] = &[
-    "燃气表",
-    "热水器",
-    "壁挂炉",
-    "燃气灶",
-    "室内管道",
-    "总阀门",
-    "报警器",
-    "IC卡",
-    "预付费表",
-    "波纹管",
-    "减压阀",
-    "物联网表",
-];
-const KB_PROBLEMS: &[&str] = &[
-    "漏气",
-    "无法点火",
-    "读数异常",
-    "充值失败",
-    "有异味",
-    "噪音大",
-    "需要更换",
-    "申请安装",
-    "申请移位",
-    "年度检测",
-    "显示故障代码",
-    "自动关阀",
-];
-const KB_WHO: &[&str] = &["居民用户", "商业用户", "新开户用户", "老旧小区用户"];
-const KB_STEPS: &[&str] = &[
-    "先请客户关闭燃气总阀，打开门窗通风，不要开关电器或使用明火。",
-    "核对客户编号、用气地址和联系电话，确认表具型号。",
-    "查询近三个月的抄表记录和缴费记录，判断是否存在欠费或抄表误差。",
-    "如需上门，按片区派发维修工单，普通故障二十四小时内上门，紧急情况立即派单。",
-    "告知客户维修人员会佩戴工作证件上门，收费项目以价目表为准。",
-    "处理完成后回访客户，确认问题已解决并记录满意度。",
-    "涉及阶梯气价时，说明本年度已用气量和当前所在阶梯。",
-    "提醒客户定期检查连接软管，软管使用超过两年应及时更换。",
-    "营业厅办理需携带身份证原件和房产证明，委托办理需提供委托书。",
-    "若客户对处理结果不满意，按投诉流程升级并在二十四小时内告知进展。",
-];
+/// The knowledge base agents of a gas utility look up: hand-written articles
+/// (`articles.txt`: `# title`, `分类：`, `标签：`, then paragraphs).
+const ARTICLES: &str = include_str!("articles.txt");
 
-/// Adds `n` knowledge-base articles: questions agents look up (what to say and do
-/// when a customer's meter, heater or bill goes wrong), most published, some
-/// drafts. Returns how many were created.
+/// The hand-written articles as (title, category, tags, body).
+pub fn handbook() -> Vec<(String, String, Vec<String>, String)> {
+    let mut out = Vec::new();
+    for block in ARTICLES.split("\n# ").map(|b| b.trim_start_matches("# ")) {
+        let mut lines = block.lines();
+        let Some(title) = lines.next().map(str::trim).filter(|t| !t.is_empty()) else {
+            continue;
+        };
+        let mut category = String::new();
+        let mut tags = Vec::new();
+        let mut body = Vec::new();
+        for line in lines {
+            if let Some(c) = line.strip_prefix("分类：") {
+                category = c.trim().to_owned();
+            } else if let Some(t) = line.strip_prefix("标签：") {
+                tags = t.split('、').map(|x| x.trim().to_owned()).collect();
+            } else if !line.trim().is_empty() {
+                body.push(line.trim());
+            }
+        }
+        out.push((title.to_owned(), category, tags, body.join("\n")));
+    }
+    out
+}
+
+/// Makes sure `n` knowledge-base articles exist beyond those there: first the
+/// hand-written handbook (a few of them still drafts); past it, for the larger
+/// benchmark profiles, the center's archive of dated interruption notices, one per
+/// service area and day (each a distinct document, most archived).
 pub async fn generate_articles(
     store: &Store,
     n: u64,
@@ -1019,31 +998,79 @@ pub async fn generate_articles(
     use kefu_domain::knowledge::{Article, ArticleStatus};
     let actor = Actor::System("demo".into());
     let mut rng = StdRng::seed_from_u64(seed ^ 0x4B_B0A7);
+    let existing: Vec<String> = sqlx::query_scalar("SELECT title FROM kb_articles")
+        .fetch_all(&store.pool)
+        .await?;
     let mut done = 0;
-    for _ in 0..n {
-        let category = pick(&mut rng, KB_CATEGORIES);
-        let thing = pick(&mut rng, KB_THINGS);
-        let problem = pick(&mut rng, KB_PROBLEMS);
-        let who = pick(&mut rng, KB_WHO);
-        let mut body =
-            format!("适用对象：{who}。客户来电反映{thing}{problem}时，按以下步骤处理：\n");
-        for step in 1..=rng.random_range(3..=6) {
-            body.push_str(&format!("{step}. {}\n", pick(&mut rng, KB_STEPS)));
+    for (i, (title, category, tags, body)) in handbook().into_iter().enumerate() {
+        if done >= n {
+            break;
         }
-        body.push_str(&format!("如有疑问请联系{category}业务骨干。"));
+        if existing.contains(&title) {
+            continue;
+        }
         let article = Article {
-            title: format!("{who}{thing}{problem}怎么办"),
+            title,
             body,
-            category: category.to_owned(),
-            tags: vec![thing.to_owned(), problem.to_owned()],
-            status: if rng.random_range(0..10) == 0 {
+            category,
+            tags,
+            status: if i % 23 == 22 {
                 ArticleStatus::Draft
             } else {
                 ArticleStatus::Published
             },
         };
         store
-            .create_article(&actor, &article, Some("示例知识"), now)
+            .create_article(&actor, &article, Some("服务手册"), now)
+            .await?;
+        done += 1;
+    }
+    let areas: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT service_area FROM customers WHERE service_area IS NOT NULL ORDER BY service_area LIMIT 40",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    let areas = if areas.is_empty() {
+        vec!["城区".to_owned()]
+    } else {
+        areas
+    };
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
+    let mut day = now.to_zoned(tz).date();
+    let mut k = 0usize;
+    while done < n {
+        let area = &areas[k % areas.len()];
+        if k > 0 && k.is_multiple_of(areas.len()) {
+            day = day.yesterday().unwrap_or(day);
+        }
+        k += 1;
+        let title = format!("{area}{}计划停气检修通知", day.strftime("%Y年%-m月%-d日"));
+        if existing.contains(&title) {
+            continue;
+        }
+        let street = pick(&mut rng, STREETS);
+        let from = rng.random_range(8..=10);
+        let hours = rng.random_range(3..=8);
+        let body = format!(
+            "因{street}燃气管网检修，{} {from}:00 至 {}:00 {area}{street}沿线部分小区暂停供气。\n\
+             停气期间请客户关闭燃气总阀；恢复供气后先开窗通风，确认没有异味再点火。\n\
+             客户来电询问时，按地址核对是否在停气范围内；超过恢复时间仍未供气的，登记报修工单。",
+            day.strftime("%Y年%-m月%-d日"),
+            from + hours,
+        );
+        let article = Article {
+            title,
+            body,
+            category: "停气通知".into(),
+            tags: vec!["停气".into(), area.clone()],
+            status: if k > areas.len() * 7 {
+                ArticleStatus::Archived
+            } else {
+                ArticleStatus::Published
+            },
+        };
+        store
+            .create_article(&actor, &article, Some("停气通知"), now)
             .await?;
         done += 1;
         if done % 500 == 0 {
