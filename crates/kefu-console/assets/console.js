@@ -572,9 +572,49 @@ function setupPop() {
   });
   subject.addEventListener("focus", () => { if (!subject.dataset.touched) subject.select(); });
   subject.addEventListener("input", () => { subject.dataset.touched = "1"; });
+  // An unknown caller: find the customer by name, code or another number and link
+  // this number to their record; the pop then shows their card.
+  const link = $("#link-customer");
+  if (link) link.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const list = $("#link-hits");
+    list.replaceChildren();
+    const q = $("#link-q").value.trim();
+    if (!q) return;
+    try {
+      const hits = await api("GET", "/api/v1/search?kind=customer&limit=8&q=" + encodeURIComponent(q));
+      const items = Array.isArray(hits) ? hits : (hits.hits || hits.items || []);
+      if (!items.length) {
+        const li = document.createElement("li");
+        li.className = "muted";
+        li.textContent = link.dataset.none;
+        list.appendChild(li);
+      }
+      for (const h of items) {
+        const li = document.createElement("li");
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "link-to";
+        b.dataset.customer = h.id;
+        b.textContent = link.dataset.link;
+        li.append(document.createTextNode(h.title + " "), b);
+        list.appendChild(li);
+      }
+    } catch (x) { showError($(".form-error", link), x, null); }
+  });
+  if (link) link.addEventListener("click", async (e) => {
+    const b = e.target.closest ? e.target.closest(".link-to") : null;
+    if (!b) return;
+    try {
+      await api("POST", "/api/v1/customers/" + b.dataset.customer + "/phones", { number: $("#unknown-caller").dataset.number });
+      await showPop(pop.dataset.contact);
+    } catch (x) { showError($(".form-error", link), x, null); }
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { version: Number(pop.dataset.version), category: form.category.value, summary: form.summary.value, five_w2h: {} };
+    const known = $(".card");
+    if (known) body.customer_id = Number(known.dataset.customer);
     for (const k of ["why", "what", "where", "when", "who", "how", "how_much"]) {
       if (form[k].value.trim()) body.five_w2h[k] = form[k].value;
     }

@@ -697,11 +697,24 @@ fn phone_labels(t: &Catalog, selected: Option<&str>) -> Options {
 }
 
 /// `/console/customers/new`.
-pub(crate) async fn new_customer(viewer: Viewer) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct NewCustomerQuery {
+    /// The caller's number, when the desk opens the form for an unknown caller.
+    phone: Option<String>,
+}
+
+pub(crate) async fn new_customer(viewer: Viewer, Query(q): Query<NewCustomerQuery>) -> Response {
     if let Err(r) = viewer.require(Permission::CustomerWrite) {
         return r;
     }
     let t = viewer.t;
+    let number: String = q
+        .phone
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+' || *c == '-' || *c == ' ')
+        .take(24)
+        .collect();
     render(&FormPage {
         chrome: viewer.chrome("customers", t.s("customers.new")),
         t,
@@ -727,7 +740,7 @@ pub(crate) async fn new_customer(viewer: Viewer) -> Response {
         ),
         phones: vec![PhoneRow {
             labels: phone_labels(t, Some("mobile")),
-            number: String::new(),
+            number,
         }],
         blank_phone: PhoneRow {
             labels: phone_labels(t, Some("mobile")),

@@ -330,6 +330,10 @@ struct PopFragment {
     kinds: Vec<(String, String)>,
     urgencies: Vec<(&'static str, String)>,
     causes: Vec<(&'static str, String)>,
+    /// The caller's digits, to link or create a record with (roles that see
+    /// numbers in full only).
+    key: String,
+    may_write: bool,
     staff: Vec<(i64, String)>,
 }
 
@@ -456,6 +460,12 @@ pub(crate) async fn pop(
             .iter()
             .map(|u| (u.code(), t.s(&format!("urgency.{}", u.code())).to_owned()))
             .collect(),
+        key: if full {
+            contact.phone_key.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+        may_write: viewer.may(Permission::CustomerWrite) && full && contact.phone_key.is_some(),
         causes: kefu_domain::workorder::ComplaintCause::ALL
             .iter()
             .map(|c| (c.code(), t.s(&format!("cause.{}", c.code())).to_owned()))

@@ -34,6 +34,9 @@
 //! the history; the satisfaction callback takes a 1–5 score and the customer's
 //! words, and by the rule sends the complaint back (2) or closes it (5), the score
 //! kept for the reports.
+//!
+//! The unknown caller: the pop offers to create a customer with the number or to
+//! find the customer and link the number to their record; linked, the card shows.
 #![allow(clippy::unwrap_used)]
 
 mod browser;
@@ -58,7 +61,8 @@ backend_tests!(
     manager_sets_up_a_campaign_and_steers_it,
     manager_runs_a_gas_leak_from_recording_to_closing,
     manager_records_a_violation_from_a_complaint,
-    the_complaint_chain_end_to_end
+    the_complaint_chain_end_to_end,
+    an_unknown_caller_is_linked_from_the_pop
 );
 
 async fn manager_opens_escalates_and_cancels_in_chromium(db: &TestDb) {
@@ -783,5 +787,82 @@ async fn the_complaint_chain_end_to_end(db: &TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    server.abort();
+}
+
+async fn an_unknown_caller_is_linked_from_the_pop(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (status, customer) = app
+        .post(
+            "/api/v1/customers",
+            Role::Agent,
+            json!({ "code": "KH0077", "name": "周立",
+                    "phones": [{ "label": "手机", "number": "13905310070" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let (base, server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        server.abort();
+        return;
+    };
+    sign_in(&c, &base, Role::Agent).await;
+    fill(&c, "#extension", "8002").await;
+    click(&c, "#seat-form button[type=submit]").await;
+    wait_text(&c, "#seat-state", "8002").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let now = app.state.clock.now().to_string();
+    let (status, rang) = app
+        .post(
+            "/api/v1/telephony/events",
+            Role::Agent,
+            json!({ "call_id": "u-1", "type": "ringing", "at": now, "caller": "139-0531-0077", "extension": "8002" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rang}");
+    wait_for(&c, "#unknown-caller").await;
+    let create = c
+        .find(Locator::Css("#new-customer-from-call"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(create, "/console/customers/new?phone=13905310077");
+    fill(&c, "#link-q", "周立").await;
+    click(&c, "#link-customer button[type=submit]").await;
+    wait_for(&c, "#link-hits .link-to").await;
+    click(&c, "#link-hits .link-to").await;
+    wait_text(&c, ".card .name", "周立").await;
+    shot(
+        &c,
+        &shots(db.store.backend().as_str()),
+        "50-unknown-caller-linked",
+    )
+    .await;
+    let (_, linked) = app
+        .get(
+            &format!("/api/v1/customers/{}", customer["id"]),
+            Role::Agent,
+        )
+        .await;
+    let numbers: Vec<&str> = linked["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["number"].as_str())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{linked}");
+    // The same number again is refused at its field.
+    let (status, refused) = app
+        .post(
+            &format!("/api/v1/customers/{}/phones", customer["id"]),
+            Role::Agent,
+            json!({ "number": "13905310077" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["details"]["field"], "number");
     server.abort();
 }

@@ -57,6 +57,7 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("GET", "/api/v1/audit/verify"), ADMIN),
         (("GET", "/api/v1/customers"), CUSTOMER_READERS),
         (("POST", "/api/v1/customers"), CUSTOMER_WRITERS),
+        (("POST", "/api/v1/customers/{id}/phones"), CUSTOMER_WRITERS),
         (("GET", "/api/v1/customers/lookup"), CUSTOMER_READERS),
         (("GET", "/api/v1/customers/{id}"), CUSTOMER_READERS),
         (("PUT", "/api/v1/customers/{id}"), CUSTOMER_WRITERS),

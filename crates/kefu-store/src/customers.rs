@@ -701,6 +701,74 @@ impl Store {
         Ok(customer)
     }
 
+    /// Adds a number to a customer's phones (an unknown caller linked to their
+    /// record at the desk): the last phone, version moved on, audited, searchable.
+    /// A number the customer already has is refused.
+    pub async fn add_customer_phone(
+        &self,
+        actor: &Actor,
+        id: i64,
+        label: PhoneLabel,
+        number: &PhoneNumber,
+        now: Timestamp,
+    ) -> Result<Customer, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let current: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT version FROM customers WHERE id = $1{}",
+            lock_clause(self.backend())
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if current.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let existing: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT position, phone_key FROM customer_phones WHERE customer_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if existing.iter().any(|(_, key)| key == number.key()) {
+            return Err(StoreError::invalid(
+                "number",
+                kefu_domain::Reason::duplicate(number.display()),
+            ));
+        }
+        let position = existing.iter().map(|(p, _)| p + 1).max().unwrap_or(0);
+        sqlx::query(
+            "INSERT INTO customer_phones (customer_id, position, label, phone_key, extension) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(position)
+        .bind(label.code())
+        .bind(number.key())
+        .bind(number.extension())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE customers SET version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        crate::indexing::customer(&mut tx, self.backend(), id, now).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "customer.update",
+                object_type: "customer",
+                object_id: id.to_string(),
+                detail: json!({ "changed": ["phones"], "added_phone": number.masked() }),
+            },
+            now,
+        )
+        .await?;
+        let customer = load_one(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(customer)
+    }
+
     /// Deletes a customer if it is still at `expected_version`.
     pub async fn delete_customer(
         &self,

@@ -667,6 +667,15 @@ pub async fn console(store: &Store, settings: &Settings, requests: usize) -> any
         .map(|c| c.id);
     let pages: Vec<(&'static str, &String, String)> = [
         ("dashboard", &manager, format!("{base}/console/dashboard")),
+        ("escalations", &manager, format!("{base}/console/escalations")),
+        (
+            "escalations all p2",
+            &manager,
+            format!("{base}/console/escalations?all=1&page=2"),
+        ),
+        ("new campaign", &manager, format!("{base}/console/campaigns/new")),
+        ("new incident", &manager, format!("{base}/console/incidents/new")),
+        ("new work order", &agent, format!("{base}/console/work-orders/new?q=%E7%8E%8B")),
         (
             "work orders p1",
             &manager,
@@ -1119,6 +1128,33 @@ pub async fn incidents(store: &Store, settings: &Settings, area: &str) -> anyhow
             "instructions": "请关闭燃气总阀，恢复供气前请勿自行开启。"
         }
     });
+    // The manager's preview before recording: who is affected, the messages.
+    let preview = Req {
+        method: hyper::Method::POST,
+        url: format!("{base}/api/v1/incidents/preview"),
+        body: Some(body.to_string()),
+        expect: 200,
+    };
+    let mut times = Vec::new();
+    let started = Instant::now();
+    let mut errors = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let (status, _) = send(&client, &preview, &manager).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        if status != 200 {
+            errors += 1;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Summary {
+        name: "preview",
+        n: times.len(),
+        errors,
+        wall: started.elapsed(),
+        sorted_ms: times,
+    }
+    .print();
     let req = Req {
         method: hyper::Method::POST,
         url: format!("{base}/api/v1/incidents"),

@@ -25,6 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_customers, create_customer))
         .routes(routes!(lookup))
         .routes(routes!(get_customer, update_customer, delete_customer))
+        .routes(routes!(add_phone))
         .routes(routes!(tier_history))
         .routes(routes!(timeline))
 }
@@ -410,6 +411,54 @@ async fn get_customer(
         .await
         .map_err(not_found)?;
     Ok(Json(views(&state, &who, vec![customer]).await?.remove(0)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewPhone {
+    /// The number in any Chinese format.
+    #[schema(min_length = 1, pattern = r"\S")]
+    number: String,
+    /// 电话, 手机 or 传真 (phone, mobile, fax); default: by the number.
+    label: Option<String>,
+}
+
+/// Adds a number to a customer (an unknown caller linked to their record at the
+/// desk). A number the customer already has is refused.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/phones", tag = "customers", params(("id" = i64, Path)),
+    request_body = NewPhone, security(("session" = []), ("bearer" = [])),
+    responses((status = 201, body = CustomerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_phone(
+    who: Authorized<perm::CustomerWrite>,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<NewPhone>,
+) -> ApiResult<(StatusCode, Json<CustomerView>)> {
+    let number =
+        kefu_domain::phone::PhoneNumber::parse(&input.number, state.config.area_code.as_deref())
+            .map_err(|e| ApiError::invalid("number", e))?;
+    let label = match input
+        .label
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        Some(l) => kefu_domain::customer::PhoneLabel::parse(l)
+            .ok_or_else(|| ApiError::invalid("label", Reason::not_one_of("phone, mobile, fax")))?,
+        None if number.kind() == kefu_domain::phone::PhoneKind::Mobile => {
+            kefu_domain::customer::PhoneLabel::Mobile
+        }
+        None => kefu_domain::customer::PhoneLabel::Phone,
+    };
+    let customer = state
+        .store
+        .add_customer_phone(&who.actor(), id, label, &number, state.clock.now())
+        .await
+        .map_err(not_found)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(views(&state, &who, vec![customer]).await?.remove(0)),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
