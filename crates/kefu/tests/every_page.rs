@@ -4,7 +4,8 @@
 //! to a console page — each list's first detail page included — once per kind of
 //! address. A page fails on text a person would see that is a snake_case code, an
 //! unfilled `{placeholder}`, an id shown as a person ("#3", "system:…"), or on a
-//! table header that wraps one character per line. Both backends; each page's
+//! table header that wraps one character per line. The manager's pages are
+//! walked again in English. Both backends; each page's
 //! screenshot is kept in `target/console-screenshots/<backend>/every-page/`.
 #![allow(clippy::unwrap_used)]
 
@@ -233,6 +234,11 @@ async fn every_page_reads_in_words_for_every_role(db: &TestDb) {
         assert!(pages >= 5, "{role} reached only {pages} pages");
         findings.extend(found);
     }
+    // The manager's console in English reads in words too.
+    c.goto(&format!("{base}/console/lang/en")).await.unwrap();
+    let (found, pages) = walk(&c, &base, "/console/dashboard", "manager-en", &shots).await;
+    eprintln!("manager (English): {pages} pages, {} findings", found.len());
+    findings.extend(found);
     findings.sort();
     findings.dedup();
     assert!(

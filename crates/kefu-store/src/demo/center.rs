@@ -817,6 +817,17 @@ async fn inspections(
         let transcript = parse(Format::Srt, &srt)
             .map_err(|e| StoreError::Unsupported(format!("demo transcript: {e}")))?;
         let at = ago(now, 60 + i as i64 * 170);
+        // The call's facts as the switchboard would have reported them: the
+        // rude call was answered late and ended by the agent.
+        let rude = i % CALLS.len() == 1;
+        sqlx::query(
+            "UPDATE contacts SET ring_at = answer_at - $1, hung_up_by = $2 WHERE id = $3 AND answer_at IS NOT NULL",
+        )
+        .bind(if rude { 24_000i64 } else { 5_000 })
+        .bind(if rude { "agent" } else { "customer" })
+        .bind(*contact)
+        .execute(&store.pool)
+        .await?;
         if let Some(inspection) = store
             .attach_transcript(&agent.actor, *contact, "srt", &transcript, at)
             .await?
