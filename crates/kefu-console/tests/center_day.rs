@@ -54,6 +54,19 @@ use kefu_store::backend_tests;
 use kefu_store::testing::TestDb;
 use serde_json::json;
 
+/// One routing rule: every order goes to the test app's department.
+async fn route_everything_to_the_department(app: &TestApp) {
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/routing-rules",
+            Some(app.token(Role::Admin)),
+            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 backend_tests!(
     manager_opens_escalates_and_cancels_in_chromium,
     handler_sees_the_visit_and_where_a_transfer_went,
@@ -78,15 +91,7 @@ async fn manager_opens_escalates_and_cancels_in_chromium(db: &TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{customer}");
-    let (status, _) = app
-        .call(
-            axum::http::Method::PUT,
-            "/api/v1/routing-rules",
-            Some(app.token(Role::Admin)),
-            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    route_everything_to_the_department(&app).await;
     let (base, server) = serve(&app).await;
     let Some((_driver, c)) = driver().await else {
         server.abort();
@@ -238,15 +243,7 @@ async fn handler_sees_the_visit_and_where_a_transfer_went(db: &TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
-    let (status, _) = app
-        .call(
-            Method::PUT,
-            "/api/v1/routing-rules",
-            Some(app.token(Role::Admin)),
-            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    route_everything_to_the_department(&app).await;
     // A call recorded with its 5W2H; the repair order opened from it.
     let now = app.state.clock.now();
     let (status, rang) = app
@@ -599,15 +596,7 @@ async fn manager_runs_a_gas_leak_from_recording_to_closing(db: &TestDb) {
 
 async fn manager_records_a_violation_from_a_complaint(db: &TestDb) {
     let app = TestApp::new(db).await;
-    let (status, _) = app
-        .call(
-            Method::PUT,
-            "/api/v1/routing-rules",
-            Some(app.token(Role::Admin)),
-            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    route_everything_to_the_department(&app).await;
     let agent = app
         .state
         .store
@@ -677,15 +666,7 @@ async fn manager_records_a_violation_from_a_complaint(db: &TestDb) {
 
 async fn the_complaint_chain_end_to_end(db: &TestDb) {
     let app = TestApp::new(db).await;
-    let (status, _) = app
-        .call(
-            Method::PUT,
-            "/api/v1/routing-rules",
-            Some(app.token(Role::Admin)),
-            Some(json!({ "rules": [{ "department_id": app.department.0 }] })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    route_everything_to_the_department(&app).await;
     let (_, customer) = app
         .post(
             "/api/v1/customers",
