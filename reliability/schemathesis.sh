@@ -9,7 +9,7 @@
 #
 # Needs: a built kefu (BIN, default target/release/kefu; not a KEFU_ variable,
 # which kefu would read as a setting) and schemathesis (pip install
-# schemathesis==4.32.5). Writes reports to $WORK (default
+# schemathesis==4.32.5 hypothesis==6.135.33). Writes reports to $WORK (default
 # /tmp/kefu-schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ WORK=${WORK:-/tmp/kefu-schemathesis}
 EXAMPLES=${EXAMPLES:-3}
 MAX_TIME=${MAX_TIME:-120}
 ROLES=${ROLES:-"manager KF1001 WX2001 admin"}
-command -v st >/dev/null || { echo "schemathesis is missing: pip install schemathesis==4.32.5"; exit 1; }
+command -v st >/dev/null || { echo "schemathesis is missing: pip install schemathesis==4.32.5 hypothesis==6.135.33"; exit 1; }
 
 rm -rf "$WORK" && mkdir -p "$WORK"
 DB="sqlite://$WORK/kefu.db"

@@ -50,7 +50,8 @@ pub(crate) struct CampaignView {
     name: String,
     purpose: String,
     script: String,
-    #[schema(value_type = Option<Object>)]
+    /// The questions, in order.
+    #[schema(value_type = Option<Vec<Object>>)]
     questionnaire: Option<serde_json::Value>,
     starts_at: String,
     ends_at: String,
@@ -275,6 +276,7 @@ async fn preview_selection(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CampaignCommandInput {
     /// pause, resume or close (closing is final).
+    #[schema(pattern = "^(pause|resume|close)$")]
     command: String,
 }
 
@@ -621,6 +623,8 @@ pub(crate) struct ReportView {
     targets: i64,
     /// Targets by status: pending, completed, unreachable, closed.
     #[schema(value_type = Vec<Object>)]
+    /// [status, count] pairs.
+    #[schema(schema_with = crate::routes::count_pairs)]
     by_status: Vec<(String, i64)>,
     /// Targets with at least one attempt.
     called: i64,
@@ -631,6 +635,8 @@ pub(crate) struct ReportView {
     completion_rate: Option<f64>,
     attempts: i64,
     #[schema(value_type = Vec<Object>)]
+    /// [result, count] pairs.
+    #[schema(schema_with = crate::routes::count_pairs)]
     by_result: Vec<(String, i64)>,
     over_planned: i64,
     satisfaction: Satisfaction,

@@ -156,6 +156,8 @@ pub(crate) struct BoardView {
     channels: Vec<ChannelView>,
     /// Agent calls by status (pending, done, not_reached, failed).
     #[schema(value_type = Vec<Object>)]
+    /// [call status, count] pairs.
+    #[schema(schema_with = crate::routes::count_pairs)]
     calls: Vec<(String, i64)>,
     events: Vec<IncidentEventView>,
 }

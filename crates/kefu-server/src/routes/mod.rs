@@ -120,3 +120,17 @@ pub fn file_download(
     )
         .into_response())
 }
+
+/// The documented shape of `[label, count]` pairs (a list of two-item arrays: a
+/// code and how many), which the schema derive would describe as objects.
+pub(crate) fn count_pairs() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType};
+    ArrayBuilder::new()
+        .items(
+            ArrayBuilder::new()
+                .items(ObjectBuilder::new().schema_type(SchemaType::AnyValue))
+                .min_items(Some(2))
+                .max_items(Some(2)),
+        )
+        .build()
+}

@@ -884,9 +884,10 @@ async fn acknowledge_escalation(
     who: Authorized<perm::EscalationRead>,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    input: Option<ApiJson<AcknowledgeInput>>,
+    input: Option<ApiJson<Option<AcknowledgeInput>>>,
 ) -> ApiResult<StatusCode> {
-    let note = input.and_then(|ApiJson(i)| i.note);
+    // No body, `null` and `{}` all mean "no note".
+    let note = input.and_then(|ApiJson(i)| i).and_then(|i| i.note);
     let note = opt_text("note", note.as_deref(), 1000)?;
     state
         .store
