@@ -159,12 +159,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
     };
     let figure = |key: &str, value: String| (t.s(&format!("assessment.{key}")).to_owned(), value);
     let staff = crate::active_staff(&state).await;
-    let agent_name = |id: i64| {
-        staff.iter().find(|m| m.id.0 == id).map_or_else(
-            || t.s("actor.someone").to_owned(),
-            |m| crate::people::person(&m.name, &m.staff_no),
-        )
-    };
+    let agent_name = |id: i64| crate::people::staff_name(t, &staff, Some(id));
     render(&AssessmentPage {
         chrome: viewer.chrome("assessment", t.s("assessment.title")),
         t,

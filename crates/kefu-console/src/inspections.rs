@@ -71,7 +71,7 @@ pub(crate) async fn queue(
         Err(e) => return viewer.failure(e),
     };
     let staff = crate::active_staff(&state).await;
-    let agent = |id: Option<i64>| agent_name(t, &staff, id);
+    let agent = |id: Option<i64>| crate::people::staff_name(t, &staff, id);
     render(&QueuePage {
         chrome: viewer.chrome("inspections", t.s("inspection.title")),
         t,
@@ -89,15 +89,6 @@ pub(crate) async fn queue(
             })
             .collect(),
     })
-}
-
-/// The agent as people name them (an inspection without one: nobody known).
-fn agent_name(t: &Catalog, staff: &[kefu_store::staff::StaffMember], id: Option<i64>) -> String {
-    id.and_then(|id| staff.iter().find(|m| m.id.0 == id))
-        .map_or_else(
-            || t.s("actor.someone").to_owned(),
-            |m| crate::people::person(&m.name, &m.staff_no),
-        )
 }
 
 /// A piece of a turn's text, marked where a deduction points.
@@ -300,7 +291,7 @@ pub(crate) async fn detail(
         })
         .unwrap_or_default();
     let staff = crate::active_staff(&state).await;
-    let agent = agent_name(t, &staff, inspection.agent_id);
+    let agent = crate::people::staff_name(t, &staff, inspection.agent_id);
     let at = local(&state, inspection.created_at);
     render(&DetailPage {
         chrome: viewer.chrome(

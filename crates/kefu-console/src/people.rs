@@ -12,6 +12,20 @@ pub(crate) fn person(name: &str, staff_no: &str) -> String {
     format!("{name}（{staff_no}）")
 }
 
+/// The staff member with `id` among `staff` as people name them; someone no
+/// longer listed (or no one) as "a removed account".
+pub(crate) fn staff_name(
+    t: &Catalog,
+    staff: &[kefu_store::staff::StaffMember],
+    id: Option<i64>,
+) -> String {
+    id.and_then(|id| staff.iter().find(|m| m.id.0 == id))
+        .map_or_else(
+            || t.s("actor.someone").to_owned(),
+            |m| person(&m.name, &m.staff_no),
+        )
+}
+
 /// Actors by the label records carry (a staff number, or `system:<what>`).
 pub(crate) struct Names(HashMap<String, String>);
 

@@ -257,7 +257,7 @@ pub(crate) async fn page(
         departments: crate::department_names(&state).await.into_iter().collect(),
         staff: staff
             .iter()
-            .map(|m| (m.id.0, format!("{}（{}）", m.name, m.staff_no)))
+            .map(|m| (m.id.0, crate::people::person(&m.name, &m.staff_no)))
             .collect(),
     };
     let selected = |v: &Option<String>, c: &str| nonempty(v) == Some(c);
@@ -291,7 +291,7 @@ pub(crate) async fn page(
             .map(|m| {
                 (
                     m.id.0.to_string(),
-                    format!("{}（{}）", m.name, m.staff_no),
+                    crate::people::person(&m.name, &m.staff_no),
                     selected(&q.actor_id, &m.id.0.to_string()),
                 )
             })

@@ -187,7 +187,7 @@ impl People {
                 continue;
             }
             if let Ok(m) = state.store.get_staff(StaffId(id)).await {
-                names.insert(id, format!("{}（{}）", m.name, m.staff_no));
+                names.insert(id, crate::people::person(&m.name, &m.staff_no));
             }
         }
         People(names)

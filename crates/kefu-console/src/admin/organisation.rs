@@ -172,7 +172,7 @@ pub(crate) async fn staff(
             .items
             .iter()
             .find(|m| m.id.0.to_string() == r.object_id)
-            .map_or_else(String::new, |m| format!("{}（{}）", m.name, m.staff_no))
+            .map_or_else(String::new, |m| crate::people::person(&m.name, &m.staff_no))
     });
     let selected = nonempty(&q.active);
     render(&StaffPage {
@@ -247,7 +247,7 @@ pub(crate) async fn member(
     let tz = &state.config.time_zone;
     let changes = named(
         recent_changes(&viewer, &state, "staff", Some(id.to_string())).await,
-        |_| format!("{}（{}）", m.name, m.staff_no),
+        |_| crate::people::person(&m.name, &m.staff_no),
     );
     render(&MemberPage {
         chrome: viewer.chrome("admin", &m.name),

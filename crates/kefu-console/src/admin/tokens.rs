@@ -65,7 +65,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
             .iter()
             .map(|k| TokenRow {
                 id: k.token.id,
-                owner: format!("{}（{}）", k.staff_name, k.staff_no),
+                owner: crate::people::person(&k.staff_name, &k.staff_no),
                 owner_id: k.staff_id.0,
                 integration: !k.signs_in,
                 name: k.token.name.clone(),
@@ -80,7 +80,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
         accounts: accounts
             .iter()
             .map(|m| {
-                let mut label = format!("{}（{}）", m.name, m.staff_no);
+                let mut label = crate::people::person(&m.name, &m.staff_no);
                 if !m.signs_in {
                     label.push_str(" · ");
                     label.push_str(t.s("staff.status_integration"));
