@@ -495,6 +495,13 @@ async fn call_facts(
             };
             CallFacts {
                 direction: Some(direction),
+                // Both times recorded (an imported call record): how long it rang.
+                ring_ms: match (contact.ring_at, contact.answer_at) {
+                    (Some(ring), Some(answer)) => {
+                        u64::try_from(answer.duration_since(ring).as_millis()).ok()
+                    }
+                    _ => None,
+                },
                 talk_ms: talk,
                 hung_up_by: contact.hung_up_by.and_then(|p| match p {
                     Party::Customer => Some(Speaker::Customer),

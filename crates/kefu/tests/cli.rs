@@ -1174,6 +1174,46 @@ async fn demo_data_is_searchable_and_reindexed(db: &TestDb) {
         orders >= 120 && contacts >= 150,
         "{orders} orders, {contacts} calls"
     );
+    // Its inspected calls together slip on every rule of the service standard.
+    let inspections = db
+        .store
+        .list_inspections(&kefu_store::inspections::InspectionFilter {
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let slipped: std::collections::BTreeSet<&str> = inspections
+        .iter()
+        .flat_map(|i| &i.result.items)
+        .filter(|item| item.verdict == kefu_domain::inspection::Verdict::Deduct)
+        .map(|item| item.rule.as_str())
+        .collect();
+    for rule in kefu_domain::inspection::RULES {
+        assert!(slipped.contains(rule), "no demo call slips on {rule}");
+    }
+    // The incident being notified has sends in every state a manager meets.
+    let active = db
+        .store
+        .list_incidents(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.status == kefu_domain::incident::IncidentStatus::Notifying)
+        .expect("an incident is being notified");
+    let board = db.store.incident_board(active.id).await.unwrap();
+    let total = |f: fn(&kefu_store::incidents::ChannelCounts) -> i64| {
+        board.channels.iter().map(f).sum::<i64>()
+    };
+    for (state, n) in [
+        ("pending", total(|c| c.pending)),
+        ("unknown", total(|c| c.unknown)),
+        ("sent", total(|c| c.sent)),
+        ("failed", total(|c| c.failed)),
+        ("unconfirmed", total(|c| c.unconfirmed)),
+    ] {
+        assert!(n > 0, "no {state} send: {:?}", board.channels);
+    }
     let out = kefu(
         dir.path(),
         &["--database-url", &url, "reindex", "--batch", "50"],

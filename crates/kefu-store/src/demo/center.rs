@@ -10,10 +10,11 @@ use kefu_domain::assessment::{ViolationCommand, ViolationSource};
 use kefu_domain::audit::Actor;
 use kefu_domain::campaign::{AnswerValue, AttemptResult, CampaignInput, Question};
 use kefu_domain::incident::{
-    GatewayAnswer, IncidentCommand, IncidentInput, NoticeChannel, after_send,
+    GatewayAnswer, IncidentCommand, IncidentInput, KeyLookup, NoticeChannel, SendState, after_send,
+    reconcile,
 };
 use kefu_domain::money::Yuan;
-use kefu_domain::transcript::{Format, parse};
+use kefu_domain::transcript::{Format, Transcript, parse};
 use kefu_domain::workflow::Command;
 use kefu_domain::workorder::{ComplaintCause, Urgency};
 use kefu_domain::{DepartmentId, StaffId};
@@ -456,6 +457,136 @@ async fn campaign(
             }
         }
     }
+    campaign_calls(store, sla, &ctx, &campaign, agents, now).await
+}
+
+/// Three of the campaign's calls recorded and inspected: a good one, one an agent
+/// dialled after holding the target into the lunch rest, and one that ran far
+/// past the planned three minutes.
+async fn campaign_calls(
+    store: &Store,
+    sla: &SlaContext,
+    ctx: &CallingContext<'_>,
+    campaign: &crate::campaigns::Campaign,
+    agents: &[Person],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    const OPENING: &str = "您好，我是燃气客服中心{no}号客服。您家上周做了燃气安全检查，想占用您两分钟了解一下您对安检服务的看法，可以吗？";
+    const GOOD: &[Line] = &[
+        ("客服", 0, OPENING),
+        ("客户", 3, "可以，你说吧。"),
+        (
+            "客服",
+            0,
+            "请问您对上门安检服务满意吗？一到五分，您打几分？",
+        ),
+        ("客户", 6, "挺满意的，打五分吧，师傅检查得很仔细。"),
+        ("客服", 0, "好的。安检人员上门时出示了工作证吗？"),
+        ("客户", 2, "出示了。"),
+        ("客服", 0, "您对我们的安检服务还有什么建议吗？"),
+        (
+            "客户",
+            12,
+            "希望安检前一天短信提醒一下具体时间，我好安排家里有人。",
+        ),
+        ("客服", 0, "好的，您的建议已经记录下来了，会转给安检部门。"),
+        ("客户", 2, "好的。"),
+        ("客服", 0, "感谢您的接听，祝您生活愉快，再见！"),
+    ];
+    const LONG: &[Line] = &[
+        ("客服", 0, OPENING),
+        ("客户", 4, "行，不过我正好有事要说。"),
+        (
+            "客服",
+            0,
+            "请问您对上门安检服务满意吗？一到五分，您打几分？",
+        ),
+        (
+            "客户",
+            95,
+            "打两分吧。约的上午来，下午四点才到，我请了一天假在家等。来了以后说我家软管老化要换，换一根要八十块，比外面贵一倍，我不换他还不给签字。",
+        ),
+        (
+            "客服",
+            0,
+            "非常抱歉给您带来不便。软管可以自行购买符合标准的产品，不是必须在安检时更换。",
+        ),
+        (
+            "客户",
+            80,
+            "那他当时怎么不这么说？还有报警器也说要换，说我的过期了，我那个才装了三年。你们到底有没有统一的标准？",
+        ),
+        (
+            "客服",
+            0,
+            "报警器的使用年限一般是五年，您的情况我会如实记录，请安检部门核实后给您回电。",
+        ),
+        (
+            "客户",
+            60,
+            "行吧，那你们一定要回电话，别又没人管。我的电话就是这个号码，白天都在。",
+        ),
+        (
+            "客服",
+            0,
+            "好的，已经为您记录，安检部门会在两个工作日内联系您。请问还有其他需要反映的吗？",
+        ),
+        ("客户", 3, "没了。"),
+        ("客服", 0, "感谢您的接听，再见！"),
+    ];
+    // (agent, target taken at local HH:MM, dialled minutes later, seconds, call)
+    let calls: [(usize, i64, i64, i64, &[Line]); 3] = [
+        (2, 16 * 60 + 15, 1, 165, GOOD),
+        (0, 11 * 60 + 26, 5, 150, GOOD),
+        (1, 16 * 60 + 30, 1, 430, LONG),
+    ];
+    for (agent_index, taken, dial_after, secs, lines) in calls {
+        let Some(agent) = agents.get(agent_index) else {
+            continue;
+        };
+        let no = staff_no(agent);
+        // The latest past working day the queue hands out a target at that time.
+        for day in 1..=7 {
+            let taken_at = ago(now, day * 1440)
+                .to_zoned(sla.tz.clone())
+                .date()
+                .to_zoned(sla.tz.clone())
+                .map_err(|e| StoreError::Unsupported(e.to_string()))?
+                .timestamp()
+                + SignedDuration::from_mins(taken);
+            let Some(target) = store.next_target(campaign, agent.id, ctx, taken_at).await? else {
+                continue;
+            };
+            let score = if lines.len() == LONG.len() { 2 } else { 5 };
+            let record = AttemptRecord {
+                result: AttemptResult::Reached,
+                callback_at: None,
+                satisfaction: Some(score),
+                answers: vec![("q1".into(), AnswerValue::Scale(score))],
+                notes: (score < 3).then(|| {
+                    "客户反映安检上门迟到、推销软管和报警器，已转安检部门核实回电。".to_owned()
+                }),
+                duration: Some(SignedDuration::from_secs(secs)),
+            };
+            let done =
+                taken_at + SignedDuration::from_mins(dial_after) + SignedDuration::from_secs(secs);
+            store
+                .record_attempt(&agent.actor, agent.id, target.id, &record, sla, done)
+                .await?;
+            let contact: Option<i64> = sqlx::query_scalar(
+                "SELECT contact_id FROM campaign_attempts WHERE target_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(target.id)
+            .fetch_one(&store.pool)
+            .await?;
+            let Some(contact) = contact else { break };
+            let transcript = transcript(&timed(lines, &no), &no)?;
+            store
+                .attach_transcript(&agent.actor, contact, "srt", &transcript, done)
+                .await?;
+            break;
+        }
+    }
     Ok(())
 }
 
@@ -642,25 +773,37 @@ async fn send_all(
     Ok(())
 }
 
-/// Part of the active incident's sends: most accepted, some refused for good, a
-/// few waiting to be retried, e-mails whose fate is unclear left for a manager.
+/// Part of the active incident's sends, leaving them in every state: SMS sends
+/// mostly accepted, some refused for good, some waiting to be retried, some whose
+/// fate the gateway has yet to be asked, a third not tried yet; e-mails mostly
+/// accepted, some refused, and some cut off mid-send that plain SMTP keeps no log
+/// of, left for a manager to confirm.
 async fn send_some(store: &Store, incident: i64, at: Timestamp) -> Result<(), StoreError> {
     for channel in [NoticeChannel::Sms, NoticeChannel::Email] {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_sends WHERE incident_id = $1 AND channel = $2",
+        )
+        .bind(incident)
+        .bind(channel.code())
+        .fetch_one(&store.pool)
+        .await?;
+        // Two thirds of the SMS round done so far; every e-mail tried once.
+        let limit = match channel {
+            NoticeChannel::Sms => total * 2 / 3,
+            _ => total,
+        };
         let claimed = store
             .claim_sends(
                 DEMO_DISPATCHER,
                 channel,
-                400,
+                limit.max(1),
                 SignedDuration::from_mins(5),
                 at,
             )
             .await?;
         let results: Vec<SendResult> = claimed
             .iter()
-            .filter(|s| s.incident_id == incident)
             .enumerate()
-            // About two thirds handled so far; the rest still wait.
-            .filter(|(i, _)| i % 3 != 2)
             .map(|(i, s)| {
                 let answer = match (channel, i % 11) {
                     (NoticeChannel::Sms, 4) => GatewayAnswer::Rejected {
@@ -669,9 +812,11 @@ async fn send_some(store: &Store, incident: i64, at: Timestamp) -> Result<(), St
                     (NoticeChannel::Sms, 7) => GatewayAnswer::Retry {
                         reason: "网关繁忙，请稍后重试".into(),
                     },
-                    (NoticeChannel::Email, 3) => GatewayAnswer::Ambiguous {
-                        reason: "邮件服务器连接中断，无法确认是否送达".into(),
-                    },
+                    (NoticeChannel::Sms, 9) | (NoticeChannel::Email, 3) => {
+                        GatewayAnswer::Ambiguous {
+                            reason: "连接中断，无法确认是否已发出".into(),
+                        }
+                    }
                     (NoticeChannel::Email, 6) => GatewayAnswer::Rejected {
                         reason: "收件地址不存在".into(),
                     },
@@ -685,11 +830,39 @@ async fn send_some(store: &Store, incident: i64, at: Timestamp) -> Result<(), St
             })
             .collect();
         store.finish_sends(DEMO_DISPATCHER, &results, at).await?;
-        // What was claimed and not answered goes back to waiting.
-        store
-            .expire_in_flight(at + SignedDuration::from_mins(6))
-            .await?;
     }
+    // The e-mails cut off mid-send: the mail server keeps no delivery log to ask,
+    // so they wait for a manager's decision. (The SMS gateway's are asked once it
+    // answers again.)
+    let later = at + SignedDuration::from_secs(30);
+    let unsure = store
+        .claim_sends(
+            DEMO_DISPATCHER,
+            NoticeChannel::Email,
+            1000,
+            SignedDuration::from_mins(5),
+            later,
+        )
+        .await?;
+    let results: Vec<SendResult> = unsure
+        .iter()
+        .map(|s| SendResult {
+            send_id: s.id,
+            progress: if s.state == SendState::Unknown {
+                reconcile(&KeyLookup::NoRecord, s.attempts, later)
+            } else {
+                // Not expected: every e-mail was answered above.
+                after_send(
+                    s.attempts,
+                    &GatewayAnswer::Accepted { provider_id: None },
+                    5,
+                    later,
+                )
+            },
+            provider_id: None,
+        })
+        .collect();
+    store.finish_sends(DEMO_DISPATCHER, &results, later).await?;
     Ok(())
 }
 
@@ -700,87 +873,68 @@ async fn inspections(
     agents: &[Person],
     now: Timestamp,
 ) -> Result<Vec<(i64, StaffId)>, StoreError> {
-    // (who, seconds into the call it starts, seconds it lasts, text)
-    type Turn = (&'static str, u64, u64, &'static str);
-    const CALLS: &[&[Turn]] = &[
+    const CALLS: &[&[Line]] = &[
         // A good call.
         &[
             (
                 "客服",
                 0,
-                5,
                 "您好，客服中心，{no}号为您服务，请问有什么可以帮您？",
             ),
-            ("客户", 6, 6, "我家燃气表好像不走字了，想找人来看看。"),
+            ("客户", 6, "我家燃气表好像不走字了，想找人来看看。"),
+            ("客服", 0, "好的，请问您的用户编号或者登记的手机号是多少？"),
+            ("客户", 5, "手机是13905312468。"),
+            ("客服", 0, "跟您核对一下，手机号码1390 531 2468，对吗？"),
+            ("客户", 2, "对的。"),
             (
                 "客服",
-                13,
-                9,
-                "好的，请问您的用户编号或者登记的手机号是多少？",
-            ),
-            ("客户", 23, 5, "手机是13905312468。"),
-            ("客服", 29, 8, "跟您核对一下，手机号码1390 531 2468，对吗？"),
-            ("客户", 38, 2, "对的。"),
-            (
-                "客服",
-                41,
-                12,
+                0,
                 "已为您登记报修，维修人员会在今天下午联系您上门，请保持电话畅通。",
             ),
-            ("客户", 54, 3, "好的，谢谢。"),
-            ("客服", 58, 6, "请问还有其他可以帮您的吗？"),
-            ("客户", 65, 3, "没有了。"),
-            ("客服", 69, 5, "感谢您的来电，祝您生活愉快，再见！"),
+            ("客户", 3, "好的，谢谢。"),
+            ("客服", 0, "请问还有其他可以帮您的吗？"),
+            ("客户", 3, "没有了。"),
+            ("客服", 0, "感谢您的来电，祝您生活愉快，再见！"),
         ],
         // Forbidden words and no closing.
         &[
             (
                 "客服",
                 0,
-                5,
                 "您好，客服中心，{no}号为您服务，请问有什么可以帮您？",
             ),
-            (
-                "客户",
-                6,
-                8,
-                "我上个月的燃气费怎么这么高？你们是不是算错了？",
-            ),
-            ("客服", 15, 6, "这个不归我管，你自己去营业厅问吧。"),
-            ("客户", 22, 5, "你这是什么态度？"),
-            ("客服", 28, 4, "我也不知道，你问别人。"),
+            ("客户", 8, "我上个月的燃气费怎么这么高？你们是不是算错了？"),
+            ("客服", 0, "这个不归我管，你自己去营业厅问吧。"),
+            ("客户", 5, "你这是什么态度？"),
+            ("客服", 0, "我也不知道，你问别人。"),
         ],
         // No opening, a hold without an apology.
         &[
-            ("客服", 0, 2, "喂，说吧。"),
-            ("客户", 3, 6, "我想办理燃气过户，需要带什么材料？"),
-            ("客服", 10, 3, "你等一下。"),
+            ("客服", 0, "喂，说吧。"),
+            ("客户", 6, "我想办理燃气过户，需要带什么材料？"),
+            ("客服", 0, "你等一下，我查一下。"),
+            ("", 55, ""),
             (
                 "客服",
-                70,
-                12,
+                0,
                 "过户需要带房产证、双方身份证原件和最近一期的缴费凭证。",
             ),
-            ("客户", 83, 3, "好的，谢谢。"),
-            ("客服", 87, 5, "感谢您的来电，再见。"),
+            ("客户", 3, "好的，谢谢。"),
+            ("客服", 0, "感谢您的来电，再见。"),
         ],
-        // Too fast, and a long silence nobody fills.
+        // Too fast, a number not read back, and a silence met without the prompt.
         &[
-            ("客服", 0, 3, "您好客服中心{no}号为您服务请问有什么可以帮您"),
-            ("客户", 4, 6, "我想问一下阶梯气价怎么算。"),
+            ("客服", 3, "您好客服中心{no}号为您服务请问有什么可以帮您"),
+            ("客户", 6, "户号20193587，我想问一下阶梯气价怎么算。"),
             (
                 "客服",
-                11,
                 6,
                 "第一档每立方米三块零五第二档三块六六第三档四块五七按年度累计用量计算超过三百五十立方米进入第二档超过五百立方米进入第三档",
             ),
-            ("客户", 40, 4, "啊？能再说一遍吗？"),
-            (
-                "客服",
-                45,
-                6,
-                "请问还有其他可以帮您的吗？感谢您的来电，再见。",
-            ),
+            ("", 9, ""),
+            ("客服", 0, "那您还有别的问题吗？"),
+            ("客户", 4, "啊？能再说一遍吗？刚才没听清。"),
+            ("客服", 0, "请问还有其他可以帮您的吗？感谢您的来电，再见。"),
         ],
     ];
     let recent: Vec<(i64, Option<i64>)> = sqlx::query_as(
@@ -794,28 +948,8 @@ async fn inspections(
         let Some(agent) = agents.iter().find(|a| Some(a.id.0) == *agent_id) else {
             continue;
         };
-        let no = match &agent.actor {
-            Actor::Staff { staff_no, .. } => staff_no.clone(),
-            Actor::System(_) => String::new(),
-        };
-        let turns = CALLS[i % CALLS.len()];
-        let srt: String = turns
-            .iter()
-            .enumerate()
-            .map(|(n, (who, start, len, text))| {
-                let t = |s: u64| format!("00:{:02}:{:02},000", s / 60, s % 60);
-                format!(
-                    "{}\n{} --> {}\n{}：{}\n\n",
-                    n + 1,
-                    t(*start),
-                    t(start + len),
-                    who,
-                    text.replace("{no}", &no)
-                )
-            })
-            .collect();
-        let transcript = parse(Format::Srt, &srt)
-            .map_err(|e| StoreError::Unsupported(format!("demo transcript: {e}")))?;
+        let no = staff_no(agent);
+        let transcript = transcript(&timed(CALLS[i % CALLS.len()], &no), &no)?;
         let at = ago(now, 60 + i as i64 * 170);
         // The call's facts as the switchboard would have reported them: the
         // rude call was answered late and ended by the agent.
@@ -837,6 +971,62 @@ async fn inspections(
         }
     }
     Ok(made)
+}
+
+fn staff_no(person: &Person) -> String {
+    match &person.actor {
+        Actor::Staff { staff_no, .. } => staff_no.clone(),
+        Actor::System(_) => String::new(),
+    }
+}
+
+/// (who, seconds into the call it starts, seconds it lasts, text); `{no}` is the
+/// agent's staff number.
+type Turn<'a> = (&'a str, u64, u64, &'a str);
+
+/// A line of a call: (who, seconds it lasts, text). An agent's line of 0 seconds
+/// lasts what the text takes at 190 characters a minute; a line with nobody is a
+/// silence of that many seconds. A second passes between turns.
+type Line = (&'static str, u64, &'static str);
+
+fn timed(lines: &[Line], no: &str) -> Vec<Turn<'static>> {
+    let mut at = 0;
+    let mut turns = Vec::with_capacity(lines.len());
+    for &(who, secs, text) in lines {
+        if who.is_empty() {
+            at += secs;
+            continue;
+        }
+        let len = if secs == 0 {
+            let chars = kefu_domain::inspection::spoken_chars(&text.replace("{no}", no));
+            (chars as u64 * 60).div_ceil(190).max(2)
+        } else {
+            secs
+        };
+        turns.push((who, at, len, text));
+        at += len + 1;
+    }
+    turns
+}
+
+/// A call's transcript as the recorder's SRT file would give it.
+fn transcript(turns: &[Turn<'_>], no: &str) -> Result<Transcript, StoreError> {
+    let t = |s: u64| format!("{:02}:{:02}:{:02},000", s / 3600, s / 60 % 60, s % 60);
+    let srt: String = turns
+        .iter()
+        .enumerate()
+        .map(|(n, (who, start, len, text))| {
+            format!(
+                "{}\n{} --> {}\n{}：{}\n\n",
+                n + 1,
+                t(*start),
+                t(start + len),
+                who,
+                text.replace("{no}", no)
+            )
+        })
+        .collect();
+    parse(Format::Srt, &srt).map_err(|e| StoreError::Unsupported(format!("demo transcript: {e}")))
 }
 
 /// Violations from failed inspections: one appealed by the agent, one decided by
