@@ -261,6 +261,7 @@ labelled_enum!(
         Resumed => "resumed", "恢复",
         Transferred => "transferred", "转接",
         HungUp => "hung_up", "挂机",
+        Recorded => "recorded", "录音",
     }
 );
 

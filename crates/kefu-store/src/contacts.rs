@@ -33,6 +33,8 @@ pub struct TelephonyEvent {
     pub extension: Option<String>,
     pub hung_up_by: Option<Party>,
     pub transfer_target: Option<String>,
+    /// For recorded: the recording's reference (a file path or URL).
+    pub recording: Option<String>,
 }
 
 /// What storing a telephony event did.
@@ -76,6 +78,8 @@ pub struct Contact {
     pub transfer_reason: Option<String>,
     pub work_order_id: Option<i64>,
     pub purpose: Option<String>,
+    /// The call's recording as the PBX reported it.
+    pub recording: Option<String>,
     pub created_by: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -141,8 +145,8 @@ pub enum CallbackScope {
 
 const CONTACT_COLUMNS: &str = "id, call_id, direction, channel, phone_key, callee, customer_id, agent_id, extension, phase, \
      ring_at, answer_at, end_at, hold_ms, hung_up_by, transferred_to, category, five_w2h, summary, outcome, \
-     outcome_work_order_id, callback_due, transfer_target, transfer_reason, work_order_id, purpose, created_by, \
-     created_at, updated_at, version";
+     outcome_work_order_id, callback_due, transfer_target, transfer_reason, work_order_id, purpose, recording, \
+     created_by, created_at, updated_at, version";
 
 fn decode_err(what: &str, raw: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("{what}: unexpected value '{raw}'").into())
@@ -191,6 +195,7 @@ fn contact_from_row(row: &sqlx::any::AnyRow) -> Result<Contact, sqlx::Error> {
         transfer_reason: row.try_get("transfer_reason")?,
         work_order_id: row.try_get("work_order_id")?,
         purpose: row.try_get("purpose")?,
+        recording: row.try_get("recording")?,
         created_by: row.try_get("created_by")?,
         created_at: from_ms(row.try_get("created_at")?),
         updated_at: from_ms(row.try_get("updated_at")?),
@@ -570,7 +575,7 @@ impl Store {
         }
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO telephony_events (call_id, dedup_key, kind, at_ms, caller, callee, extension, hung_up_by, \
-             transfer_target, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             transfer_target, received_at, recording) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (call_id, dedup_key) DO NOTHING RETURNING id",
         )
         .bind(&event.call_id)
@@ -583,6 +588,7 @@ impl Store {
         .bind(event.hung_up_by.map(|p| p.code()))
         .bind(event.transfer_target.as_deref())
         .bind(ms(now))
+        .bind(event.recording.as_deref())
         .fetch_optional(&mut *tx)
         .await?;
         if inserted.is_none() {
@@ -652,7 +658,8 @@ impl Store {
             }
         };
         let rows = sqlx::query(
-            "SELECT kind, at_ms, hung_up_by, transfer_target, callee, extension FROM telephony_events WHERE call_id = $1",
+            "SELECT kind, at_ms, hung_up_by, transfer_target, callee, extension, recording FROM telephony_events \
+             WHERE call_id = $1",
         )
         .bind(&event.call_id)
         .fetch_all(&mut *tx)
@@ -660,10 +667,18 @@ impl Store {
         let mut events = Vec::with_capacity(rows.len());
         let mut callee: Option<String> = None;
         let mut extension: Option<String> = None;
+        // The latest recording reported (a call recorded again keeps the last).
+        let mut recording: Option<(Timestamp, String)> = None;
         for row in &rows {
-            events.push(event_from_row(row)?);
+            let event = event_from_row(row)?;
             callee = callee.or(row.try_get("callee")?);
             extension = extension.or(row.try_get("extension")?);
+            if let Some(file) = row.try_get::<Option<String>, _>("recording")?
+                && recording.as_ref().is_none_or(|(at, _)| *at <= event.at)
+            {
+                recording = Some((event.at, file));
+            }
+            events.push(event);
         }
         let timeline = CallTimeline::fold(&events);
         let phase = serde_json::to_value(timeline.phase)
@@ -672,8 +687,8 @@ impl Store {
             .unwrap_or_else(|| "ringing".into());
         sqlx::query(
             "UPDATE contacts SET phase = $1, ring_at = $2, answer_at = $3, end_at = $4, hold_ms = $5, hung_up_by = $6, \
-             transferred_to = $7, callee = $8, extension = $9, agent_id = COALESCE(agent_id, $10), updated_at = $11 \
-             WHERE id = $12",
+             transferred_to = $7, callee = $8, extension = $9, agent_id = COALESCE(agent_id, $10), updated_at = $11, \
+             recording = COALESCE($13, recording) WHERE id = $12",
         )
         .bind(&phase)
         .bind(timeline.ring_at.map(ms))
@@ -687,6 +702,7 @@ impl Store {
         .bind(agent_id)
         .bind(ms(now))
         .bind(contact_id)
+        .bind(recording.map(|(_, file)| file))
         .execute(&mut *tx)
         .await?;
         if timeline.end_at.is_some() && !was_ended {
@@ -701,6 +717,35 @@ impl Store {
             customer_id,
             phone_key,
         })
+    }
+
+    /// The contact of a call reported by the telephony system, by its call id.
+    pub async fn contact_by_call(&self, call_id: &str) -> Result<Option<Contact>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE call_id = $1"
+        )))
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(contact_from_row)
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// The ids of calls not yet ended whose id starts with `prefix` (a PBX's
+    /// bridge asks after reconnecting, to close those its PBX no longer has).
+    pub async fn live_calls(&self, prefix: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        // The index holds only calls not yet ended, so reading all of it is cheap;
+        // the prefix is compared as text (no LIKE patterns, no collation ranges).
+        Ok(sqlx::query_scalar(
+            "SELECT call_id FROM contacts WHERE phase <> 'ended' AND call_id IS NOT NULL \
+             AND substr(call_id, 1, length($1)) = $1 ORDER BY call_id LIMIT $2",
+        )
+        .bind(prefix)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Records a contact entered by hand (a walk-in, a call the telephony system did

@@ -49,6 +49,10 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         } => Some(parse_clock_start(raw)?),
         _ => None,
     };
+    // A bridge talks to Kefu's API, not to the database.
+    if let Command::Bridge { pbx } = command {
+        return crate::bridge::run(pbx, &settings).await;
+    }
     // Bulk commands get a larger SQLite cache: index maintenance dominates them.
     let bulk = matches!(
         command,
@@ -75,6 +79,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             )
             .await
         }
+        Command::Bridge { pbx } => crate::bridge::run(pbx, &settings).await,
         Command::Dispatch {
             idle_secs,
             until_idle,

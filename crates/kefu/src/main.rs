@@ -4,6 +4,7 @@
 //! turns its outcome into an exit code (0 ok, 1 error, 2 audit log broken).
 
 mod bench;
+mod bridge;
 mod commands;
 mod inspect;
 mod load;
@@ -36,6 +37,14 @@ struct GlobalArgs {
     /// Directory for the embedded database [env: KEFU_DATA_DIR; default: data]
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum BridgeCommand {
+    /// FreeSWITCH through its event socket (mod_event_socket, inbound).
+    Freeswitch,
+    /// Asterisk through its manager interface (AMI).
+    Asterisk,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +110,15 @@ enum Command {
         /// Stop once nothing is left to send or reconcile (for scripts and tests).
         #[arg(long)]
         until_idle: bool,
+    },
+    /// Connect a PBX to Kefu, as its own process beside the servers (several may
+    /// run side by side): the PBX's call events become Kefu's telephony events
+    /// (screen pops, call records) and Kefu's click-to-dial requests are placed
+    /// through the PBX. Settings: [bridge] in the settings file; the token and the
+    /// PBX's password from the environment.
+    Bridge {
+        #[command(subcommand)]
+        pbx: BridgeCommand,
     },
     /// Generate realistic Chinese demo data (staff, departments, customers, work
     /// orders, calls, knowledge articles); counts are what must exist afterwards.

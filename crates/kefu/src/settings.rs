@@ -33,6 +33,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub center: CenterSettings,
     pub notices: NoticeSettings,
+    pub bridge: BridgeSettings,
 }
 
 /// Incident notices: the service hotline named in messages and the gateways.
@@ -133,6 +134,97 @@ impl Default for NoticeSettings {
     }
 }
 
+/// `kefu bridge …`: a PBX's events into Kefu, Kefu's click-to-dial into the PBX.
+/// Secrets come from the environment: `KEFU_BRIDGE__TOKEN` (an integration
+/// account's API token), `KEFU_BRIDGE__FREESWITCH__PASSWORD`,
+/// `KEFU_BRIDGE__ASTERISK__SECRET`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BridgeSettings {
+    /// The Kefu server the bridge talks to (plain HTTP).
+    pub kefu_url: String,
+    pub token: Option<String>,
+    /// This PBX's name in Kefu's call ids (`<source>:<PBX call id>`); default:
+    /// `freeswitch` or `asterisk`.
+    pub source: Option<String>,
+    /// How often to take click-to-dial requests, in milliseconds.
+    pub dial_every_ms: u64,
+    /// Events posted side by side (a call's events always in one lane, in order).
+    pub lanes: usize,
+    pub freeswitch: FreeswitchSettings,
+    pub asterisk: AsteriskSettings,
+}
+
+impl Default for BridgeSettings {
+    fn default() -> Self {
+        BridgeSettings {
+            kefu_url: "http://127.0.0.1:8080".into(),
+            token: None,
+            source: None,
+            dial_every_ms: 500,
+            lanes: 4,
+            freeswitch: FreeswitchSettings::default(),
+            asterisk: AsteriskSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FreeswitchSettings {
+    /// mod_event_socket's host:port.
+    pub address: String,
+    pub password: Option<String>,
+    /// The channel variable naming the agent's extension on the leg to an
+    /// agent's phone (`dialed_user` when agents are reached as `user/8001`).
+    pub agent_variable: String,
+    /// The originate command for click-to-dial; `$DIAL`, `$EXTENSION` and
+    /// `$NUMBER` are filled in. The legs must carry `kefu_dial`.
+    pub originate: String,
+}
+
+impl Default for FreeswitchSettings {
+    fn default() -> Self {
+        FreeswitchSettings {
+            address: "127.0.0.1:8021".into(),
+            password: None,
+            agent_variable: "dialed_user".into(),
+            originate: "originate {kefu_dial=$DIAL,origination_caller_id_number=$EXTENSION}user/$EXTENSION \
+                        &bridge({kefu_dial=$DIAL}sofia/gateway/hotline/$NUMBER)"
+                .into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsteriskSettings {
+    /// The manager interface's host:port.
+    pub address: String,
+    pub username: String,
+    pub secret: Option<String>,
+    /// A regular expression matching the device of an agent's phone (`8001` in
+    /// `PJSIP/8001-0000002a`).
+    pub agent_device: String,
+    /// The agent's phone, rung first on click-to-dial.
+    pub channel: String,
+    /// The dialplan context that dials the customer's number.
+    pub context: String,
+}
+
+impl Default for AsteriskSettings {
+    fn default() -> Self {
+        AsteriskSettings {
+            address: "127.0.0.1:5038".into(),
+            username: "kefu".into(),
+            secret: None,
+            agent_device: "^[0-9]{3,6}$".into(),
+            channel: "PJSIP/$EXTENSION".into(),
+            context: "from-internal".into(),
+        }
+    }
+}
+
 /// Facts about the service center itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -216,6 +308,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             center: CenterSettings::default(),
             notices: NoticeSettings::default(),
+            bridge: BridgeSettings::default(),
         }
     }
 }

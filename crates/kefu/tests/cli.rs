@@ -523,6 +523,35 @@ fn bad_settings_are_refused_before_anything_runs() {
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).contains(needle), "{}", stderr(&out));
     }
+    // A bridge is told what it lacks before it connects anywhere.
+    for (toml, needle) in [
+        ("", "KEFU_BRIDGE__TOKEN"),
+        (
+            "[bridge]\ntoken = \"kf_x\"\n",
+            "KEFU_BRIDGE__FREESWITCH__PASSWORD",
+        ),
+        (
+            "[bridge]\ntoken = \"kf_x\"\nkefu_url = \"https://kefu.example\"\n",
+            "not an http:// address",
+        ),
+        (
+            "[bridge]\ntoken = \"kf_x\"\nsource = \"fs 1\"\n",
+            "bridge.source",
+        ),
+    ] {
+        std::fs::write(dir.path().join("kefu.toml"), toml).unwrap();
+        let out = kefu(dir.path(), &["bridge", "freeswitch"]);
+        assert_eq!(out.status.code(), Some(1), "{toml}");
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    }
+    std::fs::write(
+        dir.path().join("kefu.toml"),
+        "[bridge]\ntoken = \"kf_x\"\n[bridge.asterisk]\nsecret = \"s\"\nagent_device = \"[\"\n",
+    )
+    .unwrap();
+    let out = kefu(dir.path(), &["bridge", "asterisk"]);
+    assert!(stderr(&out).contains("agent_device"), "{}", stderr(&out));
+    assert!(!dir.path().join("data").exists(), "no database is opened");
     std::fs::remove_file(dir.path().join("kefu.toml")).unwrap();
     let out = kefu(dir.path(), &["serve", "--listen", "localhost"]);
     assert_eq!(out.status.code(), Some(1));

@@ -172,7 +172,7 @@ pub(crate) struct TelephonyEventInput {
     /// The sender's id of this event; a repeat with the same id is ignored. Without
     /// it, the same type at the same instant counts as a repeat.
     event_id: Option<String>,
-    /// ringing, answered, held, resumed, transferred or hung_up.
+    /// ringing, answered, held, resumed, transferred, hung_up or recorded.
     #[serde(rename = "type")]
     kind: String,
     /// When it happened (RFC 3339).
@@ -189,6 +189,8 @@ pub(crate) struct TelephonyEventInput {
     hung_up_by: Option<String>,
     /// For transferred: where the call went.
     transfer_target: Option<String>,
+    /// For recorded: the recording as the PBX names it (a file path or a URL).
+    recording: Option<String>,
 }
 
 /// The screen pop for a ringing call.
@@ -232,7 +234,7 @@ async fn telephony_event(
     let kind = CallEventKind::parse(&input.kind).ok_or_else(|| {
         ApiError::invalid(
             "type",
-            Reason::not_one_of("ringing, answered, held, resumed, transferred, hung_up"),
+            Reason::not_one_of("ringing, answered, held, resumed, transferred, hung_up, recorded"),
         )
     })?;
     let at = parse_time("at", &input.at)?;
@@ -271,7 +273,11 @@ async fn telephony_event(
         extension: text_field("extension", input.extension.as_deref(), 20)?,
         hung_up_by,
         transfer_target: text_field("transfer_target", input.transfer_target.as_deref(), 100)?,
+        recording: text_field("recording", input.recording.as_deref(), 500)?,
     };
+    if kind == CallEventKind::Recorded && event.recording.is_none() {
+        return Err(ApiError::invalid("recording", Reason::required()));
+    }
     let applied = state
         .store
         .record_call_event(&who.actor(), &event, now)

@@ -15,6 +15,7 @@ pub mod service_rules;
 pub mod session;
 pub mod staff;
 pub mod system;
+pub mod telephony;
 pub mod tiers;
 pub mod violations;
 pub mod work_orders;
@@ -37,6 +38,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(customer_files::router(config.import_limit_bytes))
         .merge(tiers::router())
         .merge(contacts::router())
+        .merge(telephony::router())
         .merge(work_orders::router())
         .merge(service_rules::router())
         .merge(calendar::router())
