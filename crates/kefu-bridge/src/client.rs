@@ -176,9 +176,12 @@ impl Kefu {
             })
     }
 
-    /// Reports a dial the PBX could not place.
-    pub async fn dial_failed(&self, id: i64, reason: &str) -> Result<(), KefuError> {
-        let body = serde_json::json!({ "outcome": "failed", "reason": reason }).to_string();
+    /// Reports a dial the PBX could not place: `reason` one of Kefu's codes (see
+    /// [`crate::run::failure_reason`]), `detail` the PBX's own words.
+    pub async fn dial_failed(&self, id: i64, reason: &str, detail: &str) -> Result<(), KefuError> {
+        let detail: String = detail.chars().take(200).collect();
+        let body = serde_json::json!({ "outcome": "failed", "reason": reason, "detail": detail })
+            .to_string();
         let (status, bytes) = self
             .call(
                 Method::POST,

@@ -419,8 +419,46 @@ impl Fs {
     }
 }
 
-async fn report_failed(bridge: &Bridge, dial: i64, reason: &str) {
-    if let Err(e) = bridge.kefu.dial_failed(dial, reason).await {
+/// Kefu's reason for a failed dial, from the PBX's words: FreeSWITCH's hangup
+/// causes (`-ERR USER_BUSY`), Asterisk's originate reason numbers (`reason 5`).
+pub fn failure_reason(pbx_words: &str) -> &'static str {
+    let w = pbx_words.to_ascii_uppercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| w.contains(n));
+    if has(&["NOT DIALABLE"]) {
+        "not_dialable"
+    } else if has(&["USER_BUSY", "NORMAL_CIRCUIT_CONGESTION", "REASON 5)"]) {
+        "busy"
+    } else if has(&[
+        "NO_ANSWER",
+        "NO_USER_RESPONSE",
+        "ALLOTTED_TIMEOUT",
+        "ORIGINATOR_CANCEL",
+        "REASON 1)",
+        "REASON 3)",
+    ]) {
+        "no_answer"
+    } else if has(&["CALL_REJECTED", "REASON 2)"]) {
+        "rejected"
+    } else if has(&[
+        "USER_NOT_REGISTERED",
+        "SUBSCRIBER_ABSENT",
+        "UNALLOCATED_NUMBER",
+        "NO_ROUTE_DESTINATION",
+        "DESTINATION_OUT_OF_ORDER",
+        "NETWORK_OUT_OF_ORDER",
+        "GATEWAY_DOWN",
+        "REASON 0)",
+        "REASON 8)",
+    ]) {
+        "unreachable"
+    } else {
+        "failed"
+    }
+}
+
+async fn report_failed(bridge: &Bridge, dial: i64, pbx_words: &str) {
+    let reason = failure_reason(pbx_words);
+    if let Err(e) = bridge.kefu.dial_failed(dial, reason, pbx_words).await {
         tracing::warn!(error = %e, dial, "a failed dial could not be reported");
     }
 }

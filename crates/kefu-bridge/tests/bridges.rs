@@ -20,7 +20,7 @@ use kefu_server::events::ConsoleEvent;
 use kefu_store::backend_tests;
 use kefu_store::contacts::Contact;
 use kefu_store::testing::TestDb;
-use pbx::{Pbx, Script, asterisk_events, freeswitch_events};
+use pbx::{DialAnswer, Pbx, Script, asterisk_events, freeswitch_events};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -31,6 +31,8 @@ backend_tests!(
     a_reconnect_mid_call_loses_and_doubles_nothing_asterisk,
     repeated_and_reordered_events_from_two_bridges_change_nothing,
     a_wrong_password_is_retried_not_fatal,
+    click_to_dial_rings_the_agent_then_the_customer_freeswitch,
+    click_to_dial_rings_the_agent_then_the_customer_asterisk,
 );
 
 /// The captures' first call starts at this instant (the test clock is later).
@@ -281,6 +283,7 @@ async fn freeswitch_calls_become_contacts(db: &TestDb) {
         listing: r#"{"row_count":0}"#.into(),
         events,
         cut_after: None,
+        dials: Vec::new(),
     }])
     .await;
     let bridge = run_freeswitch(&k, &pbx, pbx::PASSWORD);
@@ -309,6 +312,7 @@ async fn asterisk_calls_become_contacts(db: &TestDb) {
         listing: String::new(),
         events,
         cut_after: None,
+        dials: Vec::new(),
     }])
     .await;
     let bridge = run_asterisk(&k, &pbx);
@@ -354,11 +358,13 @@ async fn a_reconnect_mid_call_loses_and_doubles_nothing_freeswitch(db: &TestDb) 
             listing: r#"{"row_count":0}"#.into(),
             events: first,
             cut_after: Some(6),
+            dials: Vec::new(),
         },
         Script {
             listing: fs_listing_mid_call(),
             events: answered[4..].to_vec(),
             cut_after: None,
+            dials: Vec::new(),
         },
     ])
     .await;
@@ -385,11 +391,13 @@ async fn a_reconnect_mid_call_loses_and_doubles_nothing_asterisk(db: &TestDb) {
             listing: String::new(),
             events: first.clone(),
             cut_after: Some(first.len()),
+            dials: Vec::new(),
         },
         Script {
             listing,
             events: answered[7..].to_vec(),
             cut_after: None,
+            dials: Vec::new(),
         },
     ])
     .await;
@@ -449,6 +457,7 @@ async fn repeated_and_reordered_events_from_two_bridges_change_nothing(db: &Test
         listing: r#"{"row_count":0}"#.into(),
         events,
         cut_after: None,
+        dials: Vec::new(),
     }])
     .await;
     let one = run_freeswitch(&k, &pbx, pbx::PASSWORD);
@@ -486,4 +495,136 @@ async fn a_wrong_password_is_retried_not_fatal(db: &TestDb) {
     }
     assert_eq!(Stats::get(&bridge.outbox.stats.applied), 0);
     bridge.stop().await;
+}
+
+/// The agent asks for a call to a customer whose number they see masked; the
+/// bridge takes the request, the PBX rings the agent then the customer, and the
+/// call's record is tied to the request. A second request fails (the customer's
+/// line is busy) and says so.
+async fn click_to_dial(k: &Kefu_, run: impl FnOnce(&Kefu_) -> Running, pbx: &Pbx, words: &str) {
+    let mut live = k.app.state.events.subscribe();
+    let (status, customer) = k
+        .app
+        .post(
+            "/api/v1/customers",
+            Role::Agent,
+            json!({ "code": "C9001", "name": "张敏", "phones": [{ "label": "手机", "number": CUSTOMER }] }),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 201, "{customer}");
+    let customer_id = customer["id"].as_i64().unwrap();
+    let ask = json!({ "purpose": "customer", "ref_id": customer_id });
+    let (status, dial) = k
+        .app
+        .post("/api/v1/telephony/dials", Role::Agent, ask.clone())
+        .await;
+    assert_eq!(status.as_u16(), 201, "{dial}");
+    assert_eq!(
+        (dial["status"].as_str(), dial["extension"].as_str()),
+        (Some("waiting"), Some("8001"))
+    );
+    assert!(
+        !dial.to_string().contains("2468"),
+        "the number never reaches the agent: {dial}"
+    );
+    let dial_id = dial["id"].as_i64().unwrap();
+    let bridge = run(k);
+    // Connected: the call's contact carries the request and its customer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let contact = loop {
+        let (_, d) = k
+            .app
+            .get(&format!("/api/v1/telephony/dials/{dial_id}"), Role::Agent)
+            .await;
+        if let Some(contact) = d["contact_id"].as_i64() {
+            assert_eq!(d["status"], "connected", "{d}");
+            break contact;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never connected: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let (_, body) = k
+            .app
+            .get(&format!("/api/v1/contacts/{contact}"), Role::Manager)
+            .await;
+        if body["end_at"].is_string() {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never ended: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record["direction"], "outbound", "{record}");
+    assert_eq!(record["customer_id"], customer_id, "{record}");
+    assert_eq!(record["hung_up_by"], "customer", "{record}");
+    assert!(record["answer_at"].is_string(), "{record}");
+    // The customer's card popped on the agent's desk when the customer's phone rang.
+    assert_eq!(pops(&mut live), ["8001"]);
+    // A second request: the customer's line is busy.
+    let (_, dial) = k
+        .app
+        .post("/api/v1/telephony/dials", Role::Agent, ask)
+        .await;
+    let second = dial["id"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, d) = k
+            .app
+            .get(&format!("/api/v1/telephony/dials/{second}"), Role::Agent)
+            .await;
+        if d["status"] == "failed" {
+            assert_eq!(d["reason"], "busy", "{words}: {d}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never failed: {d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(Stats::get(&bridge.outbox.stats.dials), 2);
+    let commands = pbx.received.lock().unwrap().join("\n");
+    assert!(
+        commands.contains(CUSTOMER),
+        "the PBX dialled the number: {commands}"
+    );
+    assert!(commands.contains(&format!("{dial_id}")), "{commands}");
+    bridge.stop().await;
+}
+
+async fn click_to_dial_rings_the_agent_then_the_customer_freeswitch(db: &TestDb) {
+    let k = kefu(db).await;
+    let pbx = Pbx::freeswitch(vec![Script {
+        listing: r#"{"row_count":0}"#.into(),
+        dials: vec![
+            DialAnswer::Connect(freeswitch_events("click_to_dial")),
+            DialAnswer::Fail("USER_BUSY".into()),
+        ],
+        ..Script::default()
+    }])
+    .await;
+    click_to_dial(
+        &k,
+        |k| run_freeswitch(k, &pbx, pbx::PASSWORD),
+        &pbx,
+        "USER_BUSY",
+    )
+    .await;
+}
+
+async fn click_to_dial_rings_the_agent_then_the_customer_asterisk(db: &TestDb) {
+    let k = kefu(db).await;
+    let pbx = Pbx::asterisk(vec![Script {
+        dials: vec![
+            DialAnswer::Connect(asterisk_events("click_to_dial")),
+            DialAnswer::Fail("5".into()),
+        ],
+        ..Script::default()
+    }])
+    .await;
+    click_to_dial(&k, |k| run_asterisk(k, &pbx), &pbx, "reason 5").await;
 }

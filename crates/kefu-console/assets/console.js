@@ -510,6 +510,49 @@ function setupCallbacks() {
   });
 }
 
+// Click-to-dial (拨打): the PBX rings the agent's extension, then the customer.
+// The button says how far it got, in words, until the call is through or failed.
+function armDial(scope, ref) {
+  const b = scope && $(".dial", scope);
+  if (!b) return;
+  b.dataset.ref = ref;
+  b.hidden = false;
+  b.disabled = false;
+  const state = b.nextElementSibling;
+  if (state) state.textContent = "";
+}
+
+function setupDial() {
+  document.addEventListener("click", async (e) => {
+    const b = e.target.closest ? e.target.closest("button.dial") : null;
+    if (!b) return;
+    const state = b.nextElementSibling;
+    const cat = await catalog();
+    const say = (key, args) => { if (state) state.textContent = fill(cat[key] || "", args || {}); };
+    b.disabled = true;
+    let dial;
+    try {
+      dial = await api("POST", "/api/v1/telephony/dials", { purpose: b.dataset.purpose, ref_id: Number(b.dataset.ref) });
+    } catch (x) {
+      b.disabled = false;
+      await showError(state, x, null);
+      return;
+    }
+    say("dial.waiting", { extension: dial.extension });
+    const until = Date.now() + 90000;
+    while (Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 1000));
+      try { dial = await api("GET", "/api/v1/telephony/dials/" + dial.id); } catch (_) { continue; }
+      if (dial.status === "taken") say("dial.taken", { extension: dial.extension });
+      else if (dial.status === "connected" || dial.status === "recorded") { say("dial.connected"); return; }
+      else if (dial.status === "failed") { say("dial.failed_" + (dial.reason || "failed")); b.disabled = false; return; }
+      else if (dial.status === "expired") { say("dial.expired"); b.disabled = false; return; }
+    }
+    say("dial.expired");
+    b.disabled = false;
+  });
+}
+
 function setupDesk() {
   setupCallbacks();
   const seat = $("#seat-form");
@@ -959,6 +1002,7 @@ function setupCall() {
     $("#target-position").textContent = t.position;
     $("#target-number").textContent = t.number || "";
     $("#target-attempts").textContent = t.attempts;
+    armDial($("#target"), t.id);
     const link = $("#target-customer");
     link.textContent = "";
     link.href = t.customer_id ? "/console/customers/" + t.customer_id : "#";
@@ -1093,6 +1137,7 @@ function setupNoticeCall() {
       if (!next) { $("#notice").hidden = true; status.textContent = box.dataset.nobody; return; }
       notice = next.notice;
       $("#notice").hidden = false;
+      armDial($("#notice"), notice.id);
       const link = $("#notice-customer");
       link.textContent = notice.name;
       link.href = notice.customer_id ? "/console/customers/" + notice.customer_id : "#";
@@ -1474,6 +1519,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupPassword();
   setupSignOut();
   setupDesk();
+  setupDial();
   setupOrder();
   setupLists();
   setupCall();

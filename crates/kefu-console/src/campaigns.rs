@@ -373,6 +373,7 @@ struct CallPage {
     planned_seconds: i64,
     questions: Vec<QuestionView>,
     results: Vec<(&'static str, String)>,
+    dial_on: bool,
 }
 
 /// `/console/campaigns/{id}/call`: the agent's call screen.
@@ -431,6 +432,7 @@ pub(crate) async fn call(
             })
             .collect(),
         results,
+        dial_on: crate::pages::dial_on(&state, &viewer).await,
     })
 }
 

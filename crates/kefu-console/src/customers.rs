@@ -386,6 +386,7 @@ struct ProfilePage {
     may_edit: bool,
     may_open_order: bool,
     may_set_dnc: bool,
+    dial_on: bool,
     history: Vec<HistoryRow>,
     timeline: Vec<TimelineRow>,
 }
@@ -502,6 +503,7 @@ pub(crate) async fn profile(
         may_edit: viewer.may(Permission::CustomerWrite),
         may_open_order: viewer.may(Permission::WorkOrderCreate),
         may_set_dnc: viewer.may(Permission::CustomerWrite),
+        dial_on: crate::pages::dial_on(&state, &viewer).await,
         history: history
             .iter()
             .map(|h| HistoryRow {

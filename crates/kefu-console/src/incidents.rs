@@ -243,6 +243,7 @@ struct CallPage {
     id: i64,
     instructions: String,
     results: Vec<(&'static str, String)>,
+    dial_on: bool,
 }
 
 /// `/console/incidents/{id}/call`: agents take the next customer to tell, one
@@ -273,6 +274,7 @@ pub(crate) async fn call(
             .into_iter()
             .map(|r| (r, t.s(&format!("incident.result_{r}")).to_owned()))
             .collect(),
+        dial_on: crate::pages::dial_on(&state, &viewer).await,
     })
 }
 

@@ -160,6 +160,18 @@ struct CallbackRow {
 struct CallbacksPart {
     t: &'static Catalog,
     callbacks: Vec<CallbackRow>,
+    dial_on: bool,
+}
+
+/// Whether click-to-dial is on: a PBX bridge asked for dial requests within the
+/// last 15 seconds (bridges ask every moment).
+pub(crate) async fn dial_on(state: &AppState, viewer: &Viewer) -> bool {
+    viewer.may(Permission::CallDial)
+        && state
+            .store
+            .bridge_seen_since(state.clock.now() - jiff::SignedDuration::from_secs(15))
+            .await
+            .unwrap_or(false)
 }
 
 /// `/console/desk/callbacks`: the agent's open callbacks as the desk shows them.
@@ -185,6 +197,7 @@ pub(crate) async fn desk_callbacks(viewer: Viewer, State(state): State<AppState>
     render(&CallbacksPart {
         t: viewer.t,
         callbacks: callback_rows(&state, callbacks, full, now),
+        dial_on: dial_on(&state, &viewer).await,
     })
 }
 
@@ -196,6 +209,7 @@ struct DeskPage {
     extension: Option<String>,
     greeting: String,
     callbacks: Vec<CallbackRow>,
+    dial_on: bool,
 }
 
 pub(crate) async fn desk(viewer: Viewer, State(state): State<AppState>) -> Response {
@@ -229,6 +243,7 @@ pub(crate) async fn desk(viewer: Viewer, State(state): State<AppState>) -> Respo
         extension,
         greeting: greeting(&state, &staff.staff_no).await,
         callbacks: callback_rows(&state, callbacks, full, now),
+        dial_on: dial_on(&state, &viewer).await,
     })
 }
 

@@ -91,6 +91,11 @@ impl Role {
             // events with an integration token of an agent, manager or admin account.
             ContactRead | ContactWrite => matches!(self, Agent | Manager),
             TelephonyIngest => matches!(self, Agent | Manager | Admin),
+            // Click-to-dial: whoever calls customers asks the PBX to connect them
+            // (the number never reaches their screen); a PBX bridge takes the
+            // requests, numbers in full, with an administrator's integration token.
+            CallDial => matches!(self, Agent | Manager),
+            DialPlace => matches!(self, Admin),
             // Work orders: handlers see their department's (scoped by the store).
             WorkOrderRead | WorkOrderComment => matches!(self, Agent | Handler | Manager),
             WorkOrderCreate | WorkOrderDispatch | WorkOrderCallback => {
@@ -190,6 +195,10 @@ pub enum Permission {
     ContactWrite,
     /// Posting telephony (CTI) events.
     TelephonyIngest,
+    /// Asking the PBX to ring one's extension and then a customer.
+    CallDial,
+    /// Taking click-to-dial requests with the numbers in full (a PBX bridge).
+    DialPlace,
     /// Reading work orders (handlers: their department's only).
     WorkOrderRead,
     /// Internal notes and customer-visible replies on work orders.
@@ -252,7 +261,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 49] = [
+    pub const ALL: [Permission; 51] = [
         Permission::OwnAccount,
         Permission::StaffDirectory,
         Permission::StaffManage,
@@ -273,6 +282,8 @@ impl Permission {
         Permission::ContactRead,
         Permission::ContactWrite,
         Permission::TelephonyIngest,
+        Permission::CallDial,
+        Permission::DialPlace,
         Permission::WorkOrderRead,
         Permission::WorkOrderComment,
         Permission::WorkOrderCreate,

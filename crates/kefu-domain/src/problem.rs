@@ -435,6 +435,10 @@ reasons! {
     /// The target or customer is held by someone else, or the campaign is not
     /// assigned to this agent.
     not_assigned_to_you();
+    /// Click-to-dial needs the agent signed in at an extension.
+    seat_required();
+    /// Click-to-dial found no number to call.
+    nothing_to_dial();
     /// A complaint callback without the customer's satisfaction.
     satisfaction_needed();
     /// A dissatisfied customer without the notes saying why.

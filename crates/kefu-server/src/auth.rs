@@ -364,6 +364,8 @@ pub mod perm {
         ContactRead,
         ContactWrite,
         TelephonyIngest,
+        CallDial,
+        DialPlace,
         WorkOrderRead,
         WorkOrderComment,
         WorkOrderCreate,

@@ -889,9 +889,30 @@ impl Store {
                 .map(|n| format!("；{n}"))
                 .unwrap_or_default()
         );
-        let contact_id = match complaint_contact {
-            Some(id) => id,
-            None => {
+        let dialled = crate::dials::dialled_contact(
+            &mut tx,
+            crate::dials::DialPurpose::CampaignTarget,
+            target_id,
+            agent.0,
+            now,
+        )
+        .await?;
+        let contact_id = match (complaint_contact, dialled) {
+            (Some(id), _) => id,
+            // The call placed by click-to-dial is the attempt's contact.
+            (None, Some(id)) => {
+                sqlx::query(
+                    "UPDATE contacts SET summary = $1, purpose = 'follow_up', \
+                     customer_id = COALESCE(customer_id, $2) WHERE id = $3",
+                )
+                .bind(&summary)
+                .bind(target.customer_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            (None, None) => {
                 self.attempt_contact(&mut tx, actor, agent, &target, record, &summary, now)
                     .await?
             }

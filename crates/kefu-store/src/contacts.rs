@@ -35,6 +35,8 @@ pub struct TelephonyEvent {
     pub transfer_target: Option<String>,
     /// For recorded: the recording's reference (a file path or URL).
     pub recording: Option<String>,
+    /// The click-to-dial request the call answers.
+    pub dial_id: Option<i64>,
 }
 
 /// What storing a telephony event did.
@@ -705,6 +707,9 @@ impl Store {
         .bind(recording.map(|(_, file)| file))
         .execute(&mut *tx)
         .await?;
+        if let Some(dial) = event.dial_id {
+            crate::dials::connect_call(&mut tx, dial, contact_id, now).await?;
+        }
         if timeline.end_at.is_some() && !was_ended {
             // The call ended now: a transcript that came first is inspected now.
             crate::inspections::inspect_on_end(&mut tx, contact_id, now).await?;

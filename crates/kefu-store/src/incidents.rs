@@ -1114,24 +1114,47 @@ impl Store {
         );
         let phone_key: Option<String> = row.try_get("phone_key")?;
         let customer_id: Option<i64> = row.try_get("customer_id")?;
-        crate::contacts::insert_contact(
+        let dialled = crate::dials::dialled_contact(
             &mut tx,
-            &self.tz,
-            None,
-            kefu_domain::contact::Direction::Outbound,
-            kefu_domain::contact::Channel::Phone,
-            phone_key.as_deref(),
-            customer_id,
-            Some(agent.0),
-            "ended",
-            Some(now),
-            Some(now),
-            None,
-            Some(&summary),
-            actor,
+            crate::dials::DialPurpose::IncidentNotice,
+            notice_id,
+            agent.0,
             now,
         )
         .await?;
+        match dialled {
+            // The call placed by click-to-dial is the notice call's contact.
+            Some(contact) => {
+                sqlx::query(
+                    "UPDATE contacts SET summary = $1, customer_id = COALESCE(customer_id, $2) WHERE id = $3",
+                )
+                .bind(&summary)
+                .bind(customer_id)
+                .bind(contact)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                crate::contacts::insert_contact(
+                    &mut tx,
+                    &self.tz,
+                    None,
+                    kefu_domain::contact::Direction::Outbound,
+                    kefu_domain::contact::Channel::Phone,
+                    phone_key.as_deref(),
+                    customer_id,
+                    Some(agent.0),
+                    "ended",
+                    Some(now),
+                    Some(now),
+                    None,
+                    Some(&summary),
+                    actor,
+                    now,
+                )
+                .await?;
+            }
+        }
         sqlx::query(
             "UPDATE incident_notices SET call_status = $1, call_attempts = $2, call_next_at = $3, locked_by = NULL, \
              locked_until = NULL WHERE id = $4",

@@ -19,6 +19,7 @@ pub mod customers;
 mod db;
 pub mod demo;
 pub mod departments;
+pub mod dials;
 mod error;
 pub mod import;
 pub mod incidents;

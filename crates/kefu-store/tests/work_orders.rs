@@ -286,6 +286,7 @@ async fn concurrent_first_events_of_a_call_make_one_contact(db: &TestDb) {
                 hung_up_by: None,
                 transfer_target: None,
                 recording: (*kind == CallEventKind::Recorded).then(|| "/rec/race.wav".into()),
+                dial_id: None,
             };
             tasks.push(tokio::spawn(async move {
                 store

@@ -22,6 +22,26 @@ pub struct Script {
     pub events: Vec<String>,
     /// Close the connection after this many events (None: stay connected).
     pub cut_after: Option<usize>,
+    /// How each originate request is answered, in turn.
+    pub dials: Vec<DialAnswer>,
+}
+
+/// What the PBX makes of an originate request.
+#[derive(Clone)]
+pub enum DialAnswer {
+    /// The call goes through: these events follow, with `KEFU_DIAL_ID` (and, on
+    /// Asterisk, `KEFU_ACTION_ID`) filled in.
+    Connect(Vec<String>),
+    /// It fails with the PBX's words: FreeSWITCH's `-ERR <cause>`, Asterisk's
+    /// OriginateResponse reason number.
+    Fail(String),
+}
+
+fn dial_id_in(text: &str, marker: &str) -> String {
+    text.split(marker)
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_default()
 }
 
 /// A fixture PBX: each connection plays the next script (the last one repeats).
@@ -40,7 +60,11 @@ impl Drop for Pbx {
 }
 
 fn fixture(path: &str) -> String {
-    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    // The captures live beside this file, whichever crate's test includes it.
+    let full = format!(
+        "{}/../kefu-bridge/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
@@ -162,9 +186,25 @@ impl Pbx {
                     )
                 } else if command.starts_with("bgapi ") {
                     job += 1;
-                    format!(
+                    let mut reply = format!(
                         "Content-Type: command/reply\nReply-Text: +OK Job-UUID: job-{job}\nJob-UUID: job-{job}\n\n"
-                    )
+                    );
+                    let id = dial_id_in(&command, "kefu_dial=");
+                    let (events, result) = match script.dials.get(job - 1) {
+                        Some(DialAnswer::Connect(events)) => (events.clone(), "+OK call placed\n".to_owned()),
+                        Some(DialAnswer::Fail(words)) => (Vec::new(), format!("-ERR {words}\n")),
+                        None => (Vec::new(), "-ERR NO_ROUTE_DESTINATION\n".to_owned()),
+                    };
+                    for e in events {
+                        reply.push_str(&esl_event(&e.replace("KEFU_DIAL_ID", &id)));
+                    }
+                    let job_event = serde_json::json!({
+                        "Event-Name": "BACKGROUND_JOB", "Job-UUID": format!("job-{job}"),
+                        "Job-Command": "originate", "_body": result,
+                    })
+                    .to_string();
+                    reply.push_str(&esl_event(&job_event));
+                    reply
                 } else if command == "exit" {
                     let _ = s
                         .write_all(b"Content-Type: command/reply\nReply-Text: +OK bye\n\n")
@@ -197,6 +237,7 @@ impl Pbx {
             let mut pending = Vec::new();
             s.write_all(b"Asterisk Call Manager/5.0.1\r\n").await.unwrap();
             let mut sent = 0;
+            let mut originated = 0;
             loop {
                 let Some(block) = read_until(&mut s, &mut pending, b"\r\n\r\n").await else {
                     return;
@@ -243,7 +284,21 @@ impl Pbx {
                         }
                     }
                     "Originate" => {
-                        let reply = format!("Response: Success\r\nActionID: {id}\r\nMessage: Originate successfully queued\r\n\r\n");
+                        let mut reply = format!("Response: Success\r\nActionID: {id}\r\nMessage: Originate successfully queued\r\n\r\n");
+                        let dial = dial_id_in(&block, "KEFU_DIAL=");
+                        match script.dials.get(originated) {
+                            Some(DialAnswer::Connect(events)) => {
+                                for e in events {
+                                    reply.push_str(&e.replace("KEFU_DIAL_ID", &dial).replace("KEFU_ACTION_ID", &id));
+                                }
+                            }
+                            Some(DialAnswer::Fail(reason)) => reply.push_str(&format!(
+                                "Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: {id}\r\nResponse: Failure\r\nChannel: {}\r\nReason: {reason}\r\nUniqueid: <null>\r\n\r\n",
+                                field("Channel")
+                            )),
+                            None => {}
+                        }
+                        originated += 1;
                         s.write_all(reply.as_bytes()).await.unwrap();
                     }
                     "Logoff" => {

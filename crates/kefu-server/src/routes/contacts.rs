@@ -191,6 +191,8 @@ pub(crate) struct TelephonyEventInput {
     transfer_target: Option<String>,
     /// For recorded: the recording as the PBX names it (a file path or a URL).
     recording: Option<String>,
+    /// The click-to-dial request this call answers (as the PBX carries it).
+    dial_id: Option<String>,
 }
 
 /// The screen pop for a ringing call.
@@ -274,6 +276,15 @@ async fn telephony_event(
         hung_up_by,
         transfer_target: text_field("transfer_target", input.transfer_target.as_deref(), 100)?,
         recording: text_field("recording", input.recording.as_deref(), 500)?,
+        dial_id: match input.dial_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(
+                raw.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| ApiError::invalid("dial_id", Reason::at_least(1)))?,
+            ),
+        },
     };
     if kind == CallEventKind::Recorded && event.recording.is_none() {
         return Err(ApiError::invalid("recording", Reason::required()));
