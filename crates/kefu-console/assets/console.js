@@ -553,8 +553,80 @@ function setupDial() {
   });
 }
 
+// How long since each `.elapsed[data-since]`, ticking every second.
+// Counted on the server's clock (the page says its time when it was made).
+const serverSkew = (() => {
+  const at = document.body && Date.parse(document.body.dataset.now || "");
+  return at ? at - Date.now() : 0;
+})();
+function tickElapsed() {
+  for (const el of $$(".elapsed[data-since]")) {
+    const secs = Math.max(0, Math.floor((Date.now() + serverSkew - Date.parse(el.dataset.since)) / 1000));
+    const h = Math.floor(secs / 3600), m = Math.floor((secs % 3600) / 60), s = secs % 60;
+    el.textContent = (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(s).padStart(2, "0");
+  }
+}
+setInterval(tickElapsed, 1000);
+
+// The agent's own state on the desk: 就绪, 置忙 with a reason; calls move it too.
+function setupAgentState() {
+  const box = $("#agent-state");
+  if (!box) return;
+  const shown = $("#my-state");
+  const since = $("#my-state-for");
+  const reasons = $("#state-reason");
+  const err = $(".form-error", box);
+  const show = async (s) => {
+    const cat = await catalog();
+    shown.textContent = (cat["agent_state." + s.state] || "") + (s.reason ? "（" + s.reason + "）" : "");
+    shown.className = "agent-state " + s.state;
+    since.dataset.since = s.since;
+    tickElapsed();
+  };
+  const load = async () => {
+    try {
+      const s = await api("GET", "/api/v1/me/state");
+      if (!reasons.options.length) {
+        for (const r of s.reasons) reasons.add(new Option(r, r));
+      }
+      await show(s);
+    } catch (_) { /* shown on the next round */ }
+  };
+  const move = async (body) => {
+    err.textContent = "";
+    try { await show(await api("PUT", "/api/v1/me/state", body)); } catch (x) { await showError(err, x, null); }
+  };
+  $("#state-ready").addEventListener("click", () => move({ state: "ready" }));
+  $("#state-not-ready").addEventListener("click", () => move({ state: "not_ready", reason: reasons.value }));
+  box.addEventListener("kefu:reload", load);
+  load();
+  setInterval(load, 5000);
+}
+
+// The wallboard: the board fetched again whenever the floor moves (pushed over
+// the console's events), and every 15 s besides.
+function setupWallboard() {
+  const box = $("#wallboard");
+  if (!box) return;
+  let pending = null;
+  const refresh = () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      try {
+        const res = await fetch(box.dataset.refresh, { credentials: "same-origin" });
+        if (res.ok) { box.innerHTML = await res.text(); tickElapsed(); }
+      } catch (_) { /* the next event or tick tries again */ }
+    }, 300);
+  };
+  const source = new EventSource("/console/events");
+  source.addEventListener("floor", refresh);
+  setInterval(refresh, 15000);
+  tickElapsed();
+}
+
 function setupDesk() {
   setupCallbacks();
+  setupAgentState();
   const seat = $("#seat-form");
   if (!seat) return;
   const state = $("#seat-state");
@@ -564,11 +636,13 @@ function setupDesk() {
       const r = await api("PUT", "/api/v1/me/seat", { extension: seat.extension.value });
       state.textContent = fill(state.dataset.in, { extension: r.extension });
       state.dataset.extension = r.extension;
+      $("#agent-state").dispatchEvent(new Event("kefu:reload"));
     } catch (x) { showError(null, x); }
   });
   $("#seat-out").addEventListener("click", async () => {
     await api("DELETE", "/api/v1/me/seat");
     state.textContent = state.dataset.out;
+    $("#agent-state").dispatchEvent(new Event("kefu:reload"));
   });
   const source = new EventSource("/console/events");
   source.addEventListener("ringing", async (e) => {
@@ -1520,6 +1594,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupSignOut();
   setupDesk();
   setupDial();
+  setupWallboard();
   setupOrder();
   setupLists();
   setupCall();

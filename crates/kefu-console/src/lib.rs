@@ -19,6 +19,7 @@ mod new_order;
 mod pages;
 mod people;
 mod phrasebook;
+mod wallboard;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -57,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/work-orders/{id}", get(pages::work_order))
         .route("/console/inbox", get(pages::inbox))
         .route("/console/escalations", get(escalations::page))
+        .route("/console/wallboard", get(wallboard::page))
+        .route("/console/wallboard/board", get(wallboard::live))
         .route("/console/customers", get(customers::list))
         .route("/console/customers/new", get(customers::new_customer))
         .route("/console/customers/import", get(customers::import))
@@ -304,7 +307,7 @@ impl Viewer {
     /// The frame around every page: navigation for what the role may open.
     pub fn chrome(&self, page: &'static str, title: &str) -> Chrome {
         let t = self.t;
-        let items: [(&str, &str, &str, Permission); 13] = [
+        let items: [(&str, &str, &str, Permission); 14] = [
             (
                 "desk",
                 "/console/desk",
@@ -334,6 +337,12 @@ impl Viewer {
                 "/console/escalations",
                 "nav.escalations",
                 Permission::EscalationRead,
+            ),
+            (
+                "wallboard",
+                "/console/wallboard",
+                "nav.wallboard",
+                Permission::ReportRead,
             ),
             (
                 "customers",

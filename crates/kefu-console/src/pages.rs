@@ -504,6 +504,7 @@ pub(crate) async fn events(
     let scope = viewer.principal.scope();
     let sees_orders = viewer.may(Permission::WorkOrderRead);
     let sees_incidents = viewer.may(Permission::IncidentRead);
+    let sees_floor = viewer.may(Permission::ReportRead);
     let stream =
         futures_util::stream::unfold((receiver, state), move |(mut receiver, state)| async move {
             loop {
@@ -521,6 +522,7 @@ pub(crate) async fn events(
                         sees_orders && scope.is_none_or(|d| Some(d.0) == *department_id)
                     }
                     ConsoleEvent::Incident { .. } => sees_incidents,
+                    ConsoleEvent::Floor => sees_floor,
                 };
                 if !deliver {
                     continue;
@@ -529,6 +531,7 @@ pub(crate) async fn events(
                     ConsoleEvent::Ringing { .. } => "ringing",
                     ConsoleEvent::WorkOrder { .. } => "work_order",
                     ConsoleEvent::Incident { .. } => "incident",
+                    ConsoleEvent::Floor => "floor",
                 };
                 let data = serde_json::to_string(&event).unwrap_or_default();
                 return Some((

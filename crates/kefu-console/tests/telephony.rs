@@ -24,7 +24,10 @@ use kefu_store::testing::TestDb;
 use pbx::{DialAnswer, Pbx, Script, freeswitch_events};
 use serde_json::json;
 
-backend_tests!(an_agent_dials_a_customer_from_the_customer_page);
+backend_tests!(
+    an_agent_dials_a_customer_from_the_customer_page,
+    the_desk_sets_states_and_the_wallboard_follows
+);
 
 async fn an_agent_dials_a_customer_from_the_customer_page(db: &TestDb) {
     let app = TestApp::new(db).await;
@@ -122,4 +125,65 @@ async fn an_agent_dials_a_customer_from_the_customer_page(db: &TestDb) {
     );
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), bridge).await;
+}
+
+/// The agent signs in at a seat on the desk and is 就绪, chooses 置忙 with a
+/// reason; a call at the extension puts them on a call; the manager's wallboard
+/// shows each move, with the waiting call and today's figures.
+async fn the_desk_sets_states_and_the_wallboard_follows(db: &TestDb) {
+    let app = TestApp::new(db).await;
+    let (base, _server) = serve(&app).await;
+    let Some((_driver, c)) = driver().await else {
+        return;
+    };
+    let shots = shots(db.store.backend().as_str()).join("telephony");
+    std::fs::create_dir_all(&shots).unwrap();
+    sign_in(&c, &base, Role::Agent).await;
+    c.goto(&format!("{base}/console/desk")).await.unwrap();
+    fill(&c, "#extension", "8001").await;
+    click(&c, "#seat-form button[type=submit]").await;
+    wait_text(&c, "#my-state", "就绪").await;
+    select_label(&c, "#state-reason", "用餐").await;
+    click(&c, "#state-not-ready").await;
+    wait_text(&c, "#my-state", "置忙（用餐）").await;
+    shot(&c, &shots, "desk-not-ready").await;
+    // 就绪 again, then a call rings and is answered at 8001; another waits.
+    click(&c, "#state-ready").await;
+    wait_text(&c, "#my-state", "就绪").await;
+    app.advance(jiff::SignedDuration::from_mins(1));
+    let now = app.state.clock.now();
+    for (call, kind, ext, secs) in [
+        ("w1", "ringing", Some("8001"), 20),
+        ("w1", "answered", Some("8001"), 12),
+        ("w2", "ringing", None, 30),
+    ] {
+        let mut body = json!({ "call_id": call, "type": kind, "caller": "13905312468",
+            "at": (now - jiff::SignedDuration::from_secs(secs)).to_string() });
+        if let Some(ext) = ext {
+            body["extension"] = json!(ext);
+        }
+        let (status, r) = app
+            .post("/api/v1/telephony/events", Role::Admin, body)
+            .await;
+        assert!(status.is_success(), "{r}");
+    }
+    wait_text(&c, "#my-state", "通话中").await;
+    // The manager's wallboard.
+    sign_in(&c, &base, Role::Manager).await;
+    c.goto(&format!("{base}/console/wallboard")).await.unwrap();
+    let row = wait_text(&c, "#wallboard-agents", "KF1001").await;
+    assert!(row.contains("通话中") && row.contains("8001"), "{row}");
+    assert_eq!(text_of(&c, "#wb-waiting").await, "1");
+    assert_eq!(text_of(&c, "#wb-answered").await, "1");
+    // The call ends: the board follows by itself (pushed), into wrap-up.
+    let (status, _) = app
+        .post(
+            "/api/v1/telephony/events",
+            Role::Admin,
+            json!({ "call_id": "w1", "type": "hung_up", "hung_up_by": "customer", "at": now.to_string(), "extension": "8001" }),
+        )
+        .await;
+    assert!(status.is_success());
+    wait_text(&c, "#wallboard-agents", "话后处理").await;
+    shot(&c, &shots, "wallboard").await;
 }

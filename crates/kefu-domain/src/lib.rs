@@ -6,6 +6,7 @@
 //! them validated values and persist what they return.
 
 pub mod access;
+pub mod agent_state;
 pub mod assessment;
 pub mod audit;
 pub mod calendar;

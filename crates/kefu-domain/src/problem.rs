@@ -437,6 +437,8 @@ reasons! {
     not_assigned_to_you();
     /// Click-to-dial needs the agent signed in at an extension.
     seat_required();
+    /// Not while a call rings or is going on.
+    on_a_call();
     /// Click-to-dial found no number to call.
     nothing_to_dial();
     /// A complaint callback without the customer's satisfaction.

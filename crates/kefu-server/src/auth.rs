@@ -366,6 +366,7 @@ pub mod perm {
         TelephonyIngest,
         CallDial,
         DialPlace,
+        ReportRead,
         WorkOrderRead,
         WorkOrderComment,
         WorkOrderCreate,

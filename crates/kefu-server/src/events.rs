@@ -24,6 +24,8 @@ pub enum ConsoleEvent {
     },
     /// An incident's figures moved (notices sent, calls made, a command).
     Incident { id: i64 },
+    /// The floor moved: an agent's state, a call ringing, answered or ended.
+    Floor,
 }
 
 /// Fans events out to the screens of this instance (and, on PostgreSQL, of all).

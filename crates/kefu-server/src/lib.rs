@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub public_lookups_per_hour: i64,
     /// Incident notices: gateways, hotline, the dispatcher's lease.
     pub notices: crate::notices::NoticeConfig,
+    /// The service level counts calls answered within this many seconds.
+    pub service_level_secs: i64,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +82,7 @@ impl Default for ServerConfig {
             sweep_interval: Duration::from_secs(30),
             public_lookups_per_hour: 20,
             notices: crate::notices::NoticeConfig::default(),
+            service_level_secs: 20,
         }
     }
 }

@@ -465,11 +465,37 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        // Whoever sat there leaves the seat, and is signed out unless on a call.
+        let displaced: Option<i64> = sqlx::query_scalar(
+            "SELECT staff_id FROM seats WHERE extension = $1 AND staff_id <> $2",
+        )
+        .bind(extension)
+        .bind(staff.0)
+        .fetch_optional(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM seats WHERE extension = $1 OR staff_id = $2")
             .bind(extension)
             .bind(staff.0)
             .execute(&mut *tx)
             .await?;
+        if let Some(other) = displaced {
+            let _ = crate::agents::move_agent(
+                &mut tx,
+                &self.agent_rules,
+                other,
+                &kefu_domain::agent_state::Input::SignOut,
+                now,
+            )
+            .await;
+        }
+        crate::agents::move_agent(
+            &mut tx,
+            &self.agent_rules,
+            staff.0,
+            &kefu_domain::agent_state::Input::SignIn,
+            now,
+        )
+        .await?;
         sqlx::query("INSERT INTO seats (extension, staff_id, signed_in_at) VALUES ($1, $2, $3)")
             .bind(extension)
             .bind(staff.0)
@@ -505,6 +531,8 @@ impl Store {
                 .bind(staff.0)
                 .fetch_optional(&mut *tx)
                 .await?;
+        // Leaving the seat signs out, even if a call's end was never reported.
+        crate::agents::sign_out(&mut tx, &self.agent_rules, staff.0, now).await?;
         if let Some(ext) = ext {
             append(
                 &mut tx,
@@ -709,6 +737,18 @@ impl Store {
         .await?;
         if let Some(dial) = event.dial_id {
             crate::dials::connect_call(&mut tx, dial, contact_id, now).await?;
+        }
+        // The agent at the extension rings, talks, wraps up.
+        if let Some(ext) = &event.extension {
+            crate::agents::follow_call(
+                &mut tx,
+                &self.agent_rules,
+                ext,
+                event.kind,
+                event.at.min(now),
+                now,
+            )
+            .await?;
         }
         if timeline.end_at.is_some() && !was_ended {
             // The call ended now: a transcript that came first is inspected now.

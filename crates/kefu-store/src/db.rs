@@ -119,6 +119,8 @@ pub struct StoreOptions {
     pub sqlite_power_safe: bool,
     /// The center's time zone: report counters count per local day and hour.
     pub time_zone: jiff::tz::TimeZone,
+    /// Wrap-up length and the reasons for 置忙.
+    pub agent_states: kefu_domain::agent_state::StateRules,
 }
 
 impl Default for StoreOptions {
@@ -129,6 +131,7 @@ impl Default for StoreOptions {
             sqlite_cache_mib: 4,
             sqlite_power_safe: true,
             time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
+            agent_states: kefu_domain::agent_state::StateRules::default(),
         }
     }
 }
@@ -148,6 +151,7 @@ pub struct Store {
     pub(crate) url: DatabaseUrl,
     /// The center's time zone, for per-day report counters.
     pub(crate) tz: jiff::tz::TimeZone,
+    pub(crate) agent_rules: std::sync::Arc<kefu_domain::agent_state::StateRules>,
     /// The PostgreSQL schema this store works in: notification channels are scoped
     /// to it, since NOTIFY reaches every session of the database.
     pub(crate) schema: String,
@@ -171,10 +175,10 @@ fn migrator(backend: Backend) -> Migrator {
     // Append-only: a released migration is never edited; changes get a new file.
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order", 22 "0022_escalation_notes", 23 "0023_campaign_status", 24 "0024_listing_indexes", 25 "0025_call_recordings", 26 "0026_click_to_dial")
+            migrations!("sqlite": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order", 22 "0022_escalation_notes", 23 "0023_campaign_status", 24 "0024_listing_indexes", 25 "0025_call_recordings", 26 "0026_click_to_dial", 27 "0027_agent_states")
         }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order", 22 "0022_escalation_notes", 23 "0023_campaign_status", 24 "0024_listing_indexes", 25 "0025_call_recordings", 26 "0026_click_to_dial")
+            migrations!("postgres": 1 "0001_foundation", 2 "0002_customer_archive", 3 "0003_service", 4 "0004_open_counts", 5 "0005_report_counts", 6 "0006_escalation_order", 7 "0007_campaigns", 8 "0008_complaint_callbacks", 9 "0009_held_targets", 10 "0010_call_queue", 11 "0011_incidents", 12 "0012_send_errors", 13 "0013_inspections", 14 "0014_violations", 15 "0015_shifts", 16 "0016_inspection_rules", 17 "0017_knowledge", 18 "0018_search_dictionary", 19 "0019_search_filter_words", 20 "0020_console_administration", 21 "0021_customer_segment_order", 22 "0022_escalation_notes", 23 "0023_campaign_status", 24 "0024_listing_indexes", 25 "0025_call_recordings", 26 "0026_click_to_dial", 27 "0027_agent_states")
         }
     })
 }
@@ -255,6 +259,7 @@ impl Store {
             audit_queue,
             url: url.clone(),
             tz: options.time_zone.clone(),
+            agent_rules: std::sync::Arc::new(options.agent_states.clone()),
             schema: String::new(),
             matching_counts: std::sync::Arc::default(),
         };

@@ -9,6 +9,7 @@
 //! Every change that must be audited writes its audit record in the same transaction
 //! as the change itself (see [`audit`]).
 
+pub mod agents;
 pub mod assessment;
 pub mod audit;
 pub mod calendars;

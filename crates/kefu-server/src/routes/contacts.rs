@@ -310,6 +310,12 @@ async fn telephony_event(
             })
             .await;
     }
+    if applied.applied && kind != CallEventKind::Recorded {
+        state
+            .events
+            .publish(crate::events::ConsoleEvent::Floor)
+            .await;
+    }
     let screen_pop =
         if kind == CallEventKind::Ringing && who.role().permits(Permission::CustomerRead) {
             Some(screen_pop(&state, &who, applied.phone_key.as_deref(), now).await?)
@@ -402,6 +408,10 @@ async fn sign_in_seat(
         .store
         .sign_in_seat(&who.actor(), who.staff.id, &ext, state.clock.now())
         .await?;
+    state
+        .events
+        .publish(crate::events::ConsoleEvent::Floor)
+        .await;
     Ok(Json(SeatView {
         extension: Some(ext),
     }))
@@ -419,6 +429,10 @@ async fn sign_out_seat(
         .store
         .sign_out_seat(&who.actor(), who.staff.id, state.clock.now())
         .await?;
+    state
+        .events
+        .publish(crate::events::ConsoleEvent::Floor)
+        .await;
     Ok(Json(SeatView { extension: None }))
 }
 

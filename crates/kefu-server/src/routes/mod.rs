@@ -1,5 +1,6 @@
 //! The API's resources, one router per module, and the system endpoints.
 
+pub mod agents;
 pub mod audit;
 pub mod calendar;
 pub mod campaigns;
@@ -39,6 +40,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(tiers::router())
         .merge(contacts::router())
         .merge(telephony::router())
+        .merge(agents::router())
         .merge(work_orders::router())
         .merge(service_rules::router())
         .merge(calendar::router())

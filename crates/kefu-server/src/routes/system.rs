@@ -58,11 +58,16 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
     ))
 }
 
-async fn metrics() -> Result<impl IntoResponse, ApiError> {
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let handle = metrics_handle()
         .ok_or_else(|| ApiError::of(Code::Unavailable).detail("metrics are not enabled"))?;
     if let Some(bytes) = resident_memory_bytes() {
         metrics::gauge!("process_resident_memory_bytes").set(bytes as f64);
+    }
+    // The wallboard's figures, as they stand at the scrape.
+    match crate::routes::agents::floor_view(&state).await {
+        Ok(floor) => floor.gauges(),
+        Err(e) => tracing::warn!(error = %e, "floor figures not read for /metrics"),
     }
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -93,7 +93,154 @@ pub async fn seed_center_life(
     incidents(store, &agents, &manager, now).await?;
     let inspections = inspections(store, &agents, now).await?;
     violations(store, &agents, &manager, &inspections, now).await?;
+    floor_today(store, &agents, now).await?;
     Ok(true)
+}
+
+/// The last three hours on the phones, as the switchboard reported them: agents
+/// signed in at 8001–8004 answering calls from the queue (a few callers give up
+/// waiting), so the wallboard and the agents' states show a working floor: one
+/// agent on a call, one at lunch, one wrapping up, one ready, a caller waiting.
+async fn floor_today(store: &Store, agents: &[Person], now: Timestamp) -> Result<(), StoreError> {
+    use crate::contacts::TelephonyEvent;
+    use kefu_domain::contact::{CallEventKind as K, Direction, Party};
+    let switchboard = Actor::System("demo-switchboard".into());
+    let start = now - SignedDuration::from_hours(3);
+    let seated: Vec<(&Person, String)> = agents
+        .iter()
+        .take(4)
+        .enumerate()
+        .map(|(i, a)| (a, format!("{}", 8001 + i)))
+        .collect();
+    for (agent, ext) in &seated {
+        store
+            .sign_in_seat(
+                &agent.actor,
+                agent.id,
+                ext,
+                start - SignedDuration::from_mins(2),
+            )
+            .await?;
+    }
+    const CALLERS: [&str; 8] = [
+        "13905312468",
+        "13806417752",
+        "15865432109",
+        "053186123456",
+        "13589021746",
+        "18653170913",
+        "13012569874",
+        "053188902315",
+    ];
+    let mut n = 0usize;
+    let mut call = |kind: K, call_id: &str, at: Timestamp, ext: Option<&str>, number: &str| {
+        n += 1;
+        TelephonyEvent {
+            call_id: call_id.to_owned(),
+            dedup_key: format!("demo-{n}"),
+            kind,
+            at,
+            direction: Direction::Inbound,
+            customer_key: Some(number.to_owned()),
+            callee: Some("96777".into()),
+            extension: ext.map(str::to_owned),
+            hung_up_by: (kind == K::HungUp).then_some(Party::Customer),
+            transfer_target: None,
+            recording: None,
+            dial_id: None,
+        }
+    };
+    let mut events = Vec::new();
+    for (i, (_, ext)) in seated.iter().enumerate() {
+        // A call every eight minutes or so. Agent 0 is on a call now; agent 1 stops
+        // half an hour ago (lunch, below); agent 2 is wrapping up a call that just
+        // ended; agent 3 is ready.
+        for k in 0.. {
+            let ring = start + SignedDuration::from_secs(i as i64 * 95 + k * 470);
+            let talk = 140 + ((i as i64 * 37 + k * 53) % 170);
+            let wait = 4 + ((i as i64 * 7 + k * 11) % 19);
+            let (mut answer, mut end) = (
+                ring + SignedDuration::from_secs(wait + 6),
+                ring + SignedDuration::from_secs(wait + 6 + talk),
+            );
+            let stop = match i {
+                0 => end > now - SignedDuration::from_secs(150),
+                1 => end > now - SignedDuration::from_mins(30),
+                2 => end > now - SignedDuration::from_secs(240),
+                _ => end > now - SignedDuration::from_secs(60),
+            };
+            let (ring, last) = if stop && i == 0 {
+                // The call going on now.
+                answer = now - SignedDuration::from_secs(95);
+                end = now + SignedDuration::from_secs(60);
+                (now - SignedDuration::from_secs(110), true)
+            } else if stop && i == 2 {
+                // The call that just ended.
+                answer = now - SignedDuration::from_secs(190);
+                end = now - SignedDuration::from_secs(8);
+                (now - SignedDuration::from_secs(205), true)
+            } else if stop {
+                break;
+            } else {
+                (ring, false)
+            };
+            let number = CALLERS[(i * 3 + k as usize) % CALLERS.len()];
+            let id = format!("demo-floor-{ext}-{k}");
+            events.push(call(K::Ringing, &id, ring, None, number));
+            events.push(call(
+                K::Ringing,
+                &id,
+                ring + SignedDuration::from_secs(wait.min(10)),
+                Some(ext),
+                number,
+            ));
+            if answer < now {
+                events.push(call(K::Answered, &id, answer, Some(ext), number));
+            }
+            if end < now {
+                events.push(call(K::HungUp, &id, end, Some(ext), number));
+            }
+            if last || end >= now {
+                break;
+            }
+        }
+    }
+    // Callers who gave up waiting, and one waiting now.
+    for k in 0..5 {
+        let ring = start + SignedDuration::from_secs(600 + k * 1_900);
+        let id = format!("demo-floor-abandoned-{k}");
+        let number = CALLERS[(k as usize + 5) % CALLERS.len()];
+        events.push(call(K::Ringing, &id, ring, None, number));
+        events.push(call(
+            K::HungUp,
+            &id,
+            ring + SignedDuration::from_secs(35 + k * 9),
+            None,
+            number,
+        ));
+    }
+    events.push(call(
+        K::Ringing,
+        "demo-floor-waiting",
+        now - SignedDuration::from_secs(25),
+        None,
+        CALLERS[2],
+    ));
+    events.sort_by_key(|e| e.at);
+    for e in &events {
+        store.record_call_event(&switchboard, e, e.at).await?;
+    }
+    // The second agent went to lunch after their last call.
+    if let Some((agent, _)) = seated.get(1) {
+        store
+            .set_agent_state(
+                agent.id.0,
+                &kefu_domain::agent_state::Input::NotReady("用餐".into()),
+                now - SignedDuration::from_mins(12),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// The last three days' shifts and today's, with handover notes.
