@@ -132,6 +132,8 @@ struct DetailPage {
     id: i64,
     /// For inspecting the call again (never shown).
     contact_id: i64,
+    /// The call has a recording to play.
+    recording: bool,
     agent: String,
     agent_id: Option<i64>,
     at: String,
@@ -304,6 +306,11 @@ pub(crate) async fn detail(
         t,
         id,
         contact_id: inspection.contact_id,
+        recording: state
+            .store
+            .has_recording(inspection.contact_id)
+            .await
+            .unwrap_or(false),
         agent,
         agent_id: inspection.agent_id,
         at,

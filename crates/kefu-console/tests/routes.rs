@@ -60,6 +60,7 @@ const PAGES: &[&str] = &[
     "/console/password",
     "/console/phrasebook",
     "/console/violations/new",
+    "/console/wallboard",
     "/console/work-orders",
     "/console/work-orders/new",
     "/console/work-orders/{id}",
@@ -77,6 +78,7 @@ const NOT_PAGES: &[&str] = &[
     "/console/catalog.json",
     "/console/events",
     "/console/desk/callbacks",
+    "/console/wallboard/board",
     "/console/dashboard/{file}",
     "/console/{*rest}",
 ];

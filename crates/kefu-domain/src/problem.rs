@@ -439,6 +439,8 @@ reasons! {
     seat_required();
     /// Not while a call rings or is going on.
     on_a_call();
+    /// The call's recording cannot be fetched from where the PBX keeps it.
+    recording_unavailable();
     /// Click-to-dial found no number to call.
     nothing_to_dial();
     /// A complaint callback without the customer's satisfaction.

@@ -62,6 +62,11 @@ pub struct ServerConfig {
     pub notices: crate::notices::NoticeConfig,
     /// The service level counts calls answered within this many seconds.
     pub service_level_secs: i64,
+    /// Where a call's recording is fetched from: `{file}` (the reference the PBX
+    /// reported) and `{call_id}` are filled in, e.g.
+    /// `http://10.0.0.1:8080/recordings/{file}`. References that are http URLs
+    /// already are used as they are.
+    pub recording_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +88,7 @@ impl Default for ServerConfig {
             public_lookups_per_hour: 20,
             notices: crate::notices::NoticeConfig::default(),
             service_level_secs: 20,
+            recording_url: None,
         }
     }
 }

@@ -78,6 +78,7 @@ fn expected() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         (("GET", "/api/v1/me/state"), CALL_STAFF),
         (("PUT", "/api/v1/me/state"), CALL_STAFF),
         (("GET", "/api/v1/floor"), MANAGER),
+        (("GET", "/api/v1/contacts/{id}/recording"), CALL_STAFF),
         (("POST", "/api/v1/telephony/dials"), CALL_STAFF),
         (("GET", "/api/v1/telephony/dials/{id}"), CALL_STAFF),
         (("POST", "/api/v1/telephony/dials/claim"), ADMIN),

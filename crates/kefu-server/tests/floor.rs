@@ -14,7 +14,10 @@ use kefu_store::backend_tests;
 use kefu_store::testing::TestDb;
 use serde_json::{Value, json};
 
-backend_tests!(agents_move_through_their_day_and_the_floor_adds_up);
+backend_tests!(
+    agents_move_through_their_day_and_the_floor_adds_up,
+    recordings_play_for_those_allowed_and_every_play_is_audited
+);
 
 async fn event(app: &TestApp, call: &str, kind: &str, secs_ago: i64, extension: Option<&str>) {
     let at = app.state.clock.now() - SignedDuration::from_secs(secs_ago);
@@ -181,4 +184,143 @@ async fn agents_move_through_their_day_and_the_floor_adds_up(db: &TestDb) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(my_state(&app).await["state"], "signed_out");
+}
+
+/// A WAV file's first bytes, as a recording server holds it.
+const WAV: &[u8] = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00";
+
+/// The PBX's recordings over HTTP on loopback: one file, ranges honoured.
+async fn recording_server() -> String {
+    use axum::http::HeaderMap;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/rec/var/spool/2026/call-1.wav",
+        axum::routing::get(|headers: HeaderMap| async move {
+            match headers.get("range").and_then(|r| r.to_str().ok()) {
+                Some("bytes=0-3") => (
+                    StatusCode::PARTIAL_CONTENT,
+                    [
+                        ("content-type", "audio/wav"),
+                        ("content-range", "bytes 0-3/44"),
+                    ],
+                    WAV[..4].to_vec(),
+                ),
+                _ => (
+                    StatusCode::OK,
+                    [("content-type", "audio/wav"), ("accept-ranges", "bytes")],
+                    WAV.to_vec(),
+                ),
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+async fn get_raw(
+    app: &TestApp,
+    path: &str,
+    role: Role,
+    range: Option<&str>,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = axum::http::Request::get(path)
+        .header("authorization", format!("Bearer {}", app.token(role)));
+    if let Some(r) = range {
+        req = req.header("range", r);
+    }
+    let (status, _, body) = app.send(req.body(axum::body::Body::empty()).unwrap()).await;
+    (status, body)
+}
+
+async fn recordings_play_for_those_allowed_and_every_play_is_audited(db: &TestDb) {
+    let base = recording_server().await;
+    let config = kefu_server::ServerConfig {
+        recording_url: Some(format!("{base}/rec/{{file}}")),
+        ..kefu_server::ServerConfig::default()
+    };
+    let app = TestApp::with_config(db, config).await;
+    app.call(
+        Method::PUT,
+        "/api/v1/me/seat",
+        Some(app.token(Role::Agent)),
+        Some(json!({ "extension": "8001" })),
+    )
+    .await;
+    event(&app, "r1", "ringing", 100, Some("8001")).await;
+    event(&app, "r1", "answered", 95, Some("8001")).await;
+    event(&app, "r1", "hung_up", 20, Some("8001")).await;
+    let at = (app.state.clock.now() - SignedDuration::from_secs(19)).to_string();
+    let (status, r) = app
+        .post(
+            "/api/v1/telephony/events",
+            Role::Admin,
+            json!({ "call_id": "r1", "type": "recorded", "at": at, "recording": "/var/spool/2026/call-1.wav" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let id = r["contact_id"].as_i64().unwrap();
+    // A recorded event without its reference is refused.
+    let (status, r) = app
+        .post(
+            "/api/v1/telephony/events",
+            Role::Admin,
+            json!({ "call_id": "r1", "type": "recorded", "at": at }),
+        )
+        .await;
+    assert_eq!(
+        (status, r["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("recording"))
+    );
+    let path = format!("/api/v1/contacts/{id}/recording");
+    let plays_before = app.audit_rows().await;
+    // The agent who took the call, and the manager, hear it; a range is passed on.
+    assert_eq!(
+        get_raw(&app, &path, Role::Agent, None).await,
+        (StatusCode::OK, WAV.to_vec())
+    );
+    assert_eq!(
+        get_raw(&app, &path, Role::Manager, None).await,
+        (StatusCode::OK, WAV.to_vec())
+    );
+    assert_eq!(
+        get_raw(&app, &path, Role::Manager, Some("bytes=0-3")).await,
+        (StatusCode::PARTIAL_CONTENT, b"RIFF".to_vec())
+    );
+    assert_eq!(
+        get_raw(&app, &path, Role::Handler, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // Each play is a read in the audit trail (besides the reads of the record).
+    let (_, audit) = app
+        .get(
+            "/api/v1/audit?action=contact.recording_play&limit=10",
+            Role::Admin,
+        )
+        .await;
+    assert_eq!(audit["total"], 3, "{audit}");
+    assert!(app.audit_rows().await >= plays_before + 3);
+    // A call without a recording has none to play.
+    event(&app, "r2", "ringing", 10, Some("8001")).await;
+    let other = app
+        .state
+        .store
+        .contact_by_call("r2")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(
+        get_raw(
+            &app,
+            &format!("/api/v1/contacts/{other}/recording"),
+            Role::Manager,
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -49,7 +49,7 @@ pub struct AuditFilter {
 }
 
 /// Actions that record a read of data rather than a change.
-pub const READ_ACTIONS: [&str; 8] = [
+pub const READ_ACTIONS: [&str; 9] = [
     "customer.read",
     "customer.list",
     "customer.lookup",
@@ -57,6 +57,7 @@ pub const READ_ACTIONS: [&str; 8] = [
     "customer.export",
     "contact.read",
     "contact.list",
+    "contact.recording_play",
     "work_order.read",
 ];
 

@@ -917,6 +917,38 @@ impl Store {
         Ok(contact)
     }
 
+    /// Whether a call has a recording to play (the reference itself is not shown).
+    pub async fn has_recording(&self, contact_id: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contacts WHERE id = $1 AND recording IS NOT NULL",
+        )
+        .bind(contact_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// A call's recording was played to `actor`: audited as a read.
+    pub async fn recording_played(
+        &self,
+        actor: &Actor,
+        contact: &Contact,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.record_audit(
+            &AuditEntry {
+                actor,
+                action: "contact.recording_play",
+                object_type: "contact",
+                object_id: contact.id.to_string(),
+                detail: json!({ "customer_id": contact.customer_id }),
+            },
+            now,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Contacts of a customer (or all), newest first. The contacts listed are
     /// audited as read before the page is returned.
     pub async fn list_contacts(

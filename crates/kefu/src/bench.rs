@@ -216,7 +216,7 @@ async fn run_gets(
 }
 
 /// A fresh API token for a demo account.
-async fn bench_token(store: &Store, staff_no: &str) -> anyhow::Result<String> {
+pub(crate) async fn bench_token(store: &Store, staff_no: &str) -> anyhow::Result<String> {
     let member = store
         .staff_credentials(&StaffNo::parse(staff_no).map_err(|e| anyhow::anyhow!("{e}"))?)
         .await?
@@ -235,7 +235,7 @@ async fn bench_token(store: &Store, staff_no: &str) -> anyhow::Result<String> {
 }
 
 /// Serves the app in this process on an ephemeral loopback port.
-async fn start_server(
+pub(crate) async fn start_server(
     store: &Store,
     settings: &Settings,
 ) -> anyhow::Result<(

@@ -163,6 +163,16 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            command:
+                BenchCommand::Pbx {
+                    calls,
+                    per_minute,
+                    burst,
+                },
+        } => crate::bench_pbx::run(&store, &settings, calls, per_minute, burst)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Bench {
             command: BenchCommand::Incidents { area },
         } => crate::bench::incidents(&store, &settings, &area)
             .await

@@ -274,7 +274,7 @@ async fn get_json(client: &HttpClient, url: &str, token: &str) -> anyhow::Result
 }
 
 /// Signs in through the API; returns the session cookie.
-async fn log_in(
+pub(crate) async fn log_in(
     client: &HttpClient,
     base: &str,
     staff_no: &str,

@@ -4,6 +4,7 @@
 //! turns its outcome into an exit code (0 ok, 1 error, 2 audit log broken).
 
 mod bench;
+mod bench_pbx;
 mod bridge;
 mod commands;
 mod inspect;
@@ -200,6 +201,21 @@ enum BenchCommand {
         /// The service area hit (the demo spreads customers over eight).
         #[arg(long, default_value = "历下区")]
         area: String,
+    },
+    /// A PBX bridge end to end in this process: generated calls on a FreeSWITCH
+    /// event socket on loopback, the bridge, the server, the agent's desk (event
+    /// stream and pop page): ring-to-pop latency at a steady rate, then events per
+    /// second of a burst through one bridge (data from `kefu demo`).
+    Pbx {
+        /// Calls at the steady rate.
+        #[arg(long, default_value_t = 300)]
+        calls: usize,
+        /// The steady rate, calls per minute.
+        #[arg(long, default_value_t = 200)]
+        per_minute: u32,
+        /// Calls in the burst (five events each).
+        #[arg(long, default_value_t = 2_000)]
+        burst: usize,
     },
     /// Console pages through HTTP: the manager's dashboard, work-order list, inbox,
     /// agent desk, screen pop and customer search (data from `kefu demo`).

@@ -240,6 +240,16 @@ pub struct CenterSettings {
     pub calendar_file: Option<PathBuf>,
     /// Seconds between escalation sweeps over breached deadlines.
     pub sweep_interval_secs: u64,
+    /// The service level counts calls answered within this many seconds.
+    pub service_level_secs: i64,
+    /// 话后处理: seconds of wrap-up after a call before the agent is ready again.
+    pub wrap_up_secs: u32,
+    /// The reasons agents may give for 置忙.
+    pub not_ready_reasons: Vec<String>,
+    /// Where call recordings are fetched from for playing: `{file}` (the
+    /// reference the PBX reported) and `{call_id}` are filled in, e.g.
+    /// "http://10.0.0.1:8080/recordings/{file}".
+    pub recording_url: Option<String>,
 }
 
 impl Default for CenterSettings {
@@ -250,6 +260,10 @@ impl Default for CenterSettings {
             area_code: None,
             calendar_file: None,
             sweep_interval_secs: 30,
+            service_level_secs: 20,
+            wrap_up_secs: 30,
+            not_ready_reasons: kefu_domain::agent_state::StateRules::default().not_ready_reasons,
+            recording_url: None,
         }
     }
 }
@@ -418,6 +432,28 @@ impl Settings {
         if self.center.sweep_interval_secs == 0 {
             bail!("center.sweep_interval_secs must be at least 1");
         }
+        if !(1..=600).contains(&self.center.service_level_secs) {
+            bail!("center.service_level_secs must be 1–600");
+        }
+        if self.center.wrap_up_secs > 600 {
+            bail!("center.wrap_up_secs must be at most 600");
+        }
+        if self.center.not_ready_reasons.is_empty()
+            || self
+                .center
+                .not_ready_reasons
+                .iter()
+                .any(|r| r.trim().is_empty() || r.chars().count() > 10)
+        {
+            bail!("center.not_ready_reasons must list reasons of 1–10 characters");
+        }
+        if let Some(url) = &self.center.recording_url
+            && !url.starts_with("http://")
+        {
+            bail!(
+                "center.recording_url '{url}' is not an http:// address (put a TLS relay in front for https)"
+            );
+        }
         if let Some(code) = &self.center.area_code {
             let valid = code.starts_with('0')
                 && (3..=4).contains(&code.len())
@@ -518,6 +554,15 @@ impl Settings {
             sqlite_cache_mib: self.database.sqlite_cache_mib,
             sqlite_power_safe: self.database.sqlite_power_safe,
             time_zone: self.time_zone().unwrap_or(jiff::tz::TimeZone::UTC),
+            agent_states: kefu_domain::agent_state::StateRules {
+                wrap_up_secs: self.center.wrap_up_secs,
+                not_ready_reasons: self
+                    .center
+                    .not_ready_reasons
+                    .iter()
+                    .map(|r| r.trim().to_owned())
+                    .collect(),
+            },
             ..StoreOptions::default()
         }
     }
@@ -543,6 +588,8 @@ impl Settings {
                 .calendar()
                 .unwrap_or_else(|_| kefu_domain::calendar::BusinessCalendar::default_cn()),
             sweep_interval: Duration::from_secs(self.center.sweep_interval_secs),
+            service_level_secs: self.center.service_level_secs,
+            recording_url: self.center.recording_url.clone(),
             notices: kefu_server::notices::NoticeConfig {
                 sms: self
                     .notices

@@ -12,6 +12,7 @@ pub mod incidents;
 pub mod inspections;
 pub mod knowledge;
 pub mod public;
+pub mod recordings;
 pub mod service_rules;
 pub mod session;
 pub mod staff;
@@ -41,6 +42,7 @@ pub(crate) fn api_router(config: &crate::ServerConfig) -> OpenApiRouter<AppState
         .merge(contacts::router())
         .merge(telephony::router())
         .merge(agents::router())
+        .merge(recordings::router())
         .merge(work_orders::router())
         .merge(service_rules::router())
         .merge(calendar::router())
