@@ -284,6 +284,9 @@ pub async fn run(
         events.extend(call_end(run, i, number));
     }
     let total = events.len() as u64;
+    // Four of Kefu's events per call: the queue's ring, the agent's ring, the
+    // answer and the hang-up (the agent leg's own hang-up makes none).
+    let expected = 4 * burst as u64;
     let t = Instant::now();
     for e in events {
         tx.send(e).await?;
@@ -294,17 +297,25 @@ pub async fn run(
             + Stats::get(&outbox.stats.duplicates)
             + Stats::get(&outbox.stats.dropped)
             - before;
-        if done >= total && outbox.pending() == 0 {
+        if done >= expected && outbox.pending() == 0 {
             break;
         }
         if Instant::now() > deadline {
-            bail!("the burst was not through in 10 minutes ({done} of {total})");
+            bail!("the burst was not through in 10 minutes ({done} of {expected})");
+        }
+        if t.elapsed().as_secs() % 5 == 0 && t.elapsed().subsec_millis() < 10 {
+            eprintln!(
+                "burst: {done} of {expected} after {:.0} s ({} queued, {} retried)",
+                t.elapsed().as_secs_f64(),
+                outbox.pending(),
+                Stats::get(&outbox.stats.retries)
+            );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "burst: {total} events of {burst} calls through one bridge in {secs:.2} s: {:.0} events/s ({} dropped)",
+        "burst: {total} PBX events of {burst} calls ({expected} Kefu events) through one bridge in {secs:.2} s: {:.0} PBX events/s ({} dropped)",
         total as f64 / secs,
         Stats::get(&outbox.stats.dropped)
     );
