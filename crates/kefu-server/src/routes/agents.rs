@@ -79,6 +79,7 @@ async fn my_state(
 #[serde(deny_unknown_fields)]
 pub(crate) struct StateInput {
     /// ready (就绪) or not_ready (置忙, with a reason).
+    #[schema(pattern = r"^(ready|not_ready)$")]
     state: String,
     reason: Option<String>,
 }

@@ -37,7 +37,7 @@ const LIVE_CALLS_MAX: i64 = 10_000;
 pub(crate) struct LiveCallsQuery {
     /// The start of the call ids of one PBX, e.g. `fs1:` (its bridge's source name
     /// and a colon).
-    #[param(min_length = 2, max_length = 64)]
+    #[param(min_length = 2, max_length = 64, pattern = r"^[A-Za-z0-9_.:-]{2,64}$")]
     prefix: String,
 }
 
@@ -74,6 +74,7 @@ async fn live_calls(
 pub(crate) struct DialInput {
     /// customer (ref_id: the customer), callback (the contact that promised it),
     /// campaign_target (a target one holds) or incident_notice (a notice one holds).
+    #[schema(pattern = r"^(customer|callback|campaign_target|incident_notice)$")]
     purpose: String,
     #[schema(minimum = 1)]
     ref_id: i64,
@@ -226,8 +227,10 @@ async fn claim_dials(
 #[serde(deny_unknown_fields)]
 pub(crate) struct DialResultInput {
     /// failed (a connected call reports itself through its events).
+    #[schema(pattern = r"^failed$")]
     outcome: String,
     /// busy, no_answer, rejected, unreachable, not_dialable or failed.
+    #[schema(pattern = r"^(busy|no_answer|rejected|unreachable|not_dialable|failed)$")]
     reason: String,
     /// The PBX's own words, kept for the record.
     detail: Option<String>,
