@@ -303,7 +303,7 @@ pub async fn run(
         if Instant::now() > deadline {
             bail!("the burst was not through in 10 minutes ({done} of {expected})");
         }
-        if t.elapsed().as_secs() % 5 == 0 && t.elapsed().subsec_millis() < 10 {
+        if t.elapsed().as_secs().is_multiple_of(5) && t.elapsed().subsec_millis() < 10 {
             eprintln!(
                 "burst: {done} of {expected} after {:.0} s ({} queued, {} retried)",
                 t.elapsed().as_secs_f64(),
