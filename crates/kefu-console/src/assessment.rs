@@ -72,6 +72,36 @@ fn figures(card: &Scorecard) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The agent's day on the phones (S8): occupancy, average wrap-up and time 置忙,
+/// from the time in each state today.
+async fn today_figures(
+    state: &AppState,
+    staff_id: i64,
+    now: jiff::Timestamp,
+) -> Vec<(&'static str, String)> {
+    let day = now.to_zoned(state.config.time_zone.clone()).date();
+    let figures = state
+        .store
+        .agent_day(staff_id, day, now)
+        .await
+        .ok()
+        .map(|(_, f)| f);
+    let dash = || "—".to_owned();
+    vec![
+        ("occupancy_today", pct(figures.and_then(|f| f.occupancy))),
+        (
+            "wrap_up_today",
+            figures
+                .and_then(|f| f.average_wrap_up_secs)
+                .map_or_else(dash, |s| format!("{s:.0}")),
+        ),
+        (
+            "not_ready_today",
+            figures.map_or_else(dash, |f| (f.not_ready_secs / 60).to_string()),
+        ),
+    ]
+}
+
 /// The team's scorecards over the period, for a manager.
 async fn team(
     state: &AppState,
@@ -96,10 +126,14 @@ async fn team(
     // People only: an integration account (a switchboard) takes no calls itself.
     for agent in agents.items.into_iter().filter(|a| a.signs_in) {
         let card = state.store.scorecard(agent.id.0, from, to).await?;
-        rows.push((
-            crate::people::person(&agent.name, &agent.staff_no),
-            figures(&card).into_iter().map(|(_, v)| v).collect(),
-        ));
+        let mut values: Vec<String> = figures(&card).into_iter().map(|(_, v)| v).collect();
+        values.extend(
+            today_figures(state, agent.id.0, state.clock.now())
+                .await
+                .into_iter()
+                .map(|(_, v)| v),
+        );
+        rows.push((crate::people::person(&agent.name, &agent.staff_no), values));
     }
     Ok(rows)
 }
@@ -179,6 +213,7 @@ pub(crate) async fn page(viewer: Viewer, State(state): State<AppState>) -> Respo
             .collect(),
         card: figures(&card)
             .into_iter()
+            .chain(today_figures(&state, me, viewer.now).await)
             .map(|(key, value)| figure(key, value))
             .collect(),
         team,

@@ -186,4 +186,13 @@ async fn the_desk_sets_states_and_the_wallboard_follows(db: &TestDb) {
     assert!(status.is_success());
     wait_text(&c, "#wallboard-agents", "话后处理").await;
     shot(&c, &shots, "wallboard").await;
+    // The day's time per state joins the team's figures: occupancy, wrap-up, 置忙.
+    c.goto(&format!("{base}/console/assessment")).await.unwrap();
+    let team = wait_text(&c, "table.team", "今日占用率").await;
+    let row = team
+        .lines()
+        .find(|l| l.contains("KF1001"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(row.contains('%'), "occupancy shown for the agent: {team}");
 }
