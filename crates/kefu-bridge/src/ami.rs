@@ -128,6 +128,11 @@ pub struct Naming {
     /// Matches the device part of an agent's channel (`8001` in
     /// `PJSIP/8001-0000002a`); trunks and other devices do not match.
     pub agent_device: Regex,
+    /// The file MixMonitor records a call to, as the dialplan names it, with
+    /// `{linkedid}` and `{uniqueid}` filled in (e.g. `/var/spool/asterisk/monitor/{linkedid}.wav`);
+    /// Asterisk's MixMonitorStop does not say the file. None: recordings are not
+    /// reported.
+    pub recording_file: Option<String>,
 }
 
 impl Naming {
@@ -194,6 +199,17 @@ pub fn leg_events(
             ("", vec![LegKind::Created, LegKind::Answered])
         }
         "CoreShowChannel" => ("", vec![LegKind::Created]),
+        "MixMonitorStop" => match &naming.recording_file {
+            Some(template) => {
+                let leg = m.get("Uniqueid").unwrap_or_default();
+                let call = m.get("Linkedid").unwrap_or(leg);
+                let file = template
+                    .replace("{linkedid}", call)
+                    .replace("{uniqueid}", leg);
+                ("", vec![LegKind::Recorded { file }])
+            }
+            None => return Ok(Vec::new()),
+        },
         _ => return Ok(Vec::new()),
     };
     let field = |name: &str| m.get(&format!("{prefix}{name}"));
@@ -250,7 +266,39 @@ mod tests {
     fn naming() -> Naming {
         Naming {
             agent_device: Regex::new(r"^\d{3,6}$").unwrap(),
+            recording_file: Some("/var/spool/asterisk/monitor/{linkedid}.wav".into()),
         }
+    }
+
+    #[test]
+    fn a_finished_recording_is_named_by_the_template() {
+        let m = Message {
+            fields: [
+                ("Event", "MixMonitorStop"),
+                ("Channel", "PJSIP/trunk-cn-0000000b"),
+                ("Uniqueid", "1789999000.11"),
+                ("Linkedid", "1789999000.11"),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        };
+        let legs = leg_events(&m, &naming(), Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            legs[0].kind,
+            LegKind::Recorded {
+                file: "/var/spool/asterisk/monitor/1789999000.11.wav".into()
+            }
+        );
+        let quiet = Naming {
+            recording_file: None,
+            ..naming()
+        };
+        assert!(
+            leg_events(&m, &quiet, Timestamp::UNIX_EPOCH)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

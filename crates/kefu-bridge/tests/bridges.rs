@@ -129,6 +129,7 @@ fn run_asterisk(k: &Kefu_, pbx: &Pbx) -> Running {
         secret: pbx::PASSWORD.into(),
         naming: kefu_bridge::ami::Naming {
             agent_device: regex::Regex::new(r"^\d{3,6}$").unwrap(),
+            recording_file: Some("/var/spool/asterisk/monitor/{linkedid}.wav".into()),
         },
         channel: "PJSIP/$EXTENSION".into(),
         context: "from-internal".into(),
@@ -316,7 +317,12 @@ async fn asterisk_calls_become_contacts(db: &TestDb) {
     }])
     .await;
     let bridge = run_asterisk(&k, &pbx);
-    check_calls(&k, &ast_ids(), None).await;
+    check_calls(
+        &k,
+        &ast_ids(),
+        Some("/var/spool/asterisk/monitor/1789999000.11.wav"),
+    )
+    .await;
     drained(&bridge.outbox).await;
     assert_eq!(pops(&mut live), ["8001", "8001", "8001", "8001", "8002"]);
     assert_eq!(Stats::get(&bridge.outbox.stats.dropped), 0);

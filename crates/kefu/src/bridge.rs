@@ -88,7 +88,10 @@ pub async fn run(pbx: BridgeCommand, settings: &Settings) -> anyhow::Result<Exit
                     address: a.address.clone(),
                     username: a.username.clone(),
                     secret,
-                    naming: kefu_bridge::ami::Naming { agent_device },
+                    naming: kefu_bridge::ami::Naming {
+                        agent_device,
+                        recording_file: a.recording_file.clone(),
+                    },
                     channel: a.channel.clone(),
                     context: a.context.clone(),
                 },

@@ -210,6 +210,10 @@ pub struct AsteriskSettings {
     pub channel: String,
     /// The dialplan context that dials the customer's number.
     pub context: String,
+    /// The file MixMonitor records a call to, with `{linkedid}` and `{uniqueid}`
+    /// filled in (Asterisk's MixMonitorStop does not name it); none: recordings are
+    /// not reported.
+    pub recording_file: Option<String>,
 }
 
 impl Default for AsteriskSettings {
@@ -221,6 +225,7 @@ impl Default for AsteriskSettings {
             agent_device: "^[0-9]{3,6}$".into(),
             channel: "PJSIP/$EXTENSION".into(),
             context: "from-internal".into(),
+            recording_file: None,
         }
     }
 }
