@@ -16,6 +16,7 @@ use kefu_store::testing::TestDb;
 use serde_json::{Value, json};
 
 backend_tests!(
+    a_dialled_call_is_the_attempts_record,
     campaigns_are_validated_and_lists_reproducible,
     sixteen_agents_never_share_a_target,
     attempts_follow_the_windows_and_the_limits,
@@ -895,4 +896,123 @@ async fn managers_preview_pause_resume_and_close_campaigns(db: &TestDb) {
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, body) = app.post(&path, Role::Manager, command("restart")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+/// Click-to-dial on a target the agent holds: the request goes out with the
+/// target's number (never shown to the agent), the PBX's call comes back tied to
+/// it, and the attempt is recorded on that call instead of a new record.
+async fn a_dialled_call_is_the_attempts_record(db: &TestDb) {
+    let app = app_with_customers(db, 3).await;
+    let c = create(&app, campaign(json!({ "mode": "all" }), 2)).await;
+    let next = format!("/api/v1/campaigns/{}/next", c["id"]);
+    let (status, target) = app
+        .call(Method::POST, &next, Some(app.token(Role::Agent)), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{target}");
+    let ask = json!({ "purpose": "campaign_target", "ref_id": target["id"] });
+    // Without a seat there is nothing to ring first.
+    let (status, body) = app
+        .post("/api/v1/telephony/dials", Role::Agent, ask.clone())
+        .await;
+    assert_eq!(
+        (status, body["error"]["details"]["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("seat_required")),
+        "{body}"
+    );
+    app.call(
+        Method::PUT,
+        "/api/v1/me/seat",
+        Some(app.token(Role::Agent)),
+        Some(json!({ "extension": "8001" })),
+    )
+    .await;
+    // Someone who does not hold the target may not dial it.
+    app.call(
+        Method::PUT,
+        "/api/v1/me/seat",
+        Some(app.token(Role::Manager)),
+        Some(json!({ "extension": "8009" })),
+    )
+    .await;
+    let (status, _) = app
+        .post("/api/v1/telephony/dials", Role::Manager, ask.clone())
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, dial) = app.post("/api/v1/telephony/dials", Role::Agent, ask).await;
+    assert_eq!(status, StatusCode::CREATED, "{dial}");
+    // A bridge takes it, with the number in full.
+    let (status, claimed) = app
+        .post(
+            "/api/v1/telephony/dials/claim",
+            Role::Admin,
+            json!({ "bridge": "fs1" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    let order = &claimed["requests"][0];
+    assert_eq!(
+        (order["id"].clone(), order["extension"].as_str()),
+        (dial["id"].clone(), Some("8001"))
+    );
+    let number = order["number"].as_str().unwrap().to_owned();
+    assert!(number.len() >= 7, "{order}");
+    // Taken once only.
+    let (_, again) = app
+        .post(
+            "/api/v1/telephony/dials/claim",
+            Role::Admin,
+            json!({ "bridge": "fs2" }),
+        )
+        .await;
+    assert_eq!(again["requests"], json!([]));
+    // The PBX's call, carrying the request.
+    let now = app.state.clock.now();
+    for (kind, secs) in [("ringing", 40), ("answered", 30)] {
+        let (status, r) = app
+            .post(
+                "/api/v1/telephony/events",
+                Role::Admin,
+                json!({ "call_id": "fs1:dial-1", "type": kind, "direction": "outbound", "callee": number,
+                        "extension": "8001", "dial_id": dial["id"].to_string(),
+                        "at": (now - jiff::SignedDuration::from_secs(secs)).to_string() }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+    }
+    let (_, d) = app
+        .get(
+            &format!("/api/v1/telephony/dials/{}", dial["id"]),
+            Role::Agent,
+        )
+        .await;
+    assert_eq!(d["status"], "connected", "{d}");
+    let contact = d["contact_id"].as_i64().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/campaign-targets/{}/attempts", target["id"]),
+            Role::Agent,
+            json!({ "result": "reached", "satisfaction": 5, "answers": [] }),
+        )
+        .await;
+    assert!(status.is_success());
+    // The attempt's record is the dialled call, now a follow-up with its summary.
+    let (_, call) = app
+        .get(&format!("/api/v1/contacts/{contact}"), Role::Manager)
+        .await;
+    assert_eq!(call["purpose"], "follow_up", "{call}");
+    assert!(
+        call["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("燃气安全回访"),
+        "{call}"
+    );
+    assert_eq!(call["customer_id"], target["customer_id"], "{call}");
+    let (_, d) = app
+        .get(
+            &format!("/api/v1/telephony/dials/{}", dial["id"]),
+            Role::Agent,
+        )
+        .await;
+    assert_eq!(d["status"], "recorded");
 }
