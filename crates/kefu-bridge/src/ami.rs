@@ -69,12 +69,7 @@ impl Decoder {
     }
 
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
-        let lead = self
-            .buffer
-            .iter()
-            .take_while(|b| **b == b'\n' || **b == b'\r')
-            .count();
-        self.buffer.drain(..lead);
+        crate::skip_line_breaks(&mut self.buffer);
         // The greeting is one line without a colon-separated value.
         if let Some(nl) = self.buffer.iter().position(|b| *b == b'\n') {
             let first = String::from_utf8_lossy(&self.buffer[..nl])

@@ -48,13 +48,7 @@ impl Decoder {
 
     /// The next whole message, if the buffer holds one.
     pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
-        // Blank lines between messages are allowed.
-        let lead = self
-            .buffer
-            .iter()
-            .take_while(|b| **b == b'\n' || **b == b'\r')
-            .count();
-        self.buffer.drain(..lead);
+        crate::skip_line_breaks(&mut self.buffer);
         let Some(end) = find(&self.buffer, b"\n\n") else {
             if self.buffer.len() > MAX_MESSAGE {
                 return Err(ProtocolError::TooLarge);

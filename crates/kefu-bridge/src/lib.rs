@@ -81,3 +81,13 @@ pub enum ProtocolError {
     #[error("unexpected {0}")]
     Unexpected(String),
 }
+
+/// Drops the line breaks before a message (both protocols allow blank lines
+/// between messages).
+fn skip_line_breaks(buffer: &mut Vec<u8>) {
+    let lead = buffer
+        .iter()
+        .take_while(|b| **b == b'\n' || **b == b'\r')
+        .count();
+    buffer.drain(..lead);
+}

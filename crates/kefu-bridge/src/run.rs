@@ -378,11 +378,9 @@ async fn kefu_live(bridge: &Bridge, mapper: &Mapper) -> Option<Vec<String>> {
     }
 }
 
-/// A command written to FreeSWITCH whose reply is awaited (replies come in order).
-enum Pending {
-    Dial(i64),
-    Other,
-}
+/// A dial's originate written to FreeSWITCH, its reply awaited (replies come in
+/// order).
+struct Pending(i64);
 
 struct Fs {
     config: FreeswitchConfig,
@@ -466,7 +464,10 @@ async fn report_failed(bridge: &Bridge, dial: i64, pbx_words: &str) {
 impl Session for Fs {
     async fn run(&mut self, mut stop: watch::Receiver<bool>) -> Result<(), SessionError> {
         let (read, mut write) = connect(&self.config.address).await?.into_split();
-        self.bridge_connected();
+        self.outbox
+            .stats
+            .connections
+            .fetch_add(1, Ordering::Relaxed);
         let mut reader = EslReader {
             read,
             decoder: esl::Decoder::default(),
@@ -523,7 +524,7 @@ impl Session for Fs {
                     match m.content_type() {
                         "text/event-json" | "text/event-plain" => self.event(&m, &mut jobs).await,
                         "command/reply" => {
-                            if let Some(Pending::Dial(id)) = pending.pop_front() {
+                            if let Some(Pending(id)) = pending.pop_front() {
                                 match m.header("Job-UUID") {
                                     Some(job) if m.reply_ok() => {
                                         jobs.insert(job.to_owned(), id);
@@ -540,11 +541,11 @@ impl Session for Fs {
                     }
                 }
                 _ = dial_tick.tick() => {
-                    for dial in self.claim().await {
+                    for dial in claim(&self.bridge).await {
                         match fill(&self.config.originate, &dial) {
                             Some(command) => {
                                 write.write_all(esl::bgapi(&command).as_bytes()).await?;
-                                pending.push_back(Pending::Dial(dial.id));
+                                pending.push_back(Pending(dial.id));
                                 self.outbox.stats.dials.fetch_add(1, Ordering::Relaxed);
                             }
                             None => report_failed(&self.bridge, dial.id, "not a dialable number").await,
@@ -554,24 +555,10 @@ impl Session for Fs {
                 _ = forget_tick.tick() => self.mapper.forget_old(Timestamp::now()),
                 _ = stop.changed() => {
                     let _ = write.write_all(b"exit\n\n").await;
-                    pending.push_back(Pending::Other);
                     return Ok(());
                 }
             }
         }
-    }
-}
-
-impl Fs {
-    fn bridge_connected(&self) {
-        self.outbox
-            .stats
-            .connections
-            .fetch_add(1, Ordering::Relaxed);
-    }
-
-    async fn claim(&self) -> Vec<DialRequest> {
-        claim(&self.bridge).await
     }
 }
 

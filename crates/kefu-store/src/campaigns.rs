@@ -802,7 +802,7 @@ impl Store {
         let target = target_from_row(&row)?;
         let callee = callee_from_row(&row)?;
         let locked_until: Option<i64> = row.try_get("locked_until")?;
-        if target.locked_by != Some(agent.0) || locked_until.is_none_or(|u| u < ms(now)) {
+        if !crate::held_by(target.locked_by, locked_until, agent.0, now) {
             return Err(StoreError::Conflict(Reason::not_assigned_to_you()));
         }
         let campaign = load_campaign(&mut tx, target.campaign_id).await?;

@@ -347,7 +347,7 @@ impl Store {
 fn held(row: &sqlx::any::AnyRow, staff_id: i64, now: Timestamp) -> Result<(), StoreError> {
     let locked_by: Option<i64> = row.try_get("locked_by")?;
     let locked_until: Option<i64> = row.try_get("locked_until")?;
-    if locked_by != Some(staff_id) || locked_until.is_none_or(|u| u < ms(now)) {
+    if !crate::held_by(locked_by, locked_until, staff_id, now) {
         return Err(StoreError::Conflict(Reason::not_assigned_to_you()));
     }
     Ok(())

@@ -1080,8 +1080,7 @@ impl Store {
         let locked_by: Option<i64> = row.try_get("locked_by")?;
         let locked_until: Option<i64> = row.try_get("locked_until")?;
         let status: Option<String> = row.try_get("call_status")?;
-        if locked_by != Some(agent.0)
-            || locked_until.is_none_or(|u| u < ms(now))
+        if !crate::held_by(locked_by, locked_until, agent.0, now)
             || status.as_deref() != Some("pending")
         {
             return Err(StoreError::Conflict(

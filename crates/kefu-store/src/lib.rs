@@ -183,3 +183,14 @@ pub(crate) fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
         Backend::Sqlite
     }
 }
+
+/// Whether `staff` holds a row taken for them (a campaign target, an incident
+/// notice) whose hold has not run out at `now`.
+pub(crate) fn held_by(
+    locked_by: Option<i64>,
+    locked_until: Option<i64>,
+    staff: i64,
+    now: jiff::Timestamp,
+) -> bool {
+    locked_by == Some(staff) && locked_until.is_some_and(|u| u >= ms(now))
+}
